@@ -1,0 +1,110 @@
+"""The vocabulary policies may use: fact names, their parameters and value kinds.
+
+Kept apart from the extractors so the policy loader can validate a file
+without importing any FHIR code, and so a reviewer can see in one place what a
+policy is allowed to ask of the record (see policies/README.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+THERAPY_CLASSES = (
+    "rehab-exercise",
+    "physical-therapy",
+    "chiropractic",
+    "conservative-active",
+    "conservative-inactive",
+    "conservative-any",
+    "systemic-opioid",
+    "analgesic",
+    "oral-antispasmodic",
+    "spasticity-standard",
+)
+
+FLAG_CODES = (
+    "functional-impairment",
+    "body-habitus-adequate",
+    "further-surgery-not-indicated",
+    "further-treatment-refused",
+    "underlying-cause-treatment-failed",
+    "opioid-reduction-agreed",
+    "medication-compliance",
+    "advanced-disease",
+    "limited-survival",
+    "high-procedural-risk",
+)
+
+INDICATIONS = ("nonmalignant-pain", "cancer-pain", "spasticity", "dystonia")
+PHASES = ("trial", "permanent", "replacement")
+PUMP_STATUSES = (
+    "functional",
+    "battery-near-end",
+    "battery-depleted",
+    "impending-failure-alert",
+    "malfunction",
+    "non-functional-irreparable",
+)
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    kind: str  # number | bool | code | duration
+    params: dict[str, tuple | type] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+
+
+FACTS: dict[str, FactSpec] = {
+    "age_years": FactSpec("number"),
+    "diagnosis_documented": FactSpec("bool", {"indication": INDICATIONS}),
+    "pain_nrs_latest": FactSpec("number"),
+    "spasticity_score_latest": FactSpec(
+        "number",
+        {"scale": ("ashworth", "modified-ashworth", "penn-spasm-frequency")},
+        ("scale",),
+    ),
+    "life_expectancy_months": FactSpec("number"),
+    "flag": FactSpec("bool", {"code": FLAG_CODES}, ("code",)),
+    "active_infection": FactSpec("bool"),
+    "implant_contraindication": FactSpec("bool"),
+    "increased_intracranial_pressure": FactSpec("bool"),
+    "thecal_sac_encroachment": FactSpec("bool"),
+    "metastatic_lesions": FactSpec("bool"),
+    "psych_evaluation": FactSpec("code"),
+    "opiate_naive": FactSpec("bool"),
+    "therapy_failed_duration": FactSpec(
+        "duration",
+        {
+            "class": THERAPY_CLASSES,
+            "schedule": ("fixed",),
+            "require_failure": bool,
+            "waived_by_contraindication": bool,
+        },
+        ("class",),
+    ),
+    "therapy_documented": FactSpec("bool", {"class": THERAPY_CLASSES}, ("class",)),
+    "trial_pain_relief_percent": FactSpec("number", {"held_for_hours": (int, float)}),
+    "trial_spasm_relief_percent": FactSpec("number"),
+    "trial_score_reduction": FactSpec(
+        "number",
+        {
+            "scale": ("ashworth-or-modified-ashworth", "penn-spasm-frequency"),
+            "held_for_hours": (int, float),
+        },
+        ("scale",),
+    ),
+    "trial_flag": FactSpec(
+        "bool",
+        {"code": ("trial-function-improved", "trial-side-effects-tolerable")},
+        ("code",),
+    ),
+    "pump_status": FactSpec("code"),
+}
+
+OPS_BY_KIND = {
+    "number": (">", ">=", "<", "<=", "==", "!=", "documented"),
+    "duration": (">", ">=", "documented"),
+    "bool": ("is", "documented"),
+    "code": ("==", "!=", "in", "not_in", "documented"),
+}
+DURATION_UNITS = ("months", "weeks", "days", "hours")

@@ -1,0 +1,186 @@
+"""Typed shape of a policy file (policies/README.md is the prose version).
+
+Validation here is what makes a bad policy file stop the service at start-up
+with the file and field named, instead of surfacing as a wrong card later.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .facts.catalogue import DURATION_UNITS, FACTS, INDICATIONS, OPS_BY_KIND, PHASES
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Leaf(_Strict):
+    id: str
+    text: str
+    source: str
+    fact: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    op: str
+    value: Any = None
+    unit: Literal["months", "weeks", "days", "hours"] | None = None
+
+    @model_validator(mode="after")
+    def _fits_catalogue(self) -> "Leaf":
+        spec = FACTS.get(self.fact)
+        if spec is None:
+            raise ValueError(f"unknown fact {self.fact!r}; known: {sorted(FACTS)}")
+        for name, allowed in self.params.items():
+            if name not in spec.params:
+                raise ValueError(f"fact {self.fact!r} takes no param {name!r}")
+            if isinstance(allowed, tuple) and allowed and isinstance(allowed[0], str):
+                if self.params[name] not in allowed:
+                    raise ValueError(f"param {name}={self.params[name]!r} not in {allowed}")
+        for name in spec.required:
+            if name not in self.params:
+                raise ValueError(f"fact {self.fact!r} needs param {name!r}")
+        if self.op not in OPS_BY_KIND[spec.kind]:
+            raise ValueError(f"op {self.op!r} not valid for {spec.kind} fact {self.fact!r}")
+        if spec.kind == "duration" and self.op != "documented" and self.unit not in DURATION_UNITS:
+            raise ValueError("a duration comparison needs unit: months|weeks|days|hours")
+        if self.op == "is" and not isinstance(self.value, bool):
+            raise ValueError("op 'is' needs value true or false")
+        if self.op in ("in", "not_in") and not isinstance(self.value, list):
+            raise ValueError(f"op {self.op!r} needs a list value")
+        if self.op in (">", ">=", "<", "<=") and not isinstance(self.value, (int, float)):
+            raise ValueError(f"op {self.op!r} needs a numeric value")
+        return self
+
+
+class All(_Strict):
+    all: list["Node"]
+
+
+class AnyOf(_Strict):
+    any: list["Node"]
+
+
+class Not(_Strict):
+    not_: "Node" = Field(alias="not")
+
+
+class Ref(_Strict):
+    ref: str
+
+    @field_validator("ref")
+    @classmethod
+    def _shape(cls, v: str) -> str:
+        indication, _, phase = v.partition(".")
+        if indication not in INDICATIONS + ("*",) or phase not in PHASES:
+            raise ValueError(f"ref must be <indication>.<phase>, got {v!r}")
+        return v
+
+
+Node = Union[Leaf, All, AnyOf, Not, Ref]
+All.model_rebuild()
+AnyOf.model_rebuild()
+Not.model_rebuild()
+
+
+class Deferred(_Strict):
+    to: str
+    text: str
+    source: str
+    documentation: list[Leaf] = Field(default_factory=list)
+
+
+class NotCovered(_Strict):
+    text: str
+    source: str
+
+
+class NotAddressed(_Strict):
+    text: str
+
+
+class PhaseRule(_Strict):
+    criteria: Node | None = None
+    deferred: Deferred | None = None
+    not_covered: NotCovered | None = None
+    not_addressed: NotAddressed | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "PhaseRule":
+        given = [k for k in ("criteria", "deferred", "not_covered", "not_addressed") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(f"a phase needs exactly one of criteria/deferred/not_covered/not_addressed, got {given}")
+        return self
+
+
+class IndicationRule(_Strict):
+    trial: PhaseRule | None = None
+    permanent: PhaseRule | None = None
+    replacement: PhaseRule | None = None
+    deferred: Deferred | None = None
+    not_covered: NotCovered | None = None
+    not_addressed: NotAddressed | None = None
+    same_as: str | None = None
+
+
+class ExcludedInjectates(_Strict):
+    classes: list[str]
+    except_indications: list[str] = Field(default_factory=list)
+    source: str
+
+
+class ExcludedUses(_Strict):
+    uses: list[Literal["obstetric-anesthesia", "surgical-anesthesia"]]
+    source: str
+
+
+class Scope(_Strict):
+    source: str
+    indications: list[Literal["nonmalignant-pain", "cancer-pain", "spasticity", "dystonia"]]
+    excluded_injectates: list[ExcludedInjectates] = Field(default_factory=list)
+    excluded_uses: list[ExcludedUses] = Field(default_factory=list)
+    min_age_years: int | None = None
+    age_source: str | None = None
+
+
+class Reading(_Strict):
+    topic: str
+    reading: str
+
+
+class Contraindication(_Strict):
+    phases: list[Literal["trial", "permanent", "replacement"]]
+    indications: list[str] = Field(default_factory=list)  # empty = all
+    criterion: Leaf
+
+
+class Codes(_Strict):
+    cpt: list[str] = Field(default_factory=list)
+    hcpcs: list[str] = Field(default_factory=list)
+
+
+class Policy(_Strict):
+    policy: str
+    version: str
+    payer: str
+    title: str
+    effective: date
+    seed: str
+    url: str | None = None
+    codes: Codes
+    scope: Scope
+    readings: list[Reading] = Field(default_factory=list)
+    indications: dict[str, IndicationRule]
+    contraindications: list[Contraindication] = Field(default_factory=list)
+
+    @field_validator("indications")
+    @classmethod
+    def _known_indications(cls, v: dict[str, IndicationRule]) -> dict[str, IndicationRule]:
+        for key, rule in v.items():
+            if key not in INDICATIONS + ("*",):
+                raise ValueError(f"unknown indication {key!r}")
+            if rule.same_as and rule.same_as not in v:
+                raise ValueError(f"{key}.same_as names {rule.same_as!r}, not in this file")
+        return v
