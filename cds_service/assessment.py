@@ -1,0 +1,161 @@
+"""One assessment per (order, policy): scope, indication, version, then the engine.
+
+This is the interface of shared/contract/assessment.md; the service layer
+turns its result into cards, the audit trail stores it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .codes import Terminology
+from .engine import NOT_MET, UNKNOWN, CriterionResult, Outcome, evaluate
+from .facts import FactContext
+from .facts.base import OrderFacts
+from .indication import indications_for
+from .orders import Order
+from .payers import Routing
+from .policy_model import IndicationRule, PhaseRule, Policy
+from .policy_store import PolicyStore
+from .record import PatientRecord
+
+
+@dataclass
+class Assessment:
+    id: str
+    policy: Policy
+    in_force: bool
+    order: Order
+    indication: str | None
+    indication_source: str
+    outcome: Outcome
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def determination(self) -> str:
+        return self.outcome.determination
+
+    def blocking(self, status: str) -> list[CriterionResult]:
+        return [c for c in self.outcome.criteria if c.blocking and c.status == status]
+
+    def as_contract(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "policy": {
+                "id": self.policy.policy,
+                "version": self.policy.version,
+                "payer": self.policy.payer,
+                "title": self.policy.title,
+            },
+            "order": {"reference": self.order.reference, "code": self.order.code, "phase": self.order.phase},
+            "indication": self.indication,
+            "dateOfService": self.order.date_of_service.isoformat(),
+            "determination": self.determination,
+            "criteria": [c.as_contract() for c in self.outcome.criteria],
+            "notes": self.notes,
+        }
+
+
+def _rule_for(policy: Policy, indication: str | None, phase: str) -> tuple[Any, str | None]:
+    """The rule that governs (indication, phase), or why the policy is silent."""
+    key = indication
+    seen = set()
+    rule: IndicationRule | None = policy.indications.get(key) if key else None
+    while rule is not None and rule.same_as and key not in seen:
+        seen.add(key)
+        key = rule.same_as
+        rule = policy.indications.get(key)
+    if rule is not None:
+        for whole in (rule.deferred, rule.not_covered):
+            if whole is not None:
+                return (whole if rule.deferred is whole else PhaseRule(not_covered=whole)), None
+        if rule.not_addressed is not None:
+            return PhaseRule(not_addressed=rule.not_addressed), None
+        phase_rule = getattr(rule, phase)
+        if phase_rule is not None:
+            return phase_rule, None
+    generic = policy.indications.get("*")
+    if generic is not None and getattr(generic, phase) is not None:
+        return getattr(generic, phase), None
+    if indication is None:
+        return None, "indication"
+    if rule is None and indication not in policy.scope.indications:
+        return None, f"the policy does not address {indication}"
+    return None, f"the policy has no {phase} criteria for {indication}"
+
+
+def _scope_exclusion(policy: Policy, order: Order, indication: str | None) -> Outcome | None:
+    for ex in policy.scope.excluded_injectates:
+        hit = order.injectate_classes & set(ex.classes)
+        if hit and indication not in ex.except_indications:
+            why = f"injectate out of scope ({', '.join(sorted(hit))})"
+            return Outcome("not-applicable", [CriterionResult(f"{policy.policy}-injectate-scope", why, ex.source, NOT_MET, blocking=True)], why)
+    for ex in policy.scope.excluded_uses:
+        hit = order.anesthesia_uses & set(ex.uses)
+        if hit:
+            why = f"{', '.join(sorted(hit))} is outside the policy"
+            return Outcome("not-applicable", [CriterionResult(f"{policy.policy}-use-scope", why, ex.source, NOT_MET, blocking=True)], why)
+    return None
+
+
+def assess_order(
+    order: Order,
+    record: PatientRecord,
+    terminology: Terminology,
+    store: PolicyStore,
+    routing: Routing,
+    caches: dict[date, tuple[dict, dict]] | None = None,
+) -> list[Assessment]:
+    """Every assessment for one in-scope order: per routed policy and candidate indication.
+
+    `caches` holds, per date of service, the fact cache and chart indexes shared
+    by every order and policy of one request: each fact is computed once.
+    """
+    if order.phase is None:
+        return []
+    candidates, source = indications_for(order, record, terminology)
+    shared = (caches if caches is not None else {}).setdefault(order.date_of_service, ({}, {}))
+    out: list[Assessment] = []
+    for indication in candidates or [None]:
+        order_facts = OrderFacts(order.reference, order.injectate_ingredients, order.injectate_classes)
+        ctx = FactContext(record, terminology, order.date_of_service, order_facts, indication, *shared)
+        for policy_id in routing.policy_ids:
+            selection = store.in_force(policy_id, order.date_of_service)
+            policy = selection.policy
+            notes: list[str] = []
+            if routing.comparison:
+                notes.append(routing.note)
+            if not selection.in_force:
+                notes.append(
+                    f"version {policy.version} was not yet in force on {order.date_of_service.isoformat()} "
+                    f"(effective {policy.effective.isoformat()}); assessed with it as the earliest version"
+                )
+            if len(candidates) > 1:
+                notes.append(f"indication ambiguous ({', '.join(candidates)}): each is assessed")
+            if order.injectate_by_name:
+                notes.append("the injectate was identified by drug name only (no RxNorm code)")
+            outcome = _scope_exclusion(policy, order, indication) or _evaluate(policy, order, indication, ctx)
+            out.append(
+                Assessment(str(uuid.uuid4()), policy, selection.in_force, order, indication, source, outcome, notes)
+            )
+    return out
+
+
+def _evaluate(policy: Policy, order: Order, indication: str | None, ctx: FactContext) -> Outcome:
+    rule, silent = _rule_for(policy, indication, order.phase)
+    if rule is not None:
+        return evaluate(policy, rule, order.phase, ctx)
+    if silent == "indication":
+        crit = CriterionResult(
+            f"{policy.policy}-indication",
+            "The indication (pain of non-malignant or cancer origin, spasticity, dystonia) is documented.",
+            policy.scope.source,
+            UNKNOWN,
+            blocking=True,
+            note="no diagnosis or order reason names an indication this policy covers",
+        )
+        return Outcome("documentation-incomplete", [crit], "the indication is not documented")
+    return Outcome("not-applicable", [], silent)

@@ -1,0 +1,209 @@
+"""Value sets from mappings/*.yaml, indexed once so a coding test is a set lookup.
+
+Mappings are data so a site can add its local codes without touching Python.
+Matching rules: ICD-10 by prefix (dots ignored, case-insensitive), ranges
+"A-B" compare codes of the same width, everything else exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+PREFIX_SYSTEMS = {"icd10"}
+RANGE_SYSTEMS = {"icd10", "cpt", "hcpcs"}
+
+
+class MappingFileError(Exception):
+    """A mapping file is unusable; the message names the file and the entry."""
+
+
+def _norm_code(code: str) -> str:
+    return code.replace(".", "").strip().upper()
+
+
+@dataclass
+class ValueSet:
+    name: str
+    exact: dict[str, frozenset[str]] = field(default_factory=dict)  # alias → codes
+    prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ranges: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+    def has(self, alias: str, code: str | None) -> bool:
+        if not code:
+            return False
+        c = _norm_code(code)
+        if c in self.exact.get(alias, ()):
+            return True
+        if any(c.startswith(p) for p in self.prefixes.get(alias, ())):
+            return True
+        return any(lo <= c[: len(lo)] <= hi for lo, hi in self.ranges.get(alias, ()))
+
+
+class Terminology:
+    """Maps system URIs to aliases and holds every named value set."""
+
+    def __init__(self, directory: Path = MAPPINGS_DIR):
+        self.directory = directory
+        systems = self._read("systems.yaml")
+        self.alias_by_uri: dict[str, str] = {}
+        for alias, uris in systems.items():
+            for uri in uris:
+                self.alias_by_uri[uri.rstrip("/")] = alias
+        self.value_sets: dict[str, ValueSet] = {}
+        for name in ("conditions.yaml", "observations.yaml", "procedures.yaml", "devices.yaml"):
+            for vs_name, body in self._read(name).items():
+                if isinstance(body, dict) and "patterns" not in body:
+                    self.value_sets[vs_name] = self._value_set(name, vs_name, body)
+        # Observation codes are exact, so one dict answers "which sets is this code in".
+        self._observation_index: dict[tuple[str, str], set[str]] = {}
+        for vs_name in self._read("observations.yaml"):
+            vs = self.value_sets[vs_name]
+            for alias, codes in vs.exact.items():
+                for code in codes:
+                    key = (alias, code)
+                    if vs_name == "flags":
+                        self._observation_index.setdefault(key, set()).add(f"flag:{code.lower()}")
+                    else:
+                        self._observation_index.setdefault(key, set()).add(vs_name)
+        self.devices = self._read("devices.yaml")
+        self.therapies = self._read("therapies.yaml")
+        for kind, body in self.therapies["procedure_kinds"].items():
+            self.value_sets[f"therapy:{kind}"] = self._value_set("therapies.yaml", kind, body)
+        self.therapy_outcome_failure = self._value_set(
+            "therapies.yaml", "failure_outcomes", self.therapies["failure_outcomes"]
+        )
+        self.therapy_outcome_contraindication = self._value_set(
+            "therapies.yaml", "contraindication_outcomes", self.therapies["contraindication_outcomes"]
+        )
+        self.drugs = _DrugTable(self._read("drugs.yaml"), self)
+        self.payers = self._read("payers.yaml")
+
+    def _read(self, name: str) -> dict[str, Any]:
+        path = self.directory / name
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise MappingFileError(f"{name}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise MappingFileError(f"{name}: expected a mapping at the top level")
+        return data
+
+    def _value_set(self, file: str, name: str, body: dict[str, Any]) -> ValueSet:
+        vs = ValueSet(name)
+        known_aliases = set(self.alias_by_uri.values())
+        for alias, codes in body.items():
+            if alias == "description":
+                continue
+            if alias not in known_aliases:
+                raise MappingFileError(f"{file}: {name}.{alias}: unknown code system alias")
+            if not isinstance(codes, list):
+                raise MappingFileError(f"{file}: {name}.{alias}: expected a list of codes")
+            exact, prefixes, ranges = set(), [], []
+            for raw in codes:
+                code = str(raw)
+                if "-" in code and alias in RANGE_SYSTEMS:
+                    lo, _, hi = code.partition("-")
+                    lo, hi = _norm_code(lo), _norm_code(hi)
+                    if len(lo) != len(hi):
+                        raise MappingFileError(f"{file}: {name}.{alias}: range {code!r} ends differ in width")
+                    ranges.append((lo, hi))
+                elif alias in PREFIX_SYSTEMS:
+                    prefixes.append(_norm_code(code))
+                else:
+                    exact.add(_norm_code(code))
+            vs.exact[alias] = frozenset(exact)
+            vs.prefixes[alias] = tuple(prefixes)
+            vs.ranges[alias] = tuple(ranges)
+        return vs
+
+    def alias(self, system: str | None) -> str | None:
+        return self.alias_by_uri.get((system or "").rstrip("/"))
+
+    def codings(self, concept: Any) -> Iterable[tuple[str | None, str | None]]:
+        """(alias, code) of every coding in a CodeableConcept-like dict (or a list of them)."""
+        if isinstance(concept, list):
+            for c in concept:
+                yield from self.codings(c)
+            return
+        if not isinstance(concept, dict):
+            return
+        for coding in concept.get("coding") or ():
+            if isinstance(coding, dict):
+                yield self.alias(coding.get("system")), coding.get("code")
+
+    def observation_sets_of(self, concept: Any) -> set[str]:
+        """Names of the observation value sets (and `flag:<code>`) a code belongs to."""
+        found: set[str] = set()
+        for alias, code in self.codings(concept):
+            if alias and code:
+                found |= self._observation_index.get((alias, _norm_code(code)), set())
+        return found
+
+    def in_set(self, concept: Any, value_set: str) -> bool:
+        vs = self.value_sets[value_set]
+        return any(alias and vs.has(alias, code) for alias, code in self.codings(concept))
+
+    def idds_code(self, concept: Any) -> str | None:
+        for alias, code in self.codings(concept):
+            if alias == "idds" and code:
+                return code
+        return None
+
+    @cached_property
+    def pump_text_patterns(self) -> tuple[str, ...]:
+        return tuple(p.lower() for p in self.devices["implanted-pump-text"]["patterns"])
+
+
+class _DrugTable:
+    """Ingredient lookup by RxNorm ingredient or clinical-drug code, then by name."""
+
+    def __init__(self, raw: dict[str, Any], terminology: Terminology):
+        self.ingredients: dict[str, dict[str, Any]] = raw["ingredients"]
+        self.by_code: dict[str, set[str]] = {}
+        for name, body in self.ingredients.items():
+            for code in body.get("rxnorm") or ():
+                self.by_code.setdefault(str(code), set()).add(name)
+        for code, names in (raw.get("clinical_drugs") or {}).items():
+            for name in names:
+                if name not in self.ingredients:
+                    raise MappingFileError(f"drugs.yaml: clinical_drugs.{code}: unknown ingredient {name!r}")
+                self.by_code.setdefault(str(code), set()).add(name)
+        self.names = sorted(
+            ((n.lower(), ing) for ing, body in self.ingredients.items() for n in body.get("names") or ()),
+            key=lambda t: -len(t[0]),
+        )
+        self.trial_injectate_classes = frozenset(raw["trial_injectate_classes"])
+        self.indication_by_injectate: dict[str, list[str]] = raw["indication_by_injectate"]
+        self._terminology = terminology
+
+    def classes(self, ingredient: str) -> set[str]:
+        return set(self.ingredients[ingredient].get("classes") or ())
+
+    def identify(self, concept: Any) -> tuple[set[str], bool]:
+        """Ingredients named by a medication concept, and whether only by name (fallback)."""
+        found: set[str] = set()
+        for alias, code in self._terminology.codings(concept):
+            if alias == "rxnorm" and code:
+                found |= self.by_code.get(str(code), set())
+        if found:
+            return found, False
+        text = " ".join(_texts(concept)).lower()
+        for name, ingredient in self.names:
+            if name in text:
+                found.add(ingredient)
+        return found, bool(found)
+
+
+def _texts(concept: Any) -> Iterable[str]:
+    if isinstance(concept, dict):
+        if isinstance(concept.get("text"), str):
+            yield concept["text"]
+        for coding in concept.get("coding") or ():
+            if isinstance(coding, dict) and isinstance(coding.get("display"), str):
+                yield coding["display"]

@@ -1,0 +1,185 @@
+"""Three-valued evaluation of a policy's criteria tree into a determination.
+
+The engine knows trees, leaves and facts; it never names a payer. Everything
+payer-specific is in policies/*.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .facts import Duration, Fact, FactContext, compute
+from .policy_model import All, AnyOf, Deferred, Leaf, Node, Not, PhaseRule, Policy, Ref
+
+MET, NOT_MET, UNKNOWN = "met", "not-met", "unknown"
+
+
+@dataclass
+class CriterionResult:
+    id: str
+    text: str
+    source: str
+    status: str
+    evidence: list[str] = field(default_factory=list)
+    note: str | None = None
+    blocking: bool = False  # decides the outcome (unmet or undocumented where it matters)
+
+    def as_contract(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "text": self.text,
+            "status": self.status,
+            "evidence": self.evidence,
+            "source": self.source,
+        }
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass
+class Outcome:
+    determination: str
+    criteria: list[CriterionResult]
+    reason: str  # one line for the card and the audit record
+    deferred_to: str | None = None
+
+
+def compare(leaf: Leaf, fact: Fact) -> str:
+    value = fact.value
+    if value is None:
+        return UNKNOWN
+    op = leaf.op
+    if op == "documented":
+        return MET
+    if isinstance(value, Duration):
+        if value.waived:
+            return MET
+        needed = value.threshold_days(float(leaf.value), leaf.unit or "days")
+        ok = value.days > needed if op == ">" else value.days >= needed
+        return MET if ok else NOT_MET
+    if op == "is":
+        return MET if value is leaf.value else NOT_MET
+    target = leaf.value
+    result = {
+        ">": lambda: value > target,
+        ">=": lambda: value >= target,
+        "<": lambda: value < target,
+        "<=": lambda: value <= target,
+        "==": lambda: value == target,
+        "!=": lambda: value != target,
+        "in": lambda: value in target,
+        "not_in": lambda: value not in target,
+    }[op]()
+    return MET if result else NOT_MET
+
+
+class _Evaluator:
+    def __init__(self, policy: Policy, ctx: FactContext):
+        self.policy = policy
+        self.ctx = ctx
+        self.results: dict[str, CriterionResult] = {}
+
+    def node(self, node: Node) -> str:
+        if isinstance(node, Leaf):
+            return self.leaf(node)
+        if isinstance(node, All):
+            statuses = [self.node(child) for child in node.all]
+            status = NOT_MET if NOT_MET in statuses else (MET if all(s == MET for s in statuses) else UNKNOWN)
+            return status
+        if isinstance(node, AnyOf):
+            statuses = [self.node(child) for child in node.any]
+            return MET if MET in statuses else (NOT_MET if all(s == NOT_MET for s in statuses) else UNKNOWN)
+        if isinstance(node, Not):
+            inner = self.node(node.not_)
+            return {MET: NOT_MET, NOT_MET: MET}.get(inner, UNKNOWN)
+        if isinstance(node, Ref):
+            return self.node(self.tree(node.ref))
+        raise TypeError(f"unknown node {node!r}")
+
+    def tree(self, ref: str) -> Node:
+        indication, _, phase = ref.partition(".")
+        rule = getattr(self.policy.indications[indication], phase)
+        return rule.criteria
+
+    def leaf(self, leaf: Leaf) -> str:
+        done = self.results.get(leaf.id)
+        if done is not None:
+            return done.status
+        fact = compute(self.ctx, leaf.fact, leaf.params)
+        status = compare(leaf, fact)
+        self.results[leaf.id] = CriterionResult(
+            leaf.id, leaf.text, leaf.source, status, list(fact.evidence), fact.note
+        )
+        return status
+
+    def mark_blocking(self, node: Node, wanted: str) -> None:
+        """Flag the leaves that explain why `node` is not met.
+
+        Under a met ANY nothing is blocking; under an unmet ANY every child that
+        is not met is (any of them would do); under ALL each child not met is.
+        """
+        if isinstance(node, Leaf):
+            result = self.results[node.id]
+            if result.status != MET:
+                result.blocking = True
+            return
+        if isinstance(node, Ref):
+            self.mark_blocking(self.tree(node.ref), wanted)
+            return
+        if isinstance(node, Not):
+            return  # the negated leaf carries its own reading
+        children = node.all if isinstance(node, All) else node.any
+        if self.node(node) == MET:
+            return
+        for child in children:
+            if self.node(child) != MET:
+                self.mark_blocking(child, wanted)
+
+
+def evaluate(policy: Policy, rule: PhaseRule | Deferred, phase: str, ctx: FactContext) -> Outcome:
+    """Evaluate one phase rule of a policy (already chosen by indication and phase)."""
+    if isinstance(rule, Deferred):
+        return _deferred(rule, ctx, policy)
+    if rule.not_covered is not None:
+        return Outcome(
+            "criteria-not-met",
+            [CriterionResult(f"{policy.policy}-not-covered", rule.not_covered.text, rule.not_covered.source, NOT_MET, blocking=True)],
+            rule.not_covered.text,
+        )
+    if rule.not_addressed is not None:
+        return Outcome("not-applicable", [], rule.not_addressed.text)
+    if rule.deferred is not None:
+        return _deferred(rule.deferred, ctx, policy)
+    tree: Node = rule.criteria
+    extra = [
+        c.criterion
+        for c in policy.contraindications
+        if phase in c.phases and (not c.indications or ctx.indication in c.indications)
+    ]
+    if extra:
+        tree = All(all=[tree, *extra])
+    ev = _Evaluator(policy, ctx)
+    status = ev.node(tree)
+    ev.mark_blocking(tree, MET)
+    determination = {MET: "criteria-met", NOT_MET: "criteria-not-met", UNKNOWN: "documentation-incomplete"}[status]
+    criteria = list(ev.results.values())
+    unmet = sum(1 for c in criteria if c.blocking and c.status == NOT_MET)
+    missing = sum(1 for c in criteria if c.blocking and c.status == UNKNOWN)
+    reason = {
+        "criteria-met": "all requirements documented as met",
+        "criteria-not-met": f"{unmet} requirement(s) contradicted by the record",
+        "documentation-incomplete": f"{missing} requirement(s) not documented",
+    }[determination]
+    return Outcome(determination, criteria, reason)
+
+
+def _deferred(rule: Deferred, ctx: FactContext, policy: Policy) -> Outcome:
+    ev = _Evaluator(policy, ctx)
+    for leaf in rule.documentation:
+        ev.leaf(leaf)
+    criteria = list(ev.results.values())
+    for c in criteria:
+        c.blocking = c.status != MET
+    return Outcome("not-evaluable", criteria, f"criteria are in {rule.to} (not public)", deferred_to=rule.to)

@@ -1,0 +1,174 @@
+"""The value a criterion compares, and the per-request context that computes it.
+
+A Fact carries its evidence (resource references) and a note on how it was
+read, so every criterion result can say which resources decided it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Callable
+
+from ..codes import Terminology
+from ..fhirtime import add_months, effective, end_of_day
+from ..record import PatientRecord, resource_ref
+
+FINAL_STATUSES = frozenset({"final", "amended", "corrected"})
+ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
+EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+
+
+@dataclass(frozen=True)
+class Fact:
+    value: Any  # None means unknown
+    evidence: tuple[str, ...] = ()
+    note: str | None = None
+
+    @classmethod
+    def unknown(cls, note: str, evidence: tuple[str, ...] = ()) -> "Fact":
+        return cls(None, evidence, note)
+
+
+@dataclass(frozen=True)
+class Duration:
+    """Covered time of therapy courses, compared in calendar units from the first start."""
+
+    intervals: tuple[tuple[date, date], ...] = ()
+    waived: str | None = None  # why no duration is needed (a contraindication)
+
+    @property
+    def days(self) -> int:
+        return sum((end - start).days for start, end in self.intervals)
+
+    def threshold_days(self, amount: float, unit: str) -> float:
+        if unit == "months":
+            anchor = self.intervals[0][0] if self.intervals else date(2000, 1, 1)
+            whole = int(amount)
+            days = (add_months(anchor, whole) - anchor).days
+            return days + (amount - whole) * 30.4375
+        return amount * {"weeks": 7, "days": 1, "hours": 1 / 24}[unit]
+
+    def describe(self) -> str:
+        if self.waived:
+            return self.waived
+        if not self.intervals:
+            return "no covered time"
+        first, last = self.intervals[0][0], self.intervals[-1][1]
+        return f"{self.days} days covered between {first.isoformat()} and {last.isoformat()}"
+
+
+@dataclass
+class OrderFacts:
+    """What the draft order itself contributes (injectate, reason)."""
+
+    reference: str
+    injectate_ingredients: frozenset[str] = frozenset()
+    injectate_classes: frozenset[str] = frozenset()
+
+
+@dataclass
+class FactContext:
+    record: PatientRecord
+    terminology: Terminology
+    date_of_service: date
+    order: OrderFacts | None = None
+    indication: str | None = None
+    fact_cache: dict[tuple, Fact] = field(default_factory=dict, repr=False)
+    indexes: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def cutoff(self) -> datetime:
+        """Observations count up to the end of the date of service."""
+        return end_of_day(self.date_of_service)
+
+    def cached(self, key: tuple, make: Callable[[], Fact]) -> Fact:
+        hit = self.fact_cache.get(key)
+        if hit is None:
+            hit = self.fact_cache[key] = make()
+        return hit
+
+    def memo(self, key: str, make: Callable[[], Any]) -> Any:
+        """Per-request memo for intermediate indexes shared by several facts."""
+        if key not in self.indexes:
+            self.indexes[key] = make()
+        return self.indexes[key]
+
+    # -- shared selections -------------------------------------------------
+
+    def observations(self, value_set: str) -> list[tuple[datetime, dict[str, Any]]]:
+        """Usable final observations of a value set, oldest first, with their time."""
+
+        def build() -> list[tuple[datetime, dict[str, Any]]]:
+            out = []
+            for obs in self.observations_by_set().get(value_set, ()):
+                when = effective(obs)
+                if when is None or obs.get("status") not in FINAL_STATUSES:
+                    continue
+                if self.record.usable(obs):
+                    out.append((when, obs))
+            out.sort(key=lambda t: t[0])
+            return out
+
+        return self.memo(f"obs:{value_set}", build)
+
+    def observations_by_set(self) -> dict[str, list[dict[str, Any]]]:
+        """One pass over all observations, bucketing them by every value set they belong to."""
+
+        def build() -> dict[str, list[dict[str, Any]]]:
+            t = self.terminology
+            buckets: dict[str, list[dict[str, Any]]] = {}
+            for obs in self.record.resources("Observation"):
+                for name in t.observation_sets_of(obs.get("code")):
+                    buckets.setdefault(name, []).append(obs)
+            return buckets
+
+        return self.memo("obs-buckets", build)
+
+    def latest(self, value_set: str) -> tuple[datetime, dict[str, Any]] | None:
+        cutoff = self.cutoff
+        found = None
+        for when, obs in self.observations(value_set):
+            if when <= cutoff:
+                found = (when, obs)
+        return found
+
+    def conditions(self, value_set: str) -> list[dict[str, Any]]:
+        """Active, not refuted, usable Conditions in a value set."""
+
+        def build() -> list[dict[str, Any]]:
+            return [
+                c
+                for c in self.active_conditions()
+                if self.terminology.in_set(c.get("code"), value_set)
+            ]
+
+        return self.memo(f"cond:{value_set}", build)
+
+    def active_conditions(self) -> list[dict[str, Any]]:
+        def build() -> list[dict[str, Any]]:
+            return [c for c in self.record.resources("Condition") if is_active_condition(c) and self.record.usable(c)]
+
+        return self.memo("cond:active", build)
+
+
+def is_active_condition(condition: dict[str, Any]) -> bool:
+    clinical = _status_code(condition.get("clinicalStatus"))
+    verification = _status_code(condition.get("verificationStatus"))
+    if verification in EXCLUDED_VERIFICATION:
+        return False
+    if clinical is None:
+        return "abatementDateTime" not in condition and "abatementPeriod" not in condition
+    return clinical in ACTIVE_CLINICAL
+
+
+def _status_code(concept: Any) -> str | None:
+    if isinstance(concept, dict):
+        for coding in concept.get("coding") or ():
+            if isinstance(coding, dict) and coding.get("code"):
+                return coding["code"]
+    return None
+
+
+def refs(resources: list[dict[str, Any]]) -> tuple[str, ...]:
+    return tuple(resource_ref(r) for r in resources)

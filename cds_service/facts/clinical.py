@@ -1,0 +1,190 @@
+"""Facts read from the patient, the problem list and single observations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..fhirtime import parse_date, whole_years
+from ..record import resource_ref
+from .base import Fact, FactContext, refs
+
+# Modified Ashworth codes and strings → numbers; 1+ sits between 1 and 2.
+MAS_VALUES = {"0": 0.0, "1": 1.0, "1+": 1.5, "2": 2.0, "3": 3.0, "4": 4.0}
+MONTHS_PER_UNIT = {"mo": 1.0, "a": 12.0, "wk": 7 / 30.4375, "d": 1 / 30.4375}
+SCALE_SETS = {
+    "ashworth": "ashworth",
+    "modified-ashworth": "modified-ashworth",
+    "penn-spasm-frequency": "penn-spasm-frequency",
+}
+
+
+def numeric_value(obs: dict[str, Any]) -> float | None:
+    """valueInteger / valueDecimal / valueQuantity / MAS code or string, as a number."""
+    for key in ("valueInteger", "valueDecimal"):
+        v = obs.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+    q = obs.get("valueQuantity")
+    if isinstance(q, dict) and isinstance(q.get("value"), (int, float)):
+        return float(q["value"])
+    s = obs.get("valueString")
+    if isinstance(s, str) and s.strip() in MAS_VALUES:
+        return MAS_VALUES[s.strip()]
+    concept = obs.get("valueCodeableConcept")
+    if isinstance(concept, dict):
+        for coding in concept.get("coding") or ():
+            code = str(coding.get("code", ""))
+            if code.startswith("mas-") and code[4:] in MAS_VALUES:
+                return MAS_VALUES[code[4:]]
+    return None
+
+
+def bool_value(obs: dict[str, Any]) -> bool | None:
+    v = obs.get("valueBoolean")
+    return v if isinstance(v, bool) else None
+
+
+def age_years(ctx: FactContext) -> Fact:
+    patient = ctx.record.patient
+    if patient is None:
+        return Fact.unknown("the Patient resource could not be had")
+    born = parse_date(patient.get("birthDate"))
+    if born is None:
+        return Fact.unknown("Patient.birthDate is not recorded", (resource_ref(patient),))
+    age = whole_years(born, ctx.date_of_service)
+    return Fact(age, (resource_ref(patient),), f"age {age} on {ctx.date_of_service.isoformat()}")
+
+
+def diagnosis_documented(ctx: FactContext, indication: str | None = None) -> Fact:
+    indication = indication or ctx.indication
+    if indication is None:
+        return Fact.unknown("no indication could be determined")
+    found = list(ctx.conditions(f"indication-{indication}"))
+    if indication == "cancer-pain" and not found:
+        neoplasms = ctx.conditions("malignant-neoplasm")
+        pain = ctx.conditions("pain-condition") or [o for _, o in ctx.observations("pain-nrs")]
+        pain_order = bool(ctx.order and ctx.order.injectate_classes & {"opioid", "pain-injectate"})
+        if neoplasms and (pain or pain_order):
+            found = neoplasms + list(ctx.conditions("pain-condition"))
+    if found:
+        return Fact(True, refs(found), f"active {indication} diagnosis on the problem list")
+    if not ctx.record.available("Condition"):
+        return Fact.unknown("the problem list could not be retrieved")
+    return Fact.unknown(f"no active Condition documents {indication}")
+
+
+def pain_nrs_latest(ctx: FactContext) -> Fact:
+    return _latest_number(ctx, "pain-nrs", "NRS")
+
+
+def spasticity_score_latest(ctx: FactContext, scale: str) -> Fact:
+    return _latest_number(ctx, SCALE_SETS[scale], scale)
+
+
+def _latest_number(ctx: FactContext, value_set: str, label: str) -> Fact:
+    hit = ctx.latest(value_set)
+    if hit is None:
+        return Fact.unknown(f"no {label} recorded on or before the date of service")
+    when, obs = hit
+    value = numeric_value(obs)
+    if value is None:
+        return Fact.unknown(f"the latest {label} has no readable value", (resource_ref(obs),))
+    return Fact(value, (resource_ref(obs),), f"{label} {_fmt(value)} on {when.date().isoformat()}")
+
+
+def life_expectancy_months(ctx: FactContext) -> Fact:
+    hit = ctx.latest("life-expectancy")
+    if hit is None:
+        return Fact.unknown("no life expectancy recorded")
+    _, obs = hit
+    q = obs.get("valueQuantity") or {}
+    unit = q.get("code") or q.get("unit")
+    if not isinstance(q.get("value"), (int, float)) or unit not in MONTHS_PER_UNIT:
+        return Fact.unknown("life expectancy is not a quantity in mo, wk, a or d", (resource_ref(obs),))
+    months = float(q["value"]) * MONTHS_PER_UNIT[unit]
+    return Fact(round(months, 2), (resource_ref(obs),), f"life expectancy {q['value']} {unit} ({months:.1f} months)")
+
+
+def flag(ctx: FactContext, code: str) -> Fact:
+    hit = ctx.latest(f"flag:{code}")
+    if hit is None:
+        return Fact.unknown(f"{code} is not documented")
+    _, obs = hit
+    value = bool_value(obs)
+    if value is None:
+        return Fact.unknown(f"{code} has no true/false value", (resource_ref(obs),))
+    return Fact(value, (resource_ref(obs),), f"{code}: {'yes' if value else 'no'}")
+
+
+def _finding(ctx: FactContext, value_set: str, label: str, flag_set: str | None = None) -> Fact:
+    """Safety findings: present → true; retrieved problem list without it → false."""
+    found = ctx.conditions(value_set)
+    if found:
+        return Fact(True, refs(found), f"{label} on the problem list")
+    if flag_set:
+        hit = ctx.latest(flag_set)
+        if hit is not None and bool_value(hit[1]) is not None:
+            value = bool_value(hit[1])
+            return Fact(value, (resource_ref(hit[1]),), f"{label}: {'yes' if value else 'no'} (observation)")
+    if ctx.record.available("Condition"):
+        return Fact(False, (), f"no {label} on the retrieved problem list")
+    return Fact.unknown(f"the problem list could not be retrieved, so {label} cannot be ruled out")
+
+
+def active_infection(ctx: FactContext) -> Fact:
+    return _finding(ctx, "active-infection", "active infection", "active-infection-flag")
+
+
+def implant_contraindication(ctx: FactContext) -> Fact:
+    return _finding(
+        ctx,
+        "implant-contraindication",
+        "coagulopathy, leukopenia, pancytopenia or raised intracranial pressure",
+    )
+
+
+def increased_intracranial_pressure(ctx: FactContext) -> Fact:
+    return _finding(ctx, "increased-intracranial-pressure", "increased intracranial pressure")
+
+
+def thecal_sac_encroachment(ctx: FactContext) -> Fact:
+    found = ctx.conditions("thecal-sac-encroachment")
+    if found:
+        return Fact(True, refs(found), "epidural/meningeal metastasis on the problem list")
+    hit = ctx.latest("thecal-sac-encroachment-flag")
+    if hit is not None and bool_value(hit[1]) is not None:
+        value = bool_value(hit[1])
+        return Fact(value, (resource_ref(hit[1]),), f"tumor encroachment of the thecal sac: {'yes' if value else 'no'}")
+    return Fact.unknown("no imaging result on thecal sac encroachment or epidural metastases")
+
+
+def metastatic_lesions(ctx: FactContext) -> Fact:
+    found = ctx.conditions("metastatic-lesions")
+    if found:
+        return Fact(True, refs(found), "metastatic lesions on the problem list")
+    return Fact.unknown("no metastatic lesions documented")
+
+
+def psych_evaluation(ctx: FactContext) -> Fact:
+    mental = ctx.conditions("mental-health")
+    extra = f"; mental-health conditions to weigh: {', '.join(refs(mental))}" if mental else ""
+    hit = ctx.latest("psych-evaluation")
+    if hit is not None:
+        _, obs = hit
+        code = ctx.terminology.idds_code(obs.get("valueCodeableConcept"))
+        if code in ("favorable", "unfavorable"):
+            return Fact(code, (resource_ref(obs),) + refs(mental), f"evaluation {code}{extra}")
+    done = [
+        p
+        for p in ctx.record.resources("Procedure")
+        if p.get("status") == "completed"
+        and ctx.terminology.in_set(p.get("code"), "psych-evaluation-procedure")
+        and ctx.record.usable(p)
+    ]
+    if done:
+        return Fact.unknown(f"evaluation performed but its outcome is not documented{extra}", refs(done) + refs(mental))
+    return Fact.unknown(f"no mental/behavioural health evaluation documented{extra}", refs(mental))
+
+
+def _fmt(value: float) -> str:
+    return "1+" if value == 1.5 else (str(int(value)) if float(value).is_integer() else f"{value:g}")

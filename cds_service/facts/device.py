@@ -1,0 +1,79 @@
+"""The implanted pump: whether the patient has one, and its state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..codes import Terminology
+from ..record import PatientRecord, resource_ref
+from .base import Fact, FactContext
+
+
+def is_implanted_pump(device: dict[str, Any], terminology: Terminology) -> bool:
+    if terminology.in_set(device.get("type"), "implanted-pump"):
+        return True
+    texts = []
+    t = device.get("type")
+    if isinstance(t, dict):
+        texts.append(t.get("text") or "")
+        texts.extend(c.get("display") or "" for c in t.get("coding") or () if isinstance(c, dict))
+    for name in device.get("deviceName") or ():
+        if isinstance(name, dict):
+            texts.append(name.get("name") or "")
+    blob = " ".join(x for x in texts if isinstance(x, str)).lower()
+    return any(p in blob for p in terminology.pump_text_patterns)
+
+
+def active_pumps(record: PatientRecord, terminology: Terminology) -> list[dict[str, Any]]:
+    return [
+        d
+        for d in record.resources("Device")
+        if d.get("status") == "active" and is_implanted_pump(d, terminology) and record.usable(d)
+    ]
+
+
+def pump_status(ctx: FactContext) -> Fact:
+    pumps = active_pumps(ctx.record, ctx.terminology)
+    if not pumps:
+        if not ctx.record.available("Device"):
+            return Fact.unknown("devices could not be retrieved")
+        return Fact.unknown("no active implanted pump documented")
+    pump_refs = {resource_ref(p) for p in pumps}
+    for when, obs in reversed(ctx.observations("pump-status")):
+        if when > ctx.cutoff:
+            continue
+        device = (obs.get("device") or {}).get("reference") if isinstance(obs.get("device"), dict) else None
+        if device and device.split("/")[-2:] and "/".join(device.split("/")[-2:]) not in pump_refs:
+            continue
+        code = ctx.terminology.idds_code(obs.get("valueCodeableConcept"))
+        if code:
+            return Fact(code, (resource_ref(obs),) + tuple(sorted(pump_refs)), f"pump status {code} on {when.date().isoformat()}")
+    for pump in pumps:
+        for prop in pump.get("property") or ():
+            if ctx.terminology.idds_code(prop.get("type")) == "pump-status":
+                for concept in prop.get("valueCode") or ():
+                    code = ctx.terminology.idds_code(concept)
+                    if code:
+                        return Fact(code, (resource_ref(pump),), f"pump status {code} (Device.property)")
+    return Fact.unknown("the pump's state (battery, function) is not documented", tuple(sorted(pump_refs)))
+
+
+def opiate_naive(ctx: FactContext) -> Fact:
+    t = ctx.terminology
+    opioid = []
+    for kind in ("MedicationStatement", "MedicationRequest"):
+        for res in ctx.record.resources(kind):
+            concept = res.get("medicationCodeableConcept") or {}
+            ingredients, _ = t.drugs.identify(concept)
+            if any("opioid" in t.drugs.classes(i) for i in ingredients) and ctx.record.usable(res):
+                if res.get("intent") in (None, "order", "plan", "original-order", "instance-order") and not _is_draft(res):
+                    opioid.append(res)
+    if opioid:
+        return Fact(False, tuple(resource_ref(r) for r in opioid), "opioid medication history documented")
+    if not ctx.record.available("MedicationStatement"):
+        return Fact.unknown("medication history could not be retrieved")
+    return Fact(True, (), "no opioid in the retrieved medication history")
+
+
+def _is_draft(res: dict[str, Any]) -> bool:
+    return res.get("status") == "draft"

@@ -1,0 +1,41 @@
+"""Fact name → extractor, with per-request caching keyed by name and params."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import clinical, device, therapy, trial
+from .base import Fact, FactContext
+from .catalogue import FACTS
+
+EXTRACTORS: dict[str, Callable[..., Fact]] = {
+    "age_years": clinical.age_years,
+    "diagnosis_documented": clinical.diagnosis_documented,
+    "pain_nrs_latest": clinical.pain_nrs_latest,
+    "spasticity_score_latest": clinical.spasticity_score_latest,
+    "life_expectancy_months": clinical.life_expectancy_months,
+    "flag": clinical.flag,
+    "active_infection": clinical.active_infection,
+    "implant_contraindication": clinical.implant_contraindication,
+    "increased_intracranial_pressure": clinical.increased_intracranial_pressure,
+    "thecal_sac_encroachment": clinical.thecal_sac_encroachment,
+    "metastatic_lesions": clinical.metastatic_lesions,
+    "psych_evaluation": clinical.psych_evaluation,
+    "opiate_naive": device.opiate_naive,
+    "therapy_failed_duration": therapy.therapy_failed_duration,
+    "therapy_documented": therapy.therapy_documented,
+    "trial_pain_relief_percent": trial.trial_pain_relief_percent,
+    "trial_spasm_relief_percent": trial.trial_spasm_relief_percent,
+    "trial_score_reduction": trial.trial_score_reduction,
+    "trial_flag": trial.trial_flag,
+    "pump_status": device.pump_status,
+}
+INDICATION_DEPENDENT = frozenset({"diagnosis_documented"})
+
+assert set(EXTRACTORS) == set(FACTS), "every catalogued fact needs an extractor"
+
+
+def compute(ctx: FactContext, name: str, params: dict[str, Any]) -> Fact:
+    scoped = (ctx.indication, ctx.order.reference if ctx.order else None) if name in INDICATION_DEPENDENT else None
+    key = (name, tuple(sorted(params.items())), scoped)
+    return ctx.cached(key, lambda: EXTRACTORS[name](ctx, **params))

@@ -1,0 +1,199 @@
+"""Therapy histories: which courses of a class were tried, for how long, and how they ended.
+
+Courses come from Procedures (physical therapy, home exercise, chiropractic,
+inactive care) and MedicationStatements (opioids, other analgesics, oral
+antispasmodics). An AllergyIntolerance to a drug of the class is a documented
+intolerance ("cannot tolerate / contraindicated").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ..fhirtime import parse_date
+from ..record import resource_ref
+from .base import Duration, Fact, FactContext
+
+COURSE_STATUSES = frozenset({"completed", "in-progress", "stopped", "active", "intended", "not-taken", "on-hold"})
+MED_HISTORY_STATUSES = frozenset({"active", "completed", "stopped", "on-hold", "intended", "not-taken"})
+
+
+@dataclass(frozen=True)
+class Course:
+    ref: str
+    kind: str
+    start: date | None
+    end: date | None
+    failed: bool
+    contraindicated: bool
+    fixed_schedule: bool | None  # None for non-drug courses
+    by_name: bool = False  # identified by drug name only (fallback)
+
+
+def therapy_failed_duration(
+    ctx: FactContext,
+    **params: Any,
+) -> Fact:
+    cls = params["class"]
+    schedule = params.get("schedule")
+    require_failure = params.get("require_failure", True)
+    waivable = params.get("waived_by_contraindication", False)
+    kinds = set(ctx.terminology.therapies["classes"][cls])
+    courses = [c for c in courses_of(ctx) if c.kind in kinds]
+    label = cls.replace("-", " ")
+    if waivable:
+        blocked = [c for c in courses if c.contraindicated]
+        if blocked:
+            why = f"{label}: contraindicated or not tolerated ({', '.join(c.ref for c in blocked)})"
+            return Fact(Duration(waived=why), tuple(c.ref for c in blocked), why)
+    if schedule == "fixed":
+        courses = [c for c in courses if c.fixed_schedule is not False]
+    if not courses:
+        if _sources_missing(ctx, kinds):
+            return Fact.unknown(f"{label} history could not be retrieved")
+        suffix = " on a fixed schedule" if schedule == "fixed" else ""
+        return Fact.unknown(f"no {label}{suffix} documented")
+    counted = [c for c in courses if c.failed] if require_failure else courses
+    evidence = tuple(c.ref for c in courses)
+    fallback = " (drug identified by name only)" if any(c.by_name for c in courses) else ""
+    if not counted:
+        return Fact.unknown(f"{label} documented but its failure is not{fallback}", evidence)
+    dated = [c for c in counted if c.start]
+    if not dated:
+        return Fact.unknown(f"{label} documented without dates{fallback}", evidence)
+    duration = Duration(_merge([(c.start, c.end or ctx.date_of_service) for c in dated], ctx.date_of_service))
+    what = "failed " if require_failure else ""
+    return Fact(duration, tuple(c.ref for c in counted), f"{what}{label}: {duration.describe()}{fallback}")
+
+
+def therapy_documented(ctx: FactContext, **params: Any) -> Fact:
+    kinds = set(ctx.terminology.therapies["classes"][params["class"]])
+    courses = [c for c in courses_of(ctx) if c.kind in kinds]
+    if courses:
+        return Fact(True, tuple(c.ref for c in courses), f"{len(courses)} course(s) documented")
+    return Fact.unknown(f"no {params['class'].replace('-', ' ')} documented")
+
+
+def _sources_missing(ctx: FactContext, kinds: set[str]) -> bool:
+    med_kinds = set(ctx.terminology.therapies["medication_kinds"])
+    needs_meds = bool(kinds & med_kinds)
+    needs_procs = bool(kinds - med_kinds)
+    return (needs_meds and not ctx.record.available("MedicationStatement")) or (
+        needs_procs and not ctx.record.available("Procedure")
+    )
+
+
+def _merge(intervals: list[tuple[date, date]], cap: date) -> tuple[tuple[date, date], ...]:
+    """Union of course periods, none extending past the date of service."""
+    clipped = sorted((s, min(e, cap)) for s, e in intervals if s <= cap)
+    merged: list[list[date]] = []
+    for start, end in clipped:
+        end = max(end, start)
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return tuple((s, e) for s, e in merged)
+
+
+def courses_of(ctx: FactContext) -> list[Course]:
+    return ctx.memo("courses", lambda: _procedure_courses(ctx) + _medication_courses(ctx) + _allergy_courses(ctx))
+
+
+def _procedure_courses(ctx: FactContext) -> list[Course]:
+    t = ctx.terminology
+    kinds = list(t.therapies["procedure_kinds"])
+    out = []
+    for proc in ctx.record.resources("Procedure"):
+        kind = next((k for k in kinds if t.in_set(proc.get("code"), f"therapy:{k}")), None)
+        if kind is None or proc.get("status") not in COURSE_STATUSES | {"not-done"}:
+            continue
+        if not ctx.record.usable(proc):
+            continue
+        start, end = _period(proc, "performedPeriod", "performedDateTime")
+        outcome = proc.get("outcome")
+        reason = proc.get("statusReason")
+        failed = any(t.therapy_outcome_failure.has(a, c) for a, c in t.codings(outcome) if a)
+        contraindicated = any(
+            t.therapy_outcome_contraindication.has(a, c) for a, c in t.codings([outcome, reason]) if a
+        )
+        if proc.get("status") == "not-done" and not contraindicated:
+            continue
+        out.append(Course(resource_ref(proc), kind, start, end, failed, contraindicated, None))
+    return out
+
+
+def _medication_courses(ctx: FactContext) -> list[Course]:
+    t = ctx.terminology
+    kind_by_class = {cls: kind for kind, classes in t.therapies["medication_kinds"].items() for cls in classes}
+    out = []
+    for stmt in ctx.record.resources("MedicationStatement"):
+        if stmt.get("status") not in MED_HISTORY_STATUSES:
+            continue
+        concept = stmt.get("medicationCodeableConcept") or _reference_as_concept(stmt.get("medicationReference"))
+        ingredients, by_name = t.drugs.identify(concept)
+        kinds = {kind_by_class[c] for i in ingredients for c in t.drugs.classes(i) if c in kind_by_class}
+        if not kinds or not ctx.record.usable(stmt):
+            continue
+        start, end = _period(stmt, "effectivePeriod", "effectiveDateTime")
+        reasons = list(t.codings(stmt.get("statusReason") or []))
+        failed = any(t.therapy_outcome_failure.has(a, c) for a, c in reasons if a)
+        contraindicated = any(t.therapy_outcome_contraindication.has(a, c) for a, c in reasons if a)
+        for kind in kinds:
+            out.append(
+                Course(resource_ref(stmt), kind, start, end, failed, contraindicated, _fixed_schedule(stmt), by_name)
+            )
+    return out
+
+
+def _allergy_courses(ctx: FactContext) -> list[Course]:
+    """An allergy or intolerance to a drug is a documented 'cannot tolerate'."""
+    t = ctx.terminology
+    kind_by_class = {cls: kind for kind, classes in t.therapies["medication_kinds"].items() for cls in classes}
+    out = []
+    for allergy in ctx.record.resources("AllergyIntolerance"):
+        if _status(allergy.get("verificationStatus")) in ("refuted", "entered-in-error"):
+            continue
+        if _status(allergy.get("clinicalStatus")) not in (None, "active"):
+            continue
+        ingredients, by_name = t.drugs.identify(allergy.get("code"))
+        kinds = {kind_by_class[c] for i in ingredients for c in t.drugs.classes(i) if c in kind_by_class}
+        if kinds and ctx.record.usable(allergy):
+            for kind in kinds:
+                out.append(Course(resource_ref(allergy), kind, None, None, False, True, None, by_name))
+    return out
+
+
+def _fixed_schedule(stmt: dict[str, Any]) -> bool:
+    """Fixed schedule: no dosage says as-needed, and some dosage has timing.repeat."""
+    dosages = [d for d in stmt.get("dosage") or () if isinstance(d, dict)]
+    if not dosages:
+        return False
+    for d in dosages:
+        if d.get("asNeededBoolean") is True or "asNeededCodeableConcept" in d:
+            return False
+    return any(isinstance((d.get("timing") or {}).get("repeat"), dict) for d in dosages)
+
+
+def _period(res: dict[str, Any], period_key: str, instant_key: str) -> tuple[date | None, date | None]:
+    period = res.get(period_key)
+    if isinstance(period, dict):
+        return parse_date(period.get("start")), parse_date(period.get("end"))
+    when = parse_date(res.get(instant_key))
+    return when, when
+
+
+def _reference_as_concept(reference: Any) -> dict[str, Any] | None:
+    if isinstance(reference, dict) and isinstance(reference.get("display"), str):
+        return {"text": reference["display"]}
+    return None
+
+
+def _status(concept: Any) -> str | None:
+    if isinstance(concept, dict):
+        for coding in concept.get("coding") or ():
+            if isinstance(coding, dict):
+                return coding.get("code")
+    return None

@@ -1,0 +1,71 @@
+"""FHIR date/dateTime parsing without model validation.
+
+Extractors compare many timestamps; parsing the strings directly keeps that
+cheap and gives one rule for partial dates (a date is its first instant, UTC).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+
+def parse(value: Any) -> datetime | None:
+    """A FHIR date or dateTime string as an aware datetime; None when unreadable."""
+    if not isinstance(value, str) or len(value) < 4:
+        return None
+    try:
+        if len(value) == 4:
+            return datetime(int(value), 1, 1, tzinfo=timezone.utc)
+        if len(value) == 7:
+            return datetime(int(value[:4]), int(value[5:7]), 1, tzinfo=timezone.utc)
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(), timezone.utc)
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def parse_date(value: Any) -> date | None:
+    dt = parse(value)
+    return dt.date() if dt else None
+
+
+def end_of_day(d: date) -> datetime:
+    return datetime.combine(d, time.max, timezone.utc)
+
+
+def start_of_day(d: date) -> datetime:
+    return datetime.combine(d, time(), timezone.utc)
+
+
+def add_months(d: date, months: int) -> date:
+    """Calendar months, clamping the day (Jan 31 + 1 month = Feb 28/29)."""
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def whole_years(born: date, on: date) -> int:
+    years = on.year - born.year
+    if (on.month, on.day) < (born.month, born.day):
+        years -= 1
+    return years
+
+
+def effective(resource: dict[str, Any]) -> datetime | None:
+    """When an Observation/Procedure/etc. happened: the instant, or a period's start."""
+    for key in ("effectiveDateTime", "performedDateTime", "occurrenceDateTime", "effectiveInstant", "issued"):
+        if key in resource:
+            return parse(resource[key])
+    for key in ("effectivePeriod", "performedPeriod", "occurrencePeriod"):
+        period = resource.get(key)
+        if isinstance(period, dict):
+            return parse(period.get("start")) or parse(period.get("end"))
+    return None
+
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)

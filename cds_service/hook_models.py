@@ -1,0 +1,89 @@
+"""CDS Hooks 2.0 request and response shapes.
+
+Unknown fields are ignored (Da Vinci CRD requires tolerance of extensions);
+what the service relies on is typed and required.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HOOKS = ("order-select", "order-sign")
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class FhirAuthorization(_Lenient):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int | None = None
+    scope: str | None = None
+    subject: str | None = None
+
+
+class HookContext(_Lenient):
+    userId: str | None = None
+    patientId: str
+    encounterId: str | None = None
+    selections: list[str] = Field(default_factory=list)
+    draftOrders: dict[str, Any]
+
+
+class HookRequest(_Lenient):
+    hook: Literal["order-select", "order-sign"]
+    hookInstance: str
+    fhirServer: str | None = None
+    fhirAuthorization: FhirAuthorization | None = None
+    context: HookContext
+    prefetch: dict[str, Any] | None = None
+
+
+class Link(BaseModel):
+    label: str
+    url: str
+    type: Literal["absolute", "smart"]
+    appContext: str | None = None
+
+
+class Source(BaseModel):
+    label: str
+    url: str | None = None
+    topic: dict[str, str] | None = None
+
+
+class Action(BaseModel):
+    type: Literal["create", "update", "delete"]
+    description: str
+    resource: dict[str, Any] | None = None
+    resourceId: list[str] | None = None
+
+
+class Card(BaseModel):
+    uuid: str
+    summary: str = Field(max_length=139)
+    detail: str | None = None
+    indicator: Literal["info", "warning", "critical"]
+    source: Source
+    links: list[Link] = Field(default_factory=list)
+    extension: dict[str, Any] | None = None
+
+
+class HookResponse(BaseModel):
+    cards: list[Card] = Field(default_factory=list)
+    systemActions: list[Action] = Field(default_factory=list)
+
+
+class FeedbackOutcome(_Lenient):
+    card: str
+    outcome: Literal["accepted", "overridden"]
+    acceptedSuggestions: list[dict[str, Any]] = Field(default_factory=list)
+    overrideReason: dict[str, Any] | None = None
+    outcomeTimestamp: str
+
+
+class Feedback(_Lenient):
+    feedback: list[FeedbackOutcome]

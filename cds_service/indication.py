@@ -1,0 +1,73 @@
+"""Why the pump is ordered: order reason first, then the injectate, then the problem list.
+
+Returns every candidate indication when the record leaves it ambiguous, so the
+caller can assess each (clinical-data contract, "Indication").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .codes import Terminology
+from .facts.base import is_active_condition
+from .orders import Order
+from .record import PatientRecord
+
+ORDERED = ("cancer-pain", "nonmalignant-pain", "spasticity", "dystonia")
+
+
+def _from_concepts(concepts: list[Any], terminology: Terminology, pain_context: bool) -> list[str]:
+    found: list[str] = []
+    for concept in concepts:
+        for indication in ORDERED:
+            if terminology.in_set(concept, f"indication-{indication}") and indication not in found:
+                found.append(indication)
+        if terminology.in_set(concept, "malignant-neoplasm") and pain_context and "cancer-pain" not in found:
+            found.append("cancer-pain")
+    return found
+
+
+def indications_for(order: Order, record: PatientRecord, terminology: Terminology) -> tuple[list[str], str]:
+    """Candidate indications, most specific source first, and how they were found."""
+    t = terminology
+    res = order.resource
+    pain_injectate = bool(order.injectate_classes & {"opioid", "pain-injectate"})
+    reasons = list(res.get("reasonCode") or [])
+    for ref in res.get("reasonReference") or ():
+        target = _resolve(ref, record)
+        if target is not None:
+            reasons.append(target.get("code"))
+    by_reason = _from_concepts(reasons, t, pain_context=True)
+    if by_reason:
+        return by_reason, "order reason"
+
+    conditions = [c for c in record.resources("Condition") if is_active_condition(c) and record.usable(c)]
+    codes = [c.get("code") for c in conditions]
+    has_pain = any(t.in_set(c, "pain-condition") for c in codes)
+    from_problems = _from_concepts(codes, t, pain_context=has_pain or pain_injectate)
+
+    implied: list[str] = []
+    for cls in sorted(order.injectate_classes):
+        for indication in t.drugs.indication_by_injectate.get(cls, ()):
+            if indication not in implied:
+                implied.append(indication)
+    if implied:
+        narrowed = [i for i in from_problems if i in implied]
+        if narrowed:
+            return narrowed, "injectate and problem list"
+        return implied, "injectate (no matching diagnosis)"
+    if from_problems:
+        return from_problems, "problem list"
+    return [], "none documented"
+
+
+def _resolve(reference: Any, record: PatientRecord) -> dict[str, Any] | None:
+    if not isinstance(reference, dict):
+        return None
+    ref = reference.get("reference") or ""
+    rtype, _, rid = ref.rpartition("/")
+    rtype = rtype.rpartition("/")[2]
+    for res in record.resources(rtype):
+        if res.get("id") == rid and record.usable(res):
+            return res
+    return None

@@ -1,0 +1,134 @@
+"""Draft orders → what is being ordered: phase, injectate, date of service.
+
+Rules are the clinical-data contract's "The order → phase" table; the codes
+live in mappings/procedures.yaml and mappings/drugs.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .codes import Terminology
+from .facts.device import active_pumps
+from .fhirtime import parse_date
+from .record import PatientRecord, resource_ref
+
+ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
+
+
+@dataclass
+class Order:
+    resource: dict[str, Any]
+    reference: str
+    code: str | None  # the CPT/HCPCS code that classified it
+    phase: str | None  # trial | permanent | replacement | None (out of scope)
+    date_of_service: date
+    injectate_ingredients: frozenset[str] = frozenset()
+    injectate_classes: frozenset[str] = frozenset()
+    injectate_by_name: bool = False
+    anesthesia_uses: frozenset[str] = frozenset()
+    why: str = ""
+    pump_refs: tuple[str, ...] = field(default_factory=tuple)
+
+
+def date_of_service(order: dict[str, Any], today: date) -> date:
+    """occurrenceDateTime, else occurrencePeriod.start, else authoredOn, else today."""
+    period = order.get("occurrencePeriod") if isinstance(order.get("occurrencePeriod"), dict) else {}
+    for value in (order.get("occurrenceDateTime"), period.get("start"), order.get("authoredOn")):
+        d = parse_date(value)
+        if d is not None:
+            return d
+    return today
+
+
+def _order_concept(order: dict[str, Any]) -> Any:
+    if order.get("resourceType") == "DeviceRequest":
+        return order.get("codeCodeableConcept")
+    return order.get("code")
+
+
+def _procedure_code(terminology: Terminology, concept: Any) -> str | None:
+    for alias, code in terminology.codings(concept):
+        if alias in ("cpt", "hcpcs") and code:
+            return code
+    return None
+
+
+def injectates(
+    order: dict[str, Any], draft: list[dict[str, Any]], terminology: Terminology
+) -> tuple[set[str], set[str], bool, bool]:
+    """Ingredients and classes of the drug given through this order, whether only by name,
+    and whether the route is intrathecal/epidural.
+
+    A MedicationRequest in the same draft bundle counts when it is based on the
+    order, or when it is the only one; the order's own orderDetail may also name it.
+    """
+    meds = [r for r in draft if r.get("resourceType") == "MedicationRequest"]
+    ref = resource_ref(order)
+    linked = [m for m in meds if any(b.get("reference", "").endswith(ref) for b in m.get("basedOn") or () if isinstance(b, dict))]
+    chosen = linked or meds
+    ingredients: set[str] = set()
+    by_name = False
+    neuraxial = False
+    for med in chosen:
+        found, name_only = terminology.drugs.identify(med.get("medicationCodeableConcept") or {})
+        ingredients |= found
+        by_name = by_name or name_only
+        for dosage in med.get("dosageInstruction") or ():
+            route = dosage.get("route") if isinstance(dosage, dict) else None
+            if terminology.in_set(route, "route-intrathecal") or terminology.in_set(route, "route-epidural"):
+                neuraxial = True
+    for detail in order.get("orderDetail") or ():
+        found, name_only = terminology.drugs.identify(detail)
+        ingredients |= found
+        by_name = by_name or (name_only and bool(found))
+    classes = {c for i in ingredients for c in terminology.drugs.classes(i)}
+    return ingredients, classes, by_name, neuraxial
+
+
+def classify(
+    order: dict[str, Any],
+    draft: list[dict[str, Any]],
+    record: PatientRecord,
+    terminology: Terminology,
+    today: date,
+) -> Order:
+    t = terminology
+    concept = _order_concept(order)
+    code = _procedure_code(t, concept)
+    ingredients, classes, by_name, neuraxial = injectates(order, draft, t)
+    dos = date_of_service(order, today)
+    uses = frozenset(
+        use
+        for use, vs in (("obstetric-anesthesia", "anesthesia-use-obstetric"), ("surgical-anesthesia", "anesthesia-use-surgical"))
+        if t.in_set(order.get("reasonCode") or [], vs) or t.in_set(order.get("orderDetail") or [], vs)
+    )
+    base = dict(
+        resource=order,
+        reference=resource_ref(order),
+        code=code,
+        date_of_service=dos,
+        injectate_ingredients=frozenset(ingredients),
+        injectate_classes=frozenset(classes),
+        injectate_by_name=by_name,
+        anesthesia_uses=uses,
+    )
+    pumps = active_pumps(record, t)
+    pump_refs = tuple(resource_ref(p) for p in pumps)
+    if t.in_set(concept, "order-replacement-only"):
+        return Order(phase="replacement", why=f"{code} is a replacement code", pump_refs=pump_refs, **base)
+    if t.in_set(concept, "order-implant"):
+        if pumps and t.in_set(concept, "order-pump-device"):
+            return Order(phase="replacement", why=f"{code} with an active implanted pump ({', '.join(pump_refs)})", pump_refs=pump_refs, **base)
+        if pumps:
+            return Order(phase=None, why=f"{code} is a catheter revision for an existing pump", pump_refs=pump_refs, **base)
+        return Order(phase="permanent", why=f"{code} with no active implanted pump", **base)
+    if t.in_set(concept, "order-trial-injection"):
+        marker = t.in_set(concept, "order-trial-marker") or t.in_set(order.get("orderDetail") or [], "order-trial-marker")
+        trial_drug = bool(classes & t.drugs.trial_injectate_classes) and neuraxial
+        if marker or trial_drug:
+            return Order(phase="trial", why=f"{code} with an intrathecal/epidural trial injectate", **base)
+        return Order(phase=None, why=f"{code} without a trial injectate (e.g. an epidural steroid injection)", **base)
+    return Order(phase=None, why=f"{code or 'no CPT/HCPCS code'} is not an intrathecal pump order", **base)

@@ -1,0 +1,104 @@
+"""The patient's chart as the assessment sees it: raw resources, what could be
+retrieved, and what was malformed.
+
+Resources stay plain dicts; a resource is validated against its
+fhir.resources R4B model only when an extractor is about to rely on it
+(`usable`). That keeps a 3,000-resource chart cheap while guaranteeing that
+nothing decides a criterion without being valid FHIR, and a malformed resource
+is reported on the card instead of being dropped unnoticed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+# Resource types the assessment reads, and the prefetch key that carries each.
+CATEGORIES: dict[str, str] = {
+    "Patient": "patient",
+    "Coverage": "coverage",
+    "Condition": "conditions",
+    "Observation": "observations",
+    "MedicationStatement": "medications",
+    "Procedure": "procedures",
+    "Device": "devices",
+    "AllergyIntolerance": "allergies",
+}
+ENTERED_IN_ERROR = "entered-in-error"
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+    return f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid")
+
+
+def resource_ref(resource: dict[str, Any]) -> str:
+    return f"{resource.get('resourceType', 'Resource')}/{resource.get('id', '?')}"
+
+
+@dataclass
+class PatientRecord:
+    patient_id: str
+    by_type: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)  # resourceType → why
+    issues: list[str] = field(default_factory=list)
+    _validity: dict[int, bool] = field(default_factory=dict, repr=False)
+
+    def add(self, resources: Iterable[Any], source: str) -> None:
+        """Index resources by type; anything that is not a resource object is reported."""
+        for res in resources:
+            if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
+                self.issues.append(f"An entry in {source} was not a FHIR resource and was ignored.")
+                continue
+            self.by_type.setdefault(res["resourceType"], []).append(res)
+
+    def mark_unavailable(self, resource_type: str, why: str) -> None:
+        self.unavailable[resource_type] = why
+
+    def available(self, resource_type: str) -> bool:
+        return resource_type not in self.unavailable
+
+    def resources(self, resource_type: str) -> list[dict[str, Any]]:
+        return self.by_type.get(resource_type, [])
+
+    @property
+    def patient(self) -> dict[str, Any] | None:
+        for p in self.resources("Patient"):
+            if self.usable(p):
+                return p
+        return None
+
+    def usable(self, resource: dict[str, Any]) -> bool:
+        """Validate once; report and refuse a malformed or entered-in-error resource."""
+        key = id(resource)
+        known = self._validity.get(key)
+        if known is not None:
+            return known
+        ok = self._validate(resource)
+        if ok and resource.get("status") == ENTERED_IN_ERROR:
+            ok = False
+        self._validity[key] = ok
+        return ok
+
+    def _validate(self, resource: dict[str, Any]) -> bool:
+        rtype = resource.get("resourceType")
+        try:
+            model = get_fhir_model_class(rtype)
+        except (KeyError, ValueError):
+            self.issues.append(f"{resource_ref(resource)} has an unknown resourceType and was ignored.")
+            return False
+        try:
+            model.model_validate(resource)
+        except ValidationError as exc:
+            self.issues.append(
+                f"{resource_ref(resource)} was not valid FHIR and was ignored: {describe_validation_error(exc)}"
+            )
+            return False
+        except Exception as exc:  # fhir.resources raises plain errors for some shapes
+            self.issues.append(f"{resource_ref(resource)} was not valid FHIR and was ignored: {exc}")
+            return False
+        return True

@@ -1,0 +1,55 @@
+"""Run the real pipeline on a Chart without HTTP, for policy and engine tests."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from cds_service.codes import Terminology
+from cds_service.hook_models import HookRequest
+from cds_service.pipeline import assess_hook
+from cds_service.policy_store import PolicyStore
+from cds_service.prefetch import build_record
+from cds_service.settings import Settings
+
+from .chart import Chart
+
+
+@lru_cache(maxsize=1)
+def services() -> tuple[Terminology, PolicyStore]:
+    return Terminology(), PolicyStore.load()
+
+
+def assessments(chart: Chart, hook: str = "order-sign", **request_args: Any) -> list[dict[str, Any]]:
+    """Every assessment (contract dict) the service makes for the chart's draft orders."""
+    terminology, store = services()
+    req = HookRequest.model_validate(chart.request(hook=hook, **request_args))
+    record = asyncio.run(build_record(req, Settings()))
+    outcome = assess_hook(req, record, terminology, store, today=chart.dos)
+    return [a.as_contract() for a in outcome.assessments]
+
+
+def assessment(chart: Chart, policy: str, indication: str | None = "any", **kw: Any) -> dict[str, Any]:
+    """The single assessment for `policy` (and `indication` when the chart has several)."""
+    found = [a for a in assessments(chart, **kw) if a["policy"]["id"] == policy]
+    if indication != "any":
+        found = [a for a in found if a["indication"] == indication]
+    assert len(found) == 1, f"expected one {policy} assessment, got {[(a['indication'], a['determination']) for a in found]}"
+    return found[0]
+
+
+def criterion(result: dict[str, Any], criterion_id: str) -> dict[str, Any]:
+    for c in result["criteria"]:
+        if c["id"] == criterion_id:
+            return c
+    raise AssertionError(f"{criterion_id} not among {[c['id'] for c in result['criteria']]}")
+
+
+def status(result: dict[str, Any], criterion_id: str) -> str:
+    return criterion(result, criterion_id)["status"]
+
+
+def today() -> date:
+    return date.today()
