@@ -40,6 +40,7 @@ class HookRequest(_Lenient):
     fhirAuthorization: FhirAuthorization | None = None
     context: HookContext
     prefetch: dict[str, Any] | None = None
+    extension: dict[str, Any] | None = None
 
 
 class Link(BaseModel):

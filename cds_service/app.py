@@ -1,0 +1,159 @@
+"""The CDS Hooks service: discovery, order-select / order-sign, feedback, policy pages.
+
+Importable as `cds_service.app:app`; `create_app()` builds one with injected
+services for tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import ValidationError
+
+from .cards import card, system_actions
+from .discovery import HOOK_BY_SERVICE, configuration, discovery
+from .errors import operation_outcome
+from .hook_models import Feedback, HookRequest, HookResponse
+from .pipeline import assess_hook
+from .policy_store import cited_sentences
+from .policy_text import render_html
+from .prefetch import PatientUnavailable, build_record
+from .services import Services, get_services
+
+log = logging.getLogger("idds")
+
+
+def create_app(services: Services | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if getattr(app.state, "services", None) is None:
+            app.state.services = Services.load()
+        yield
+
+    app = FastAPI(title="idds-cds", version="0.1.0", lifespan=lifespan,
+                  description="CDS Hooks coverage requirements for intrathecal drug delivery systems")
+    app.state.services = services
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Accept"],
+        max_age=600,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        return operation_outcome(400, _describe(exc.errors()))
+
+    @app.get("/cds-services")
+    async def get_discovery() -> dict[str, Any]:
+        return discovery()
+
+    @app.post("/cds-services/{service_id}", response_model=HookResponse, response_model_exclude_none=True)
+    async def call_hook(service_id: str, request: Request, services: Services = Depends(get_services)):
+        hook = HOOK_BY_SERVICE.get(service_id)
+        if hook is None:
+            return operation_outcome(404, f"no CDS service {service_id!r}", "not-found")
+        body = await _json_body(request, services.settings.max_body_bytes)
+        if isinstance(body, JSONResponse):
+            return body
+        try:
+            req = HookRequest.model_validate(body)
+        except ValidationError as exc:
+            return operation_outcome(400, _describe(exc.errors()))
+        if req.hook != hook:
+            return operation_outcome(400, f"service {service_id} answers {hook}, not {req.hook}")
+        try:
+            record = await build_record(req, services.settings, services.fhir_transport)
+        except PatientUnavailable:
+            return operation_outcome(412, "the Patient resource is neither in prefetch nor retrievable", "not-found")
+        options = configuration(req.extension)
+        today = date.today()
+        outcome = assess_hook(req, record, services.terminology, services.store, today)
+        if outcome.routing.comparison and not options["comparison"]:
+            return HookResponse()
+        base = services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
+        smart = services.settings.smart_app_url or f"{base}/smart/launch"
+        cards = [card(a, record, base, smart) for a in outcome.assessments]
+        for a in outcome.assessments:
+            services.remember(a.id, a.as_contract())
+        actions = system_actions(outcome.assessments, req.hook, outcome.routing, today) if options["coverage-info"] else []
+        log.info(
+            "hook %s instance=%s patient=%s orders=%d cards=%d",
+            hook, req.hookInstance, req.context.patientId, len(outcome.orders), len(cards),
+        )
+        return HookResponse(cards=cards, systemActions=actions)
+
+    @app.post("/cds-services/{service_id}/feedback")
+    async def feedback(service_id: str, request: Request, services: Services = Depends(get_services)):
+        if service_id not in HOOK_BY_SERVICE:
+            return operation_outcome(404, f"no CDS service {service_id!r}", "not-found")
+        body = await _json_body(request, services.settings.max_body_bytes)
+        if isinstance(body, JSONResponse):
+            return body
+        try:
+            fb = Feedback.model_validate(body)
+        except ValidationError as exc:
+            return operation_outcome(400, _describe(exc.errors()))
+        log.info("feedback %s: %d outcome(s)", service_id, len(fb.feedback))
+        return JSONResponse({"accepted": len(fb.feedback)})
+
+    @app.get("/policies")
+    async def list_policies(services: Services = Depends(get_services)) -> list[dict[str, Any]]:
+        return [
+            {"id": p.policy, "version": p.version, "payer": p.payer, "title": p.title,
+             "effective": p.effective.isoformat(), "url": f"/policies/{p.policy}/{p.version}"}
+            for p in services.store.all()
+        ]
+
+    @app.get("/policies/{policy_id}/{version}", response_class=HTMLResponse)
+    async def policy_page(policy_id: str, version: str, services: Services = Depends(get_services)):
+        policy = services.store.get(policy_id, version)
+        if policy is None:
+            return operation_outcome(404, f"no policy {policy_id} version {version}", "not-found")
+        return HTMLResponse(render_html(policy.seed, f"{policy.payer} – {policy.title} ({policy.version})", cited_sentences(policy)))
+
+    @app.get("/fhir/CodeSystem/idds")
+    async def codesystem(services: Services = Depends(get_services)):
+        return JSONResponse(services.codesystem, media_type="application/fhir+json")
+
+    @app.get("/assessments/{assessment_id}")
+    async def get_assessment(assessment_id: str, services: Services = Depends(get_services)):
+        found = services.recent.get(assessment_id)
+        if found is None:
+            return operation_outcome(404, "unknown or expired assessment id", "not-found")
+        return found
+
+    return app
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        return operation_outcome(413, f"request body larger than {limit} bytes", "too-costly")
+    raw = await request.body()
+    if len(raw) > limit:
+        return operation_outcome(413, f"request body larger than {limit} bytes", "too-costly")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return operation_outcome(400, f"request body is not valid JSON: {exc}")
+
+
+def _describe(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for e in errors[:5]:
+        where = ".".join(str(p) for p in e.get("loc", ()))
+        parts.append(f"{where}: {e.get('msg')}")
+    return "; ".join(parts) or "invalid request"
+
+
+app = create_app()

@@ -1,0 +1,161 @@
+"""Assessments → CDS Hooks cards and CRD coverage-information system actions.
+
+Shapes follow shared/contract/assessment.md and CDS Hooks 2.0; the coverage
+extension follows Da Vinci CRD (ext-coverage-information).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from .assessment import Assessment
+from .engine import MET, NOT_MET, UNKNOWN
+from .hook_models import Action, Card, Link, Source
+from .payers import Routing
+from .record import PatientRecord
+
+CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
+CRD_COVERAGE_EXT = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+IDDS_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds"
+PHASE_LABEL = {"trial": "trial", "permanent": "permanent implant", "replacement": "pump replacement"}
+INFO_DETERMINATIONS = ("criteria-met", "not-applicable")
+
+
+def summary(a: Assessment) -> str:
+    """Under 140 characters: payer, phase and the count of unmet / undocumented requirements."""
+    phase = PHASE_LABEL.get(a.order.phase or "", "order")
+    payer = a.policy.payer
+    unmet, missing = len(a.blocking(NOT_MET)), len(a.blocking(UNKNOWN))
+    text = {
+        "criteria-met": f"{payer}: IDDS {phase} criteria met",
+        "criteria-not-met": f"{payer}: IDDS {phase} – {unmet} requirement(s) not met"
+        + (f", {missing} undocumented" if missing else ""),
+        "documentation-incomplete": f"{payer}: IDDS {phase} – {missing} requirement(s) undocumented",
+        "not-applicable": f"{payer}: policy does not apply to this IDDS {phase}",
+        "not-evaluable": f"{payer}: IDDS {phase} criteria not public – {missing} documentation item(s) missing",
+    }[a.determination]
+    if len(text) > 139:
+        text = text[:136] + "…"
+    return text
+
+
+def _quote(source: str) -> str:
+    return "> " + source.replace("\n", " ")
+
+
+def detail(a: Assessment, record: PatientRecord) -> str:
+    lines: list[str] = []
+    label = {
+        "criteria-met": "All requirements are documented as met.",
+        "criteria-not-met": "The record contradicts at least one requirement.",
+        "documentation-incomplete": "Nothing contradicts the policy, but some requirements are not documented.",
+        "not-applicable": f"This policy does not cover the order: {a.outcome.reason}.",
+        "not-evaluable": f"The medical-necessity criteria are in {a.outcome.deferred_to}, which is not public; "
+        "the policy still asks for the documentation below.",
+    }[a.determination]
+    lines.append(f"**{a.policy.title}** (version {a.policy.version}) – {label}")
+    lines.append(
+        f"Order {a.order.reference} ({a.order.code}, {a.order.phase}); indication: {a.indication or 'not determined'};"
+        f" date of service {a.order.date_of_service.isoformat()}."
+    )
+    for status, heading in ((NOT_MET, "Not met"), (UNKNOWN, "Not documented" if a.determination != "not-evaluable" else "Documentation missing")):
+        items = a.blocking(status)
+        if items:
+            lines.append(f"\n**{heading}**")
+            for c in items:
+                note = f" – {c.note}" if c.note else ""
+                lines.append(f"- {c.text}{note}\n\n  {_quote(c.source)}")
+    met = [c for c in a.outcome.criteria if c.status == MET]
+    if met:
+        lines.append("\n**Met:** " + "; ".join(c.text.rstrip(".") for c in met) + ".")
+    notes = list(a.notes) + [why for why in record.unavailable.values()] + record.issues
+    if notes:
+        lines.append("\n**Data notes**")
+        lines.extend(f"- {n}" for n in dict.fromkeys(notes))
+    return "\n".join(lines)
+
+
+def card(a: Assessment, record: PatientRecord, base_url: str, smart_url: str) -> Card:
+    policy_url = f"{base_url}/policies/{quote(a.policy.policy)}/{quote(a.policy.version)}"
+    first_gap = next((c for c in a.outcome.criteria if c.blocking), None)
+    anchor = f"#{quote(first_gap.id)}" if first_gap else ""
+    topic_code = "coverage-info" if a.determination in ("criteria-met", "not-applicable") else "documentation"
+    return Card(
+        uuid=a.id,
+        summary=summary(a),
+        detail=detail(a, record),
+        indicator="info" if a.determination in INFO_DETERMINATIONS else "warning",
+        source=Source(
+            label=a.policy.payer,
+            url=a.policy.url,
+            topic={"system": CARD_TYPE, "code": topic_code, "display": "Coverage information" if topic_code == "coverage-info" else "Documentation requirements"},
+        ),
+        links=[
+            Link(label="Open the coverage checklist", url=smart_url, type="smart", appContext=f"assessment={a.id}"),
+            Link(label=f"Policy text: {a.policy.title}", url=policy_url + anchor, type="absolute"),
+        ],
+        extension={"idds-cds.assessment": a.as_contract()},
+    )
+
+
+# determination → (covered, pa-needed, doc-needed), CRD coverage-information codes.
+# not-covered carries no pa-needed (CRD invariant crd-ci-q2); not-applicable makes
+# no assertion at all, so it gets no system action.
+CRD_CODES: dict[str, tuple[str, str | None, str | None]] = {
+    "criteria-met": ("covered", "auth-needed", None),
+    "documentation-incomplete": ("covered", "auth-needed", "clinical"),
+    "not-evaluable": ("covered", "auth-needed", "clinical"),
+    "criteria-not-met": ("not-covered", None, None),
+}
+
+
+def coverage_extension(a: Assessment, coverage_ref: str, today: date) -> dict[str, Any]:
+    covered, pa_needed, doc_needed = CRD_CODES[a.determination]
+    ext: list[dict[str, Any]] = [
+        {"url": "coverage", "valueReference": {"reference": coverage_ref}},
+        {"url": "covered", "valueCode": covered},
+    ]
+    if pa_needed:
+        ext.append({"url": "pa-needed", "valueCode": pa_needed})
+    if doc_needed:
+        ext.append({"url": "doc-needed", "valueCode": doc_needed})
+    ext += [
+        {"url": "date", "valueDate": today.isoformat()},
+        {"url": "coverage-assertion-id", "valueString": a.id},
+    ]
+    if a.determination != "criteria-met":
+        ext.append({
+            "url": "reason",
+            "valueCodeableConcept": {
+                "coding": [{"system": IDDS_SYSTEM, "code": a.determination}],
+                "text": f"{a.policy.payer} {a.policy.title} ({a.policy.version}): {a.outcome.reason}",
+            },
+        })
+    return {"url": CRD_COVERAGE_EXT, "extension": ext}
+
+
+def system_actions(assessments: list[Assessment], hook: str, routing: Routing, today: date) -> list[Action]:
+    """order-sign: update each assessed order with coverage information; order-select only
+    where no documentation is asked for (CRD hook-19). Only for the patient's own payer:
+    a comparison across payers asserts nothing about this patient's coverage."""
+    if routing.comparison or routing.coverage_ref is None:
+        return []
+    by_order: dict[str, list[Assessment]] = {}
+    for a in assessments:
+        if a.determination in CRD_CODES:
+            by_order.setdefault(a.order.reference, []).append(a)
+    actions = []
+    for ref, items in by_order.items():
+        asks_for_docs = any(CRD_CODES[a.determination][2] for a in items)
+        if hook == "order-select" and asks_for_docs:
+            continue
+        resource = copy.deepcopy(items[0].order.resource)
+        kept = [e for e in resource.get("extension") or () if e.get("url") != CRD_COVERAGE_EXT]
+        resource["extension"] = kept + [coverage_extension(a, routing.coverage_ref, today) for a in items]
+        actions.append(Action(type="update", description=f"Coverage information for {ref}", resource=resource))
+    return actions
+
+

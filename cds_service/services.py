@@ -1,0 +1,38 @@
+"""Everything loaded once at start-up, handed to routes by dependency injection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import Request
+
+from .codes import Terminology
+from .codesystem import load_codesystem
+from .policy_store import PolicyStore
+from .settings import Settings, get_settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    terminology: Terminology
+    store: PolicyStore
+    codesystem: dict[str, Any]
+    # Assessments by id for the checklist app (bounded, most recent kept).
+    recent: dict[str, Any] = field(default_factory=dict)
+    fhir_transport: httpx.AsyncBaseTransport | None = None  # tests inject one
+
+    @classmethod
+    def load(cls, settings: Settings | None = None) -> "Services":
+        return cls(settings or get_settings(), Terminology(), PolicyStore.load(), load_codesystem())
+
+    def remember(self, key: str, value: Any, limit: int = 2000) -> None:
+        self.recent[key] = value
+        while len(self.recent) > limit:
+            self.recent.pop(next(iter(self.recent)))
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
