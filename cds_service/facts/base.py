@@ -102,10 +102,10 @@ class FactContext:
         def build() -> list[tuple[datetime, dict[str, Any]]]:
             out = []
             for obs in self.observations_by_set().get(value_set, ()):
-                when = effective(obs)
-                if when is None or obs.get("status") not in FINAL_STATUSES:
+                if obs.get("status") not in FINAL_STATUSES or not self.record.usable(obs):
                     continue
-                if self.record.usable(obs):
+                when = effective(obs)
+                if when is not None:
                     out.append((when, obs))
             out.sort(key=lambda t: t[0])
             return out

@@ -1,0 +1,75 @@
+"""Every policy file is valid, and every criterion cites its seed verbatim."""
+
+from pathlib import Path
+
+import pytest
+
+from cds_service.policy_store import POLICIES_DIR, PolicyFileError, PolicyStore, cited_sentences, load_policy_file
+from cds_service.policy_text import SOURCES_DIR, cites, normalise
+
+SHARED_SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+POLICY_FILES = sorted(POLICIES_DIR.glob("*.yaml"))
+CONTRACT_VERSIONS = {
+    ("cigna-cmm-210", "2026-02-25", "002_8bd458af2d1aa6fb.txt"),
+    ("cigna-cmm-210", "2026-08-04", "000_cca8b67ef115b930.txt"),
+    ("oxford-pharmacy-339", "339.7", "001_3257717955c871e2.txt"),
+    ("nia-cg-310", "2023-01", "003_ee3eda3fc3f19395.txt"),
+    ("molina-mcp-160", "2024-08-14", "004_a3c207b7301c9fb5.txt"),
+}
+
+
+def test_every_contract_policy_version_has_exactly_one_file():
+    store = PolicyStore.load()
+    assert {(p.policy, p.version, p.seed) for p in store.all()} == CONTRACT_VERSIONS
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.name)
+def test_every_source_is_verbatim_in_its_seed(path):
+    policy = load_policy_file(path)
+    missing = [(anchor, src) for anchor, src in cited_sentences(policy) if not cites(policy.seed, src)]
+    assert missing == []
+
+
+@pytest.mark.skipif(not SHARED_SEEDS.is_dir(), reason="shared/seeds not beside the checkout")
+def test_shipped_seed_copies_are_identical_to_shared_seeds():
+    for seed in SOURCES_DIR.glob("*.txt"):
+        assert seed.read_bytes() == (SHARED_SEEDS / seed.name).read_bytes(), seed.name
+
+
+def test_struck_redline_text_cannot_be_cited():
+    # "Intrathecal trials are not indicated in opiate-naïve patients" is struck in NIA; the
+    # post-edit sentence says "individuals".
+    assert not cites("003_ee3eda3fc3f19395.txt", "Intrathecal trials are not indicated in opiate-naïve patients.")
+    assert cites("003_ee3eda3fc3f19395.txt", "Intrathecal trials are not indicated in opiate-naïve individuals.")
+
+
+def test_normalise_drops_markdown_glyphs_and_tags_but_keeps_words():
+    assert normalise("- ◆ There has been **>50%** reduction\n  in pain <i>for</i> eight (8) hours") == (
+        "There has been >50% reduction in pain for eight (8) hours"
+    )
+
+
+def test_a_paraphrased_source_stops_start_up(tmp_path):
+    text = (POLICIES_DIR / "molina-mcp-160@2024-08-14.yaml").read_text(encoding="utf-8")
+    original = "Life expectancy of at least 3 months"
+    assert original in text
+    bad = tmp_path / "molina-mcp-160@2024-08-14.yaml"
+    bad.write_text(text.replace(original, "Life expectancy of at least three months"), encoding="utf-8")
+    with pytest.raises(PolicyFileError, match="molina-mcp-160@2024-08-14.yaml.*not verbatim"):
+        load_policy_file(bad)
+
+
+def test_an_unknown_fact_stops_start_up_naming_file_and_field(tmp_path):
+    text = (POLICIES_DIR / "molina-mcp-160@2024-08-14.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "molina-mcp-160@2024-08-14.yaml"
+    bad.write_text(text.replace("fact: life_expectancy_months", "fact: life_expectancy_years", 1), encoding="utf-8")
+    with pytest.raises(PolicyFileError, match=r"molina-mcp-160@2024-08-14.yaml: indications\..*unknown fact"):
+        load_policy_file(bad)
+
+
+def test_readme_policy_table_is_generated_from_the_policy_files():
+    from cds_service.policy_table import BEGIN, END, table
+
+    readme = (POLICIES_DIR.parent / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index(BEGIN) + len(BEGIN): readme.index(END)].strip()
+    assert block == table(PolicyStore.load())
