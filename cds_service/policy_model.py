@@ -7,9 +7,9 @@ with the file and field named, instead of surfacing as a wrong card later.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from .facts.catalogue import DURATION_UNITS, FACTS, INDICATIONS, OPS_BY_KIND, PHASES
 
@@ -79,7 +79,26 @@ class Ref(_Strict):
         return v
 
 
-Node = Union[Leaf, All, AnyOf, Not, Ref]
+def _node_kind(value: Any) -> str | None:
+    """Pick the node type by its key so a bad leaf gets the leaf's error, not a union soup."""
+    if isinstance(value, dict):
+        for key, tag in (("all", "all"), ("any", "any"), ("not", "not"), ("ref", "ref")):
+            if key in value:
+                return tag
+        return "leaf"
+    return {All: "all", AnyOf: "any", Not: "not", Ref: "ref", Leaf: "leaf"}.get(type(value))
+
+
+Node = Annotated[
+    Union[
+        Annotated[Leaf, Tag("leaf")],
+        Annotated[All, Tag("all")],
+        Annotated[AnyOf, Tag("any")],
+        Annotated[Not, Tag("not")],
+        Annotated[Ref, Tag("ref")],
+    ],
+    Discriminator(_node_kind),
+]
 All.model_rebuild()
 AnyOf.model_rebuild()
 Not.model_rebuild()
