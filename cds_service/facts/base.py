@@ -7,13 +7,14 @@ read, so every criterion result can say which resources decided it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
 from ..codes import Terminology
 from ..fhirtime import add_months, effective, end_of_day
 from ..record import PatientRecord, resource_ref
 
+TRIAL_WINDOW = timedelta(days=14)  # scores this long after a trial start belong to the trial
 FINAL_STATUSES = frozenset({"final", "amended", "corrected"})
 ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -125,13 +126,43 @@ class FactContext:
 
         return self.memo("obs-buckets", build)
 
-    def latest(self, value_set: str) -> tuple[datetime, dict[str, Any]] | None:
+    def latest(self, value_set: str, outside_trial: bool = False) -> tuple[datetime, dict[str, Any]] | None:
+        """Latest observation on or before the date of service.
+
+        With `outside_trial`, scores taken during a trial window are skipped:
+        they measure the trial drug, not the patient's standing pain or tone.
+        """
         cutoff = self.cutoff
+        trial = self.trial() if outside_trial else None
         found = None
         for when, obs in self.observations(value_set):
-            if when <= cutoff:
-                found = (when, obs)
+            if when > cutoff:
+                break
+            if trial is not None and trial[0] <= when <= trial[0] + TRIAL_WINDOW:
+                continue
+            found = (when, obs)
         return found
+
+    def trial(self) -> tuple[datetime, dict[str, Any]] | None:
+        """The latest intrathecal/epidural trial Procedure performed on or before the date of service."""
+
+        def find():
+            best = None
+            for proc in self.record.resources("Procedure"):
+                if proc.get("status") not in ("completed", "in-progress"):
+                    continue
+                if not self.terminology.in_set(proc.get("code"), "trial-procedure"):
+                    continue
+                if not self.record.usable(proc):
+                    continue
+                when = effective(proc)
+                if when is None or when > self.cutoff:
+                    continue
+                if best is None or when > best[0]:
+                    best = (when, proc)
+            return best
+
+        return self.memo("trial-procedure", find)
 
     def conditions(self, value_set: str) -> list[dict[str, Any]]:
         """Active, not refuted, usable Conditions in a value set."""

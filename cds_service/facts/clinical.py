@@ -82,14 +82,16 @@ def spasticity_score_latest(ctx: FactContext, scale: str) -> Fact:
 
 
 def _latest_number(ctx: FactContext, value_set: str, label: str) -> Fact:
-    hit = ctx.latest(value_set)
+    """The standing score: latest before the date of service, trial-window scores excluded."""
+    hit = ctx.latest(value_set, outside_trial=True)
     if hit is None:
-        return Fact.unknown(f"no {label} recorded on or before the date of service")
+        return Fact.unknown(f"no {label} recorded on or before the date of service (outside a trial)")
     when, obs = hit
     value = numeric_value(obs)
     if value is None:
         return Fact.unknown(f"the latest {label} has no readable value", (resource_ref(obs),))
-    return Fact(value, (resource_ref(obs),), f"{label} {_fmt(value)} on {when.date().isoformat()}")
+    shown = _fmt(value) if label == "modified-ashworth" else f"{value:g}"
+    return Fact(value, (resource_ref(obs),), f"{label} {shown} on {when.date().isoformat()}")
 
 
 def life_expectancy_months(ctx: FactContext) -> Fact:

@@ -13,30 +13,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..fhirtime import effective
 from ..record import resource_ref
-from .base import Fact, FactContext
+from .base import TRIAL_WINDOW, Fact, FactContext
 from .clinical import bool_value, numeric_value
 
-TRIAL_WINDOW = timedelta(days=14)  # scores this long after the start still belong to the trial
 
 
 def trial_procedure(ctx: FactContext) -> tuple[datetime, dict[str, Any]] | None:
-    def find():
-        best = None
-        for proc in ctx.record.resources("Procedure"):
-            if proc.get("status") not in ("completed", "in-progress"):
-                continue
-            if not ctx.terminology.in_set(proc.get("code"), "trial-procedure"):
-                continue
-            when = effective(proc)
-            if when is None or when > ctx.cutoff or not ctx.record.usable(proc):
-                continue
-            if best is None or when > best[0]:
-                best = (when, proc)
-        return best
-
-    return ctx.memo("trial-procedure", find)
+    return ctx.trial()
 
 
 def _scores_around(ctx: FactContext, value_set: str):
@@ -62,13 +46,18 @@ def _scores_around(ctx: FactContext, value_set: str):
 
 
 def _held(after, start: datetime, hours: float):
-    """Scores up to and including the first at or beyond start + hours; None if none reaches it."""
+    """Scores up to and including the first at or beyond start + hours.
+
+    None when no score reaches it, or when the first one that does comes later
+    than twice the hours: a score days later says nothing about the first hours.
+    """
     limit = start + timedelta(hours=hours)
+    latest_useful = start + timedelta(hours=2 * hours)
     window = []
     for item in after:
         window.append(item)
         if item[0] >= limit:
-            return window
+            return window if item[0] <= latest_useful else None
     return None
 
 
@@ -95,7 +84,7 @@ def _computed_relief(ctx: FactContext, value_set: str, label: str, hours: float 
     window = _held(after, start, hours)
     if window is None:
         return Fact.unknown(
-            f"no {label} at or beyond {hours:g} h after the trial start, so relief held for {hours:g} h is not documented",
+            f"no {label} between {hours:g} h and {2 * hours:g} h after the trial start, so relief held for {hours:g} h is not documented",
             (resource_ref(proc), resource_ref(base_obs)),
         )
     worst = min(window, key=lambda t: relief(t[1]))
@@ -163,7 +152,7 @@ def _score_reduction(ctx: FactContext, value_set: str, hours: float | None) -> F
     window = after if hours is None else _held(after, start, hours)
     if window is None:
         return Fact.unknown(
-            f"no {label} score at or beyond {hours:g} h after the trial start",
+            f"no {label} score between {hours:g} h and {2 * hours:g} h after the trial start",
             (resource_ref(proc), resource_ref(base_obs)),
         )
     worst = max(window, key=lambda t: t[1]) if hours is not None else min(window, key=lambda t: t[1])

@@ -586,7 +586,12 @@ def test_nia_pain_permanent_spinal_infection_is_not_met():
 
 
 def test_nia_pain_permanent_problem_list_not_retrievable_infection_is_unknown():
-    a = nia(nia_pain_permanent_chart(), indication="nonmalignant-pain", omit=("conditions",))
+    c = Chart(payer=PAYER)
+    pain_history(c)
+    permanent_extras(c)
+    c.order("62362", reason_icd10="M96.1")  # the indication comes from the order reason
+    a = nia(c, omit=("conditions",))
+    assert a["indication"] == "nonmalignant-pain"
     assert status(a, "nia-310-contraindication-no-active-infection") == "unknown"
     assert a["determination"] == "documentation-incomplete"
 
