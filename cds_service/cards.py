@@ -7,6 +7,7 @@ extension follows Da Vinci CRD (ext-coverage-information).
 from __future__ import annotations
 
 import copy
+import uuid
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -159,3 +160,15 @@ def system_actions(assessments: list[Assessment], hook: str, routing: Routing, t
     return actions
 
 
+
+
+def failure_card() -> Card:
+    """Said plainly when the service itself failed, instead of an HTTP 500."""
+    return Card(
+        uuid=str(uuid.uuid4()),
+        summary="Coverage requirements could not be assessed for this order",
+        detail="idds-cds hit an internal error while assessing this order. No coverage conclusion "
+        "can be drawn from this card; the error has been logged for the service team.",
+        indicator="warning",
+        source=Source(label="idds-cds", topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"}),
+    )

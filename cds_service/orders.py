@@ -98,7 +98,8 @@ def classify(
     t = terminology
     concept = _order_concept(order)
     code = _procedure_code(t, concept)
-    ingredients, classes, by_name, neuraxial = injectates(order, draft, t)
+    usable_draft = [r for r in draft if r.get("resourceType") != "MedicationRequest" or record.usable(r)]
+    ingredients, classes, by_name, neuraxial = injectates(order, usable_draft, t)
     dos = date_of_service(order, today)
     uses = frozenset(
         use
