@@ -59,24 +59,22 @@ class Assessment:
         }
 
 
-def _rule_for(policy: Policy, indication: str | None, phase: str) -> tuple[Any, str | None]:
-    """The rule that governs (indication, phase), or why the policy is silent."""
-    key = indication
-    seen = set()
-    rule: IndicationRule | None = policy.indications.get(key) if key else None
-    while rule is not None and rule.same_as and key not in seen:
-        seen.add(key)
-        key = rule.same_as
-        rule = policy.indications.get(key)
+def rule_for(policy: Policy, indication: str | None, phase: str) -> tuple[Any, str | None]:
+    """The rule that governs (indication, phase), or why the policy is silent.
+
+    An indication-level deferral or non-coverage applies to every phase; then
+    the indication's own phase rule; then the policy's "*" rule for the phase.
+    """
+    rule = _indication_rule(policy, indication)
     if rule is not None:
-        for whole in (rule.deferred, rule.not_covered):
-            if whole is not None:
-                return (whole if rule.deferred is whole else PhaseRule(not_covered=whole)), None
+        if rule.deferred is not None:
+            return rule.deferred, None
+        if rule.not_covered is not None:
+            return PhaseRule(not_covered=rule.not_covered), None
         if rule.not_addressed is not None:
             return PhaseRule(not_addressed=rule.not_addressed), None
-        phase_rule = getattr(rule, phase)
-        if phase_rule is not None:
-            return phase_rule, None
+        if getattr(rule, phase) is not None:
+            return getattr(rule, phase), None
     generic = policy.indications.get("*")
     if generic is not None and getattr(generic, phase) is not None:
         return getattr(generic, phase), None
@@ -85,6 +83,16 @@ def _rule_for(policy: Policy, indication: str | None, phase: str) -> tuple[Any, 
     if rule is None and indication not in policy.scope.indications:
         return None, f"the policy does not address {indication}"
     return None, f"the policy has no {phase} criteria for {indication}"
+
+
+def _indication_rule(policy: Policy, indication: str | None) -> IndicationRule | None:
+    """The indication's rule, following `same_as` (the loader guarantees targets exist)."""
+    rule = policy.indications.get(indication) if indication else None
+    seen: set[str] = set()
+    while rule is not None and rule.same_as and rule.same_as not in seen:
+        seen.add(rule.same_as)
+        rule = policy.indications.get(rule.same_as)
+    return rule
 
 
 def _scope_exclusion(policy: Policy, order: Order, indication: str | None) -> Outcome | None:
@@ -145,7 +153,7 @@ def assess_order(
 
 
 def _evaluate(policy: Policy, order: Order, indication: str | None, ctx: FactContext) -> Outcome:
-    rule, silent = _rule_for(policy, indication, order.phase)
+    rule, silent = rule_for(policy, indication, order.phase)
     if rule is not None:
         return evaluate(policy, rule, order.phase, ctx)
     if silent == "indication":
