@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .assessment import Assessment
-from .engine import MET, NOT_MET, UNKNOWN
+from .engine import MET, NOT_MET, UNKNOWN, count_requirements
 from .hook_models import Action, Card, Link, Source
 from .payers import Routing
 from .record import PatientRecord
@@ -29,7 +29,8 @@ def summary(a: Assessment) -> str:
     """Under 140 characters: payer, phase and the count of unmet / undocumented requirements."""
     phase = PHASE_LABEL.get(a.order.phase or "", "order")
     payer = a.policy.payer
-    unmet, missing = len(a.blocking(NOT_MET)), len(a.blocking(UNKNOWN))
+    unmet = count_requirements(a.outcome.criteria, NOT_MET)
+    missing = count_requirements(a.outcome.criteria, UNKNOWN)
     text = {
         "criteria-met": f"{payer}: IDDS {phase} criteria met",
         "criteria-not-met": f"{payer}: IDDS {phase} – {unmet} requirement(s) not met"
@@ -68,7 +69,9 @@ def detail(a: Assessment, record: PatientRecord) -> str:
             lines.append(f"\n**{heading}**")
             for c in items:
                 note = f" – {c.note}" if c.note else ""
-                lines.append(f"- {c.text}{note}\n\n  {_quote(c.source)}")
+                either = " *(one of the alternatives marked ◇ is enough)*" if c.any_of else ""
+                mark = "◇ " if c.any_of else ""
+                lines.append(f"- {mark}{c.text}{note}{either}\n\n  {_quote(c.source)}")
     met = [c for c in a.outcome.criteria if c.status == MET]
     if met:
         lines.append("\n**Met:** " + "; ".join(c.text.rstrip(".") for c in met) + ".")

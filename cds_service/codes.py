@@ -17,6 +17,8 @@ import yaml
 MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 PREFIX_SYSTEMS = {"icd10"}
 RANGE_SYSTEMS = {"icd10", "cpt", "hcpcs"}
+MEMO_LIMIT = 50_000  # distinct (system, code) pairs remembered; then the memo starts over
+_EMPTY: frozenset[str] = frozenset()
 
 
 class MappingFileError(Exception):
@@ -83,6 +85,10 @@ class Terminology:
         )
         self.drugs = _DrugTable(self._read("drugs.yaml"), self)
         self.payers = self._read("payers.yaml")
+        # (system, code) as sent → names of the value sets holding it. A chart repeats a
+        # few dozen codings thousands of times, so each is tested against every set once.
+        self._sets_of: dict[tuple[str, str], frozenset[str]] = {}
+        self._observation_sets_of: dict[tuple[str, str], frozenset[str]] = {}
 
     def _read(self, name: str) -> dict[str, Any]:
         path = self.directory / name
@@ -133,21 +139,57 @@ class Terminology:
             return
         if not isinstance(concept, dict):
             return
-        for coding in concept.get("coding") or ():
+        codings = concept.get("coding")
+        for coding in codings if isinstance(codings, list) else ():
             if isinstance(coding, dict):
-                yield self.alias(coding.get("system")), coding.get("code")
+                system = coding.get("system")
+                yield self.alias(system if isinstance(system, str) else None), coding.get("code")
 
-    def observation_sets_of(self, concept: Any) -> set[str]:
-        """Names of the observation value sets (and `flag:<code>`) a code belongs to."""
-        found: set[str] = set()
-        for alias, code in self.codings(concept):
-            if alias and code:
-                found |= self._observation_index.get((alias, _norm_code(code)), set())
+    def observation_sets_of(self, concept: Any) -> frozenset[str]:
+        """Names of the observation value sets (and `flag:<code>`) a code belongs to.
+
+        Called for every Observation of the chart, so a coding seen before costs
+        one dict lookup; anything that is not a string system and code matches nothing.
+        """
+        if not isinstance(concept, dict):
+            return frozenset().union(*(self.observation_sets_of(c) for c in concept)) if isinstance(concept, list) else _EMPTY
+        codings = concept.get("coding")
+        if not isinstance(codings, list):
+            return _EMPTY
+        found = _EMPTY
+        memo = self._observation_sets_of
+        for coding in codings:
+            if not isinstance(coding, dict):
+                continue
+            system, code = coding.get("system"), coding.get("code")
+            if not (isinstance(system, str) and isinstance(code, str) and code):
+                continue
+            hit = memo.get((system, code))
+            if hit is None:
+                alias = self.alias(system)
+                hit = frozenset(self._observation_index.get((alias, _norm_code(code)), ())) if alias else _EMPTY
+                _remember(memo, (system, code), hit)
+            if hit:
+                found = found | hit if found else hit
         return found
 
+    def sets_of(self, system: str, code: str) -> frozenset[str]:
+        """Every value set holding this coding, computed once per distinct (system, code)."""
+        key = (system, code)
+        hit = self._sets_of.get(key)
+        if hit is None:
+            alias = self.alias(system)
+            hit = frozenset(n for n, vs in self.value_sets.items() if vs.has(alias, code)) if alias else _EMPTY
+            _remember(self._sets_of, key, hit)
+        return hit
+
     def in_set(self, concept: Any, value_set: str) -> bool:
-        vs = self.value_sets[value_set]
-        return any(alias and vs.has(alias, code) for alias, code in self.codings(concept))
+        if value_set not in self.value_sets:
+            raise KeyError(value_set)
+        for system, code in _coding_keys(concept):
+            if value_set in self.sets_of(system, code):
+                return True
+        return False
 
     def idds_code(self, concept: Any) -> str | None:
         for alias, code in self.codings(concept):
@@ -200,10 +242,33 @@ class _DrugTable:
         return found, bool(found)
 
 
+def _coding_keys(concept: Any) -> list[tuple[str, str]]:
+    """(system, code) of every coding whose system and code are strings, as sent."""
+    if isinstance(concept, dict):
+        codings = concept.get("coding")
+        if not isinstance(codings, list):
+            return []
+        return [
+            (c["system"], c["code"])
+            for c in codings
+            if isinstance(c, dict) and isinstance(c.get("system"), str) and isinstance(c.get("code"), str) and c["code"]
+        ]
+    if isinstance(concept, list):
+        return [key for c in concept for key in _coding_keys(c)]
+    return []
+
+
+def _remember(memo: dict, key: tuple, value: Any) -> None:
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+
+
 def _texts(concept: Any) -> Iterable[str]:
     if isinstance(concept, dict):
         if isinstance(concept.get("text"), str):
             yield concept["text"]
-        for coding in concept.get("coding") or ():
+        codings = concept.get("coding")
+        for coding in codings if isinstance(codings, list) else ():
             if isinstance(coding, dict) and isinstance(coding.get("display"), str):
                 yield coding["display"]

@@ -24,6 +24,12 @@ class CriterionResult:
     evidence: list[str] = field(default_factory=list)
     note: str | None = None
     blocking: bool = False  # decides the outcome (unmet or undocumented where it matters)
+    any_of: str | None = None  # blocking alternatives sharing this label: any one of them would do
+
+    @property
+    def requirement(self) -> str:
+        """What a clinician counts as one requirement: a leaf, or a group of alternatives."""
+        return self.any_of or self.id
 
     def as_contract(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -35,6 +41,10 @@ class CriterionResult:
         }
         if self.note:
             out["note"] = self.note
+        if self.blocking:
+            out["blocking"] = True
+            if self.any_of:
+                out["anyOf"] = self.any_of
         return out
 
 
@@ -114,28 +124,48 @@ class _Evaluator:
         )
         return status
 
-    def mark_blocking(self, node: Node, wanted: str) -> None:
+    def mark_blocking(self, node: Node, group: str | None = None) -> None:
         """Flag the leaves that explain why `node` is not met.
 
         Under a met ANY nothing is blocking; under an unmet ANY every child that
-        is not met is (any of them would do); under ALL each child not met is.
+        is not met is, labelled as one group of alternatives (the outermost
+        unmet ANY names the group); under ALL each child not met is.
         """
         if isinstance(node, Leaf):
             result = self.results[node.id]
             if result.status != MET:
                 result.blocking = True
+                result.any_of = result.any_of or group
             return
         if isinstance(node, Ref):
-            self.mark_blocking(self.tree(node.ref), wanted)
+            self.mark_blocking(self.tree(node.ref), group)
             return
         if isinstance(node, Not):
-            return  # the negated leaf carries its own reading
-        children = node.all if isinstance(node, All) else node.any
+            self.mark_blocking(node.not_, group)
+            return
         if self.node(node) == MET:
             return
+        children = node.all if isinstance(node, All) else node.any
+        if isinstance(node, AnyOf) and group is None:
+            group = f"any:{next(iter_leaf_ids(node), 'group')}"
         for child in children:
             if self.node(child) != MET:
-                self.mark_blocking(child, wanted)
+                self.mark_blocking(child, group)
+
+
+def iter_leaf_ids(node: Node):
+    if isinstance(node, Leaf):
+        yield node.id
+    elif isinstance(node, (All, AnyOf)):
+        for child in node.all if isinstance(node, All) else node.any:
+            yield from iter_leaf_ids(child)
+    elif isinstance(node, Not):
+        yield from iter_leaf_ids(node.not_)
+
+
+def count_requirements(criteria: list[CriterionResult], status: str) -> int:
+    """Blocking requirements with this status; a group of alternatives counts once."""
+    return len({c.requirement for c in criteria if c.blocking and c.status == status})
 
 
 def evaluate(policy: Policy, rule: PhaseRule | Deferred, phase: str, ctx: FactContext) -> Outcome:
@@ -162,11 +192,11 @@ def evaluate(policy: Policy, rule: PhaseRule | Deferred, phase: str, ctx: FactCo
         tree = All(all=[tree, *extra])
     ev = _Evaluator(policy, ctx)
     status = ev.node(tree)
-    ev.mark_blocking(tree, MET)
+    ev.mark_blocking(tree)
     determination = {MET: "criteria-met", NOT_MET: "criteria-not-met", UNKNOWN: "documentation-incomplete"}[status]
     criteria = list(ev.results.values())
-    unmet = sum(1 for c in criteria if c.blocking and c.status == NOT_MET)
-    missing = sum(1 for c in criteria if c.blocking and c.status == UNKNOWN)
+    unmet = count_requirements(criteria, NOT_MET)
+    missing = count_requirements(criteria, UNKNOWN)
     reason = {
         "criteria-met": "all requirements documented as met",
         "criteria-not-met": f"{unmet} requirement(s) contradicted by the record",

@@ -10,13 +10,22 @@ never logged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 log = logging.getLogger("idds.fhir")
+
+
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verification context, built once: loading the CA bundle costs
+    about 20 ms, which a new client per hook call would pay every time."""
+    return httpx.create_ssl_context()
 
 
 @dataclass
@@ -39,7 +48,8 @@ class FhirFetcher:
     async def fetch_all(self, queries: dict[str, str]) -> dict[str, FetchResult]:
         """Run every query concurrently; key → result."""
         async with httpx.AsyncClient(
-            headers=self._headers, timeout=self.timeout, transport=self._transport, follow_redirects=False
+            headers=self._headers, timeout=self.timeout, transport=self._transport, follow_redirects=False,
+            verify=_tls_context(),
         ) as client:
             keys = list(queries)
             results = await asyncio.gather(*(self._one(client, queries[k]) for k in keys))
@@ -80,16 +90,18 @@ class FhirFetcher:
             if body.get("resourceType") != "Bundle":
                 out.resources.append(body)
                 return out
-            for entry in body.get("entry") or ():
+            entries, links = body.get("entry"), body.get("link")
+            for entry in entries if isinstance(entries, list) else ():
                 if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
                     res = entry["resource"]
-                    if (entry.get("search") or {}).get("mode", "match") == "match":
+                    search = entry.get("search")
+                    if (search.get("mode", "match") if isinstance(search, dict) else "match") == "match":
                         out.resources.append(res)
             nxt = next(
-                (l.get("url") for l in body.get("link") or () if isinstance(l, dict) and l.get("relation") == "next"),
+                (l.get("url") for l in links if isinstance(l, dict) and l.get("relation") == "next"),
                 None,
-            )
-            if not nxt:
+            ) if isinstance(links, list) else None
+            if not isinstance(nxt, str) or not nxt:
                 return out
             if not nxt.startswith(self.base_url + "/") and not nxt.startswith(self.base_url + "?"):
                 out.error = "the server's next-page link points to another server; paging stopped"

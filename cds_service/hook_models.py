@@ -77,6 +77,10 @@ class HookResponse(BaseModel):
     cards: list[Card] = Field(default_factory=list)
     systemActions: list[Action] = Field(default_factory=list)
 
+    def to_json(self) -> bytes:
+        """The CDS Hooks answer as bytes, absent fields left out."""
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True)
+
 
 class FeedbackOutcome(_Lenient):
     card: str

@@ -14,6 +14,7 @@ from .orders import Order
 from .record import PatientRecord
 
 ORDERED = ("cancer-pain", "nonmalignant-pain", "spasticity", "dystonia")
+RELEVANT_SETS = tuple(f"indication-{i}" for i in ORDERED) + ("malignant-neoplasm", "pain-condition")
 
 
 def _from_concepts(concepts: list[Any], terminology: Terminology, pain_context: bool) -> list[str]:
@@ -41,7 +42,11 @@ def indications_for(order: Order, record: PatientRecord, terminology: Terminolog
     if by_reason:
         return by_reason, "order reason"
 
-    conditions = [c for c in record.resources("Condition") if is_active_condition(c) and record.usable(c)]
+    # Only conditions that could name an indication are validated; the rest cannot change the answer.
+    conditions = [
+        c for c in record.resources("Condition")
+        if is_active_condition(c) and any(t.in_set(c.get("code"), vs) for vs in RELEVANT_SETS) and record.usable(c)
+    ]
     codes = [c.get("code") for c in conditions]
     has_pain = any(t.in_set(c, "pain-condition") for c in codes)
     from_problems = _from_concepts(codes, t, pain_context=has_pain or pain_injectate)

@@ -25,7 +25,7 @@ class HookOutcome:
 
 def draft_resources(draft_orders: dict[str, Any], record: PatientRecord) -> list[dict[str, Any]]:
     entries = draft_orders.get("entry") if draft_orders.get("resourceType") == "Bundle" else None
-    if entries is None:
+    if not isinstance(entries, list):
         record.issues.append("context.draftOrders was not a Bundle; no order could be read.")
         return []
     out = []

@@ -60,7 +60,12 @@ def _entries(value: Any) -> list[Any] | None:
     if rtype == "OperationOutcome":
         return None
     if rtype == "Bundle":
-        return [e.get("resource") if isinstance(e, dict) else e for e in value.get("entry") or ()]
+        entries = value.get("entry")
+        if entries is None:
+            return []
+        if not isinstance(entries, list):
+            return None  # not a readable Bundle: as good as not sent
+        return [e.get("resource") if isinstance(e, dict) else e for e in entries]
     return [value]
 
 
@@ -91,8 +96,12 @@ async def build_record(
 
 async def _fetch_missing(req, settings, record, missing, transport) -> None:
     server = req.fhirServer
-    if not settings.fhir_server_allowed(server):
+    # With callers authenticated, the access token is real: never send it over plain http.
+    insecure = settings.require_auth and bool(server) and not server.lower().startswith("https://")
+    if insecure or not settings.fhir_server_allowed(server):
         why = "not sent in prefetch and the FHIR server is not allowed by configuration" if server else "not sent in prefetch and no FHIR server was given"
+        if insecure:
+            why = "not sent in prefetch and the FHIR server is not https (required when callers are authenticated)"
         for key in missing:
             record.mark_unavailable(RESOURCE_TYPE[key], f"{LABEL[key]}: {why}")
         return
@@ -109,15 +118,16 @@ def _keep_patient_only(record: PatientRecord, patient_id: str) -> None:
     """Drop resources about another patient, reporting them: never mix two charts."""
     for rtype, resources in record.by_type.items():
         kept = []
+        keep = kept.append
         for res in resources:
-            subject = res.get("subject") or res.get("patient") or res.get("beneficiary")
-            ref = subject.get("reference") if isinstance(subject, dict) else None
             if rtype == "Patient":
                 ok = res.get("id") == patient_id
             else:
-                ok = ref is None or ref.split("/")[-1] == patient_id
+                subject = res.get("subject") or res.get("patient") or res.get("beneficiary")
+                ref = subject.get("reference") if isinstance(subject, dict) else None
+                ok = ref is None or (isinstance(ref, str) and ref.rpartition("/")[2] == patient_id)
             if ok:
-                kept.append(res)
+                keep(res)
             else:
                 record.issues.append(f"{rtype}/{res.get('id', '?')} belongs to another patient and was ignored.")
         record.by_type[rtype] = kept

@@ -30,6 +30,17 @@ CATEGORIES: dict[str, str] = {
 ENTERED_IN_ERROR = "entered-in-error"
 
 
+_MODELS: dict[str, Any] = {}
+
+
+def _model(resource_type: str) -> Any:
+    """The R4B model class; fhir.resources' own lookup costs microseconds per call, a dict does not."""
+    model = _MODELS.get(resource_type)
+    if model is None:
+        model = _MODELS[resource_type] = get_fhir_model_class(resource_type)
+    return model
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
@@ -87,7 +98,7 @@ class PatientRecord:
     def _validate(self, resource: dict[str, Any]) -> bool:
         rtype = resource.get("resourceType")
         try:
-            model = get_fhir_model_class(rtype)
+            model = _model(rtype)
         except (KeyError, ValueError):
             self.issues.append(f"{resource_ref(resource)} has an unknown resourceType and was ignored.")
             return False

@@ -20,6 +20,20 @@ class Settings(BaseSettings):
     smart_app_url: str = ""  # empty = this service's /smart/launch
     max_body_bytes: int = 10_000_000
 
+    # Caller authentication (CDS Hooks 2.0 JWT; cds_service/auth.py). Off by default for
+    # `make run`; a deployment sets IDDS_REQUIRE_AUTH=1 and lists its EHRs in the issuers file.
+    require_auth: bool = False
+    trusted_issuers_file: str = "config/trusted-issuers.yaml"  # relative to the project root
+    auth_leeway_seconds: int = Field(60, ge=0, le=600)
+    auth_max_token_lifetime_seconds: int = Field(300, ge=1)  # exp - iat; the spec's five minutes
+    auth_jwks_cache_seconds: int = Field(3600, ge=0)
+    auth_jwks_min_refresh_seconds: float = Field(10, ge=0)  # unknown-kid refreshes at most this often
+    auth_jwks_timeout_seconds: float = Field(3.0, gt=0)
+
+    # Audit trail (cds_service/audit/). Empty: a SQLite file var/audit.sqlite under the
+    # project root; a postgresql:// URL uses PostgreSQL through psycopg 3.
+    database_url: str = ""
+
     @property
     def fhir_server_prefixes(self) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.allowed_fhir_servers.split(",") if p.strip())

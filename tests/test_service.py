@@ -300,3 +300,17 @@ def test_codesystem_is_served_as_fhir_and_holds_every_idds_code_the_contract_use
         import re
         used = set(re.findall(r"idds#([a-z0-9+\-]+)", contract.read_text()))
         assert used - codes == set()
+
+
+def test_an_internal_error_becomes_a_plain_warning_card_not_a_500(loaded, monkeypatch):
+    import cds_service.app as app_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app_module, "assess_hook", broken)
+    with TestClient(create_app(loaded)) as c:
+        r = c.post(SIGN, json=replacement_chart().request())
+    assert r.status_code == 200
+    (card,) = r.json()["cards"]
+    assert card["indicator"] == "warning" and "could not be assessed" in card["summary"]

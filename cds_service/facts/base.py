@@ -97,13 +97,20 @@ class FactContext:
 
     # -- shared selections -------------------------------------------------
 
-    def observations(self, value_set: str) -> list[tuple[datetime, dict[str, Any]]]:
-        """Usable final observations of a value set, oldest first, with their time."""
+    def candidates(self, value_set: str) -> list[tuple[datetime, dict[str, Any]]]:
+        """Final observations of a value set with their time, oldest first, not yet validated.
+
+        A long history holds hundreds of scores and validating each costs more
+        than the rest of the request; callers validate only those they use
+        (`latest` walks back from the newest), so a malformed one that would
+        have decided is reported and the one before it is used.
+        """
 
         def build() -> list[tuple[datetime, dict[str, Any]]]:
             out = []
             for obs in self.observations_by_set().get(value_set, ()):
-                if obs.get("status") not in FINAL_STATUSES or not self.record.usable(obs):
+                status = obs.get("status")
+                if not isinstance(status, str) or status not in FINAL_STATUSES:
                     continue
                 when = effective(obs)
                 if when is not None:
@@ -112,6 +119,12 @@ class FactContext:
             return out
 
         return self.memo(f"obs:{value_set}", build)
+
+    def observations(self, value_set: str) -> list[tuple[datetime, dict[str, Any]]]:
+        """Usable final observations of a value set, oldest first: validates every one."""
+        return self.memo(f"usable-obs:{value_set}", lambda: [
+            (when, obs) for when, obs in self.candidates(value_set) if self.record.usable(obs)
+        ])
 
     def observations_by_set(self) -> dict[str, list[dict[str, Any]]]:
         """One pass over all observations, bucketing them by every value set they belong to."""
@@ -134,53 +147,55 @@ class FactContext:
         """
         cutoff = self.cutoff
         trial = self.trial() if outside_trial else None
-        found = None
-        for when, obs in self.observations(value_set):
+        for when, obs in reversed(self.candidates(value_set)):
             if when > cutoff:
-                break
+                continue
             if trial is not None and trial[0] <= when <= trial[0] + TRIAL_WINDOW:
                 continue
-            found = (when, obs)
-        return found
+            if self.record.usable(obs):
+                return when, obs
+        return None
 
     def trial(self) -> tuple[datetime, dict[str, Any]] | None:
         """The latest intrathecal/epidural trial Procedure performed on or before the date of service."""
 
         def find():
-            best = None
+            found = []
             for proc in self.record.resources("Procedure"):
                 if proc.get("status") not in ("completed", "in-progress"):
                     continue
                 if not self.terminology.in_set(proc.get("code"), "trial-procedure"):
                     continue
-                if not self.record.usable(proc):
-                    continue
                 when = effective(proc)
-                if when is None or when > self.cutoff:
-                    continue
-                if best is None or when > best[0]:
-                    best = (when, proc)
-            return best
+                if when is not None and when <= self.cutoff:
+                    found.append((when, proc))
+            found.sort(key=lambda t: t[0], reverse=True)  # stable: the first listed wins a tie
+            return next(((when, proc) for when, proc in found if self.record.usable(proc)), None)
 
         return self.memo("trial-procedure", find)
 
     def conditions(self, value_set: str) -> list[dict[str, Any]]:
-        """Active, not refuted, usable Conditions in a value set."""
+        """Active, not refuted, usable Conditions in a value set (only those are validated)."""
 
         def build() -> list[dict[str, Any]]:
             return [
                 c
-                for c in self.active_conditions()
-                if self.terminology.in_set(c.get("code"), value_set)
+                for c in self.memo("cond:active-unvalidated", self._active_unvalidated)
+                if self.terminology.in_set(c.get("code"), value_set) and self.record.usable(c)
             ]
 
         return self.memo(f"cond:{value_set}", build)
 
     def active_conditions(self) -> list[dict[str, Any]]:
+        """Every active, usable Condition: validates each one."""
+
         def build() -> list[dict[str, Any]]:
-            return [c for c in self.record.resources("Condition") if is_active_condition(c) and self.record.usable(c)]
+            return [c for c in self.memo("cond:active-unvalidated", self._active_unvalidated) if self.record.usable(c)]
 
         return self.memo("cond:active", build)
+
+    def _active_unvalidated(self) -> list[dict[str, Any]]:
+        return [c for c in self.record.resources("Condition") if is_active_condition(c)]
 
 
 def is_active_condition(condition: dict[str, Any]) -> bool:
@@ -194,10 +209,12 @@ def is_active_condition(condition: dict[str, Any]) -> bool:
 
 
 def _status_code(concept: Any) -> str | None:
-    if isinstance(concept, dict):
-        for coding in concept.get("coding") or ():
-            if isinstance(coding, dict) and coding.get("code"):
-                return coding["code"]
+    """The first coding's code; runs before validation, so anything but a string is no code."""
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    for coding in codings if isinstance(codings, list) else ():
+        if isinstance(coding, dict) and coding.get("code"):
+            code = coding["code"]
+            return code if isinstance(code, str) else None
     return None
 
 

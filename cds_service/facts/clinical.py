@@ -62,7 +62,9 @@ def diagnosis_documented(ctx: FactContext, indication: str | None = None) -> Fac
     found = list(ctx.conditions(f"indication-{indication}"))
     if indication == "cancer-pain" and not found:
         neoplasms = ctx.conditions("malignant-neoplasm")
-        pain = ctx.conditions("pain-condition") or [o for _, o in ctx.observations("pain-nrs")]
+        pain = ctx.conditions("pain-condition") or any(
+            ctx.record.usable(o) for _, o in reversed(ctx.candidates("pain-nrs"))
+        )
         pain_order = bool(ctx.order and ctx.order.injectate_classes & {"opioid", "pain-injectate"})
         if neoplasms and (pain or pain_order):
             found = neoplasms + list(ctx.conditions("pain-condition"))

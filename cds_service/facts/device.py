@@ -14,10 +14,13 @@ def is_implanted_pump(device: dict[str, Any], terminology: Terminology) -> bool:
         return True
     texts = []
     t = device.get("type")
+    # runs before validation: a malformed shape is simply no text
     if isinstance(t, dict):
         texts.append(t.get("text") or "")
-        texts.extend(c.get("display") or "" for c in t.get("coding") or () if isinstance(c, dict))
-    for name in device.get("deviceName") or ():
+        codings = t.get("coding")
+        texts.extend(c.get("display") or "" for c in (codings if isinstance(codings, list) else ()) if isinstance(c, dict))
+    names = device.get("deviceName")
+    for name in names if isinstance(names, list) else ():
         if isinstance(name, dict):
             texts.append(name.get("name") or "")
     blob = " ".join(x for x in texts if isinstance(x, str)).lower()
@@ -39,11 +42,13 @@ def pump_status(ctx: FactContext) -> Fact:
             return Fact.unknown("devices could not be retrieved")
         return Fact.unknown("no active implanted pump documented")
     pump_refs = {resource_ref(p) for p in pumps}
-    for when, obs in reversed(ctx.observations("pump-status")):
+    for when, obs in reversed(ctx.candidates("pump-status")):
         if when > ctx.cutoff:
             continue
-        device = (obs.get("device") or {}).get("reference") if isinstance(obs.get("device"), dict) else None
-        if device and device.split("/")[-2:] and "/".join(device.split("/")[-2:]) not in pump_refs:
+        device = obs["device"].get("reference") if isinstance(obs.get("device"), dict) else None
+        if isinstance(device, str) and device and "/".join(device.split("/")[-2:]) not in pump_refs:
+            continue
+        if not ctx.record.usable(obs):
             continue
         code = ctx.terminology.idds_code(obs.get("valueCodeableConcept"))
         if code:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
+from ..codes import Terminology
 from ..fhirtime import parse_date
 from ..record import resource_ref
 from .base import Duration, Fact, FactContext
@@ -41,7 +42,7 @@ def therapy_failed_duration(
     require_failure = params.get("require_failure", True)
     waivable = params.get("waived_by_contraindication", False)
     kinds = set(ctx.terminology.therapies["classes"][cls])
-    courses = [c for c in courses_of(ctx) if c.kind in kinds]
+    courses = courses_in(ctx, kinds)
     label = cls.replace("-", " ")
     if waivable:
         blocked = [c for c in courses if c.contraindicated]
@@ -70,7 +71,7 @@ def therapy_failed_duration(
 
 def therapy_documented(ctx: FactContext, **params: Any) -> Fact:
     kinds = set(ctx.terminology.therapies["classes"][params["class"]])
-    courses = [c for c in courses_of(ctx) if c.kind in kinds]
+    courses = courses_in(ctx, kinds)
     if courses:
         return Fact(True, tuple(c.ref for c in courses), f"{len(courses)} course(s) documented")
     return Fact.unknown(f"no {params['class'].replace('-', ' ')} documented")
@@ -99,60 +100,94 @@ def _merge(intervals: list[tuple[date, date]], cap: date) -> tuple[tuple[date, d
 
 
 def courses_of(ctx: FactContext) -> list[Course]:
-    return ctx.memo("courses", lambda: _procedure_courses(ctx) + _medication_courses(ctx) + _allergy_courses(ctx))
+    """Every usable course of every kind (validates every candidate resource)."""
+    return courses_in(ctx, {k for kinds, _, _ in _candidates(ctx) for k in kinds})
 
 
-def _procedure_courses(ctx: FactContext) -> list[Course]:
-    t = ctx.terminology
-    kinds = list(t.therapies["procedure_kinds"])
-    out = []
-    for proc in ctx.record.resources("Procedure"):
-        kind = next((k for k in kinds if t.in_set(proc.get("code"), f"therapy:{k}")), None)
-        if kind is None or proc.get("status") not in COURSE_STATUSES | {"not-done"}:
+def courses_in(ctx: FactContext, kinds: set[str]) -> list[Course]:
+    """Usable courses of these kinds.
+
+    Only the resources of the asked-for kinds are validated, each once per
+    request: a long history of unrelated drugs and procedures costs a code
+    lookup each, not a FHIR validation.
+    """
+    built: dict[int, list[Course]] = ctx.memo("courses-built", dict)
+    out: list[Course] = []
+    for res_kinds, res, build in _candidates(ctx):
+        if res_kinds.isdisjoint(kinds) or not ctx.record.usable(res):
             continue
-        if not ctx.record.usable(proc):
-            continue
-        start, end = _period(proc, "performedPeriod", "performedDateTime")
-        outcome = proc.get("outcome")
-        reason = proc.get("statusReason")
-        failed = any(t.therapy_outcome_failure.has(a, c) for a, c in t.codings(outcome) if a)
-        contraindicated = any(
-            t.therapy_outcome_contraindication.has(a, c) for a, c in t.codings([outcome, reason]) if a
-        )
-        if proc.get("status") == "not-done" and not contraindicated:
-            continue
-        out.append(Course(resource_ref(proc), kind, start, end, failed, contraindicated, None))
+        key = id(res)
+        if key not in built:
+            built[key] = build()
+        out.extend(c for c in built[key] if c.kind in kinds)
     return out
 
 
-def _medication_courses(ctx: FactContext) -> list[Course]:
+Candidate = tuple[frozenset[str], dict[str, Any], Callable[[], list[Course]]]
+
+
+def _candidates(ctx: FactContext) -> list[Candidate]:
+    """(kinds, resource, course builder) for every resource that may be a course; nothing validated."""
+    return ctx.memo("course-candidates", lambda: _procedure_courses(ctx) + _medication_courses(ctx) + _allergy_courses(ctx))
+
+
+def _procedure_courses(ctx: FactContext) -> list[Candidate]:
+    t = ctx.terminology
+    kinds = list(t.therapies["procedure_kinds"])
+    out: list[Candidate] = []
+    for proc in ctx.record.resources("Procedure"):
+        status = proc.get("status")
+        if not isinstance(status, str) or status not in COURSE_STATUSES | {"not-done"}:
+            continue
+        kind = next((k for k in kinds if t.in_set(proc.get("code"), f"therapy:{k}")), None)
+        if kind is not None:
+            out.append((frozenset((kind,)), proc, lambda proc=proc, kind=kind: _procedure_course(t, proc, kind)))
+    return out
+
+
+def _procedure_course(t: Terminology, proc: dict[str, Any], kind: str) -> list[Course]:
+    start, end = _period(proc, "performedPeriod", "performedDateTime")
+    outcome = proc.get("outcome")
+    reason = proc.get("statusReason")
+    failed = any(t.therapy_outcome_failure.has(a, c) for a, c in t.codings(outcome) if a)
+    contraindicated = any(
+        t.therapy_outcome_contraindication.has(a, c) for a, c in t.codings([outcome, reason]) if a
+    )
+    if proc.get("status") == "not-done" and not contraindicated:
+        return []
+    return [Course(resource_ref(proc), kind, start, end, failed, contraindicated, None)]
+
+
+def _medication_courses(ctx: FactContext) -> list[Candidate]:
     t = ctx.terminology
     kind_by_class = {cls: kind for kind, classes in t.therapies["medication_kinds"].items() for cls in classes}
-    out = []
+    out: list[Candidate] = []
     for stmt in ctx.record.resources("MedicationStatement"):
-        if stmt.get("status") not in MED_HISTORY_STATUSES:
+        status = stmt.get("status")
+        if not isinstance(status, str) or status not in MED_HISTORY_STATUSES:
             continue
         concept = stmt.get("medicationCodeableConcept") or _reference_as_concept(stmt.get("medicationReference"))
         ingredients, by_name = t.drugs.identify(concept)
         kinds = {kind_by_class[c] for i in ingredients for c in t.drugs.classes(i) if c in kind_by_class}
-        if not kinds or not ctx.record.usable(stmt):
-            continue
-        start, end = _period(stmt, "effectivePeriod", "effectiveDateTime")
-        reasons = list(t.codings(stmt.get("statusReason") or []))
-        failed = any(t.therapy_outcome_failure.has(a, c) for a, c in reasons if a)
-        contraindicated = any(t.therapy_outcome_contraindication.has(a, c) for a, c in reasons if a)
-        for kind in kinds:
-            out.append(
-                Course(resource_ref(stmt), kind, start, end, failed, contraindicated, _fixed_schedule(stmt), by_name)
-            )
+        if kinds:
+            out.append((frozenset(kinds), stmt, lambda stmt=stmt, kinds=kinds, by_name=by_name: _medication_course(t, stmt, kinds, by_name)))
     return out
 
 
-def _allergy_courses(ctx: FactContext) -> list[Course]:
+def _medication_course(t: Terminology, stmt: dict[str, Any], kinds: set[str], by_name: bool) -> list[Course]:
+    start, end = _period(stmt, "effectivePeriod", "effectiveDateTime")
+    reasons = list(t.codings(stmt.get("statusReason") or []))
+    failed = any(t.therapy_outcome_failure.has(a, c) for a, c in reasons if a)
+    contraindicated = any(t.therapy_outcome_contraindication.has(a, c) for a, c in reasons if a)
+    fixed = _fixed_schedule(stmt)
+    return [Course(resource_ref(stmt), kind, start, end, failed, contraindicated, fixed, by_name) for kind in kinds]
+
+
+def _allergy_courses(ctx: FactContext) -> list[Candidate]:
     """An allergy or intolerance to a drug is a documented 'cannot tolerate'."""
     t = ctx.terminology
     kind_by_class = {cls: kind for kind, classes in t.therapies["medication_kinds"].items() for cls in classes}
-    out = []
+    out: list[Candidate] = []
     for allergy in ctx.record.resources("AllergyIntolerance"):
         if _status(allergy.get("verificationStatus")) in ("refuted", "entered-in-error"):
             continue
@@ -160,9 +195,11 @@ def _allergy_courses(ctx: FactContext) -> list[Course]:
             continue
         ingredients, by_name = t.drugs.identify(allergy.get("code"))
         kinds = {kind_by_class[c] for i in ingredients for c in t.drugs.classes(i) if c in kind_by_class}
-        if kinds and ctx.record.usable(allergy):
-            for kind in kinds:
-                out.append(Course(resource_ref(allergy), kind, None, None, False, True, None, by_name))
+        if kinds:
+            ref = resource_ref(allergy)
+            out.append((frozenset(kinds), allergy, lambda ref=ref, kinds=kinds, by_name=by_name: [
+                Course(ref, kind, None, None, False, True, None, by_name) for kind in kinds
+            ]))
     return out
 
 
@@ -192,8 +229,9 @@ def _reference_as_concept(reference: Any) -> dict[str, Any] | None:
 
 
 def _status(concept: Any) -> str | None:
-    if isinstance(concept, dict):
-        for coding in concept.get("coding") or ():
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if isinstance(codings, list):  # runs before validation
+        for coding in codings:
             if isinstance(coding, dict):
                 return coding.get("code")
     return None

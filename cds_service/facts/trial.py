@@ -29,15 +29,21 @@ def _scores_around(ctx: FactContext, value_set: str):
     if trial is None:
         return None, "no trial procedure documented"
     start, proc = trial
+    # Only the baseline and the scores in the trial window decide, so only they are validated.
+    scores = ctx.candidates(value_set)
+    limit = min(start + TRIAL_WINDOW, ctx.cutoff)
     before, after = None, []
-    for when, obs in ctx.observations(value_set):
-        value = numeric_value(obs)
-        if value is None:
-            continue
-        if when < start:
-            before = (when, value, obs)
-        elif start < when <= min(start + TRIAL_WINDOW, ctx.cutoff):
-            after.append((when, value, obs))
+    for when, obs in reversed(scores):
+        if when < start and ctx.record.usable(obs):
+            value = numeric_value(obs)
+            if value is not None:
+                before = (when, value, obs)
+                break
+    for when, obs in scores:
+        if start < when <= limit and ctx.record.usable(obs):
+            value = numeric_value(obs)
+            if value is not None:
+                after.append((when, value, obs))
     if before is None:
         return None, f"no score before the trial start ({resource_ref(proc)})"
     if not after:

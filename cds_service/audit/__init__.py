@@ -1,0 +1,138 @@
+"""Audit trail of hook calls, their assessments and the clinicians' feedback (Da Vinci CRD).
+
+`install(app)` adds the middleware that records each hook call (one row per
+call, written before the answer leaves, so an answered call is a recorded
+call) and opens the store at start-up (running the migrations);
+`record_feedback` is called by the feedback route. A failing store is logged
+as an error and does not fail the clinician's call.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+
+from ..settings import Settings, get_settings
+from .capture import hook_call_row, parse
+from .store import AuditStore, database_url, store_for
+
+__all__ = ["AuditStore", "database_url", "install", "record_feedback", "store_for"]
+
+log = logging.getLogger("idds.audit")
+HOOK_PATH = re.compile(r"^/cds-services/([^/]+)/?$")
+
+
+def _settings(app: Any) -> Settings:
+    services = getattr(app.state, "services", None)
+    return services.settings if services is not None else get_settings()
+
+
+async def audit_store(app: Any) -> AuditStore:
+    store = getattr(app.state, "audit", None)
+    if store is None:  # the app was driven without its lifespan (e.g. a bare TestClient)
+        store = app.state.audit = await run_in_threadpool(store_for, _settings(app))
+    return store
+
+
+class AuditMiddleware:
+    """Pure ASGI: sees the request body as the route reads it and holds the answer until it is recorded."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        match = HOOK_PATH.match(scope.get("path", "")) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if match is None:
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        received_at = datetime.now(timezone.utc)
+        limit = _settings(scope["app"]).max_body_bytes
+        body = bytearray()
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+        done = False
+
+        async def tee():
+            message = await receive()
+            if message["type"] == "http.request" and len(body) <= limit:
+                body.extend(message.get("body", b""))
+            return message
+
+        async def hold(message):
+            nonlocal done
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            if message["type"] != "http.response.body":
+                return await send(message)
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            content = b"".join(chunks)
+            done = True
+            await self._record(scope, match.group(1), body, start["status"], content, started, received_at)
+            await send(start)
+            await send({"type": "http.response.body", "body": content})
+
+        try:
+            await self.app(scope, tee, hold)
+        except Exception:
+            if not done:  # the error handler answers 500; the trail says so
+                await self._record(scope, match.group(1), body, 500, b"", started, received_at)
+            raise
+
+    async def _record(self, scope, service_id, body, status, content, started, received_at) -> None:
+        req = parse(bytes(body)) if body else None
+        try:
+            rows = hook_call_row(service_id, req, status, parse(content) if status == 200 else None)
+        except Exception:  # a summary that cannot be read still leaves its one record
+            log.exception("audit summary failed; recording the call without it")
+            rows = hook_call_row(service_id, {"hookInstance": req.get("hookInstance")}, status, None)
+        if rows is None:
+            return  # no hook instance to file it under: not a hook call (the log has the 4xx)
+        call, assessments = rows
+        call.update(id=str(uuid.uuid4()), received_at=received_at, caller=scope.get("idds.caller"),
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2))
+        try:
+            store = await audit_store(scope["app"])
+            await run_in_threadpool(store.add_call, call, assessments)
+        except Exception:
+            log.exception("audit write failed for hook instance %r", call["hook_instance"][:80])
+
+
+async def record_feedback(request: Request, service_id: str, feedback: Any) -> None:
+    """Store each outcome of a validated CDS Hooks feedback body."""
+    now = datetime.now(timezone.utc)
+    rows = [{
+        "service_id": service_id, "card_id": o.card, "outcome": o.outcome,
+        "override_reason": o.overrideReason, "accepted_suggestions": o.acceptedSuggestions,
+        "outcome_timestamp": o.outcomeTimestamp, "received_at": now,
+        "caller": request.scope.get("idds.caller"),
+    } for o in feedback.feedback]
+    try:
+        store = await audit_store(request.app)
+        await run_in_threadpool(store.add_feedback, rows)
+    except Exception:
+        log.exception("audit write failed for %d feedback outcome(s)", len(rows))
+
+
+def install(app: FastAPI) -> None:
+    """Add the recording middleware and open the store (migrations) when the app starts."""
+    app.add_middleware(AuditMiddleware)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI):
+        async with inner(a) as state:
+            a.state.audit = await run_in_threadpool(store_for, _settings(a))
+            yield state
+
+    app.router.lifespan_context = lifespan

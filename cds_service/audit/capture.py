@@ -1,0 +1,135 @@
+"""What of a hook call goes into the trail: ids, order references and codes, the answer's decisions.
+
+Read from the request as the service received it and from the response as it
+was sent (the cards' `idds-cds.assessment`), so the trail records what was
+actually answered, by a middleware rather than by code inside each route.
+Deliberately absent: fhirAuthorization (the token), prefetch content (the
+chart), the JWT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+ORDER_TYPES = {"ServiceRequest", "DeviceRequest", "MedicationRequest", "NutritionOrder",
+               "VisionPrescription", "CommunicationRequest", "SupplyRequest"}
+MAX_ITEMS = 50
+
+
+def parse(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _str(value: Any, limit: int = 200) -> str | None:
+    return value[:limit] if isinstance(value, str) else None
+
+
+def server_url(value: Any) -> str | None:
+    """scheme://host[:port]/path: no user-info, query or fragment, where credentials could hide."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unparseable URL)"
+    return f"{parts.scheme}://{host}{port}{parts.path}"[:500]
+
+
+def _codes(resource: dict[str, Any]) -> list[str]:
+    out = []
+    for key in ("code", "codeCodeableConcept", "medicationCodeableConcept"):
+        concept = resource.get(key)
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        for coding in codings if isinstance(codings, list) else ():
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                out.append(f"{_str(coding.get('system'), 120) or ''}|{coding['code'][:60]}")
+    return out[:10]
+
+
+def _prefetch_shape(value: Any) -> str | int:
+    """How a prefetch key came: its entry count, or why there was nothing (never the resources)."""
+    if value is None:
+        return "missing"
+    if not isinstance(value, dict):
+        return "not-a-resource"
+    rtype = value.get("resourceType")
+    if rtype == "Bundle":
+        entries = value.get("entry")
+        return len(entries) if isinstance(entries, list) else 0
+    return rtype if rtype == "OperationOutcome" else 1
+
+
+def request_summary(req: dict[str, Any]) -> dict[str, Any]:
+    context = req.get("context") if isinstance(req.get("context"), dict) else {}
+    draft = context.get("draftOrders")
+    entries = draft.get("entry") if isinstance(draft, dict) else None
+    orders = []
+    for entry in entries if isinstance(entries, list) else ():
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        rtype = res.get("resourceType") if isinstance(res, dict) else None
+        if isinstance(rtype, str) and rtype in ORDER_TYPES and len(orders) < MAX_ITEMS:
+            orders.append({"reference": f"{res['resourceType']}/{_str(res.get('id'), 100)}", "codes": _codes(res)})
+    selections = context.get("selections")
+    prefetch = req.get("prefetch") if isinstance(req.get("prefetch"), dict) else {}
+    return {
+        "user": _str(context.get("userId")),
+        "encounter": _str(context.get("encounterId")),
+        "orders": orders,
+        "selections": [s[:200] for s in selections if isinstance(s, str)][:MAX_ITEMS] if isinstance(selections, list) else [],
+        "prefetch": {str(k)[:40]: _prefetch_shape(v) for k, v in list(prefetch.items())[:20]},
+    }
+
+
+def assessments(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
+    """(cards, systemActions, one row per card carrying an assessment) from a hook response body."""
+    if not isinstance(response, dict):
+        return 0, 0, []
+    cards = response.get("cards") if isinstance(response.get("cards"), list) else []
+    actions = response.get("systemActions") if isinstance(response.get("systemActions"), list) else []
+    rows = []
+    for card in cards:
+        a = (card.get("extension") or {}).get("idds-cds.assessment") if isinstance(card, dict) else None
+        if not isinstance(a, dict):
+            continue
+        policy, order = a.get("policy") or {}, a.get("order") or {}
+        rows.append({
+            "id": card.get("uuid") or a.get("id"),
+            "policy_id": policy.get("id") or "",
+            "policy_version": policy.get("version") or "",
+            "order_ref": order.get("reference"),
+            "order_code": order.get("code"),
+            "phase": order.get("phase"),
+            "indication": a.get("indication"),
+            "determination": a.get("determination") or "",
+            "criteria": [{"id": c.get("id"), "status": c.get("status"), "evidence": c.get("evidence") or []}
+                         for c in a.get("criteria") or () if isinstance(c, dict)],
+        })
+    return len(cards), len(actions), rows
+
+
+def hook_call_row(service_id: str, req: Any, status: int, response: Any) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The hook_call and assessment rows, or None when the request named no hook instance."""
+    if not isinstance(req, dict) or not isinstance(req.get("hookInstance"), str) or not req["hookInstance"]:
+        return None
+    context = req.get("context") if isinstance(req.get("context"), dict) else {}
+    cards, actions, rows = assessments(response) if status == 200 else (0, 0, [])
+    call = {
+        "hook": _str(req.get("hook"), 64),
+        "hook_instance": req["hookInstance"][:200],
+        "service_id": service_id[:100],
+        "patient_id": _str(context.get("patientId")),
+        "fhir_server": server_url(req.get("fhirServer")),
+        "request_summary": request_summary(req),
+        "cards": cards,
+        "system_actions": actions,
+        "status_code": status,
+    }
+    return call, rows

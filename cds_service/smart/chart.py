@@ -1,0 +1,80 @@
+"""The live chart for the checklist: the patient's record and draft orders from a FHIR
+server, assessed by the same pipeline as the hooks.
+
+Why a synthetic hook request: `build_record` already knows which queries feed
+the assessment, how to page and what to report when a query fails; going
+through it means the checklist can never see a different chart than a hook
+with no prefetch would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ..fhir_client import FhirFetcher
+from ..hook_models import HookRequest
+from ..pipeline import HookOutcome, assess_hook
+from ..prefetch import build_record
+from ..record import PatientRecord
+from ..services import Services
+
+# Draft orders the EHR may have saved on its FHIR server (status draft).
+DRAFT_QUERIES = {
+    "service-requests": "ServiceRequest?patient={pid}&status=draft",
+    "device-requests": "DeviceRequest?patient={pid}&status=draft",
+    "medication-requests": "MedicationRequest?patient={pid}&status=draft",
+}
+ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
+
+
+@dataclass
+class LiveChart:
+    record: PatientRecord
+    outcome: HookOutcome | None
+    orders: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+
+
+def _wanted(resource: dict[str, Any], order: str | None) -> bool:
+    if not order:
+        return True
+    ref = f"{resource.get('resourceType')}/{resource.get('id')}"
+    return order in (ref, resource.get("id"))
+
+
+async def load(services: Services, iss: str, patient_id: str, token: str | None, order: str | None = None,
+               today: date | None = None) -> LiveChart:
+    """Fetch, then assess every draft IDDS order (or just `order`). Raises PatientUnavailable."""
+    settings = services.settings
+    notes: list[str] = []
+    fetcher = FhirFetcher(iss, token, settings.fhir_timeout_seconds, settings.fhir_max_pages, services.fhir_transport)
+    results = await fetcher.fetch_all({k: q.format(pid=patient_id) for k, q in DRAFT_QUERIES.items()})
+    draft: list[dict[str, Any]] = []
+    for key, result in results.items():
+        draft += [r for r in result.resources if isinstance(r, dict)]
+        if result.error:
+            notes.append(f"Draft orders ({key}) could not be read: {result.error}.")
+    chosen = [r for r in draft if r.get("resourceType") in ORDER_TYPES and _wanted(r, order)]
+    request = HookRequest.model_validate({
+        "hook": "order-select",
+        "hookInstance": str(uuid.uuid4()),
+        "fhirServer": iss,
+        "fhirAuthorization": {"access_token": token, "token_type": "Bearer"} if token else None,
+        "context": {
+            "patientId": patient_id,
+            "selections": [f"{r['resourceType']}/{r.get('id')}" for r in chosen],
+            "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in draft]},
+        },
+    })
+    record = await build_record(request, settings, services.fhir_transport)
+    if not chosen:
+        notes.append("No draft intrathecal pump order was found for this patient on the FHIR server"
+                     + (f" matching {order!r}." if order else "."))
+        return LiveChart(record, None, [], notes)
+    outcome = assess_hook(request, record, services.terminology, services.store, today or date.today())
+    for a in outcome.assessments:
+        services.remember(a.id, a.as_contract())
+    return LiveChart(record, outcome, chosen, notes)

@@ -1,0 +1,195 @@
+"""SMART App Launch 2.x (EHR launch) for a public client: discovery, PKCE, code exchange.
+
+The access token stays in this process: it lives in `SessionStore`, keyed by an
+opaque random session id that is the only thing the browser holds (an
+HttpOnly cookie). It never appears in a URL, a page or a log line; logs name
+the FHIR server's host and HTTP status codes only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+log = logging.getLogger("idds.smart")
+
+
+class LaunchError(Exception):
+    """A launch or callback that cannot go on; the message is safe to show and log."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def pkce_pair() -> tuple[str, str]:
+    """(code_verifier, S256 code_challenge) per RFC 7636."""
+    verifier = secrets.token_urlsafe(64)  # 86 characters, within 43–128
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc or "?"
+
+
+def _absolute_http(url: Any) -> bool:
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+@dataclass
+class SmartConfiguration:
+    authorization_endpoint: str
+    token_endpoint: str
+
+
+async def discover(iss: str, timeout: float) -> SmartConfiguration:
+    """GET {iss}/.well-known/smart-configuration; the endpoints must be absolute URLs and,
+    when the server lists PKCE methods, S256 must be among them."""
+    url = iss.rstrip("/") + "/.well-known/smart-configuration"
+    try:
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            response = await client.get(url, headers={"Accept": "application/json"})
+    except httpx.HTTPError as exc:
+        log.info("smart-configuration of %s unreachable: %s", host_of(iss), type(exc).__name__)
+        raise LaunchError("The EHR's authorization server could not be reached.", 502) from None
+    if response.status_code != 200:
+        log.info("smart-configuration of %s answered %s", host_of(iss), response.status_code)
+        raise LaunchError("The EHR did not publish a SMART configuration.", 502)
+    try:
+        body = response.json()
+    except ValueError:
+        raise LaunchError("The EHR's SMART configuration is not JSON.", 502) from None
+    if not isinstance(body, dict):
+        raise LaunchError("The EHR's SMART configuration is not a JSON object.", 502)
+    authorize, token = body.get("authorization_endpoint"), body.get("token_endpoint")
+    if not (_absolute_http(authorize) and _absolute_http(token)):
+        raise LaunchError("The EHR's SMART configuration lacks authorization or token endpoints.", 502)
+    methods = body.get("code_challenge_methods_supported")
+    if isinstance(methods, list) and "S256" not in methods:
+        raise LaunchError("The EHR's authorization server does not support PKCE S256.", 502)
+    return SmartConfiguration(authorize, token)
+
+
+def authorize_url(config: SmartConfiguration, *, client_id: str, redirect_uri: str, scope: str,
+                  state: str, iss: str, launch: str, challenge: str) -> str:
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "launch": launch,
+        "scope": scope,
+        "state": state,
+        "aud": iss,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    sep = "&" if "?" in config.authorization_endpoint else "?"
+    return f"{config.authorization_endpoint}{sep}{urlencode(params)}"
+
+
+@dataclass
+class PendingLaunch:
+    iss: str
+    token_endpoint: str
+    redirect_uri: str
+    verifier: str
+    created: float
+
+
+@dataclass
+class Session:
+    iss: str
+    patient: str
+    access_token: str = field(repr=False)  # never in repr, so never in a traceback or log
+    expires_at: float
+    app_context: str | None = None
+    scope: str | None = None
+
+
+class _Bounded(OrderedDict):
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+class SmartState:
+    """Pending launches by `state`, sessions by opaque id; in memory, bounded, expiring."""
+
+    def __init__(self, launch_ttl: float, max_sessions: int):
+        self.launch_ttl = launch_ttl
+        self.pending: _Bounded = _Bounded(max_sessions)
+        self.sessions: _Bounded = _Bounded(max_sessions)
+
+    def start(self, launch: PendingLaunch) -> str:
+        state = secrets.token_urlsafe(32)
+        self.pending.put(state, launch)
+        return state
+
+    def finish(self, state: str | None) -> PendingLaunch:
+        """The launch this state belongs to, once: a replayed, unknown or stale state fails."""
+        launch = self.pending.pop(state, None) if state else None
+        if launch is None or time.time() - launch.created > self.launch_ttl:
+            raise LaunchError("This sign-in could not be verified (unknown or expired state). Open the app again from the EHR.", 400)
+        return launch
+
+    def open_session(self, session: Session) -> str:
+        sid = secrets.token_urlsafe(32)
+        self.sessions.put(sid, session)
+        return sid
+
+    def session(self, sid: str | None) -> Session | None:
+        found = self.sessions.get(sid) if sid else None
+        if found is not None and found.expires_at < time.time():
+            self.sessions.pop(sid, None)
+            return None
+        return found
+
+
+async def exchange_code(launch: PendingLaunch, code: str, client_id: str, timeout: float) -> dict[str, Any]:
+    """POST the authorization code with the PKCE verifier; the token response, checked."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": launch.redirect_uri,
+        "client_id": client_id,
+        "code_verifier": launch.verifier,
+    }
+    try:
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            response = await client.post(launch.token_endpoint, data=form, headers={"Accept": "application/json"})
+    except httpx.HTTPError as exc:
+        log.info("token endpoint of %s unreachable: %s", host_of(launch.iss), type(exc).__name__)
+        raise LaunchError("The EHR's token endpoint could not be reached.", 502) from None
+    if response.status_code != 200:
+        # The body may echo the code; it is not logged.
+        log.info("token endpoint of %s answered %s", host_of(launch.iss), response.status_code)
+        raise LaunchError("The EHR refused the sign-in (token request failed).", 502)
+    try:
+        body = response.json()
+    except ValueError:
+        raise LaunchError("The EHR's token response is not JSON.", 502) from None
+    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
+        raise LaunchError("The EHR's token response has no access token.", 502)
+    if str(body.get("token_type", "")).lower() != "bearer":
+        raise LaunchError("The EHR's token response is not a bearer token.", 502)
+    if not isinstance(body.get("patient"), str) or not body["patient"]:
+        raise LaunchError("The EHR launched the app without a patient in context.", 400)
+    return body

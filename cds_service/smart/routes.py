@@ -1,0 +1,185 @@
+"""/smart/*: EHR launch, callback, checklist and printable summary.
+
+Three ways in, one page:
+- a SMART EHR launch (/smart/launch → EHR authorize → /smart/callback), after
+  which the checklist reads the launched patient's chart with the token kept
+  server-side;
+- the card's `appContext` (`?assessment=<id>`), from the assessments the
+  service remembers;
+- an open FHIR server on IDDS_ALLOWED_FHIR_SERVERS (`?iss=…&patient=…`), for
+  the sandbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import lru_cache
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from ..prefetch import PatientUnavailable
+from ..services import Services, get_services
+from . import chart as live
+from .checklist import sheet
+from .config import SmartSettings
+from .evidence import index
+from .html import View, checklist_page, error_page, summary_page
+from .oauth import LaunchError, PendingLaunch, Session, SmartState, authorize_url, discover, exchange_code, host_of, pkce_pair
+
+log = logging.getLogger("idds.smart")
+router = APIRouter(prefix="/smart", tags=["smart"])
+COOKIE = "idds_smart_session"
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+
+
+@lru_cache
+def smart_settings() -> SmartSettings:
+    return SmartSettings()
+
+
+def _state(request: Request) -> SmartState:
+    """One store per app (tests build several apps in one process)."""
+    found = getattr(request.app.state, "smart_state", None)
+    if found is None:
+        cfg = smart_settings()
+        found = SmartState(cfg.launch_ttl_seconds, cfg.max_sessions)
+        request.app.state.smart_state = found
+    return found
+
+
+def _base(request: Request, services: Services) -> str:
+    return services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
+
+
+def _error(title: str, message: str, status: int) -> HTMLResponse:
+    return HTMLResponse(error_page(title, message), status_code=status, headers=NO_STORE)
+
+
+@router.get("/launch")
+async def launch(request: Request, launch: str | None = None, iss: str | None = None,
+                 services: Services = Depends(get_services)):
+    if not iss or not launch:
+        return _error("Cannot start the checklist", "An EHR launch needs both `iss` and `launch`. "
+                      "For an open sandbox server use /smart/checklist?iss=…&patient=….", 400)
+    if not services.settings.fhir_server_allowed(iss):
+        log.info("smart launch refused: %s not allowed", host_of(iss))
+        return _error("FHIR server not allowed", "This EHR's FHIR server is not on the service's list of allowed servers "
+                      "(IDDS_ALLOWED_FHIR_SERVERS).", 403)
+    cfg = smart_settings()
+    try:
+        endpoints = await discover(iss, cfg.http_timeout_seconds)
+    except LaunchError as exc:
+        return _error("Cannot start the checklist", str(exc), exc.status)
+    verifier, challenge = pkce_pair()
+    redirect_uri = cfg.redirect_uri or f"{_base(request, services)}/smart/callback"
+    state = _state(request).start(PendingLaunch(iss, endpoints.token_endpoint, redirect_uri, verifier, time.time()))
+    url = authorize_url(endpoints, client_id=cfg.client_id, redirect_uri=redirect_uri, scope=cfg.scope,
+                        state=state, iss=iss, launch=launch, challenge=challenge)
+    log.info("smart launch from %s: redirect to authorize", host_of(iss))
+    return RedirectResponse(url, status_code=302, headers=NO_STORE)
+
+
+@router.get("/callback")
+async def callback(request: Request, code: str | None = None, state: str | None = None, error: str | None = None,
+                   services: Services = Depends(get_services)):
+    store = _state(request)
+    cfg = smart_settings()
+    if error:
+        store.pending.pop(state or "", None)
+        return _error("Sign-in was not completed", f"The EHR answered: {error}.", 400)
+    try:
+        pending = store.finish(state)
+        if not code:
+            raise LaunchError("The EHR returned no authorization code.", 400)
+        token = await exchange_code(pending, code, cfg.client_id, cfg.http_timeout_seconds)
+    except LaunchError as exc:
+        log.info("smart callback refused: %s", exc)
+        return _error("Sign-in failed", str(exc), exc.status)
+    lifetime = token.get("expires_in") if isinstance(token.get("expires_in"), int) else cfg.session_ttl_seconds
+    session = Session(pending.iss, token["patient"], token["access_token"], time.time() + lifetime,
+                      token.get("appContext") if isinstance(token.get("appContext"), str) else None,
+                      token.get("scope") if isinstance(token.get("scope"), str) else None)
+    sid = store.open_session(session)
+    log.info("smart session opened: patient=%s server=%s", session.patient, host_of(session.iss))
+    response = RedirectResponse("/smart/checklist", status_code=303, headers=NO_STORE)
+    response.set_cookie(COOKIE, sid, max_age=int(lifetime), path="/smart", httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+def _app_context_assessment(session: Session) -> str | None:
+    if not session.app_context:
+        return None
+    return (parse_qs(session.app_context).get("assessment") or [None])[0]
+
+
+async def _view(request: Request, services: Services, assessment: str | None, iss: str | None,
+                patient: str | None, order: str | None) -> View | HTMLResponse:
+    store = services.store
+    if assessment:
+        found = services.recent.get(assessment)
+        if found is None:
+            return _error("Assessment not found", "This assessment is no longer kept by the service (only recent ones are). "
+                          "Select the order again to get a fresh one.", 404)
+        return View([sheet(found, store)], params={"assessment": assessment})
+    if iss or patient:
+        if not (iss and patient):
+            return _error("Cannot open the checklist", "Give both `iss` (an open FHIR server) and `patient`.", 400)
+        if not services.settings.fhir_server_allowed(iss):
+            return _error("FHIR server not allowed", "This FHIR server is not on IDDS_ALLOWED_FHIR_SERVERS.", 403)
+        params = {"iss": iss, "patient": patient, **({"order": order} if order else {})}
+        return await _live_view(services, iss, patient, None, order, params, None)
+    session = _state(request).session(request.cookies.get(COOKIE))
+    if session is None:
+        return _error("Open the checklist from the EHR",
+                      "No SMART session: launch the app from the EHR, follow a card's checklist link, "
+                      "or open /smart/checklist?iss=…&patient=… for an open sandbox server.", 401)
+    return await _live_view(services, session.iss, session.patient, session.access_token, order,
+                            {"order": order} if order else {}, _app_context_assessment(session))
+
+
+async def _live_view(services: Services, iss: str, patient: str, token: str | None, order: str | None,
+                     params: dict[str, str], remembered: str | None) -> View | HTMLResponse:
+    try:
+        found = await live.load(services, iss, patient, token, order)
+    except PatientUnavailable:
+        return _error("Patient not found", "The FHIR server returned no such patient (or could not be reached).", 404)
+    chart = index(found.record)
+    notes = list(found.notes) + list(dict.fromkeys([*found.record.unavailable.values(), *found.record.issues]))
+    if found.outcome is not None:
+        sheets = [sheet(a.as_contract(), services.store, chart) for a in found.outcome.assessments]
+        if not sheets:
+            notes.append("The draft orders found are not intrathecal pump orders this service assesses.")
+    elif remembered and remembered in services.recent:
+        # The EHR keeps draft orders to itself; the card's assessment stands in for them.
+        sheets = [sheet(services.recent[remembered], services.store, chart)]
+        notes = [n for n in notes if not n.startswith("No draft")]
+    else:
+        sheets = []
+    log.info("checklist: patient=%s assessments=%d", patient, len(sheets))
+    return View(sheets, found.record.patient, patient, notes, params)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes", "on")
+
+
+@router.get("/checklist", response_class=HTMLResponse)
+async def checklist(request: Request, assessment: str | None = None, iss: str | None = None, patient: str | None = None,
+                    order: str | None = None, missing: str | None = None, services: Services = Depends(get_services)):
+    view = await _view(request, services, assessment, iss, patient, order)
+    if isinstance(view, HTMLResponse):
+        return view
+    return HTMLResponse(checklist_page(view, _flag(missing)), headers=NO_STORE)
+
+
+@router.get("/summary", response_class=HTMLResponse)
+async def summary(request: Request, assessment: str | None = None, iss: str | None = None, patient: str | None = None,
+                  order: str | None = None, services: Services = Depends(get_services)):
+    view = await _view(request, services, assessment, iss, patient, order)
+    if isinstance(view, HTMLResponse):
+        return view
+    return HTMLResponse(summary_page(view), headers=NO_STORE)
