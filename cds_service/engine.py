@@ -124,33 +124,35 @@ class _Evaluator:
         )
         return status
 
-    def mark_blocking(self, node: Node, group: str | None = None) -> None:
-        """Flag the leaves that explain why `node` is not met.
+    def mark_blocking(self, node: Node, group: str | None = None, negated: bool = False) -> None:
+        """Flag the leaves that explain why `node` does not give the wanted answer.
 
-        Under a met ANY nothing is blocking; under an unmet ANY every child that
-        is not met is, labelled as one group of alternatives (the outermost
-        unmet ANY names the group); under ALL each child not met is.
+        Wanted is met, or not-met under a NOT. A node that already gives it
+        explains nothing. Under an ALL each failing child is blocking; under an
+        ANY (or an ALL inside a NOT, which fails only if every child is met)
+        the failing children are alternatives, labelled as one group named by
+        the outermost such node.
         """
+        wanted = NOT_MET if negated else MET
+        if self.node(node) == wanted:
+            return
         if isinstance(node, Leaf):
             result = self.results[node.id]
-            if result.status != MET:
-                result.blocking = True
-                result.any_of = result.any_of or group
+            result.blocking = True
+            result.any_of = result.any_of or group
             return
         if isinstance(node, Ref):
-            self.mark_blocking(self.tree(node.ref), group)
+            self.mark_blocking(self.tree(node.ref), group, negated)
             return
         if isinstance(node, Not):
-            self.mark_blocking(node.not_, group)
-            return
-        if self.node(node) == MET:
+            self.mark_blocking(node.not_, group, not negated)
             return
         children = node.all if isinstance(node, All) else node.any
-        if isinstance(node, AnyOf) and group is None:
+        alternatives = isinstance(node, AnyOf) != negated
+        if alternatives and group is None:
             group = f"any:{next(iter_leaf_ids(node), 'group')}"
         for child in children:
-            if self.node(child) != MET:
-                self.mark_blocking(child, group)
+            self.mark_blocking(child, group, negated)
 
 
 def iter_leaf_ids(node: Node):

@@ -102,6 +102,11 @@ class FhirFetcher:
                 None,
             ) if isinstance(links, list) else None
             if not isinstance(nxt, str) or not nxt:
+                total = body.get("total")
+                matched = len(out.resources)
+                if isinstance(total, int) and not isinstance(total, bool) and total > matched:
+                    # A search that claims matches it does not deliver is incomplete, not empty.
+                    out.error = f"the FHIR server reported {total} matches but sent {matched}"
                 return out
             if not nxt.startswith(self.base_url + "/") and not nxt.startswith(self.base_url + "?"):
                 out.error = "the server's next-page link points to another server; paging stopped"

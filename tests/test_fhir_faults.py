@@ -168,9 +168,6 @@ def test_a_bundle_without_entries_is_an_empty_result_never_criteria_met(client, 
         assert any(c["status"] == "unknown" for c in a["criteria"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fhir_client takes a searchset that says total=2 but carries no entry (and no next link) as a complete "
-    "empty result: the infection on the problem list is never seen and NIA's 'no active infection' reads met"))
 def test_a_bundle_that_claims_matches_but_carries_none_is_not_taken_as_empty(client):
     body = post(client, nia_replacement_with_infection(), ("conditions",), lambda m: m.get(f"{EHR}/Condition").respond(
         json={"resourceType": "Bundle", "type": "searchset", "total": 2}))
