@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+FHIR_DEPS := sandbox/fhir-server/node_modules/.package-lock.json
 
-.PHONY: run test check-policies policy-table clean
+.PHONY: run test check-policies policy-table bench audit-load fhir-server patients fire clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,11 +14,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The sandbox FHIR server (npm); without npm its tests skip.
+$(FHIR_DEPS): sandbox/fhir-server/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix sandbox/fhir-server --no-audit --no-fund; else echo "npm not found: FHIR-server tests will skip"; fi
+
 run: $(STAMP)
 	$(BIN)/python -m cds_service.policy_store
 	$(BIN)/uvicorn cds_service.app:app --host 127.0.0.1 --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(FHIR_DEPS)
 	$(BIN)/python -m pytest
 
 check-policies: $(STAMP)
@@ -26,5 +31,20 @@ check-policies: $(STAMP)
 policy-table: $(STAMP)
 	$(BIN)/python -m cds_service.policy_table --write README.md
 
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+fhir-server: $(FHIR_DEPS)
+	node sandbox/fhir-server/server.mjs --port 8090 --load sandbox/patients
+
+patients: $(STAMP)
+	$(BIN)/python sandbox/build_patients.py
+
+fire: $(STAMP)
+	$(BIN)/python sandbox/fire.py --all
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache sandbox/fhir-server/node_modules
+
+audit-load: $(STAMP)
+	$(BIN)/python bench/audit_load.py

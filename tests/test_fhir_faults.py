@@ -173,6 +173,7 @@ def test_a_bundle_that_claims_matches_but_carries_none_is_not_taken_as_empty(cli
         json={"resourceType": "Bundle", "type": "searchset", "total": 2}))
     (card,) = body["cards"]
     assert card["extension"]["idds-cds.assessment"]["determination"] != "criteria-met"
+    assert "the problem list" in card["detail"] and "reported 2 matches but sent 0" in card["detail"]
 
 
 def test_every_fetch_failing_leaves_every_input_unknown_and_named(client):
