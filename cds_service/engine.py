@@ -11,6 +11,7 @@ from typing import Any
 
 from .facts import Duration, Fact, FactContext, compute
 from .policy_model import All, AnyOf, Deferred, Leaf, Node, Not, PhaseRule, Policy, Ref
+from .policy_store import iter_leaves
 
 MET, NOT_MET, UNKNOWN = "met", "not-met", "unknown"
 
@@ -56,6 +57,20 @@ class Outcome:
     deferred_to: str | None = None
 
 
+def all_of(statuses: list[str]) -> str:
+    """ALL: not-met if any child is not-met, met if all are met, else unknown."""
+    return NOT_MET if NOT_MET in statuses else (MET if all(s == MET for s in statuses) else UNKNOWN)
+
+
+def any_of(statuses: list[str]) -> str:
+    """ANY: met if any child is met, not-met if all are not-met, else unknown."""
+    return MET if MET in statuses else (NOT_MET if statuses and all(s == NOT_MET for s in statuses) else UNKNOWN)
+
+
+def negate(status: str) -> str:
+    return {MET: NOT_MET, NOT_MET: MET}.get(status, UNKNOWN)
+
+
 def compare(leaf: Leaf, fact: Fact) -> str:
     value = fact.value
     if value is None:
@@ -95,15 +110,11 @@ class _Evaluator:
         if isinstance(node, Leaf):
             return self.leaf(node)
         if isinstance(node, All):
-            statuses = [self.node(child) for child in node.all]
-            status = NOT_MET if NOT_MET in statuses else (MET if all(s == MET for s in statuses) else UNKNOWN)
-            return status
+            return all_of([self.node(child) for child in node.all])
         if isinstance(node, AnyOf):
-            statuses = [self.node(child) for child in node.any]
-            return MET if MET in statuses else (NOT_MET if all(s == NOT_MET for s in statuses) else UNKNOWN)
+            return any_of([self.node(child) for child in node.any])
         if isinstance(node, Not):
-            inner = self.node(node.not_)
-            return {MET: NOT_MET, NOT_MET: MET}.get(inner, UNKNOWN)
+            return negate(self.node(node.not_))
         if isinstance(node, Ref):
             return self.node(self.tree(node.ref))
         raise TypeError(f"unknown node {node!r}")
@@ -150,19 +161,9 @@ class _Evaluator:
         children = node.all if isinstance(node, All) else node.any
         alternatives = isinstance(node, AnyOf) != negated
         if alternatives and group is None:
-            group = f"any:{next(iter_leaf_ids(node), 'group')}"
+            group = f"any:{next((leaf.id for leaf in iter_leaves(node)), 'group')}"
         for child in children:
             self.mark_blocking(child, group, negated)
-
-
-def iter_leaf_ids(node: Node):
-    if isinstance(node, Leaf):
-        yield node.id
-    elif isinstance(node, (All, AnyOf)):
-        for child in node.all if isinstance(node, All) else node.any:
-            yield from iter_leaf_ids(child)
-    elif isinstance(node, Not):
-        yield from iter_leaf_ids(node.not_)
 
 
 def count_requirements(criteria: list[CriterionResult], status: str) -> int:

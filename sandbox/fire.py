@@ -190,26 +190,13 @@ def mismatches(expected: dict[str, str], actual: dict[str, list[str]]) -> list[s
 
 
 STATUS_LABEL = {"not-met": "NOT MET", "unknown": "NOT DOCUMENTED", "met": "met"}
-GAP_HEADINGS = ("**Not met**", "**Not documented**", "**Documentation missing**")
-
-
 def open_items(card: dict[str, Any], a: dict[str, Any]) -> list[dict[str, Any]]:
-    """The criteria that decide the outcome (unmet or undocumented where it matters).
+    """The criteria that decide the outcome: the service marks them `blocking`.
 
-    The assessment contract lists every criterion, also the alternatives that
-    were not needed (an "any of" already met elsewhere); the card's markdown
-    detail lists only the deciding ones, so it is the authority here.
+    The assessment lists every criterion, also alternatives that were not
+    needed (an "any of" already met elsewhere); only blocking ones are gaps.
     """
-    listed, section = [], False
-    for line in (card.get("detail") or "").splitlines():
-        if line.startswith("**"):
-            section = line.strip() in GAP_HEADINGS
-        elif section and line.startswith("- "):
-            listed.append(line[2:])
-    not_met = [c for c in a.get("criteria", []) if c.get("status") != "met"]
-    if not listed:
-        return [] if a.get("determination") == "criteria-met" else not_met
-    return [c for c in not_met if any(item.startswith(c["text"]) for item in listed)]
+    return [c for c in a.get("criteria", []) if c.get("blocking")]
 
 
 def render(patient: str, hook: str, response: dict[str, Any], expected: dict[str, str] | None, width: int = 100) -> str:

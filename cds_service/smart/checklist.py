@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from ..assessment import rule_for
-from ..engine import MET, NOT_MET, UNKNOWN
+from ..engine import MET, NOT_MET, UNKNOWN, all_of, any_of, negate
 from ..policy_model import All, AnyOf, Deferred, Leaf, Not, PhaseRule, Policy, Ref
 from ..policy_store import PolicyStore
 from .evidence import describe
@@ -36,7 +36,8 @@ class Row:
     note: str | None
     evidence: list[tuple[str, str]]  # (reference, description)
     link: str
-    blocking: bool = False
+    blocking: bool = False  # the service's own reading: this criterion decides the outcome
+    any_of: str | None = None  # one of a group of alternatives, any of which would do
 
 
 @dataclass
@@ -97,11 +98,12 @@ class Sheet:
 
 
 def _combine(kind: str, statuses: list[str]) -> str:
+    """A group's status by the engine's own three-valued rules."""
     if kind == "any":
-        return MET if MET in statuses else (NOT_MET if statuses and all(s == NOT_MET for s in statuses) else UNKNOWN)
+        return any_of(statuses)
     if kind == "not":
-        return {MET: NOT_MET, NOT_MET: MET}.get(statuses[0], UNKNOWN)
-    return NOT_MET if NOT_MET in statuses else (MET if all(s == MET for s in statuses) else UNKNOWN)
+        return negate(statuses[0])
+    return all_of(statuses)
 
 
 class _Builder:
@@ -121,7 +123,8 @@ class _Builder:
             c = {"id": leaf_id, "text": fallback.text if fallback else leaf_id, "status": UNKNOWN,
                  "source": fallback.source if fallback else "", "evidence": []}
         evidence = [(ref, describe(ref, self.chart.get(ref))) for ref in c.get("evidence") or ()]
-        return Row(c["id"], c["text"], c["status"], c.get("source", ""), c.get("note"), evidence, f"{self.base}#{c['id']}")
+        return Row(c["id"], c["text"], c["status"], c.get("source", ""), c.get("note"), evidence,
+                   f"{self.base}#{c['id']}", bool(c.get("blocking")), c.get("anyOf"))
 
     def node(self, node: Any) -> Row | Group:
         if isinstance(node, Leaf):
@@ -140,20 +143,6 @@ class _Builder:
         children = [self.node(child) for child in items]
         label = "One of these is enough:" if kind == "any" else "All of these:"
         return Group(kind, label, _combine(kind, [c.status for c in children]), children)
-
-
-def _mark_blocking(node: Row | Group) -> None:
-    """Same rule as the engine: under a met group nothing blocks; under an unmet one
-    every child that is not met does."""
-    if node.status == MET:
-        return
-    if isinstance(node, Row):
-        node.blocking = True
-        return
-    if node.kind == "not":
-        return
-    for child in node.children:
-        _mark_blocking(child)
 
 
 def _phase_tree(policy: Policy, indication: str | None, phase: str) -> tuple[Any, str | None]:
@@ -182,7 +171,8 @@ def _flat(a: dict[str, Any], builder: _Builder | None, chart: dict[str, dict[str
         else:
             evidence = [(ref, describe(ref, chart.get(ref))) for ref in c.get("evidence") or ()]
             link = f"/policies/{a['policy']['id']}/{a['policy']['version']}#{c['id']}"
-            rows.append(Row(c["id"], c["text"], c["status"], c.get("source", ""), c.get("note"), evidence, link))
+            rows.append(Row(c["id"], c["text"], c["status"], c.get("source", ""), c.get("note"), evidence, link,
+                            bool(c.get("blocking")), c.get("anyOf")))
     return Group("all", "", _combine("all", [r.status for r in rows]) if rows else MET, rows)
 
 
@@ -211,13 +201,6 @@ def sheet(a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]
             root = None
     if root is None:
         root = _flat(a, builder if policy is not None else None, chart)
-    if determination in ("criteria-not-met", "documentation-incomplete", "not-evaluable"):
-        if determination == "not-evaluable":
-            for r in root.children:
-                if isinstance(r, Row) and r.status != MET:
-                    r.blocking = True
-        else:
-            _mark_blocking(root)
     headline, explanation = _headline(a, root, reason, deferred_to)
     return Sheet(a, policy, root, headline, explanation, deferred_to)
 
@@ -233,8 +216,8 @@ def _headline(a: dict[str, Any], root: Group, reason: str | None, deferred_to: s
                 walk(child)
 
     walk(root)
-    unmet = len({r.id for r in rows if r.blocking and r.status == NOT_MET})
-    missing = len({r.id for r in rows if r.blocking and r.status == UNKNOWN})
+    unmet = len({r.any_of or r.id for r in rows if r.blocking and r.status == NOT_MET})
+    missing = len({r.any_of or r.id for r in rows if r.blocking and r.status == UNKNOWN})
     d = a["determination"]
     if d == "criteria-met":
         return "Criteria met", "Every requirement of this policy is documented as met."
