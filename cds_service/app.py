@@ -28,6 +28,7 @@ from .pipeline import assess_hook
 from .policy_store import cited_sentences
 from .policy_text import render_html
 from .prefetch import PatientUnavailable, build_record
+from . import log_redaction
 from .services import Services, get_services
 from .smart import smart_router
 
@@ -45,6 +46,7 @@ def create_app(services: Services | None = None) -> FastAPI:
             gc.freeze()
         yield
 
+    log_redaction.install()
     app = FastAPI(title="idds-cds", version="0.1.0", lifespan=lifespan,
                   description="CDS Hooks coverage requirements for intrathecal drug delivery systems")
     app.state.services = services
