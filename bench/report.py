@@ -208,7 +208,7 @@ def targets(r: Results) -> list[tuple[str, str, bool, str]]:
         if typical:
             middleware = typical["app_p50"] - typical["p50"]
             why = (f"a typical call costs {_ms(typical['app_p50'])} ms of CPU in-process ({_ms(typical['p50'])} ms route steps "
-                   f"+ {_ms(middleware)} ms middleware, mostly the audit trail), so {_cpus()} CPUs shared with the load "
+                   f"+ {_ms(middleware)} ms middleware: routing, CORS, caller check, audit hand-over), so {_cpus()} CPUs shared with the load "
                    f"generator answer at most about {_cpus() / typical['app_p50']:.0f} req/s")
             if r.no_audit:
                 na = max(row["rps"] for row in r.no_audit)

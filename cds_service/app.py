@@ -77,6 +77,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         body = await _json_body(request, services.settings.max_body_bytes)
         if isinstance(body, JSONResponse):
             return body
+        audit.note_request(request, body)  # the trail's summary, from this parse rather than a second one
         try:
             req = HookRequest.model_validate(body)
         except ValidationError as exc:
@@ -106,7 +107,9 @@ def create_app(services: Services | None = None) -> FastAPI:
             "hook %s instance=%s patient=%s orders=%d cards=%d",
             hook, req.hookInstance, req.context.patientId, len(outcome.orders), len(cards),
         )
-        return _hook_json(HookResponse(cards=cards, systemActions=actions))
+        answer = HookResponse(cards=cards, systemActions=actions)
+        audit.note_answer(request, answer)  # the trail takes the assessments from the cards sent, unparsed
+        return _hook_json(answer)
 
     @app.post("/cds-services/{service_id}/feedback", dependencies=[Depends(auth.verify_caller)])
     async def feedback(service_id: str, request: Request, services: Services = Depends(get_services)):

@@ -34,5 +34,5 @@ class Services:
             self.recent.pop(next(iter(self.recent)))
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
+from datetime import datetime, timezone
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from cds_service.app import create_app
 from cds_service.audit.models import AssessmentRow, Base, FeedbackRow, HookCall
-from cds_service.audit.store import AuditStore, database_url, store_for
+from cds_service.audit.store import AuditStore, _Job, database_url, store_for
 from cds_service.services import Services
 from cds_service.settings import Settings
 
@@ -155,6 +157,29 @@ def test_concurrent_calls_each_leave_exactly_one_record(loaded, settings):
     assert sorted(instances) == sorted(b["hookInstance"] for b in bodies)
 
 
+def test_the_route_hands_its_parse_to_the_trail_else_the_bytes_are_read(client, store, monkeypatch):
+    import cds_service.audit as audit_module
+
+    parsed: list[bytes] = []
+    real_parse = audit_module.parse
+    monkeypatch.setattr(audit_module, "parse", lambda raw: parsed.append(raw) or real_parse(raw))
+    instance, r = call(client)
+    assert r.status_code == 200 and parsed == []  # neither the request nor the answer parsed a second time
+    bad = chart().request()
+    bad["hookInstance"] = "x" * 300  # refused by nothing before the route: still from the route's parse
+    assert client.post(SIGN, json=bad | {"context": []}).status_code == 400 and parsed == []
+    # a route that turns the call away before handing anything over: the trail reads the bytes it saw
+    monkeypatch.setattr(audit_module, "note_request", lambda request, body: None)
+    monkeypatch.setattr(audit_module, "note_answer", lambda request, response: None)
+    fallback, r3 = call(client)
+    assert r3.status_code == 200 and len(parsed) == 2
+    first, second, third = sorted(rows(store), key=lambda row: row.received_at)
+    assert first.hook_instance == instance and first.cards == len(r.json()["cards"]) == len(first.assessments) > 0
+    assert second.status_code == 400 and second.hook_instance == "x" * 200
+    assert third.hook_instance == fallback and third.cards == len(r3.json()["cards"]) == len(third.assessments) > 0
+    assert third.request_summary == first.request_summary
+
+
 # -- what is recorded ---------------------------------------------------------------------
 
 def test_assessments_and_their_criteria_are_stored_as_answered(client, store):
@@ -251,11 +276,63 @@ def test_a_failing_store_is_logged_and_the_clinician_still_gets_the_answer(clien
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "add_call", broken)
+    monkeypatch.setattr(store, "_insert", broken)  # the writer thread's one way to the database
     with caplog.at_level(logging.ERROR, logger="idds.audit"):
         _, r = call(client)
     assert r.status_code == 200 and r.json()["cards"]
-    assert "audit write failed" in caplog.text
+    assert "audit write failed" in caplog.text and "disk full" in caplog.text
+    monkeypatch.undo()
+    assert rows(store) == []
+    _, r = call(client)  # the writer thread survived the failure
+    assert r.status_code == 200 and len(rows(store)) == 1
+
+
+def test_each_answer_waits_for_its_record_and_concurrent_calls_share_a_transaction(loaded, settings, monkeypatch):
+    app = create_app(replace(loaded, settings=settings))
+    app.state.services = replace(loaded, settings=settings)
+    store = store_for(settings)
+    insert, batches = store._insert, []
+
+    def slow_insert(jobs):  # a slow disk: calls queue up behind the commit in progress
+        batches.append(len(jobs))
+        time.sleep(0.05)
+        insert(jobs)
+
+    monkeypatch.setattr(store, "_insert", slow_insert)
+    bodies = [chart().request() | {"hookInstance": str(uuid.uuid4())} for _ in range(16)]
+
+    def recorded(instance: str) -> int:
+        with store.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(HookCall).where(HookCall.hook_instance == instance)).scalar()
+
+    async def one(c, body):
+        r = await c.post(SIGN, json=body)
+        return r.status_code, len(r.json()["cards"]), recorded(body["hookInstance"])  # looked up the moment the answer came
+
+    async def fire():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            return await asyncio.gather(*(one(c, b) for b in bodies))
+
+    results = asyncio.run(fire())
+    assert all(status == 200 and cards > 0 and found == 1 for status, cards, found in results)
+    assert sum(batches) == len(bodies) and max(batches) > 1, batches
+    with Session(store.engine) as s:
+        assert s.scalar(select(func.count()).select_from(AssessmentRow)) == sum(cards for _, cards, _ in results)
+
+
+def test_one_bad_record_does_not_cost_the_others_of_its_batch(store):
+    def job(instance: str, assessment_id: str):
+        call = {"id": str(uuid.uuid4()), "received_at": datetime.now(timezone.utc), "hook": "order-sign", "hook_instance": instance,
+                "service_id": "idds-order-sign", "request_summary": {}, "cards": 1, "system_actions": 0, "duration_ms": 1.0,
+                "status_code": 200}
+        assessment = {"id": assessment_id, "policy_id": "p", "policy_version": "1", "determination": "criteria-met", "criteria": []}
+        return _Job(call, [assessment], [])
+
+    batch = [job("a", "card-1"), job("b", "card-2"), job("c", "card-1")]  # c reuses a's card id: refused
+    store._write_batch(batch)
+    assert [j.future.exception() is None for j in batch] == [True, True, False]
+    assert sorted(r.hook_instance for r in rows(store)) == ["a", "b"]
 
 
 # -- schema ---------------------------------------------------------------------------------

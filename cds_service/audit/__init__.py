@@ -1,14 +1,20 @@
 """Audit trail of hook calls, their assessments and the clinicians' feedback (Da Vinci CRD).
 
 `install(app)` adds the middleware that records each hook call (one row per
-call, written before the answer leaves, so an answered call is a recorded
+call, committed before the answer leaves, so an answered call is a recorded
 call) and opens the store at start-up (running the migrations);
-`record_feedback` is called by the feedback route. A failing store is logged
-as an error and does not fail the clinician's call.
+`record_feedback` is called by the feedback route. The hook route hands the
+middleware what it has already worked out (`note_request`: the parsed body;
+`note_answer`: the HookResponse it renders), so no body is parsed twice; a
+call the route turned away before that (a 4xx) is summarised from the bytes
+the middleware saw. The rows go to the store's writer thread, which batches
+concurrent calls into one transaction; the answer waits for its commit. A
+failing store is logged as an error and does not fail the clinician's call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -21,13 +27,33 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from ..settings import Settings, get_settings
-from .capture import hook_call_row, parse
+from .capture import answered, assessments, hook_call_row, parse, request_part
 from .store import AuditStore, database_url, store_for
 
-__all__ = ["AuditStore", "database_url", "install", "record_feedback", "store_for"]
+__all__ = ["AuditStore", "database_url", "install", "note_answer", "note_request", "record_feedback", "store_for"]
 
 log = logging.getLogger("idds.audit")
 HOOK_PATH = re.compile(r"^/cds-services/([^/]+)/?$")
+REQUEST_KEY, ANSWER_KEY = "idds.audit.request", "idds.audit.answer"
+
+
+def _request_part(req: Any) -> dict[str, Any] | None:
+    try:
+        return request_part(req)
+    except Exception:  # a summary that cannot be read still leaves its one record
+        log.exception("audit summary failed; recording the call without it")
+        instance = req.get("hookInstance") if isinstance(req, dict) else None
+        return request_part({"hookInstance": instance})
+
+
+def note_request(request: Request, body: Any) -> None:
+    """The hook route's parsed body, summarised now (ids, order codes, prefetch shape; never the chart)."""
+    request.scope[REQUEST_KEY] = _request_part(body)
+
+
+def note_answer(request: Request, response: Any) -> None:
+    """The HookResponse the route is about to render: its cards' assessments are what was answered."""
+    request.scope[ANSWER_KEY] = response
 
 
 def _settings(app: Any) -> Settings:
@@ -55,15 +81,19 @@ class AuditMiddleware:
         started = time.perf_counter()
         received_at = datetime.now(timezone.utc)
         limit = _settings(scope["app"]).max_body_bytes
-        body = bytearray()
+        body: list[bytes] = []  # kept by reference: joined only if the route did not summarise it
+        seen = 0
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
         done = False
 
         async def tee():
+            nonlocal seen
             message = await receive()
-            if message["type"] == "http.request" and len(body) <= limit:
-                body.extend(message.get("body", b""))
+            if message["type"] == "http.request" and seen <= limit:
+                part = message.get("body", b"")
+                body.append(part)
+                seen += len(part)
             return message
 
         async def hold(message):
@@ -90,20 +120,29 @@ class AuditMiddleware:
             raise
 
     async def _record(self, scope, service_id, body, status, content, started, received_at) -> None:
-        req = parse(bytes(body)) if body else None
-        try:
-            rows = hook_call_row(service_id, req, status, parse(content) if status == 200 else None)
-        except Exception:  # a summary that cannot be read still leaves its one record
-            log.exception("audit summary failed; recording the call without it")
-            rows = hook_call_row(service_id, {"hookInstance": req.get("hookInstance")}, status, None)
-        if rows is None:
+        if REQUEST_KEY in scope:
+            part = scope[REQUEST_KEY]
+        else:  # turned away before the route summarised it: read what came
+            raw = b"".join(body)
+            part = _request_part(parse(raw)) if raw else None
+        if part is None:
             return  # no hook instance to file it under: not a hook call (the log has the 4xx)
-        call, assessments = rows
+        answer = None
+        if status == 200:
+            try:
+                response = scope.get(ANSWER_KEY)
+                answer = answered(response) if response is not None else assessments(parse(content))
+            except Exception:
+                log.exception("audit of the answer failed; recording the call without its assessments")
+        rows = hook_call_row(service_id, part, status, answer)
+        if rows is None:
+            return
+        call, assessment_rows = rows
         call.update(id=str(uuid.uuid4()), received_at=received_at, caller=scope.get("idds.caller"),
                     duration_ms=round((time.perf_counter() - started) * 1000, 2))
         try:
             store = await audit_store(scope["app"])
-            await run_in_threadpool(store.add_call, call, assessments)
+            await asyncio.wrap_future(store.submit_call(call, assessment_rows))
         except Exception:
             log.exception("audit write failed for hook instance %r", call["hook_instance"][:80])
 
@@ -119,7 +158,7 @@ async def record_feedback(request: Request, service_id: str, feedback: Any) -> N
     } for o in feedback.feedback]
     try:
         store = await audit_store(request.app)
-        await run_in_threadpool(store.add_feedback, rows)
+        await asyncio.wrap_future(store.submit_feedback(rows))
     except Exception:
         log.exception("audit write failed for %d feedback outcome(s)", len(rows))
 

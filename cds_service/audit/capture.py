@@ -1,8 +1,11 @@
 """What of a hook call goes into the trail: ids, order references and codes, the answer's decisions.
 
-Read from the request as the service received it and from the response as it
+Taken from the request as the service received it and from the answer as it
 was sent (the cards' `idds-cds.assessment`), so the trail records what was
-actually answered, by a middleware rather than by code inside each route.
+actually answered, by a middleware rather than by code inside each route. The
+hook route hands over what it already has (the parsed request body, the
+rendered HookResponse) so nothing is parsed twice; when the route did not get
+that far, the middleware parses the bytes it saw (`parse`).
 Deliberately absent: fhirAuthorization (the token), prefetch content (the
 chart), the JWT.
 """
@@ -88,6 +91,25 @@ def request_summary(req: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _assessment_row(card_id: Any, a: Any) -> dict[str, Any] | None:
+    """One assessment row from a card's uuid and its `idds-cds.assessment` extension."""
+    if not isinstance(a, dict):
+        return None
+    policy, order = a.get("policy") or {}, a.get("order") or {}
+    return {
+        "id": card_id or a.get("id"),
+        "policy_id": policy.get("id") or "",
+        "policy_version": policy.get("version") or "",
+        "order_ref": order.get("reference"),
+        "order_code": order.get("code"),
+        "phase": order.get("phase"),
+        "indication": a.get("indication"),
+        "determination": a.get("determination") or "",
+        "criteria": [{"id": c.get("id"), "status": c.get("status"), "evidence": c.get("evidence") or []}
+                     for c in a.get("criteria") or () if isinstance(c, dict)],
+    }
+
+
 def assessments(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
     """(cards, systemActions, one row per card carrying an assessment) from a hook response body."""
     if not isinstance(response, dict):
@@ -96,40 +118,42 @@ def assessments(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
     actions = response.get("systemActions") if isinstance(response.get("systemActions"), list) else []
     rows = []
     for card in cards:
-        a = (card.get("extension") or {}).get("idds-cds.assessment") if isinstance(card, dict) else None
-        if not isinstance(a, dict):
-            continue
-        policy, order = a.get("policy") or {}, a.get("order") or {}
-        rows.append({
-            "id": card.get("uuid") or a.get("id"),
-            "policy_id": policy.get("id") or "",
-            "policy_version": policy.get("version") or "",
-            "order_ref": order.get("reference"),
-            "order_code": order.get("code"),
-            "phase": order.get("phase"),
-            "indication": a.get("indication"),
-            "determination": a.get("determination") or "",
-            "criteria": [{"id": c.get("id"), "status": c.get("status"), "evidence": c.get("evidence") or []}
-                         for c in a.get("criteria") or () if isinstance(c, dict)],
-        })
+        if isinstance(card, dict):
+            row = _assessment_row(card.get("uuid"), (card.get("extension") or {}).get("idds-cds.assessment"))
+            if row is not None:
+                rows.append(row)
     return len(cards), len(actions), rows
 
 
-def hook_call_row(service_id: str, req: Any, status: int, response: Any) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    """The hook_call and assessment rows, or None when the request named no hook instance."""
+def answered(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
+    """The same from the HookResponse the route rendered (its cards carry the very dicts sent), no parse."""
+    rows = []
+    for card in response.cards:
+        row = _assessment_row(card.uuid, (card.extension or {}).get("idds-cds.assessment"))
+        if row is not None:
+            rows.append(row)
+    return len(response.cards), len(response.systemActions or ()), rows
+
+
+def request_part(req: Any) -> dict[str, Any] | None:
+    """The request's share of the hook_call row, or None when the request named no hook instance."""
     if not isinstance(req, dict) or not isinstance(req.get("hookInstance"), str) or not req["hookInstance"]:
         return None
     context = req.get("context") if isinstance(req.get("context"), dict) else {}
-    cards, actions, rows = assessments(response) if status == 200 else (0, 0, [])
-    call = {
+    return {
         "hook": _str(req.get("hook"), 64),
         "hook_instance": req["hookInstance"][:200],
-        "service_id": service_id[:100],
         "patient_id": _str(context.get("patientId")),
         "fhir_server": server_url(req.get("fhirServer")),
         "request_summary": request_summary(req),
-        "cards": cards,
-        "system_actions": actions,
-        "status_code": status,
     }
+
+
+def hook_call_row(service_id: str, part: dict[str, Any] | None, status: int,
+                  answer: tuple[int, int, list[dict[str, Any]]] | None) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The hook_call and assessment rows from `request_part` and the answer's (cards, actions, rows); None without a hook instance."""
+    if part is None:
+        return None
+    cards, actions, rows = answer if status == 200 and answer is not None else (0, 0, [])
+    call = part | {"service_id": service_id[:100], "cards": cards, "system_actions": actions, "status_code": status}
     return call, rows
