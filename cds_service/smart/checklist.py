@@ -201,23 +201,15 @@ def sheet(a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]
             root = None
     if root is None:
         root = _flat(a, builder if policy is not None else None, chart)
-    headline, explanation = _headline(a, root, reason, deferred_to)
+    headline, explanation = _headline(a, reason, deferred_to)
     return Sheet(a, policy, root, headline, explanation, deferred_to)
 
 
-def _headline(a: dict[str, Any], root: Group, reason: str | None, deferred_to: str | None) -> tuple[str, str]:
-    rows: list[Row] = []
-
-    def walk(node: Row | Group) -> None:
-        if isinstance(node, Row):
-            rows.append(node)
-        else:
-            for child in node.children:
-                walk(child)
-
-    walk(root)
-    unmet = len({r.any_of or r.id for r in rows if r.blocking and r.status == NOT_MET})
-    missing = len({r.any_of or r.id for r in rows if r.blocking and r.status == UNKNOWN})
+def _headline(a: dict[str, Any], reason: str | None, deferred_to: str | None) -> tuple[str, str]:
+    """Counted as the cards count: a group of alternatives is one requirement."""
+    criteria = a.get("criteria", [])
+    unmet = len({c.get("anyOf") or c["id"] for c in criteria if c.get("blocking") and c["status"] == NOT_MET})
+    missing = len({c.get("anyOf") or c["id"] for c in criteria if c.get("blocking") and c["status"] == UNKNOWN})
     d = a["determination"]
     if d == "criteria-met":
         return "Criteria met", "Every requirement of this policy is documented as met."
@@ -231,5 +223,5 @@ def _headline(a: dict[str, Any], root: Group, reason: str | None, deferred_to: s
         return ("Not evaluable: criteria not public",
                 f"The policy defers to {deferred_to or 'criteria that are not public'}. "
                 f"It still asks for the documentation below ({missing} item{'s' if missing != 1 else ''} missing).")
-    scope = next((r.text for r in rows if r.status == NOT_MET), None)
+    scope = next((c["text"] for c in criteria if c["status"] == NOT_MET), None)
     return "Policy does not apply", (reason or scope or "This policy does not cover this order.")
