@@ -198,6 +198,15 @@ class Terminology:
         return None
 
     @cached_property
+    def _kind_by_drug_class(self) -> dict[str, str]:
+        return {cls: kind for kind, classes in self.therapies["medication_kinds"].items() for cls in classes}
+
+    def medication_kinds(self, ingredients: set[str]) -> set[str]:
+        """Therapy kinds (systemic-opioid, oral-antispasmodic, …) the ingredients belong to."""
+        by_class = self._kind_by_drug_class
+        return {by_class[c] for i in ingredients for c in self.drugs.classes(i) if c in by_class}
+
+    @cached_property
     def pump_text_patterns(self) -> tuple[str, ...]:
         return tuple(p.lower() for p in self.devices["implanted-pump-text"]["patterns"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -53,3 +54,10 @@ def status(result: dict[str, Any], criterion_id: str) -> str:
 
 def today() -> date:
     return date.today()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on, for servers the tests start."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

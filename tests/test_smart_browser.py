@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,18 +24,13 @@ import requests
 from sandbox import fire
 
 from .fhir_server import SERVER_DIR, fhir_server
+from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOT = ROOT / "docs" / "checklist.png"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _live_chart_possible() -> bool:
@@ -48,7 +42,7 @@ def site():
     """(service URL, FHIR server URL or None)."""
     with ExitStack() as stack:
         fhir = stack.enter_context(fhir_server()) if _live_chart_possible() else None
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "IDDS_ALLOWED_FHIR_SERVERS": fhir or ""}
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "cds_service.app:app", "--host", "127.0.0.1", "--port", str(port)],

@@ -199,8 +199,8 @@ class FactContext:
 
 
 def is_active_condition(condition: dict[str, Any]) -> bool:
-    clinical = _status_code(condition.get("clinicalStatus"))
-    verification = _status_code(condition.get("verificationStatus"))
+    clinical = status_code(condition.get("clinicalStatus"))
+    verification = status_code(condition.get("verificationStatus"))
     if verification in EXCLUDED_VERIFICATION:
         return False
     if clinical is None:
@@ -208,7 +208,7 @@ def is_active_condition(condition: dict[str, Any]) -> bool:
     return clinical in ACTIVE_CLINICAL
 
 
-def _status_code(concept: Any) -> str | None:
+def status_code(concept: Any) -> str | None:
     """The first coding's code; runs before validation, so anything but a string is no code."""
     codings = concept.get("coding") if isinstance(concept, dict) else None
     for coding in codings if isinstance(codings, list) else ():

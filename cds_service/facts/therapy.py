@@ -15,7 +15,7 @@ from typing import Any, Callable
 from ..codes import Terminology
 from ..fhirtime import parse_date
 from ..record import resource_ref
-from .base import Duration, Fact, FactContext
+from .base import Duration, Fact, FactContext, status_code
 
 COURSE_STATUSES = frozenset({"completed", "in-progress", "stopped", "active", "intended", "not-taken", "on-hold"})
 MED_HISTORY_STATUSES = frozenset({"active", "completed", "stopped", "on-hold", "intended", "not-taken"})
@@ -160,7 +160,6 @@ def _procedure_course(t: Terminology, proc: dict[str, Any], kind: str) -> list[C
 
 def _medication_courses(ctx: FactContext) -> list[Candidate]:
     t = ctx.terminology
-    kind_by_class = {cls: kind for kind, classes in t.therapies["medication_kinds"].items() for cls in classes}
     out: list[Candidate] = []
     for stmt in ctx.record.resources("MedicationStatement"):
         status = stmt.get("status")
@@ -168,7 +167,7 @@ def _medication_courses(ctx: FactContext) -> list[Candidate]:
             continue
         concept = stmt.get("medicationCodeableConcept") or _reference_as_concept(stmt.get("medicationReference"))
         ingredients, by_name = t.drugs.identify(concept)
-        kinds = {kind_by_class[c] for i in ingredients for c in t.drugs.classes(i) if c in kind_by_class}
+        kinds = t.medication_kinds(ingredients)
         if kinds:
             out.append((frozenset(kinds), stmt, lambda stmt=stmt, kinds=kinds, by_name=by_name: _medication_course(t, stmt, kinds, by_name)))
     return out
@@ -186,15 +185,14 @@ def _medication_course(t: Terminology, stmt: dict[str, Any], kinds: set[str], by
 def _allergy_courses(ctx: FactContext) -> list[Candidate]:
     """An allergy or intolerance to a drug is a documented 'cannot tolerate'."""
     t = ctx.terminology
-    kind_by_class = {cls: kind for kind, classes in t.therapies["medication_kinds"].items() for cls in classes}
     out: list[Candidate] = []
     for allergy in ctx.record.resources("AllergyIntolerance"):
-        if _status(allergy.get("verificationStatus")) in ("refuted", "entered-in-error"):
+        if status_code(allergy.get("verificationStatus")) in ("refuted", "entered-in-error"):
             continue
-        if _status(allergy.get("clinicalStatus")) not in (None, "active"):
+        if status_code(allergy.get("clinicalStatus")) not in (None, "active"):
             continue
         ingredients, by_name = t.drugs.identify(allergy.get("code"))
-        kinds = {kind_by_class[c] for i in ingredients for c in t.drugs.classes(i) if c in kind_by_class}
+        kinds = t.medication_kinds(ingredients)
         if kinds:
             ref = resource_ref(allergy)
             out.append((frozenset(kinds), allergy, lambda ref=ref, kinds=kinds, by_name=by_name: [
@@ -225,13 +223,4 @@ def _period(res: dict[str, Any], period_key: str, instant_key: str) -> tuple[dat
 def _reference_as_concept(reference: Any) -> dict[str, Any] | None:
     if isinstance(reference, dict) and isinstance(reference.get("display"), str):
         return {"text": reference["display"]}
-    return None
-
-
-def _status(concept: Any) -> str | None:
-    codings = concept.get("coding") if isinstance(concept, dict) else None
-    if isinstance(codings, list):  # runs before validation
-        for coding in codings:
-            if isinstance(coding, dict):
-                return coding.get("code")
     return None
