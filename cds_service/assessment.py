@@ -13,7 +13,8 @@ from typing import Any
 
 from .codes import Terminology
 from .engine import NOT_MET, UNKNOWN, CriterionResult, Outcome, evaluate
-from .facts import FactContext
+from .facts import FactContext, compute
+from .facts.catalogue import OTHER_INDICATION
 from .facts.base import OrderFacts
 from .indication import indications_for
 from .orders import Order
@@ -51,7 +52,7 @@ class Assessment:
                 "title": self.policy.title,
             },
             "order": {"reference": self.order.reference, "code": self.order.code, "phase": self.order.phase},
-            "indication": self.indication,
+            "indication": None if self.indication == OTHER_INDICATION else self.indication,
             "dateOfService": self.order.date_of_service.isoformat(),
             "determination": self.determination,
             "criteria": [c.as_contract() for c in self.outcome.criteria],
@@ -95,18 +96,37 @@ def _indication_rule(policy: Policy, indication: str | None) -> IndicationRule |
     return rule
 
 
-def _scope_exclusion(policy: Policy, order: Order, indication: str | None) -> Outcome | None:
-    for ex in policy.scope.excluded_injectates:
+def _scope_exclusion(policy: Policy, order: Order, indication: str | None, ctx: FactContext) -> Outcome | None:
+    """The policy's own scope sentences, before any criterion: other indication, injectate, use, age."""
+    scope = policy.scope
+    if indication == OTHER_INDICATION:
+        other = scope.other_indications
+        if other is None:
+            return Outcome("not-applicable", [], "the order's reason is a condition this policy does not address")
+        return _scoped_out(other.determination, f"{policy.policy}-other-indication", other.text, other.source)
+    for ex in scope.excluded_injectates:
         hit = order.injectate_classes & set(ex.classes)
         if hit and indication not in ex.except_indications:
-            why = f"injectate out of scope ({', '.join(sorted(hit))})"
-            return Outcome("not-applicable", [CriterionResult(f"{policy.policy}-injectate-scope", why, ex.source, NOT_MET, blocking=True)], why)
-    for ex in policy.scope.excluded_uses:
+            drugs = ", ".join(sorted(order.injectate_ingredients)) or "the injectate"
+            why = f"the injectate ({drugs}: {', '.join(sorted(hit))}) is outside this policy"
+            return _scoped_out(ex.determination, f"{policy.policy}-injectate-scope", why, ex.source)
+    for ex in scope.excluded_uses:
         hit = order.anesthesia_uses & set(ex.uses)
         if hit:
-            why = f"{', '.join(sorted(hit))} is outside the policy"
-            return Outcome("not-applicable", [CriterionResult(f"{policy.policy}-use-scope", why, ex.source, NOT_MET, blocking=True)], why)
+            why = f"{', '.join(sorted(hit)).replace('-', ' ')} is outside the policy"
+            return _scoped_out("not-applicable", f"{policy.policy}-use-scope", why, ex.source)
+    if scope.min_age_years is not None and scope.age_source is not None:
+        age = compute(ctx, "age_years", {})
+        if age.value is not None and age.value < scope.min_age_years:
+            why = f"the patient is {age.value:g}; the policy does not address patients under {scope.min_age_years}"
+            return _scoped_out("not-applicable", f"{policy.policy}-age-scope", why, scope.age_source, list(age.evidence))
     return None
+
+
+def _scoped_out(determination: str, crit_id: str, why: str, source: str, evidence: list[str] | None = None) -> Outcome:
+    """A scope sentence decides: not-applicable (the policy does not apply) or not covered."""
+    crit = CriterionResult(crit_id, why, source, NOT_MET, evidence or [], blocking=True)
+    return Outcome(determination, [crit], why)
 
 
 def assess_order(
@@ -141,11 +161,13 @@ def assess_order(
                     f"version {policy.version} was not yet in force on {order.date_of_service.isoformat()} "
                     f"(effective {policy.effective.isoformat()}); assessed with it as the earliest version"
                 )
+            if candidates == [OTHER_INDICATION]:
+                notes.append("the order's reason names a condition outside the indications these policies cover")
             if len(candidates) > 1:
                 notes.append(f"indication ambiguous ({', '.join(candidates)}): each is assessed")
             if order.injectate_by_name:
                 notes.append("the injectate was identified by drug name only (no RxNorm code)")
-            outcome = _scope_exclusion(policy, order, indication) or _evaluate(policy, order, indication, ctx)
+            outcome = _scope_exclusion(policy, order, indication, ctx) or _evaluate(policy, order, indication, ctx)
             out.append(
                 Assessment(str(uuid.uuid4()), policy, selection.in_force, order, indication, source, outcome, notes)
             )

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .assessment import Assessment
+from .facts.catalogue import OTHER_INDICATION
 from .engine import MET, NOT_MET, UNKNOWN, count_requirements
 from .hook_models import Action, Card, Link, Source
 from .payers import Routing
@@ -60,7 +61,7 @@ def detail(a: Assessment, record: PatientRecord) -> str:
     }[a.determination]
     lines.append(f"**{a.policy.title}** (version {a.policy.version}) – {label}")
     lines.append(
-        f"Order {a.order.reference} ({a.order.code}, {a.order.phase}); indication: {a.indication or 'not determined'};"
+        f"Order {a.order.reference} ({a.order.code}, {a.order.phase}); indication: {'a condition outside the covered indications' if a.indication == OTHER_INDICATION else (a.indication or 'not determined')};"
         f" date of service {a.order.date_of_service.isoformat()}."
     )
     for status, heading in ((NOT_MET, "Not met"), (UNKNOWN, "Not documented" if a.determination != "not-evaluable" else "Documentation missing")):

@@ -60,6 +60,8 @@ class Terminology:
         self.value_sets: dict[str, ValueSet] = {}
         for name in ("conditions.yaml", "observations.yaml", "procedures.yaml", "devices.yaml"):
             for vs_name, body in self._read(name).items():
+                if vs_name == "indication_combinations":
+                    continue
                 if isinstance(body, dict) and "patterns" not in body:
                     self.value_sets[vs_name] = self._value_set(name, vs_name, body)
         # Observation codes are exact, so one dict answers "which sets is this code in".
@@ -73,6 +75,7 @@ class Terminology:
                         self._observation_index.setdefault(key, set()).add(f"flag:{code.lower()}")
                     else:
                         self._observation_index.setdefault(key, set()).add(vs_name)
+        self.indication_combinations: dict[str, list[list[str]]] = self._combinations()
         self.devices = self._read("devices.yaml")
         self.therapies = self._read("therapies.yaml")
         for kind, body in self.therapies["procedure_kinds"].items():
@@ -89,6 +92,15 @@ class Terminology:
         # few dozen codings thousands of times, so each is tested against every set once.
         self._sets_of: dict[tuple[str, str], frozenset[str]] = {}
         self._observation_sets_of: dict[tuple[str, str], frozenset[str]] = {}
+
+    def _combinations(self) -> dict[str, list[list[str]]]:
+        raw = self._read("conditions.yaml").get("indication_combinations") or {}
+        for indication, groups in raw.items():
+            for group in groups:
+                for vs in group:
+                    if vs not in self.value_sets:
+                        raise MappingFileError(f"conditions.yaml: indication_combinations.{indication}: unknown value set {vs!r}")
+        return raw
 
     def _read(self, name: str) -> dict[str, Any]:
         path = self.directory / name

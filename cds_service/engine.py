@@ -78,6 +78,8 @@ def compare(leaf: Leaf, fact: Fact) -> str:
     op = leaf.op
     if op == "documented":
         return MET
+    if leaf.undecided and not isinstance(value, Duration) and value in leaf.undecided:
+        return UNKNOWN
     if isinstance(value, Duration):
         if value.waived:
             return MET
@@ -112,7 +114,8 @@ class _Evaluator:
         if isinstance(node, All):
             return all_of([self.node(child) for child in node.all])
         if isinstance(node, AnyOf):
-            return any_of([self.node(child) for child in node.any])
+            status = any_of([self.node(child) for child in node.any])
+            return UNKNOWN if node.open and status == NOT_MET else status
         if isinstance(node, Not):
             return negate(self.node(node.not_))
         if isinstance(node, Ref):
@@ -130,8 +133,11 @@ class _Evaluator:
             return done.status
         fact = compute(self.ctx, leaf.fact, leaf.params)
         status = compare(leaf, fact)
+        note = fact.note
+        if status == UNKNOWN and fact.value is not None and leaf.undecided:
+            note = f"{note}: the record neither shows nor rules out what this requirement asks" if note else None
         self.results[leaf.id] = CriterionResult(
-            leaf.id, leaf.text, leaf.source, status, list(fact.evidence), fact.note
+            leaf.id, leaf.text, leaf.source, status, list(fact.evidence), note
         )
         return status
 

@@ -1,7 +1,13 @@
 """Why the pump is ordered: order reason first, then the injectate, then the problem list.
 
 Returns every candidate indication when the record leaves it ambiguous, so the
-caller can assess each (clinical-data contract, "Indication").
+caller can assess each (clinical-data contract, "Indication"). The injectate
+only narrows or suggests candidates: whichever indication is assessed, its
+policy tree still asks for its own documented diagnosis.
+
+An order whose reason names a coded condition outside every indication (e.g.
+Parkinson's disease) is `OTHER_INDICATION`: each policy then says in its own
+words what it does with other indications (policies/*.yaml `scope.other_indications`).
 """
 
 from __future__ import annotations
@@ -10,11 +16,17 @@ from typing import Any
 
 from .codes import Terminology
 from .facts.base import is_active_condition
+from .facts.catalogue import INDICATIONS, OTHER_INDICATION
 from .orders import Order
 from .record import PatientRecord
 
 ORDERED = ("cancer-pain", "nonmalignant-pain", "spasticity", "dystonia")
 RELEVANT_SETS = tuple(f"indication-{i}" for i in ORDERED) + ("malignant-neoplasm", "pain-condition")
+# Only these code systems are complete enough to say a reason is *outside* every indication
+# (ICD-10-CM categories are matched by prefix; our SNOMED lists are examples, not complete).
+DECIDING_SYSTEMS = ("icd10",)
+
+assert set(ORDERED) == set(INDICATIONS)
 
 
 def _from_concepts(concepts: list[Any], terminology: Terminology, pain_context: bool) -> list[str]:
@@ -28,11 +40,32 @@ def _from_concepts(concepts: list[Any], terminology: Terminology, pain_context: 
     return found
 
 
+def names_other_condition(concept: Any, terminology: Terminology) -> bool:
+    """A reason coded (in a deciding system) only with conditions outside every indication.
+
+    Symptoms, encounter and device-complication codes (`order-reason-neutral`)
+    name no indication either way; pain and neoplasm codes may point to one.
+    """
+    deciding = [(a, c) for a, c in terminology.codings(concept) if a in DECIDING_SYSTEMS and c]
+    if not deciding:
+        return False
+    for vs in RELEVANT_SETS + ("order-reason-neutral",):
+        if terminology.in_set(concept, vs):
+            return False
+    return True
+
+
+def _pain_injectate(order: Order, terminology: Terminology) -> bool:
+    """The injectate implies a pain indication (mappings/drugs.yaml indication_by_injectate)."""
+    implied = terminology.drugs.indication_by_injectate
+    return any(i in ("nonmalignant-pain", "cancer-pain") for c in order.injectate_classes for i in implied.get(c, ()))
+
+
 def indications_for(order: Order, record: PatientRecord, terminology: Terminology) -> tuple[list[str], str]:
     """Candidate indications, most specific source first, and how they were found."""
     t = terminology
     res = order.resource
-    pain_injectate = bool(order.injectate_classes & {"opioid", "pain-injectate"})
+    pain_injectate = _pain_injectate(order, t)
     reasons = list(res.get("reasonCode") or [])
     for ref in res.get("reasonReference") or ():
         target = _resolve(ref, record)
@@ -41,6 +74,8 @@ def indications_for(order: Order, record: PatientRecord, terminology: Terminolog
     by_reason = _from_concepts(reasons, t, pain_context=True)
     if by_reason:
         return by_reason, "order reason"
+    if any(names_other_condition(r, t) for r in reasons):
+        return [OTHER_INDICATION], "order reason names a condition outside the covered indications"
 
     # Only conditions that could name an indication are validated; the rest cannot change the answer.
     conditions = [

@@ -27,6 +27,10 @@ class Leaf(_Strict):
     op: str
     value: Any = None
     unit: Literal["months", "weeks", "days", "hours"] | None = None
+    # Fact values that neither meet nor contradict the sentence (the record says
+    # something, but not what the policy asks): the criterion stays unknown.
+    # E.g. a pump "malfunction" says nothing on whether it "cannot be repaired".
+    undecided: list[Any] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _fits_catalogue(self) -> "Leaf":
@@ -61,6 +65,10 @@ class All(_Strict):
 
 class AnyOf(_Strict):
     any: list["Node"]
+    # An open list ("including, but not limited to", "e.g."): the named
+    # alternatives can make it met, but none of them met is not a contradiction,
+    # since an unnamed alternative may still be documented; it stays unknown.
+    open: bool = False
 
 
 class Not(_Strict):
@@ -147,6 +155,17 @@ class IndicationRule(_Strict):
 class ExcludedInjectates(_Strict):
     classes: list[str]
     except_indications: list[str] = Field(default_factory=list)
+    # not-applicable: the policy does not apply ("does NOT apply to"); criteria-not-met:
+    # the policy applies and does not cover it (e.g. "experimental, investigational").
+    determination: Literal["not-applicable", "criteria-not-met"] = "not-applicable"
+    source: str
+
+
+class OtherIndications(_Strict):
+    """What the policy says of an order whose reason names a condition outside its list."""
+
+    determination: Literal["not-applicable", "criteria-not-met"]
+    text: str
     source: str
 
 
@@ -160,8 +179,15 @@ class Scope(_Strict):
     indications: list[Literal["nonmalignant-pain", "cancer-pain", "spasticity", "dystonia"]]
     excluded_injectates: list[ExcludedInjectates] = Field(default_factory=list)
     excluded_uses: list[ExcludedUses] = Field(default_factory=list)
+    other_indications: OtherIndications | None = None
     min_age_years: int | None = None
     age_source: str | None = None
+
+    @model_validator(mode="after")
+    def _age_cited(self) -> "Scope":
+        if (self.min_age_years is None) != (self.age_source is None):
+            raise ValueError("min_age_years and age_source go together (a scope age cites its sentence)")
+        return self
 
 
 class Reading(_Strict):
@@ -175,11 +201,6 @@ class Contraindication(_Strict):
     criterion: Leaf
 
 
-class Codes(_Strict):
-    cpt: list[str] = Field(default_factory=list)
-    hcpcs: list[str] = Field(default_factory=list)
-
-
 class Policy(_Strict):
     policy: str
     version: str
@@ -188,7 +209,6 @@ class Policy(_Strict):
     effective: date
     seed: str
     url: str | None = None
-    codes: Codes
     scope: Scope
     readings: list[Reading] = Field(default_factory=list)
     indications: dict[str, IndicationRule]

@@ -66,6 +66,8 @@ def cited_sentences(policy: Policy) -> list[tuple[str, str]]:
         out.append((f"{policy.policy}-excluded-injectates-{i}", ex.source))
     for i, ex in enumerate(policy.scope.excluded_uses):
         out.append((f"{policy.policy}-excluded-uses-{i}", ex.source))
+    if policy.scope.other_indications:
+        out.append((f"{policy.policy}-other-indication", policy.scope.other_indications.source))
     if policy.scope.age_source:
         out.append((f"{policy.policy}-age", policy.scope.age_source))
     for indication, phase, rule in phase_rules(policy):

@@ -36,6 +36,16 @@ FLAG_CODES = (
 )
 
 INDICATIONS = ("nonmalignant-pain", "cancer-pain", "spasticity", "dystonia")
+# How a clinician names each indication (cards, notes, checklist).
+INDICATION_LABEL = {
+    "nonmalignant-pain": "chronic non-malignant pain",
+    "cancer-pain": "cancer-related pain",
+    "spasticity": "spasticity",
+    "dystonia": "dystonia",
+}
+# An order reason naming a condition outside every indication: not one of
+# INDICATIONS (the contract reports it as indication null, with a note).
+OTHER_INDICATION = "other"
 PHASES = ("trial", "permanent", "replacement")
 PUMP_STATUSES = (
     "functional",

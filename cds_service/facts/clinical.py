@@ -7,6 +7,7 @@ from typing import Any
 from ..fhirtime import parse_date, whole_years
 from ..record import resource_ref
 from .base import Fact, FactContext, refs
+from .catalogue import INDICATION_LABEL
 
 # Modified Ashworth codes and strings → numbers; 1+ sits between 1 and 2.
 MAS_VALUES = {"0": 0.0, "1": 1.0, "1+": 1.5, "2": 2.0, "3": 3.0, "4": 4.0}
@@ -59,20 +60,18 @@ def diagnosis_documented(ctx: FactContext, indication: str | None = None) -> Fac
     indication = indication or ctx.indication
     if indication is None:
         return Fact.unknown("no indication could be determined")
+    label = INDICATION_LABEL.get(indication, indication)
     found = list(ctx.conditions(f"indication-{indication}"))
-    if indication == "cancer-pain" and not found:
-        neoplasms = ctx.conditions("malignant-neoplasm")
-        pain = ctx.conditions("pain-condition") or any(
-            ctx.record.usable(o) for _, o in reversed(ctx.candidates("pain-nrs"))
-        )
-        pain_order = bool(ctx.order and ctx.order.injectate_classes & {"opioid", "pain-injectate"})
-        if neoplasms and (pain or pain_order):
-            found = neoplasms + list(ctx.conditions("pain-condition"))
+    for group in ctx.terminology.indication_combinations.get(indication, ()) if not found else ():
+        parts = [ctx.conditions(vs) for vs in group]
+        if all(parts):
+            found = [c for part in parts for c in part]
+            break
     if found:
-        return Fact(True, refs(found), f"active {indication} diagnosis on the problem list")
+        return Fact(True, refs(found), f"an active diagnosis of {label} is on the problem list")
     if not ctx.record.available("Condition"):
         return Fact.unknown("the problem list could not be retrieved")
-    return Fact.unknown(f"no active Condition documents {indication}")
+    return Fact.unknown(f"no active diagnosis on the problem list documents {label}")
 
 
 def pain_nrs_latest(ctx: FactContext) -> Fact:

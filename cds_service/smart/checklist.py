@@ -16,15 +16,10 @@ from ..assessment import rule_for
 from ..engine import MET, NOT_MET, UNKNOWN, all_of, any_of, negate
 from ..policy_model import All, AnyOf, Deferred, Leaf, Not, PhaseRule, Policy, Ref
 from ..policy_store import PolicyStore
+from ..facts.catalogue import INDICATION_LABEL  # re-exported for html.py
 from .evidence import describe
 
 PHASE_LABEL = {"trial": "trial", "permanent": "permanent implant", "replacement": "pump replacement"}
-INDICATION_LABEL = {
-    "nonmalignant-pain": "chronic non-malignant pain",
-    "cancer-pain": "cancer-related pain",
-    "spasticity": "spasticity",
-    "dystonia": "dystonia",
-}
 
 
 @dataclass

@@ -784,7 +784,10 @@ def rule_spasticity_mas_3_to_1plus_is_not_a_2_point_reduction(v: V):
     a = cigna(c, v)
     assert status(a, v.id("spasticity-permanent-ashworth-reduction-2-for-4h")) == "not-met"
     assert status(a, v.id("spasticity-permanent-penn-reduction-2-for-4h")) == "not-met"
-    assert a["determination"] == "criteria-not-met"
+    # 2026-08: "as evidenced by EITHER of the following" is a closed list: contradicted.
+    # 2026-02: "including, but not limited to, EITHER": another beneficial response may
+    # still be documented, so neither named response is undocumented, never not-met.
+    assert a["determination"] == ("criteria-not-met" if v is AUG else "documentation-incomplete")
 
 
 @both_versions
@@ -845,7 +848,8 @@ def rule_spasticity_psfs_3_to_2_is_not_a_2_point_reduction(v: V):
     c.score("penn-spasm-frequency", 2, t + timedelta(hours=4))
     a = cigna(c, v)
     assert status(a, v.id("spasticity-permanent-penn-reduction-2-for-4h")) == "not-met"
-    assert a["determination"] == "criteria-not-met"
+    # Feb-2026's response list is open ("including, but not limited to"): undocumented.
+    assert a["determination"] == ("criteria-not-met" if v is AUG else "documentation-incomplete")
 
 
 @both_versions
@@ -1083,10 +1087,20 @@ def rule_replacement_of_a_functional_pump_is_not_met(v: V):
 
 
 @both_versions
-def rule_replacement_malfunction_without_irreparability_is_not_met(v: V):
+def rule_replacement_malfunction_leaves_cannot_be_repaired_undocumented(v: V):
+    """A malfunction says neither that the pump can nor that it cannot be repaired."""
     a = cigna(replacement_chart(v, "malfunction"), v)
-    assert status(a, v.id("replacement-non-functional-irreparable")) == "not-met"
-    assert a["determination"] == "criteria-not-met"
+    cr = criterion(a, v.id("replacement-non-functional-irreparable"))
+    assert cr["status"] == "unknown"
+    assert "neither shows nor rules out" in cr["note"]
+    assert status(a, v.id("replacement-battery-near-end")) == "not-met"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@both_versions
+def rule_replacement_malfunction_is_never_met(v: V):
+    a = cigna(replacement_chart(v, "malfunction"), v)
+    assert a["determination"] != "criteria-met"
 
 
 @both_versions

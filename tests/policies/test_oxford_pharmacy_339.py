@@ -130,11 +130,14 @@ def test_oxford_nonmalignant_trial_cites_the_policy_sentences():
     assert "untreated psychological or psychosocial issues" in criterion(a, PSYCH)["source"]
 
 
-def test_oxford_nonmalignant_age_17_is_not_met():
+def test_oxford_nonmalignant_age_17_is_not_addressed():
+    """'This policy does not address individuals who are younger than 18 years of age.'"""
     c = nonmalignant_trial_chart(birth_date="2008-09-15")  # turns 18 the day after the DOS
     a = oxford(c)
-    assert status(a, AGE) == "not-met"
-    assert a["determination"] == "criteria-not-met"  # a criterion, not a scope exclusion
+    assert a["determination"] == "not-applicable"
+    cr = criterion(a, "oxford-pharmacy-339-age-scope")
+    assert cr["source"] == "This policy does not address individuals who are younger than 18 years of age."
+    assert cr["evidence"] == [f"Patient/{c.patient['id']}"]
 
 
 def test_oxford_nonmalignant_age_18_on_the_birthday_is_met():
@@ -363,11 +366,9 @@ def test_oxford_nonmalignant_permanent_relief_computed_below_50_percent_is_not_m
     assert status(a, RELIEF) == "not-met"
 
 
-def test_oxford_nonmalignant_permanent_needs_the_trial_criteria_age_17_is_not_met():
+def test_oxford_nonmalignant_permanent_age_17_is_not_addressed():
     a = oxford(nonmalignant_permanent_chart(relief=80, birth_date="2008-09-15"))
-    assert status(a, AGE) == "not-met"
-    assert status(a, RELIEF) == "met"
-    assert a["determination"] == "criteria-not-met"
+    assert a["determination"] == "not-applicable"
 
 
 def test_oxford_nonmalignant_permanent_needs_the_trial_criteria_psych_missing_is_unknown():
@@ -460,9 +461,14 @@ def test_oxford_cancer_pain_permanent_lists_trial_pain_reduction():
     assert all(status(a, cid) == "met" for cid in CANCER_DOCS)
 
 
-def test_oxford_cancer_pain_age_17_is_still_not_evaluable():
-    """Age is a non-malignant criterion; InterQual decides for cancer-related pain."""
+def test_oxford_cancer_pain_age_17_is_not_addressed():
+    """The footnote speaks of "this policy": minors are outside it for every indication."""
     a = oxford(cancer_chart(birth_date="2008-09-15"))
+    assert a["determination"] == "not-applicable"
+
+
+def test_oxford_cancer_pain_age_18_on_the_birthday_is_still_not_evaluable():
+    a = oxford(cancer_chart(birth_date="2008-09-14"))
     assert a["determination"] == "not-evaluable"
 
 
@@ -532,9 +538,9 @@ def test_oxford_spasticity_permanent_lists_score_reduction():
     assert status(a, P + "spasticity-doc-penn-reduction") == "unknown"
 
 
-def test_oxford_spasticity_age_17_is_still_not_evaluable():
+def test_oxford_spasticity_age_17_is_not_addressed():
     a = oxford(spasticity_chart(birth_date="2008-09-15"))
-    assert a["determination"] == "not-evaluable"
+    assert a["determination"] == "not-applicable"
 
 
 def test_oxford_spasticity_replacement_is_deferred_too():
