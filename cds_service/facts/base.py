@@ -18,6 +18,8 @@ TRIAL_WINDOW = timedelta(days=14)  # scores this long after a trial start belong
 FINAL_STATUSES = frozenset({"final", "amended", "corrected"})
 ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+# Still an active problem, but not a documented diagnosis (FHIR condition-ver-status).
+UNCONFIRMED_VERIFICATION = frozenset({"provisional", "differential", "unconfirmed"})
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,8 @@ class FactSpec:
 
 FACTS: dict[str, FactSpec] = {
     "age_years": FactSpec("number"),
-    "diagnosis_documented": FactSpec("bool", {"indication": INDICATIONS}),
+    # value_set: a mappings/conditions.yaml set to require instead of the indication's own.
+    "diagnosis_documented": FactSpec("bool", {"indication": INDICATIONS, "value_set": ("nonmalignant-pain-pathology",)}),
     "pain_nrs_latest": FactSpec("number"),
     "spasticity_score_latest": FactSpec(
         "number",
@@ -75,7 +76,7 @@ FACTS: dict[str, FactSpec] = {
     ),
     "life_expectancy_months": FactSpec("number"),
     "flag": FactSpec("bool", {"code": FLAG_CODES}, ("code",)),
-    "active_infection": FactSpec("bool"),
+    "active_infection": FactSpec("bool", {"scope": ("systemic-or-spinal", "any")}),
     "implant_contraindication": FactSpec("bool"),
     "increased_intracranial_pressure": FactSpec("bool"),
     "thecal_sac_encroachment": FactSpec("bool"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..fhirtime import parse_date, whole_years
 from ..record import resource_ref
-from .base import Fact, FactContext, refs
+from .base import UNCONFIRMED_VERIFICATION, Fact, FactContext, refs, status_code
 from .catalogue import INDICATION_LABEL
 
 # Modified Ashworth codes and strings → numbers; 1+ sits between 1 and 2.
@@ -56,14 +56,19 @@ def age_years(ctx: FactContext) -> Fact:
     return Fact(age, (resource_ref(patient),), f"age {age} on {ctx.date_of_service.isoformat()}")
 
 
-def diagnosis_documented(ctx: FactContext, indication: str | None = None) -> Fact:
+def diagnosis_documented(ctx: FactContext, indication: str | None = None, value_set: str | None = None) -> Fact:
+    """An active, confirmed (or unqualified) diagnosis of the indication, or of a named value set.
+
+    A provisional, differential or unconfirmed diagnosis does not document it: the
+    policies ask for "documented pathology", an etiology "clearly documented".
+    """
     indication = indication or ctx.indication
-    if indication is None:
+    if indication is None and value_set is None:
         return Fact.unknown("no indication could be determined")
-    label = INDICATION_LABEL.get(indication, indication)
-    found = list(ctx.conditions(f"indication-{indication}"))
-    for group in ctx.terminology.indication_combinations.get(indication, ()) if not found else ():
-        parts = [ctx.conditions(vs) for vs in group]
+    label = VALUE_SET_LABEL[value_set] if value_set else INDICATION_LABEL.get(indication, indication)
+    found = _confirmed(ctx.conditions(value_set or f"indication-{indication}"))
+    for group in ctx.terminology.indication_combinations.get(indication, ()) if not found and value_set is None else ():
+        parts = [_confirmed(ctx.conditions(vs)) for vs in group]
         if all(parts):
             found = [c for part in parts for c in part]
             break
@@ -72,6 +77,13 @@ def diagnosis_documented(ctx: FactContext, indication: str | None = None) -> Fac
     if not ctx.record.available("Condition"):
         return Fact.unknown("the problem list could not be retrieved")
     return Fact.unknown(f"no active diagnosis on the problem list documents {label}")
+
+
+VALUE_SET_LABEL = {"nonmalignant-pain-pathology": "a known cause of the pain (a pain symptom code alone is not one)"}
+
+
+def _confirmed(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for c in conditions if status_code(c.get("verificationStatus")) not in UNCONFIRMED_VERIFICATION]
 
 
 def pain_nrs_latest(ctx: FactContext) -> Fact:
@@ -134,8 +146,12 @@ def _finding(ctx: FactContext, value_set: str, label: str, flag_set: str | None 
     return Fact.unknown(f"the problem list could not be retrieved, so {label} cannot be ruled out")
 
 
-def active_infection(ctx: FactContext) -> Fact:
-    return _finding(ctx, "active-infection", "active infection", "active-infection-flag")
+INFECTION_SETS = {"systemic-or-spinal": "active-infection", "any": "any-active-infection"}
+
+
+def active_infection(ctx: FactContext, scope: str = "systemic-or-spinal") -> Fact:
+    label = "active systemic or spinal infection" if scope == "systemic-or-spinal" else "active infection"
+    return _finding(ctx, INFECTION_SETS[scope], label, "active-infection-flag")
 
 
 def implant_contraindication(ctx: FactContext) -> Fact:

@@ -45,8 +45,10 @@ def pump_status(ctx: FactContext) -> Fact:
     for when, obs in reversed(ctx.candidates("pump-status")):
         if when > ctx.cutoff:
             continue
+        # The contract's pump status names its pump (`device`): one that names none may be
+        # about a pump since replaced, so it never speaks for the active one.
         device = obs["device"].get("reference") if isinstance(obs.get("device"), dict) else None
-        if isinstance(device, str) and device and "/".join(device.split("/")[-2:]) not in pump_refs:
+        if not isinstance(device, str) or "/".join(device.split("/")[-2:]) not in pump_refs:
             continue
         if not ctx.record.usable(obs):
             continue

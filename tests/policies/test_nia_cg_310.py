@@ -143,6 +143,7 @@ def test_nia_pump_removal_62355_gets_no_assessment():
 # -- chronic intractable pain: trial --------------------------------------------------
 
 PAIN_TRIAL_IDS = {
+    "nia-310-pain-trial-diagnosis",
     "nia-310-pain-trial-functional-disability",
     "nia-310-pain-trial-nrs-6",
     "nia-310-pain-trial-conservative-active-12-weeks",
@@ -380,6 +381,7 @@ def test_nia_pain_trial_medication_history_not_retrievable_opiate_naive_is_unkno
 # -- chronic intractable pain: permanent ---------------------------------------------
 
 PAIN_PERMANENT_IDS = {
+    "nia-310-pain-permanent-diagnosis",
     "nia-310-pain-permanent-functional-disability",
     "nia-310-pain-permanent-nrs-6",
     "nia-310-pain-permanent-conservative-active-12-weeks",
@@ -952,6 +954,9 @@ def test_nia_replacement_pump_malfunction_is_met():
     assert status(a, "nia-310-replacement-malfunction") == "met"
     assert a["determination"] == "criteria-met"
     assert {x["id"] for x in a["criteria"]} == {
+        "nia-310-replacement-indication-nonmalignant-pain",
+        "nia-310-replacement-indication-cancer-pain",
+        "nia-310-replacement-indication-spasticity",
         "nia-310-replacement-malfunction",
         "nia-310-replacement-battery-depleted",
         "nia-310-contraindication-no-active-infection",
@@ -1015,13 +1020,27 @@ def test_nia_replacement_for_spasticity_uses_the_same_criteria():
     assert a["determination"] == "criteria-met"
 
 
-def test_nia_replacement_without_determinable_indication_is_assessed():
+def test_nia_replacement_without_any_documented_indication_is_undocumented():
+    """'There are no other medical indications … except chronic pain and intractable spasticity.'"""
     c = Chart(payer=PAYER)
     c.flag("body-habitus-adequate", True)
     c.pump("malfunction")
     c.order("62362")
     a = nia(c)
     assert a["indication"] is None
+    assert status(a, "nia-310-replacement-malfunction") == "met"
+    assert status(a, "nia-310-replacement-indication-spasticity") == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+def test_nia_replacement_of_a_spasticity_pump_is_met():
+    c = Chart(payer=PAYER)
+    c.condition(icd10="S14.109S", display="Unspecified injury at unspecified level of cervical spinal cord, sequela")
+    c.flag("body-habitus-adequate", True)
+    c.pump("malfunction")
+    c.order("62362")
+    a = nia(c)
+    assert status(a, "nia-310-replacement-indication-spasticity") == "met"
     assert a["determination"] == "criteria-met"
 
 
