@@ -29,7 +29,13 @@ class Services:
         return cls(settings or get_settings(), Terminology(), PolicyStore.load(), load_codesystem())
 
     def remember(self, key: str, value: Any, limit: int = 2000) -> None:
+        """Keep an assessment for the checklist; a comparison's own assessments are kept
+        under their ids as well, so each policy's detail opens on its own too."""
         self.recent[key] = value
+        items = value.get("assessments") if isinstance(value, dict) else None
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                self.recent[item["id"]] = item
         while len(self.recent) > limit:
             self.recent.pop(next(iter(self.recent)))
 
