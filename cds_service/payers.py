@@ -5,8 +5,8 @@ Which Coverage counts: the patient's own (beneficiary), status active, its
 with several, the lowest `order` is the primary and every other one in force
 is noted. A Coverage whose period cannot be read is not used, and the card
 says so. The primary's payer is matched by mappings/payers.yaml; a route's
-`not_for` (e.g. Oxford: not Medicare Advantage members) takes it out of that
-policy. No Coverage, or a payer no policy matches: every policy is assessed,
+`not_for` (members the policy says it does not apply to) takes it out of
+that policy. No Coverage, or a payer no policy matches: every policy is assessed,
 as one comparison.
 """
 
@@ -215,7 +215,7 @@ def _label(coverage: dict[str, Any]) -> str:
 def route(record: PatientRecord, terminology: Terminology, all_policy_ids: list[str], dos: date,
           names: dict[str, str] | None = None) -> Routing:
     """The policies to assess for an order with date of service `dos`; `names` (policy id → how a
-    clinician knows it, e.g. "Oxford PHARMACY 339.7") words the notes."""
+    clinician knows it, its payer and title) words the notes."""
     names = names or {}
     routes = load_routes(terminology)
     every = tuple(all_policy_ids)
