@@ -74,7 +74,8 @@ class Comparison:
         return {
             "id": self.id,
             "comparison": {"reason": self.routing.reason, "note": self.routing.note,
-                           "coverage": self.routing.coverage_ref, "payer": self.routing.payer},
+                           "coverage": self.routing.coverage_ref, "payer": self.routing.payer,
+                           **({"excluded": self.routing.exclusion} if self.routing.exclusion else {})},
             "order": {"reference": self.order.reference, "code": self.order.code, "phase": self.order.phase},
             "dateOfService": self.order.date_of_service.isoformat(),
             "notes": list(self.routing.notes),
@@ -159,6 +160,8 @@ def assess_order(
             notes: list[str] = []
             if routing.comparison:
                 notes.append(routing.note)
+            if routing.exclusion:
+                notes.append(routing.exclusion)
             notes.extend(routing.notes)
             if not selection.in_force:
                 notes.append(

@@ -127,11 +127,11 @@ def comparison_summary(c: Comparison) -> str:
         payer = payer[:39] + "…"
     reason = c.routing.reason
     if reason == payers.UNAVAILABLE:
-        text = f"IDDS {phase}: coverage could not be retrieved – payers' policies compared, none is the patient's"
+        text = f"IDDS {phase}: coverage could not be retrieved – every policy compared for reference"
     elif reason == payers.UNMATCHED:
-        text = f"IDDS {phase}: no encoded policy for {payer} – other payers' policies compared for reference"
+        text = f"IDDS {phase}: no encoded policy for {payer} – every policy compared for reference"
     elif reason == payers.EXCLUDED:
-        text = f"IDDS {phase}: {payer}'s policy excludes this member's plan – other payers' policies compared"
+        text = f"IDDS {phase}: {payer}'s policy excludes this member's plan – every policy compared for reference"
     else:
         text = f"IDDS {phase}: no active coverage on file – add the patient's Coverage to see their payer's requirements"
     if len(text) > 139:
@@ -150,7 +150,7 @@ def comparison_detail(c: Comparison, record: PatientRecord) -> str:
         payers.UNMATCHED: f"**The patient's payer ({r.payer or 'not named'}, {r.coverage_ref}) has no policy encoded in this "
                           "service**, so its requirements cannot be shown.",
         payers.EXCLUDED: f"**The payer's policy does not apply to this member** ({r.payer or 'payer not named'}, "
-                         f"{r.coverage_ref}), so its requirements cannot be shown.",
+                         f"{r.coverage_ref}), so its requirements cannot be shown. {r.exclusion}",
     }.get(r.reason or "", f"**{r.note}**")
     lines = [
         lead,

@@ -55,7 +55,8 @@ class Routing:
     note: str  # one sentence: which Coverage was used, or why this is a comparison
     reason: str | None = None  # NO_COVERAGE | UNAVAILABLE | UNMATCHED | EXCLUDED when a comparison
     payer: str | None = None  # the primary Coverage's payer as the record names it
-    notes: tuple[str, ...] = ()  # other Coverages in force, unreadable periods, an exclusion's sentence
+    notes: tuple[str, ...] = ()  # other Coverages in force, Coverages not in force or unreadable
+    exclusion: str | None = None  # why the payer's policy was not applied, quoting it (EXCLUDED)
 
 
 def _strings(value: Any) -> list[str]:
@@ -227,7 +228,7 @@ def route(record: PatientRecord, terminology: Terminology, all_policy_ids: list[
         if not _beneficiary_is(cov, record.patient_id):
             if isinstance(cov.get("beneficiary"), dict) and cov["beneficiary"].get("reference"):
                 continue  # another patient's: reported when the record was built
-            notes.append(f"{resource_ref(cov)} names no beneficiary; it was not used.")
+            notes.append(f"{resource_ref(cov)} does not reference the patient as its beneficiary; it was not used.")
             continue
         if cov.get("status") != "active":
             continue  # cancelled, draft: not in force
@@ -263,16 +264,15 @@ def route(record: PatientRecord, terminology: Terminology, all_policy_ids: list[
             applied.append(r.policy)
         else:
             ex, why = hit
-            excluded.append(r.policy)
-            notes.append(f"{names.get(r.policy, r.policy)} was not applied: {ref} is for {ex.members} ({why}), and the policy says "
-                         f"\u201c{ex.source}\u201d")
+            excluded.append(f"{names.get(r.policy, r.policy)} was not applied: {ref} is for {ex.members} ({why}), "
+                            f"and the policy says \u201c{ex.source}\u201d")
     if applied:
         return Routing(tuple(dict.fromkeys(applied)), False, ref, f"payer from {ref} ({payer or 'payer not named'})",
                        None, payer, tuple(notes))
     if excluded:
         note = (f"the payer's policy does not apply to this member ({ref}): this is a comparison of every policy, "
                 "not the patient's payer's verdict")
-        return Routing(every, True, ref, note, EXCLUDED, payer, tuple(notes))
+        return Routing(every, True, ref, note, EXCLUDED, payer, tuple(notes), " ".join(excluded))
     note = (f"no encoded policy is the payer's on {ref} ({payer or 'payer not named'}): this is a comparison of every "
             "policy, not the patient's payer's verdict")
     return Routing(every, True, ref, note, UNMATCHED, payer, tuple(notes))

@@ -10,6 +10,7 @@ from fastapi import Request
 
 from .codes import Terminology
 from .codesystem import load_codesystem
+from .payers import load_routes
 from .policy_store import PolicyStore
 from .settings import Settings, get_settings
 
@@ -26,7 +27,9 @@ class Services:
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> "Services":
-        return cls(settings or get_settings(), Terminology(), PolicyStore.load(), load_codesystem())
+        terminology = Terminology()
+        load_routes(terminology)  # a malformed mappings/payers.yaml stops start-up, not a request
+        return cls(settings or get_settings(), terminology, PolicyStore.load(), load_codesystem())
 
     def remember(self, key: str, value: Any, limit: int = 2000) -> None:
         """Keep an assessment for the checklist; a comparison's own assessments are kept

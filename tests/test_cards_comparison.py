@@ -8,7 +8,7 @@ found and carries every policy's assessment as a list under the key
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient

@@ -255,7 +255,7 @@ def test_uhc_medicare_advantage_by_sopt_type_111_is_not_routed_to_oxford():
     r = routed(c)
     assert r.comparison and r.reason == payers.EXCLUDED and r.coverage_ref == f"Coverage/{cov['id']}"
     assert OXFORD in r.policy_ids and set(r.policy_ids) == EVERY  # every policy, as a comparison
-    (why,) = [n for n in r.notes if "was not applied" in n]
+    why = r.exclusion
     assert "Medicare Advantage members" in why and "code 111 (Medicare HMO)" in why and MA_SENTENCE in why
 
 
@@ -276,7 +276,7 @@ def test_uhc_medicare_advantage_by_plan_name_is_not_routed_to_oxford():
     c.coverage("UnitedHealthcare", plan="AARP Medicare Advantage Choice (PPO)")
     r = routed(c)
     assert r.reason == payers.EXCLUDED
-    assert any("its plan is named" in n and "medicare" in n for n in r.notes)
+    assert "its plan is named" in r.exclusion and "medicare" in r.exclusion
 
 
 def test_oxford_medicare_plan_name_is_not_routed_to_oxford():
@@ -289,7 +289,7 @@ def test_uhc_commercial_plan_still_routes_to_oxford():
     c = replacement()
     c.coverage("UnitedHealthcare", plan="UHC Choice Plus", type_code=(SOPT, "512", "Commercial Managed Care - PPO"))
     r = routed(c)
-    assert r.policy_ids == (OXFORD,) and not r.comparison and not any("not applied" in n for n in r.notes)
+    assert r.policy_ids == (OXFORD,) and not r.comparison and r.exclusion is None
 
 
 def test_a_code_11_from_another_system_does_not_mark_medicare_advantage():
@@ -354,3 +354,11 @@ def test_each_order_is_routed_by_the_coverage_in_force_on_its_own_date_of_servic
     (folded,) = [a for a in answers if isinstance(a, Comparison)]
     assert payer_card.policy.policy == CIGNA and payer_card.order.reference == "ServiceRequest/sr-1"
     assert folded.order.reference == "ServiceRequest/sr-later" and folded.routing.reason == payers.NO_COVERAGE
+
+
+def test_a_coverage_whose_beneficiary_is_not_a_reference_to_the_patient_is_not_used_and_said():
+    c = replacement()
+    cov = c.coverage("Cigna Healthcare")
+    cov["beneficiary"] = {"identifier": {"system": "urn:oid:2.16.840.1.113883.4.1", "value": "999-00-1234"}}
+    r = routed(c)
+    assert r.comparison and any(f"Coverage/{cov['id']} does not reference the patient as its beneficiary" in n for n in r.notes)
