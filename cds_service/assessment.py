@@ -34,6 +34,7 @@ class Assessment:
     indication_source: str
     outcome: Outcome
     notes: list[str] = field(default_factory=list)
+    routing: Routing | None = None  # the payer routing it was assessed under
 
     @property
     def determination(self) -> str:
@@ -57,6 +58,29 @@ class Assessment:
             "determination": self.determination,
             "criteria": [c.as_contract() for c in self.outcome.criteria],
             "notes": self.notes,
+        }
+
+
+@dataclass
+class Comparison:
+    """No payer's policy applies (no Coverage in force, or a payer no policy matches): every
+    policy's assessment of one order, answered as one card, not one payer-named card each."""
+
+    id: str
+    order: Order
+    routing: Routing
+    assessments: list[Assessment]
+
+    def as_contract(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "comparison": {"reason": self.routing.reason, "note": self.routing.note,
+                           "coverage": self.routing.coverage_ref, "payer": self.routing.payer,
+                           **({"excluded": self.routing.exclusion} if self.routing.exclusion else {})},
+            "order": {"reference": self.order.reference, "code": self.order.code, "phase": self.order.phase},
+            "dateOfService": self.order.date_of_service.isoformat(),
+            "notes": list(self.routing.notes),
+            "assessments": [a.as_contract() for a in self.assessments],
         }
 
 
@@ -156,6 +180,9 @@ def assess_order(
             notes: list[str] = []
             if routing.comparison:
                 notes.append(routing.note)
+            if routing.exclusion:
+                notes.append(routing.exclusion)
+            notes.extend(routing.notes)
             if not selection.in_force:
                 notes.append(
                     f"version {policy.version} was not yet in force on {order.date_of_service.isoformat()} "
@@ -169,7 +196,7 @@ def assess_order(
                 notes.append("the injectate was identified by drug name only (no RxNorm code)")
             outcome = _scope_exclusion(policy, order, indication, ctx) or _evaluate(policy, order, indication, ctx)
             out.append(
-                Assessment(str(uuid.uuid4()), policy, selection.in_force, order, indication, source, outcome, notes)
+                Assessment(str(uuid.uuid4()), policy, selection.in_force, order, indication, source, outcome, notes, routing)
             )
     return out
 

@@ -12,11 +12,12 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote
 
-from .assessment import Assessment
-from .facts.catalogue import OTHER_INDICATION
+from .assessment import Assessment, Comparison
 from .engine import MET, NOT_MET, UNKNOWN, count_requirements
 from .hook_models import Action, Card, Link, Source
+from . import payers
 from .payers import Routing
+from .facts.catalogue import OTHER_INDICATION
 from .record import PatientRecord
 
 CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
@@ -24,6 +25,14 @@ CRD_COVERAGE_EXT = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-c
 IDDS_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds"
 PHASE_LABEL = {"trial": "trial", "permanent": "permanent implant", "replacement": "pump replacement"}
 INFO_DETERMINATIONS = ("criteria-met", "not-applicable")
+SERVICE_LABEL = "idds-cds"  # source.label when no payer speaks: a comparison, a failure
+DETERMINATION_LABEL = {
+    "criteria-met": "criteria met",
+    "criteria-not-met": "criteria not met",
+    "documentation-incomplete": "documentation incomplete",
+    "not-applicable": "policy does not apply",
+    "not-evaluable": "criteria not public",
+}
 
 
 def summary(a: Assessment) -> str:
@@ -83,7 +92,10 @@ def detail(a: Assessment, record: PatientRecord) -> str:
     return "\n".join(lines)
 
 
-def card(a: Assessment, record: PatientRecord, base_url: str, smart_url: str) -> Card:
+def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart_url: str) -> Card:
+    """The card for one (order, policy) assessment, or the one folded card of a comparison."""
+    if isinstance(a, Comparison):
+        return comparison_card(a, record, base_url, smart_url)
     policy_url = f"{base_url}/policies/{quote(a.policy.policy)}/{quote(a.policy.version)}"
     first_gap = next((c for c in a.outcome.criteria if c.blocking), None)
     anchor = f"#{quote(first_gap.id)}" if first_gap else ""
@@ -103,6 +115,90 @@ def card(a: Assessment, record: PatientRecord, base_url: str, smart_url: str) ->
             Link(label=f"Policy text: {a.policy.title}", url=policy_url + anchor, type="absolute"),
         ],
         extension={"idds-cds.assessment": a.as_contract()},
+    )
+
+
+# -- a comparison: no payer's policy applies --------------------------------------------------
+
+def comparison_summary(c: Comparison) -> str:
+    """Under 140 characters: what is missing (the payer), the phase, and that policies are only compared."""
+    phase = PHASE_LABEL.get(c.order.phase or "", "order")
+    payer = c.routing.payer or "the payer"
+    if len(payer) > 40:
+        payer = payer[:39] + "…"
+    reason = c.routing.reason
+    if reason == payers.UNAVAILABLE:
+        text = f"IDDS {phase}: coverage could not be retrieved – every policy compared for reference"
+    elif reason == payers.UNMATCHED:
+        text = f"IDDS {phase}: no encoded policy for {payer} – every policy compared for reference"
+    elif reason == payers.EXCLUDED:
+        text = f"IDDS {phase}: {payer}'s policy excludes this member's plan – every policy compared for reference"
+    else:
+        text = f"IDDS {phase}: no active coverage on file – add the patient's Coverage to see their payer's requirements"
+    if len(text) > 139:
+        text = text[:136] + "…"
+    return text
+
+
+def comparison_detail(c: Comparison, record: PatientRecord) -> str:
+    o, r = c.order, c.routing
+    dos = o.date_of_service.isoformat()
+    lead = {
+        payers.NO_COVERAGE: f"**No coverage in force on {dos} was found** for this order, so no payer's requirements "
+                            "can be shown as the patient's. Add the patient's Coverage to see their payer's requirements.",
+        payers.UNAVAILABLE: "**The patient's coverage could not be retrieved**, so no payer's requirements can be shown "
+                            "as the patient's.",
+        payers.UNMATCHED: f"**The patient's payer ({r.payer or 'not named'}, {r.coverage_ref}) has no policy encoded in this "
+                          "service**, so its requirements cannot be shown.",
+        payers.EXCLUDED: f"**The payer's policy does not apply to this member** ({r.payer or 'payer not named'}, "
+                         f"{r.coverage_ref}), so its requirements cannot be shown. {r.exclusion}",
+    }.get(r.reason or "", f"**{r.note}**")
+    lines = [
+        lead,
+        f"Order {o.reference} ({o.code}, {o.phase}); date of service {dos}.",
+        "\nFor reference only, every encoded policy compared – none of these is this patient's payer's verdict:\n",
+    ]
+    several = len({a.indication for a in c.assessments}) > 1
+    lines.append("| Policy | Version | Result" + (" | Indication" if several else "") + " | Not met | Not documented |")
+    lines.append("|---|---|---" + ("|---" if several else "") + "|---|---|")
+    for a in c.assessments:
+        unmet = count_requirements(a.outcome.criteria, NOT_MET)
+        missing = count_requirements(a.outcome.criteria, UNKNOWN)
+        ind = f" | {a.indication or 'not determined'}" if several else ""
+        lines.append(f"| {a.policy.payer} {a.policy.title.split(':')[0]} | {a.policy.version} | "
+                     f"{DETERMINATION_LABEL[a.determination]}{ind} | {unmet} | {missing} |")
+    lines.append("\nThe checklist link opens each policy's requirements with their source sentences.")
+    notes = list(r.notes) + list(record.unavailable.values()) + record.issues
+    if notes:
+        lines.append("\n**Data notes**")
+        lines.extend(f"- {n}" for n in dict.fromkeys(notes))
+    return "\n".join(lines)
+
+
+def comparison_card(c: Comparison, record: PatientRecord, base_url: str, smart_url: str) -> Card:
+    """One card per order: no coverage (or no policy for the payer) said plainly, every policy's
+    assessment carried under `idds-cds.assessments`, the per-policy detail behind the checklist link."""
+    actionable = c.routing.reason in (payers.NO_COVERAGE, payers.UNAVAILABLE)
+    policies = list(dict.fromkeys((a.policy.policy, a.policy.version) for a in c.assessments))
+    titles = {(a.policy.policy, a.policy.version): f"{a.policy.payer} {a.policy.title}" for a in c.assessments}
+    links = [Link(label="Open the checklist: every policy compared", url=smart_url, type="smart",
+                  appContext=f"assessment={c.id}")]
+    links += [Link(label=f"Policy text: {titles[k]}", url=f"{base_url}/policies/{quote(k[0])}/{quote(k[1])}", type="absolute")
+              for k in policies]
+    return Card(
+        uuid=c.id,
+        summary=comparison_summary(c),
+        detail=comparison_detail(c, record),
+        # Something to fix in the record (no Coverage) is a warning; a payer this service has no
+        # policy for leaves nothing to act on, and other payers' gaps are not this patient's.
+        indicator="warning" if actionable else "info",
+        source=Source(label=SERVICE_LABEL,
+                      topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"}),
+        links=links,
+        extension={
+            "idds-cds.assessments": [a.as_contract() for a in c.assessments],
+            "idds-cds.comparison": c.as_contract()["comparison"],
+        },
     )
 
 
@@ -142,16 +238,22 @@ def coverage_extension(a: Assessment, coverage_ref: str, today: date) -> dict[st
     return {"url": CRD_COVERAGE_EXT, "extension": ext}
 
 
-def system_actions(assessments: list[Assessment], hook: str, routing: Routing, today: date) -> list[Action]:
+def system_actions(assessments: list[Assessment | Comparison], hook: str, routing: Routing | None, today: date) -> list[Action]:
     """order-sign: update each assessed order with coverage information; order-select only
     where no documentation is asked for (CRD hook-19). Only for the patient's own payer:
-    a comparison across payers asserts nothing about this patient's coverage."""
-    if routing.comparison or routing.coverage_ref is None:
-        return []
+    CRD's coverage-information is an assertion about one Coverage (`coverage` 1..1), so a
+    comparison (no Coverage, or a payer no policy is encoded for) asserts nothing."""
     by_order: dict[str, list[Assessment]] = {}
+    coverage_of: dict[str, str] = {}
     for a in assessments:
+        if isinstance(a, Comparison):
+            continue
+        own = a.routing or routing
+        if own is None or own.comparison or own.coverage_ref is None:
+            continue
         if a.determination in CRD_CODES:
             by_order.setdefault(a.order.reference, []).append(a)
+            coverage_of[a.order.reference] = own.coverage_ref
     actions = []
     for ref, items in by_order.items():
         asks_for_docs = any(CRD_CODES[a.determination][2] for a in items)
@@ -159,7 +261,7 @@ def system_actions(assessments: list[Assessment], hook: str, routing: Routing, t
             continue
         resource = copy.deepcopy(items[0].order.resource)
         kept = [e for e in resource.get("extension") or () if e.get("url") != CRD_COVERAGE_EXT]
-        resource["extension"] = kept + [coverage_extension(a, routing.coverage_ref, today) for a in items]
+        resource["extension"] = kept + [coverage_extension(a, coverage_of[ref], today) for a in items]
         actions.append(Action(type="update", description=f"Coverage information for {ref}", resource=resource))
     return actions
 
@@ -174,5 +276,5 @@ def failure_card() -> Card:
         detail="idds-cds hit an internal error while assessing this order. No coverage conclusion "
         "can be drawn from this card; the error has been logged for the service team.",
         indicator="warning",
-        source=Source(label="idds-cds", topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"}),
+        source=Source(label=SERVICE_LABEL, topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"}),
     )

@@ -10,6 +10,7 @@ from fastapi import Request
 
 from .codes import Terminology
 from .codesystem import load_codesystem
+from .payers import load_routes
 from .policy_store import PolicyStore
 from .settings import Settings, get_settings
 
@@ -26,10 +27,18 @@ class Services:
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> "Services":
-        return cls(settings or get_settings(), Terminology(), PolicyStore.load(), load_codesystem())
+        terminology = Terminology()
+        load_routes(terminology)  # a malformed mappings/payers.yaml stops start-up, not a request
+        return cls(settings or get_settings(), terminology, PolicyStore.load(), load_codesystem())
 
     def remember(self, key: str, value: Any, limit: int = 2000) -> None:
+        """Keep an assessment for the checklist; a comparison's own assessments are kept
+        under their ids as well, so each policy's detail opens on its own too."""
         self.recent[key] = value
+        items = value.get("assessments") if isinstance(value, dict) else None
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                self.recent[item["id"]] = item
         while len(self.recent) > limit:
             self.recent.pop(next(iter(self.recent)))
 

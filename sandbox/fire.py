@@ -165,9 +165,17 @@ def hook_request(
 # -- the answer -------------------------------------------------------------------------------
 
 
+def card_assessments(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """A card's assessments: its one `idds-cds.assessment`, or a comparison's `idds-cds.assessments`."""
+    ext = card.get("extension") if isinstance(card.get("extension"), dict) else {}
+    if isinstance(ext.get("idds-cds.assessment"), dict):
+        return [ext["idds-cds.assessment"]]
+    items = ext.get("idds-cds.assessments")
+    return [a for a in items if isinstance(a, dict)] if isinstance(items, list) else []
+
+
 def assessments(response: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c["extension"]["idds-cds.assessment"] for c in response.get("cards", [])
-            if isinstance(c.get("extension"), dict) and "idds-cds.assessment" in c["extension"]]
+    return [a for c in response.get("cards", []) if isinstance(c, dict) for a in card_assessments(c)]
 
 
 def determinations(response: dict[str, Any]) -> dict[str, list[str]]:
@@ -200,36 +208,47 @@ def open_items(card: dict[str, Any], a: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render(patient: str, hook: str, response: dict[str, Any], expected: dict[str, str] | None, width: int = 100) -> str:
-    """Cards as a clinician would skim them: summary, determination, what is missing and why."""
+    """Cards as a clinician would skim them: summary, determination, what is missing and why.
+    A comparison (no payer's policy applies) is one card; each policy it compares is listed under it."""
     lines = [f"== {patient} ({hook})"]
     cards = response.get("cards", [])
     if not cards:
         lines.append("   no cards (nothing to assess, or the order is out of scope)")
     for card in cards:
-        a = (card.get("extension") or {}).get("idds-cds.assessment") or {}
-        key = f"{a.get('policy', {}).get('id')}@{a.get('policy', {}).get('version')}"
-        want = (expected or {}).get(key)
-        verdict = "" if expected is None else ("  [as expected]" if want == a.get("determination") else f"  [EXPECTED {want or 'no card'}]")
         lines.append(f"-- [{card.get('indicator')}] {card.get('summary')}")
-        order = a.get("order", {})
-        lines.append(f"   {a.get('determination')}{verdict}")
-        lines.append(f"   policy {key}; order {order.get('reference')} {order.get('code')} ({order.get('phase')}); "
-                     f"indication {a.get('indication')}; date of service {a.get('dateOfService')}")
-        if a.get("determination") == "not-applicable":
-            first = (card.get("detail") or "").split("\n")[0]
-            lines.append("   " + first.split(" – ", 1)[-1])
-        for c in open_items(card, a):
-            lines.append(f"   {STATUS_LABEL.get(c['status'], c['status'])}: {c['text']}")
-            if c.get("note"):
-                lines.append(textwrap.fill(c["note"], width, initial_indent="      note: ", subsequent_indent="      "))
-            lines.append(textwrap.fill(f"\u201c{c['source']}\u201d", width, initial_indent="      ", subsequent_indent="      ",
-                                       max_lines=3, placeholder=" …\u201d"))
-        for note in a.get("notes", []):
-            lines.append(textwrap.fill(note, width, initial_indent="   note: ", subsequent_indent="         "))
+        folded = (card.get("extension") or {}).get("idds-cds.comparison")
+        indent = "   "
+        if isinstance(folded, dict):
+            lines.append(f"   comparison ({folded.get('reason')}): {len(card_assessments(card))} policies, none the patient's payer's verdict")
+            indent = "      "
+        for a in card_assessments(card) or [{}]:
+            _render_assessment(lines, card, a, expected, width, indent)
     actions = response.get("systemActions", [])
     if actions:
         lines.append(f"-- systemActions: {len(actions)} coverage-information update(s)")
     return "\n".join(lines)
+
+
+def _render_assessment(lines: list[str], card: dict[str, Any], a: dict[str, Any], expected: dict[str, str] | None,
+                       width: int, ind: str) -> None:
+    key = f"{a.get('policy', {}).get('id')}@{a.get('policy', {}).get('version')}"
+    want = (expected or {}).get(key)
+    verdict = "" if expected is None else ("  [as expected]" if want == a.get("determination") else f"  [EXPECTED {want or 'no card'}]")
+    order = a.get("order", {})
+    lines.append(f"{ind}{a.get('determination')}{verdict}")
+    lines.append(f"{ind}policy {key}; order {order.get('reference')} {order.get('code')} ({order.get('phase')}); "
+                 f"indication {a.get('indication')}; date of service {a.get('dateOfService')}")
+    if a.get("determination") == "not-applicable" and "idds-cds.assessment" in (card.get("extension") or {}):
+        first = (card.get("detail") or "").split("\n")[0]
+        lines.append(ind + first.split(" – ", 1)[-1])
+    for c in open_items(card, a):
+        lines.append(f"{ind}{STATUS_LABEL.get(c['status'], c['status'])}: {c['text']}")
+        if c.get("note"):
+            lines.append(textwrap.fill(c["note"], width, initial_indent=f"{ind}   note: ", subsequent_indent=f"{ind}   "))
+        lines.append(textwrap.fill(f"\u201c{c['source']}\u201d", width, initial_indent=f"{ind}   ", subsequent_indent=f"{ind}   ",
+                                   max_lines=3, placeholder=" …\u201d"))
+    for note in a.get("notes", []):
+        lines.append(textwrap.fill(note, width, initial_indent=f"{ind}note: ", subsequent_indent=f"{ind}      "))
 
 
 # -- the loop ---------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ IDDS = "http://idds-cds.org/fhir/CodeSystem/idds"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 COND_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 COND_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+SOPT = "https://nahdo.org/sopt"  # Source of Payment Typology, as US Core binds Coverage.type
+COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
 
 # name → (ingredient RxNorm, a clinical-drug RxNorm or None, display)
 DRUGS = {
@@ -129,13 +131,33 @@ class Chart:
         })
 
     # -- administrative -----------------------------------------------------
-    def coverage(self, payer: str, status: str = "active") -> dict[str, Any]:
-        cov = {
+    def coverage(self, payer: str | None, status: str = "active", *, start: str | date | None = None,
+                 end: str | date | None = None, order: int | None = None, plan: str | None = None,
+                 type_code: tuple[str, str, str] | None = None, payor_id: str | None = None,
+                 beneficiary: str | None = None, subscriber: str | None = None, group: str | None = None) -> dict[str, Any]:
+        """A Coverage as an EHR sends it: payor display (and identifier), a plan class, optionally
+        a group class, a Coverage.type (system, code, display), a period, an order."""
+        cov: dict[str, Any] = {
             "resourceType": "Coverage", "id": self._id("cov"), "status": status,
-            "beneficiary": self._subject(),
-            "payor": [{"display": payer}],
-            "class": [{"type": _concept(("http://terminology.hl7.org/CodeSystem/coverage-class", "plan", "Plan")), "value": "PLAN-01", "name": f"{payer} PPO"}],
+            "beneficiary": {"reference": f"Patient/{beneficiary}"} if beneficiary else self._subject(),
+            "payor": [{"display": payer} if payer else {"reference": "Organization/org-payer"}],
+            "class": [{"type": _concept((COVERAGE_CLASS, "plan", "Plan")), "value": "PLAN-01",
+                       "name": plan if plan is not None else f"{payer} PPO"}],
         }
+        if payor_id:
+            cov["payor"][0]["identifier"] = {"system": "http://hl7.org/fhir/sid/us-npi", "value": payor_id}
+        if group:
+            cov["class"].append({"type": _concept((COVERAGE_CLASS, "group", "Group")), "value": "GRP-7", "name": group})
+        if subscriber:
+            cov["subscriber"] = {"reference": f"RelatedPerson/{subscriber}"}
+            cov["relationship"] = _concept(("http://terminology.hl7.org/CodeSystem/subscriber-relationship", "child", "Child"))
+        if type_code:
+            cov["type"] = _concept(type_code)
+        period = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in (("start", start), ("end", end)) if v is not None}
+        if period:
+            cov["period"] = period
+        if order is not None:
+            cov["order"] = order
         self.resources["coverage"].append(cov)
         return cov
 

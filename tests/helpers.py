@@ -24,12 +24,12 @@ def services() -> tuple[Terminology, PolicyStore]:
 
 
 def assessments(chart: Chart, hook: str = "order-sign", **request_args: Any) -> list[dict[str, Any]]:
-    """Every assessment (contract dict) the service makes for the chart's draft orders."""
+    """Every assessment (contract dict) the service makes for the chart's draft orders, a comparison's unfolded."""
     terminology, store = services()
     req = HookRequest.model_validate(chart.request(hook=hook, **request_args))
     record = asyncio.run(build_record(req, Settings()))
     outcome = assess_hook(req, record, terminology, store, today=chart.dos)
-    return [a.as_contract() for a in outcome.assessments]
+    return [a.as_contract() for a in outcome.every_assessment]
 
 
 def assessment(chart: Chart, policy: str, indication: str | None = "any", **kw: Any) -> dict[str, Any]:

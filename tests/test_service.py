@@ -152,11 +152,15 @@ def test_order_select_sends_coverage_information_only_when_no_documentation_is_n
     assert undocumented["systemActions"] == []
 
 
-def test_unknown_payer_assesses_every_policy_as_a_comparison(client):
+def test_unknown_payer_is_one_folded_comparison_card_carrying_every_policy(client):
     body = client.post(SIGN, json=replacement_chart(payer="Acme Health Plan").request()).json()
-    policies = {c["extension"]["idds-cds.assessment"]["policy"]["id"] for c in body["cards"]}
+    check_response(body)
+    (card,) = body["cards"]
+    assert "idds-cds.assessment" not in card["extension"]
+    policies = {a["policy"]["id"] for a in card["extension"]["idds-cds.assessments"]}
     assert policies == {"cigna-cmm-210", "oxford-pharmacy-339", "nia-cg-310", "molina-mcp-160"}
-    assert all("comparison" in c["detail"] for c in body["cards"])
+    assert "Acme Health Plan" in card["summary"] and card["source"]["label"] == "idds-cds"
+    assert "comparison" in card["extension"]["idds-cds.assessments"][0]["notes"][0]
     assert body["systemActions"] == []
 
 

@@ -87,7 +87,8 @@ def checklist_urls(site, pid: str) -> list[str]:
     entry = fire.load_expected()[pid]
     with requests.Session() as s:
         _, body, _ = fire.fire(s, service, fire.load_bundle(pid), entry["hook"])
-    return [f"{service}/smart/checklist?assessment={c['extension']['idds-cds.assessment']['id']}" for c in body["cards"]]
+    # A card's uuid is its assessment's id; a comparison card's opens every policy it compared.
+    return [f"{service}/smart/checklist?assessment={c['uuid']}" for c in body["cards"]]
 
 
 def checklist_url(site, pid: str) -> str:

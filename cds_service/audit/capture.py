@@ -1,7 +1,7 @@
 """What of a hook call goes into the trail: ids, order references and codes, the answer's decisions.
 
 Taken from the request as the service received it and from the answer as it
-was sent (the cards' `idds-cds.assessment`), so the trail records what was
+was sent (the cards' `idds-cds.assessment`, a comparison's `idds-cds.assessments`), so the trail records what was
 actually answered, by a middleware rather than by code inside each route. The
 hook route hands over what it already has (the parsed request body, the
 rendered HookResponse) so nothing is parsed twice; when the route did not get
@@ -110,6 +110,21 @@ def _assessment_row(card_id: Any, a: Any) -> dict[str, Any] | None:
     }
 
 
+def _card_rows(card_id: Any, extension: Any) -> list[dict[str, Any]]:
+    """A card's assessment rows: its `idds-cds.assessment`, or each of a comparison's
+    `idds-cds.assessments` under the assessment's own id (the card's uuid is the comparison's)."""
+    if not isinstance(extension, dict):
+        return []
+    row = _assessment_row(card_id, extension.get("idds-cds.assessment"))
+    if row is not None:
+        return [row]
+    items = extension.get("idds-cds.assessments")
+    if not isinstance(items, list):
+        return []
+    rows = [_assessment_row(a.get("id"), a) for a in items[:MAX_ITEMS] if isinstance(a, dict) and a.get("id")]
+    return [r for r in rows if r is not None]
+
+
 def assessments(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
     """(cards, systemActions, one row per card carrying an assessment) from a hook response body."""
     if not isinstance(response, dict):
@@ -119,9 +134,7 @@ def assessments(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
     rows = []
     for card in cards:
         if isinstance(card, dict):
-            row = _assessment_row(card.get("uuid"), (card.get("extension") or {}).get("idds-cds.assessment"))
-            if row is not None:
-                rows.append(row)
+            rows += _card_rows(card.get("uuid"), card.get("extension"))
     return len(cards), len(actions), rows
 
 
@@ -129,9 +142,7 @@ def answered(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
     """The same from the HookResponse the route rendered (its cards carry the very dicts sent), no parse."""
     rows = []
     for card in response.cards:
-        row = _assessment_row(card.uuid, (card.extension or {}).get("idds-cds.assessment"))
-        if row is not None:
-            rows.append(row)
+        rows += _card_rows(card.uuid, card.extension)
     return len(response.cards), len(response.systemActions or ()), rows
 
 

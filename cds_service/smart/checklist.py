@@ -171,9 +171,34 @@ def _flat(a: dict[str, Any], builder: _Builder | None, chart: dict[str, dict[str
     return Group("all", "", _combine("all", [r.status for r in rows]) if rows else MET, rows)
 
 
-def sheet(a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]] | None = None) -> Sheet:
-    """The checklist for one assessment; `chart` (ref → resource) adds evidence descriptions."""
+@dataclass
+class ComparisonSheets:
+    """A comparison opened from its one card (no payer's policy applies): every policy's
+    sheet, and the sentence saying why none of them is the patient's payer's verdict."""
+
+    comparison: dict[str, Any]
+    sheets: list[Sheet]
+
+    @property
+    def explanation(self) -> str:
+        why = (self.comparison.get("comparison") or {}).get("note") or "no payer's policy applies"
+        return (f"A comparison, not the patient's payer's verdict: {why}. "
+                "Each encoded policy's requirements are shown below for reference.")
+
+
+def sheets(a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]] | None = None) -> list[Sheet]:
+    """The sheets an assessment or a comparison opens as (a comparison: one per policy)."""
+    found = sheet(a, store, chart)
+    return found.sheets if isinstance(found, ComparisonSheets) else [found]
+
+
+def sheet(a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]] | None = None) -> Sheet | ComparisonSheets:
+    """The checklist for one assessment; `chart` (ref → resource) adds evidence descriptions.
+    A comparison (its `assessments` list) opens as every policy's sheet."""
     chart = chart or {}
+    if isinstance(a.get("assessments"), list):
+        return ComparisonSheets(a, [s for item in a["assessments"] if isinstance(item, dict)
+                                    for s in sheets(item, store, chart)])
     policy = store.get(a["policy"]["id"], a["policy"]["version"])
     determination = a["determination"]
     criteria = {c["id"]: c for c in a.get("criteria", [])}

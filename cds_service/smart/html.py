@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..engine import MET, NOT_MET, UNKNOWN
-from .checklist import INDICATION_LABEL, PHASE_LABEL, Group, Row, Sheet
+from .checklist import INDICATION_LABEL, PHASE_LABEL, ComparisonSheets, Group, Row, Sheet
 
 STATUS = {
     MET: ("\u2714", "Met"),
@@ -121,6 +121,18 @@ class View:
     patient_id: str | None = None
     notes: list[str] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)  # the query that produced it
+    banners: list[str] = field(default_factory=list)  # said above the sheets (a comparison's why)
+
+    def __post_init__(self) -> None:
+        """A comparison opens as its policies' sheets, said to be a comparison."""
+        flat: list[Sheet] = []
+        for s in self.sheets:
+            if isinstance(s, ComparisonSheets):
+                self.banners.append(s.explanation)
+                flat.extend(s.sheets)
+            else:
+                flat.append(s)
+        self.sheets = flat
 
 
 def _e(value: Any) -> str:
@@ -220,6 +232,10 @@ def _sheet(s: Sheet, index: int) -> str:
     )
 
 
+def _banners(view: View) -> str:
+    return "".join(f'<p class="todo comparison" role="note"><strong>{_e(b)}</strong></p>' for b in dict.fromkeys(view.banners))
+
+
 def _page(title: str, body: str, script: bool = False) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -250,7 +266,7 @@ def checklist_page(view: View, missing_only: bool) -> str:
         '<p id="filter-status" class="fine" role="status" aria-live="polite"></p>'
         '<p class="legend">Status: <span aria-hidden="true">\u2714</span> met \u00b7 <span aria-hidden="true">\u2716</span> not met'
         ' \u00b7 ? not documented. Each criterion quotes the policy sentence it comes from.</p></header>'
-        f'<main id="main"{filtered}>{sheets}'
+        f'<main id="main"{filtered}>{_banners(view)}{sheets}'
         + (f'<div class="notes"><h2>Data notes</h2><ul>{notes}</ul></div>' if notes else "")
         + "</main>"
     )
@@ -301,7 +317,7 @@ def summary_page(view: View) -> str:
         "Review it against the chart before sending; statuses are as documented, not a payer decision.</p>"
         f'<p class="tools"><a class="button" href="{_e(back)}">Back to the checklist</a>'
         '<button type="button" onclick="window.print()">Print</button></p></header>'
-        f'<main id="main">{"".join(_summary_sheet(s) for s in view.sheets) or "<p>No assessment to summarise.</p>"}</main>'
+        f'<main id="main">{_banners(view)}{"".join(_summary_sheet(s) for s in view.sheets) or "<p>No assessment to summarise.</p>"}</main>'
     )
     return _page("Documentation summary", body)
 
