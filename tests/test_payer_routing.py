@@ -311,6 +311,26 @@ def test_the_medicare_advantage_exclusion_is_oxfords_own_not_widened_to_other_pa
     assert routed(c).policy_ids == (CIGNA,)
 
 
+def test_molina_medicare_member_by_plan_name_is_not_routed_to_molina():
+    """'… an existing NCD or LCD will supersede the contents of this MCP … for all Medicare members.'"""
+    c = replacement()
+    c.coverage("Molina Healthcare", plan="Molina Medicare Complete Care (HMO D-SNP)")
+    r = routed(c)
+    assert r.reason == payers.EXCLUDED and "NCD" in r.exclusion
+
+
+def test_molina_medicare_fee_for_service_type_is_not_routed_to_molina():
+    c = replacement()
+    c.coverage("Molina Healthcare", plan="Molina Plan 3", type_code=(SOPT, "121", "Medicare FFS"))
+    assert routed(c).reason == payers.EXCLUDED
+
+
+def test_molina_medicaid_member_still_routes_to_molina():
+    c = replacement()
+    c.coverage("Molina Healthcare", plan="Molina Medicaid", type_code=(SOPT, "2", "Medicaid"))
+    assert routed(c).policy_ids == ("molina-mcp-160",)
+
+
 # -- the exclusion is data ---------------------------------------------------------------------
 
 def test_payers_yaml_quotes_each_exclusion_verbatim_from_its_seed():
