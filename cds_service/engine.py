@@ -134,11 +134,23 @@ class _Evaluator:
         fact = compute(self.ctx, leaf.fact, leaf.params)
         status = compare(leaf, fact)
         note = fact.note
+        evidence = list(fact.evidence)
         if status == UNKNOWN and fact.value is not None and leaf.undecided:
             note = f"{note}: the record neither shows nor rules out what this requirement asks" if note else None
-        self.results[leaf.id] = CriterionResult(
-            leaf.id, leaf.text, leaf.source, status, list(fact.evidence), note
-        )
+        if leaf.applies_if is not None:
+            # "only if C, then L" is (not C) or L, three-valued: a requirement that may not
+            # apply is never contradicted, and one that does not apply is met.
+            cond = leaf.applies_if
+            cond_fact = compute(self.ctx, cond.fact, cond.params)
+            cond_status = compare(cond, cond_fact)
+            combined = any_of([negate(cond_status), status])
+            if cond_status == NOT_MET:
+                note = f"does not apply: {cond_fact.note}" if cond_fact.note else "does not apply here"
+                evidence = list(cond_fact.evidence)
+            elif cond_status == UNKNOWN and combined != status:
+                note = f"{note}; whether it applies is not documented ({cond_fact.note})"
+            status = combined
+        self.results[leaf.id] = CriterionResult(leaf.id, leaf.text, leaf.source, status, evidence, note)
         return status
 
     def mark_blocking(self, node: Node, group: str | None = None, negated: bool = False) -> None:

@@ -31,6 +31,10 @@ class Leaf(_Strict):
     # something, but not what the policy asks): the criterion stays unknown.
     # E.g. a pump "malfunction" says nothing on whether it "cannot be repaired".
     undecided: list[Any] = Field(default_factory=list)
+    # A requirement that holds only in some cases ("prior to undergoing an intrathecal
+    # opioid trial"): when this condition is not met the requirement does not apply
+    # (met, with the reason); when it is met or unknown, the requirement stands.
+    applies_if: "Leaf | None" = None
 
     @model_validator(mode="after")
     def _fits_catalogue(self) -> "Leaf":
@@ -57,6 +61,9 @@ class Leaf(_Strict):
         if self.op in (">", ">=", "<", "<=") and not isinstance(self.value, (int, float)):
             raise ValueError(f"op {self.op!r} needs a numeric value")
         return self
+
+
+Leaf.model_rebuild()
 
 
 class All(_Strict):

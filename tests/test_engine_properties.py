@@ -137,7 +137,7 @@ def test_an_answer_short_of_met_names_a_blocking_criterion(tree, values):
 
 def _leaf_ids(obj: Any) -> set[str]:
     if isinstance(obj, Leaf):
-        return {obj.id}
+        return {obj.id} | (_leaf_ids(obj.applies_if) if obj.applies_if else set())
     if isinstance(obj, BaseModel):
         return set().union(*(_leaf_ids(getattr(obj, f)) for f in type(obj).model_fields))
     if isinstance(obj, (list, tuple)):

@@ -110,6 +110,9 @@ FACTS: dict[str, FactSpec] = {
         ("code",),
     ),
     "pump_status": FactSpec("code"),
+    # the trial drug (the order's injectate, else the performed trial's usedCode) is of a
+    # mappings/drugs.yaml class; unknown when the drug is not identified
+    "trial_injectate": FactSpec("bool", {"class": ("opioid", "antispasmodic", "pain-injectate")}, ("class",)),
 }
 
 OPS_BY_KIND = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import clinical, device, therapy, trial
+from . import clinical, device, injectate, therapy, trial
 from .base import Fact, FactContext
 from .catalogue import FACTS
 
@@ -29,8 +29,10 @@ EXTRACTORS: dict[str, Callable[..., Fact]] = {
     "trial_score_reduction": trial.trial_score_reduction,
     "trial_flag": trial.trial_flag,
     "pump_status": device.pump_status,
+    "trial_injectate": injectate.trial_injectate,
 }
-INDICATION_DEPENDENT = frozenset({"diagnosis_documented"})
+# Facts that read the assessed indication or the order itself: cached per (indication, order).
+INDICATION_DEPENDENT = frozenset({"diagnosis_documented", "trial_injectate"})
 
 assert set(EXTRACTORS) == set(FACTS), "every catalogued fact needs an extractor"
 

@@ -277,3 +277,59 @@ def test_oxford_age_scope_missing_birth_date_is_not_a_scope_exclusion():
     a = assessment(c, "oxford-pharmacy-339")
     assert a["determination"] != "not-applicable"
     assert a["determination"] != "criteria-met"
+
+
+# -- Cigna: "… agrees to a 50% reduction in systemic opioids prior to undergoing an intrathecal opioid trial" --
+
+def _trial_without_agreement(v: V, drug: str | None, detail_code: str | None = None, agreed: bool | None = None) -> Chart:
+    c = Chart(payer=CIGNA, dos=v.dos)
+    c.condition(icd10="M96.1", display="Postlaminectomy syndrome, not elsewhere classified")
+    c.nrs(8, c.days_before(30))
+    c.therapy("physical-therapy", c.days_before(420), c.days_before(120), outcome="ineffective")
+    c.medication("oxycodone", c.days_before(420), c.days_before(15), fixed=True, reason="ineffective")
+    c.flag("further-surgery-not-indicated", True)
+    c.psych("favorable")
+    if agreed is not None:
+        c.flag("opioid-reduction-agreed", agreed)
+    c.order("62322", drug=drug, route="intrathecal", detail_code=detail_code)
+    return c
+
+
+@both_versions
+def rule_ziconotide_trial_needs_no_opioid_reduction_agreement(v: V):
+    a = cigna(_trial_without_agreement(v, "ziconotide"), v, indication="nonmalignant-pain")
+    cr = criterion(a, v.id("nonmalignant-trial-opioid-reduction-agreed"))
+    assert cr["status"] == "met"
+    assert cr["note"].startswith("does not apply")
+    assert a["determination"] == "criteria-met"
+
+
+@both_versions
+def rule_morphine_trial_without_the_agreement_is_undocumented(v: V):
+    a = cigna(_trial_without_agreement(v, "morphine"), v, indication="nonmalignant-pain")
+    assert status(a, v.id("nonmalignant-trial-opioid-reduction-agreed")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@both_versions
+def rule_morphine_trial_with_the_agreement_refused_is_not_met(v: V):
+    a = cigna(_trial_without_agreement(v, "morphine", agreed=False), v, indication="nonmalignant-pain")
+    assert status(a, v.id("nonmalignant-trial-opioid-reduction-agreed")) == "not-met"
+    assert a["determination"] == "criteria-not-met"
+
+
+@both_versions
+def rule_trial_of_an_unidentified_drug_still_needs_the_agreement(v: V):
+    """The idds#intrathecal-trial marker without a drug: it may be an opioid trial."""
+    a = cigna(_trial_without_agreement(v, None, detail_code="intrathecal-trial"), v, indication="nonmalignant-pain")
+    assert status(a, v.id("nonmalignant-trial-opioid-reduction-agreed")) == "unknown"
+    assert a["determination"] != "criteria-met"
+
+
+@both_versions
+def rule_trial_of_an_unidentified_drug_with_the_agreement_refused_is_undocumented_not_contradicted(v: V):
+    """Refused, but perhaps not an opioid trial: unknown until the drug is documented."""
+    a = cigna(_trial_without_agreement(v, None, detail_code="intrathecal-trial", agreed=False), v, indication="nonmalignant-pain")
+    cr = criterion(a, v.id("nonmalignant-trial-opioid-reduction-agreed"))
+    assert cr["status"] == "unknown"
+    assert "whether it applies is not documented" in cr["note"]
