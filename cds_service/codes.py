@@ -83,6 +83,9 @@ class Terminology:
         self.therapy_outcome_contraindication = self._value_set(
             "therapies.yaml", "contraindication_outcomes", self.therapies["contraindication_outcomes"]
         )
+        self.therapy_outcome_intolerance = self._value_set(
+            "therapies.yaml", "intolerance_outcomes", self.therapies["intolerance_outcomes"]
+        )
         self.drugs = _DrugTable(self._read("drugs.yaml"), self)
         self.payers = self._read("payers.yaml")
         # (system, code) as sent → names of the value sets holding it. A chart repeats a
