@@ -83,6 +83,8 @@ class Terminology:
         self.therapy_outcome_contraindication = self._value_set(
             "therapies.yaml", "contraindication_outcomes", self.therapies["contraindication_outcomes"]
         )
+        for name, body in (self.therapies.get("routes") or {}).items():
+            self.value_sets[f"route:{name}"] = self._value_set("therapies.yaml", f"routes.{name}", body)
         self.therapy_outcome_intolerance = self._value_set(
             "therapies.yaml", "intolerance_outcomes", self.therapies["intolerance_outcomes"]
         )

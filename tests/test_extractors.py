@@ -251,6 +251,40 @@ def test_a_refuted_unconfirmed_or_another_patients_allergy_waives_nothing():
     assert fact(c, "therapy_failed_duration", **params).value is None
 
 
+def test_an_allergy_recorded_after_the_date_of_service_waives_nothing():
+    c = Chart()
+    c.allergy("baclofen")["recordedDate"] = c.days_before(-3).isoformat()
+    params = {"class": "oral-antispasmodic", "waived_by": ["intolerance"], "waiver_therapies": ["baclofen"]}
+    assert fact(c, "therapy_failed_duration", **params).value is None
+    c.resources["allergies"][0]["recordedDate"] = c.days_before(3).isoformat()
+    assert fact(c, "therapy_failed_duration", **params).value.waived
+
+
+def _route(stmt, code, display):
+    stmt["dosage"][0]["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}]}
+    return stmt
+
+
+def test_an_intrathecal_drug_is_not_a_systemic_or_oral_therapy_course():
+    c = Chart()
+    _route(c.medication("morphine", c.days_before(300), c.days_before(10)), "72607000", "Intrathecal route")
+    _route(c.medication("baclofen", c.days_before(300), c.days_before(10)), "404820008", "Epidural route")
+    assert fact(c, "therapy_failed_duration", **{"class": "systemic-opioid", "require_failure": False}).value is None
+    assert fact(c, "therapy_failed_duration", **{"class": "oral-antispasmodic"}).value is None
+
+
+def test_routes_count_only_drugs_given_by_those_routes():
+    params = {"class": "systemic-opioid", "require_failure": False, "routes": ["oral", "transdermal"]}
+    c = Chart()
+    iv = _route(c.medication("hydromorphone", c.days_before(300), c.days_before(10)), "47625008", "Intravenous route")
+    f = fact(c, "therapy_failed_duration", **params)
+    assert f.value is None and "oral or transdermal" in f.note
+    _route(iv, "45890007", "Transdermal route")
+    assert fact(c, "therapy_failed_duration", **params).value.days == 291
+    del iv["dosage"][0]["route"]  # no route documented: counted
+    assert fact(c, "therapy_failed_duration", **params).value.days == 291
+
+
 def test_a_drug_named_only_in_text_is_used_and_reported_as_a_fallback():
     c = Chart()
     c.medication("morphine", c.days_before(400), c.days_before(10), coded=False)

@@ -85,6 +85,8 @@ FACTS: dict[str, FactSpec] = {
             "waived_by": [WAIVER_REASONS],
             # the procedure kinds / drug ingredients whose record may waive; none by default
             "waiver_therapies": [str],
+            # only drugs given by these routes count (therapies.yaml `routes`); a course without a route counts
+            "routes": [("oral", "transdermal")],
         },
         ("class",),
     ),

@@ -53,6 +53,7 @@ class Course:
     by_name: bool = False  # drug identified by name only (fallback)
     allergy: bool = False
     ongoing: bool = False  # still running: without an end it runs to the date of service
+    routes: frozenset[str] | None = None  # dosage routes recognised (names in therapies.yaml); None: none documented
 
 
 def therapy_failed_duration(ctx: FactContext, **params: Any) -> Fact:
@@ -61,6 +62,7 @@ def therapy_failed_duration(ctx: FactContext, **params: Any) -> Fact:
     require_failure = params.get("require_failure", True)
     waived_by = set(params.get("waived_by") or ())
     waiver_therapies = set(params.get("waiver_therapies") or ())
+    routes = params.get("routes")
     kinds = _kinds(ctx, cls)
     records = [c for c in courses_in(ctx, kinds) if c.start is None or c.start <= ctx.date_of_service]
     label = _label(ctx, cls)
@@ -77,7 +79,10 @@ def therapy_failed_duration(ctx: FactContext, **params: Any) -> Fact:
     courses = [c for c in records if c.given]
     if schedule == "fixed":
         courses = [c for c in courses if c.fixed_schedule is not False]
-    fixed = " taken on a fixed schedule" if schedule == "fixed" else ""
+    if routes:
+        # a drug given by another documented route does not count; one without a route does
+        courses = [c for c in courses if c.routes is None or c.routes & set(routes)]
+    fixed = _qualifier(ctx, kinds, schedule, routes)
     not_waiving = _not_waiving(records, waived_by, waiver_therapies)
     if not courses:
         if _sources_missing(ctx, kinds):
@@ -117,6 +122,18 @@ def therapy_documented(ctx: FactContext, **params: Any) -> Fact:
     if _sources_missing(ctx, kinds):
         return Fact.unknown(f"The {_label(ctx, cls)} history could not be retrieved.")
     return Fact.unknown(f"No course of {_label(ctx, cls)} is documented.")
+
+
+def _qualifier(ctx: FactContext, kinds: set[str], schedule: Any, routes: Any) -> str:
+    words = []
+    if schedule == "fixed":
+        words.append("on a fixed schedule")
+    if routes:
+        words.append("by the " + " or ".join(routes) + " route")
+    if not words:
+        return ""
+    only_drugs = kinds <= set(ctx.terminology.therapies["medication_kinds"])
+    return (" taken " if only_drugs else " (medications taken ") + " ".join(words) + ("" if only_drugs else ")")
 
 
 def _kinds(ctx: FactContext, cls: str) -> set[str]:
@@ -239,7 +256,7 @@ def _medication_courses(ctx: FactContext) -> list[Candidate]:
         concept = stmt.get("medicationCodeableConcept") or _reference_as_concept(stmt.get("medicationReference"))
         ingredients, by_name = t.drugs.identify(concept)
         kinds = t.medication_kinds(ingredients)
-        if kinds:
+        if kinds and not _routes(t, stmt) & set(t.therapies.get("neuraxial_routes") or ()):
             out.append((frozenset(kinds), stmt, lambda stmt=stmt, kinds=kinds, ingredients=ingredients, by_name=by_name:
                         _medication_course(t, stmt, kinds, ingredients, by_name)))
     return out
@@ -253,10 +270,24 @@ def _medication_course(t: Terminology, stmt: dict[str, Any], kinds: set[str], in
         return []
     fixed = _fixed_schedule(stmt)
     ongoing = stmt.get("status") in ONGOING
+    documented = [d for d in stmt.get("dosage") or () if isinstance(d, dict) and d.get("route")]
+    routes = _routes(t, stmt) if documented else None
     return [
-        Course(resource_ref(stmt), kind, start, end, given, failed and given, reasons, frozenset(ingredients), fixed, by_name, ongoing=ongoing)
+        Course(resource_ref(stmt), kind, start, end, given, failed and given, reasons, frozenset(ingredients), fixed, by_name,
+               ongoing=ongoing, routes=routes)
         for kind in kinds
     ]
+
+
+def _routes(t: Terminology, stmt: dict[str, Any]) -> frozenset[str]:
+    """Names (therapies.yaml `routes`) of the dosage routes a statement documents; runs before validation."""
+    dosages = stmt.get("dosage")
+    found = set()
+    for d in dosages if isinstance(dosages, list) else ():
+        route = d.get("route") if isinstance(d, dict) else None
+        if route:
+            found |= {name for name in t.therapies.get("routes") or {} if t.in_set(route, f"route:{name}")}
+    return frozenset(found)
 
 
 def _allergy_courses(ctx: FactContext) -> list[Candidate]:
@@ -273,8 +304,9 @@ def _allergy_courses(ctx: FactContext) -> list[Candidate]:
         if kinds:
             reasons = frozenset(("contraindication", "intolerance")) if allergy.get("type") == "allergy" else frozenset(("intolerance",))
             ref = resource_ref(allergy)
-            out.append((frozenset(kinds), allergy, lambda ref=ref, kinds=kinds, ingredients=ingredients, by_name=by_name, reasons=reasons: [
-                Course(ref, kind, None, None, False, False, reasons, frozenset(ingredients), None, by_name, allergy=True)
+            noted = last_day(allergy.get("onsetDateTime") or allergy.get("recordedDate"))  # one recorded later is not history
+            out.append((frozenset(kinds), allergy, lambda ref=ref, kinds=kinds, ingredients=ingredients, by_name=by_name, reasons=reasons, noted=noted: [
+                Course(ref, kind, noted, noted, False, False, reasons, frozenset(ingredients), None, by_name, allergy=True)
                 for kind in kinds
             ]))
     return out

@@ -996,6 +996,18 @@ def rule_cancer_trial_opioid_stopped_as_not_tolerated_is_an_intolerance(v: V):
 
 
 @both_versions
+def rule_cancer_trial_failed_intrathecal_opioid_is_not_a_systemic_opioid(v: V):
+    """'non-invasive methods of pain control, including systemic opioids'."""
+    c = cancer_trial_chart(v, order=False)
+    c.resources["medications"] = []
+    med = c.medication("morphine", c.days_before(30), c.days_before(20), fixed=True, reason="ineffective")
+    med["dosage"][0]["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": "72607000", "display": "Intrathecal route"}]}
+    c.order("62322", drug="hydromorphone", route="intrathecal")
+    a = cigna(c, v, indication="cancer-pain")
+    assert status(a, v.id("cancer-trial-noninvasive-failed")) == "unknown"
+
+
+@both_versions
 def rule_spasticity_trial_tizanidine_allergy_is_not_oral_antispasmodic_intolerance(v: V):
     """'oral antispasmodic drugs (i.e., baclofen)': an allergy to tizanidine concerns tizanidine."""
     c = spasticity_trial_chart(v, scores=False, order=False)

@@ -533,6 +533,31 @@ def test_nia_pain_permanent_12_weeks_of_opioids_is_met_without_failure():
     assert a["determination"] == "criteria-met"
 
 
+def test_nia_pain_permanent_12_weeks_of_intravenous_opioids_are_not_oral_or_transdermal():
+    """'At least 12 weeks of oral or transdermal opiate pain medications'."""
+    c = _pain_permanent_with_opioid_days(84)
+    c.resources["medications"][0]["dosage"][0]["route"] = {
+        "coding": [{"system": "http://snomed.info/sct", "code": "47625008", "display": "Intravenous route"}]}
+    a = nia(c)
+    assert status(a, "nia-310-pain-permanent-opioids-12-weeks") == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+def test_nia_pain_permanent_12_weeks_of_transdermal_fentanyl_is_met():
+    c = _pain_permanent_with_opioid_days(None)
+    med = c.medication("morphine", c.days_before(103), c.days_before(20), fixed=True, reason=None)
+    med["dosage"][0]["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": "45890007", "display": "Transdermal route"}]}
+    a = nia(c)
+    assert status(a, "nia-310-pain-permanent-opioids-12-weeks") == "met"
+
+
+def test_nia_pain_permanent_12_weeks_of_opioids_recorded_as_not_taken_is_unknown():
+    c = _pain_permanent_with_opioid_days(84)
+    c.resources["medications"][0]["status"] = "not-taken"
+    a = nia(c)
+    assert status(a, "nia-310-pain-permanent-opioids-12-weeks") == "unknown"
+
+
 def test_nia_pain_permanent_opioids_12_weeks_minus_a_day_is_not_met():
     a = nia(_pain_permanent_with_opioid_days(83))
     assert status(a, "nia-310-pain-permanent-opioids-12-weeks") == "not-met"
