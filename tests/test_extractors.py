@@ -320,6 +320,14 @@ def test_an_opioid_not_taken_intended_or_in_error_is_no_opioid_exposure():
     assert f.value is True and f.evidence == ()
 
 
+def test_a_malformed_opioid_statement_is_ignored_not_an_error():
+    c = Chart()
+    c.medication("oxycodone", c.days_before(100), c.days_before(10), reason=None)["status"] = ["active"]
+    c.medication("morphine", c.days_before(100), c.days_before(10), reason=None)["dosage"] = "twice daily"
+    assert fact(c, "opiate_naive").value is True
+    assert fact(c, "therapy_failed_duration", **{"class": "systemic-opioid", "routes": ["oral"]}).value is None
+
+
 def test_another_patients_opioid_is_no_opioid_exposure():
     c = Chart()
     c.medication("oxycodone", c.days_before(100), c.days_before(10), reason=None)["subject"] = {"reference": "Patient/someone-else"}

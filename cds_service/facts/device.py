@@ -79,9 +79,10 @@ def opiate_naive(ctx: FactContext) -> Fact:
     exposure = []
     for kind, statuses in (("MedicationStatement", OPIOID_TAKEN), ("MedicationRequest", OPIOID_PRESCRIBED)):
         for res in ctx.record.resources(kind):
-            if res.get("status") not in statuses:
+            status, intent = res.get("status"), res.get("intent")  # not yet validated: any shape
+            if not isinstance(status, str) or status not in statuses:
                 continue
-            if kind == "MedicationRequest" and res.get("intent") not in PRESCRIPTION_INTENTS:
+            if kind == "MedicationRequest" and not (isinstance(intent, str) and intent in PRESCRIPTION_INTENTS):
                 continue
             concept = res.get("medicationCodeableConcept") or _display_concept(res.get("medicationReference"))
             ingredients, _ = t.drugs.identify(concept)
