@@ -302,7 +302,9 @@ def _allergy_courses(ctx: FactContext) -> list[Candidate]:
         ingredients, by_name = t.drugs.identify(allergy.get("code"))
         kinds = t.medication_kinds(ingredients)
         if kinds:
-            reasons = frozenset(("contraindication", "intolerance")) if allergy.get("type") == "allergy" else frozenset(("intolerance",))
+            by_type = t.therapies["allergy_reasons"]
+            kind_of = allergy.get("type")
+            reasons = frozenset(by_type.get(kind_of) if isinstance(kind_of, str) and kind_of in by_type else by_type["unspecified"])
             ref = resource_ref(allergy)
             noted = last_day(allergy.get("onsetDateTime") or allergy.get("recordedDate"))  # one recorded later is not history
             out.append((frozenset(kinds), allergy, lambda ref=ref, kinds=kinds, ingredients=ingredients, by_name=by_name, reasons=reasons, noted=noted: [
