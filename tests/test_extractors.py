@@ -205,7 +205,7 @@ def test_a_physical_therapy_not_tolerated_counts_as_failed_for_its_own_weeks_onl
     f = fact(c, "therapy_failed_duration", **{"class": "physical-therapy", "waived_by": ["contraindication"],
                                                "waiver_therapies": ["physical-therapy"]})
     assert not f.value.waived and f.value.days == 21 and f.evidence == (f"Procedure/{pt['id']}",)
-    assert "accepts only contraindicated" in f.note
+    assert "accepts only a contraindication" in f.note
 
 
 def test_an_intolerance_waives_only_where_the_policy_names_intolerance():

@@ -35,6 +35,7 @@ NOT_GIVEN = frozenset({"not-done", "not-taken"})
 EXCLUDED_ALLERGY_VERIFICATION = frozenset({"refuted", "entered-in-error", "unconfirmed"})
 REASONS = ("contraindication", "intolerance")
 REASON_WORDS = {"contraindication": "contraindicated", "intolerance": "not tolerated"}
+REASON_NOUNS = {"contraindication": "a contraindication", "intolerance": "an intolerance"}
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def therapy_failed_duration(ctx: FactContext, **params: Any) -> Fact:
 
     waivers = [c for c in records if c.reasons & waived_by and c.therapies & waiver_therapies]
     if waivers:
-        what = " or ".join(REASON_WORDS[r] for r in REASONS if any(r in c.reasons for c in waivers))
+        what = " or ".join(REASON_WORDS[r] for r in REASONS if r in waived_by and any(r in c.reasons for c in waivers))
         why = (
             f"{_names(waivers)} documented as {what}, which this policy accepts in place of "
             f"the {label} requirement"
@@ -158,11 +159,12 @@ def _not_waiving(records: list[Course], waived_by: set[str], waiver_therapies: s
     if wrong_reason:
         what = " or ".join(REASON_WORDS[r] for r in REASONS if any(r in c.reasons for c in wrong_reason))
         if waived_by:
-            allowed = " or ".join(REASON_WORDS[r] for r in REASONS if r in waived_by)
+            allowed = " or ".join(REASON_NOUNS[r] for r in REASONS if r in waived_by)
             return f" {_names(wrong_reason)} documented as {what}; this policy accepts only {allowed} in place of the requirement."
         return f" {_names(wrong_reason)} documented as {what}; under this policy that does not replace the requirement."
+    what = " or ".join(REASON_WORDS[r] for r in REASONS if any(r in c.reasons for c in blocked))
     return (
-        f" {_names(blocked)} documented as contraindicated or not tolerated; that concerns "
+        f" {_names(blocked)} documented as {what}; that concerns "
         f"{'that drug' if any(c.allergy or c.fixed_schedule is not None for c in blocked) else 'that therapy'} "
         "only, not the whole requirement."
     )

@@ -359,7 +359,7 @@ def rule_nonmalignant_trial_physical_therapy_not_tolerated_after_3_weeks_does_no
     cr = criterion(a, v.id("nonmalignant-trial-rehab-6-months"))
     assert cr["status"] == "not-met"  # three weeks of failed exercise
     assert cr["evidence"] == [f"Procedure/{pt['id']}"]
-    assert "accepts only contraindicated" in cr["note"]
+    assert "accepts only a contraindication" in cr["note"]
     assert a["determination"] == "criteria-not-met"
 
 
@@ -1399,7 +1399,7 @@ def test_cigna_2026_02_rehab_not_tolerated_is_no_contraindication():
     c.therapy("physical-therapy", date(2026, 3, 1), date(2026, 3, 1), outcome="not-tolerated", status="not-done")
     a = cigna(c, FEB)
     cr = criterion(a, FEB.id("nonmalignant-trial-rehab-failed"))
-    assert cr["status"] == "unknown" and "accepts only contraindicated" in cr["note"]
+    assert cr["status"] == "unknown" and "accepts only a contraindication" in cr["note"]
 
 
 def test_cigna_2026_02_codeine_allergy_does_not_stand_for_fixed_schedule_analgesics():
