@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import date, timedelta
 
+from hypothesis import given, strategies as st
+
 from cds_service.facts import Duration, FactContext, compute
 from cds_service.hook_models import HookRequest
 from cds_service.prefetch import build_record
@@ -390,3 +392,18 @@ def test_pump_status_reads_the_observation_or_the_device_property():
     c3 = Chart()
     c3.pump("battery-depleted", device_status="inactive")
     assert fact(c3, "pump_status").value is None
+
+
+# -- durations (property) --------------------------------------------------------
+
+_day = st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 12, 31))
+
+
+@given(st.lists(st.tuples(_day, st.integers(min_value=0, max_value=120)), max_size=8))
+def test_covered_days_are_exactly_the_days_the_courses_cover(courses):
+    ranges = [(start, start + timedelta(days=length)) for start, length in courses]
+    d = Duration.covering(ranges)
+    covered = {s + timedelta(days=i) for s, e in ranges for i in range((e - s).days + 1)}
+    assert d.days == len(covered)
+    # joined spans never touch: a gap of at least one uncovered day separates them
+    assert all((b[0] - a[1]).days >= 2 for a, b in zip(d.intervals, d.intervals[1:]))
