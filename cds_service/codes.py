@@ -86,6 +86,11 @@ class Terminology:
         self.therapy_outcome_contraindication = self._value_set(
             "therapies.yaml", "contraindication_outcomes", self.therapies["contraindication_outcomes"]
         )
+        for name, body in (self.therapies.get("routes") or {}).items():
+            self.value_sets[f"route:{name}"] = self._value_set("therapies.yaml", f"routes.{name}", body)
+        self.therapy_outcome_intolerance = self._value_set(
+            "therapies.yaml", "intolerance_outcomes", self.therapies["intolerance_outcomes"]
+        )
         self.drugs = _DrugTable(self._read("drugs.yaml"), self)
         self.payers = self._read("payers.yaml")
         # (system, code) as sent → names of the value sets holding it. A chart repeats a

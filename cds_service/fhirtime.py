@@ -33,6 +33,22 @@ def parse_date(value: Any) -> date | None:
     return dt.date() if dt else None
 
 
+def last_day(value: Any) -> date | None:
+    """The last day a FHIR date covers: "2026-06" is 2026-06-30, "2026" is 2026-12-31.
+
+    A period's start read at its latest day and its end at its earliest never
+    credits a partial date with time it may not cover.
+    """
+    first = parse_date(value)
+    if first is None or not isinstance(value, str):
+        return first
+    if len(value) == 4:
+        return date(first.year, 12, 31)
+    if len(value) == 7:
+        return date(first.year, first.month, calendar.monthrange(first.year, first.month)[1])
+    return first
+
+
 def end_of_day(d: date) -> datetime:
     return datetime.combine(d, time.max, timezone.utc)
 
@@ -46,6 +62,22 @@ def add_months(d: date, months: int) -> date:
     y, m = divmod(d.month - 1 + months, 12)
     year, month = d.year + y, m + 1
     return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def months_in_days(start: date, months: float) -> float:
+    """Days from `start` to `months` calendar months later (2026-01-01 + 6 = 181 days, to 2026-07-01).
+
+    A fraction of a month is that fraction of the calendar month it falls in
+    (the month after the whole ones), so no average month length is assumed.
+    """
+    whole = int(months)
+    if whole < 0 or months - whole < 0:
+        raise ValueError("a duration in months must not be negative")
+    end = add_months(start, whole)
+    days = float((end - start).days)
+    if months > whole:
+        days += (months - whole) * (add_months(start, whole + 1) - end).days
+    return days
 
 
 def whole_years(born: date, on: date) -> int:

@@ -41,12 +41,19 @@ class Leaf(_Strict):
         spec = FACTS.get(self.fact)
         if spec is None:
             raise ValueError(f"unknown fact {self.fact!r}; known: {sorted(FACTS)}")
-        for name, allowed in self.params.items():
+        for name in self.params:
             if name not in spec.params:
                 raise ValueError(f"fact {self.fact!r} takes no param {name!r}")
+            allowed = spec.params[name]
             if isinstance(allowed, tuple) and allowed and isinstance(allowed[0], str):
                 if self.params[name] not in allowed:
                     raise ValueError(f"param {name}={self.params[name]!r} not in {allowed}")
+            if isinstance(allowed, list):  # a list param: [allowed values] or [item type]
+                value, (item,) = self.params[name], allowed
+                if not isinstance(value, list) or not all(
+                    (v in item) if isinstance(item, tuple) else isinstance(v, item) for v in value
+                ):
+                    raise ValueError(f"param {name}={value!r} must be a list of {item}")
         for name in spec.required:
             if name not in self.params:
                 raise ValueError(f"fact {self.fact!r} needs param {name!r}")

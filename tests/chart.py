@@ -37,6 +37,7 @@ DRUGS = {
     "duloxetine": ("72625", None, "Duloxetine 60 MG Delayed Release Oral Capsule"),
     "baclofen": ("1292", None, "Baclofen 10 MG Oral Tablet"),
     "tizanidine": ("57258", None, "Tizanidine 4 MG Oral Tablet"),
+    "codeine": ("2670", None, "Codeine sulfate 30 MG Oral Tablet"),
     "ziconotide": (None, None, "Ziconotide (Prialt) intrathecal infusion"),
     "bupivacaine": ("1815", None, "Bupivacaine 0.5 % Injectable Solution"),
     "clonidine": ("2599", None, "Clonidine 100 MCG/ML Injectable Solution"),

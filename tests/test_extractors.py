@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
+
+from hypothesis import given, strategies as st
 
 from cds_service.facts import Duration, FactContext, compute
 from cds_service.hook_models import HookRequest
@@ -120,25 +122,66 @@ def test_therapy_duration_is_the_union_of_failed_course_periods():
     c.therapy("physical-therapy", c.days_before(300), c.days_before(200))
     c.therapy("home-exercise-program", c.days_before(250), c.days_before(100))  # overlaps
     f = fact(c, "therapy_failed_duration", **{"class": "rehab-exercise"})
-    assert isinstance(f.value, Duration) and f.value.days == 200
+    assert isinstance(f.value, Duration) and f.value.days == 201  # both ends inclusive
 
 
-def test_six_calendar_months_from_the_first_start():
+def test_period_end_is_inclusive_so_january_to_june_is_six_calendar_months():
     c = Chart(dos="2026-09-14")
-    c.therapy("physical-therapy", c.dos.replace(month=1, day=1), c.dos.replace(month=7, day=1))
+    c.therapy("physical-therapy", date(2026, 1, 1), date(2026, 6, 30))
     d = fact(c, "therapy_failed_duration", **{"class": "physical-therapy"}).value
-    assert d.days >= d.threshold_days(6, "months")
+    assert d.days == 181 and d.threshold_days(6, "months") == 181  # 2026-01-01 + 6 months = 2026-07-01
     c2 = Chart(dos="2026-09-14")
-    c2.therapy("physical-therapy", c2.dos.replace(month=1, day=1), c2.dos.replace(month=6, day=30))
+    c2.therapy("physical-therapy", date(2026, 1, 1), date(2026, 6, 29))
     d2 = fact(c2, "therapy_failed_duration", **{"class": "physical-therapy"}).value
     assert d2.days < d2.threshold_days(6, "months")
+
+
+def test_back_to_back_courses_join_into_one_span_without_losing_a_day():
+    c = Chart(dos="2026-09-14")
+    c.therapy("physical-therapy", date(2026, 1, 1), date(2026, 2, 28))
+    c.therapy("physical-therapy", date(2026, 3, 1), date(2026, 4, 30))  # starts the day after
+    c.therapy("home-exercise-program", date(2026, 5, 1), date(2026, 6, 30))
+    d = fact(c, "therapy_failed_duration", **{"class": "rehab-exercise"}).value
+    assert d.intervals == ((date(2026, 1, 1), date(2026, 6, 30)),)
+    assert d.days >= d.threshold_days(6, "months")
+
+
+def test_a_gap_between_courses_is_not_covered_time():
+    c = Chart(dos="2026-09-14")
+    c.therapy("physical-therapy", date(2026, 1, 1), date(2026, 2, 28))
+    c.therapy("physical-therapy", date(2026, 3, 3), date(2026, 7, 1))  # 03-01 and 03-02 uncovered
+    f = fact(c, "therapy_failed_duration", **{"class": "physical-therapy"})
+    assert len(f.value.intervals) == 2 and f.value.days == 59 + 121
+    assert f.value.days < f.value.threshold_days(6, "months") and "separate periods" in f.note
+
+
+def test_months_are_calendar_months_without_an_average_month_length():
+    d = Duration(((date(2026, 2, 1), date(2026, 2, 1)),))
+    assert d.threshold_days(1, "months") == 28  # February 2026
+    assert d.threshold_days(1.5, "months") == 28 + 15.5  # half of March
+    assert Duration(((date(2026, 1, 31), date(2026, 1, 31)),)).threshold_days(1, "months") == 28  # to 02-28
+
+
+def test_a_finished_course_without_an_end_counts_its_first_day_only():
+    c = Chart(dos="2026-09-14")
+    pt = c.therapy("physical-therapy", date(2025, 1, 1), None)  # completed, end not recorded
+    assert fact(c, "therapy_failed_duration", **{"class": "physical-therapy"}).value.days == 1
+    pt["status"] = "in-progress"  # still running: to the date of service
+    assert fact(c, "therapy_failed_duration", **{"class": "physical-therapy"}).value.days == 622
+
+
+def test_a_course_starting_after_the_date_of_service_is_not_history():
+    c = Chart(dos="2026-09-14")
+    c.therapy("physical-therapy", c.days_before(-5), c.days_before(-100))
+    f = fact(c, "therapy_failed_duration", **{"class": "physical-therapy"})
+    assert f.value is None and f.evidence == ()
 
 
 def test_a_course_without_a_documented_failure_leaves_failure_unknown():
     c = Chart()
     c.therapy("physical-therapy", c.days_before(400), c.days_before(100), outcome=None)
     f = fact(c, "therapy_failed_duration", **{"class": "physical-therapy"})
-    assert f.value is None and "failure is not" in f.note
+    assert f.value is None and "not that it failed" in f.note
 
 
 def test_as_needed_opioids_are_not_a_fixed_schedule():
@@ -146,21 +189,118 @@ def test_as_needed_opioids_are_not_a_fixed_schedule():
     c.medication("oxycodone", c.days_before(400), c.days_before(10), fixed=False)
     assert fact(c, "therapy_failed_duration", **{"class": "analgesic", "schedule": "fixed"}).value is None
     c.medication("tramadol", c.days_before(400), c.days_before(10), fixed=True)
-    assert fact(c, "therapy_failed_duration", **{"class": "analgesic", "schedule": "fixed"}).value.days >= 390
+    assert fact(c, "therapy_failed_duration", **{"class": "analgesic", "schedule": "fixed"}).value.days == 391
 
 
-def test_an_allergy_to_baclofen_is_a_documented_intolerance():
+def test_a_not_taken_or_intended_medication_is_no_time_on_it():
     c = Chart()
-    c.allergy("baclofen")
-    f = fact(c, "therapy_failed_duration", **{"class": "oral-antispasmodic", "waived_by_contraindication": True})
-    assert f.value.waived and f.evidence[0].startswith("AllergyIntolerance/")
+    c.medication("oxycodone", c.days_before(400), c.days_before(10), status="not-taken")
+    c.medication("morphine", c.days_before(400), c.days_before(10), status="intended")
+    c.medication("tramadol", c.days_before(400), c.days_before(10))["status"] = "entered-in-error"
+    f = fact(c, "therapy_failed_duration", **{"class": "systemic-opioid", "require_failure": False})
+    assert f.value is None
+
+
+def test_a_physical_therapy_not_tolerated_counts_as_failed_for_its_own_weeks_only():
+    c = Chart()
+    pt = c.therapy("physical-therapy", c.days_before(100), c.days_before(80), outcome="not-tolerated")
+    f = fact(c, "therapy_failed_duration", **{"class": "physical-therapy", "waived_by": ["contraindication"],
+                                               "waiver_therapies": ["physical-therapy"]})
+    assert not f.value.waived and f.value.days == 21 and f.evidence == (f"Procedure/{pt['id']}",)
+    assert "accepts only a contraindication" in f.note
+
+
+def test_an_intolerance_waives_only_where_the_policy_names_intolerance():
+    c = Chart()
+    c.therapy("physical-therapy", c.days_before(100), c.days_before(80), outcome="not-tolerated")
+    f = fact(c, "therapy_failed_duration", **{"class": "physical-therapy", "waived_by": ["contraindication", "intolerance"],
+                                               "waiver_therapies": ["physical-therapy"]})
+    assert f.value.waived and "not tolerated" in f.note
+    assert fact(c, "therapy_failed_duration", **{"class": "physical-therapy"}).value.days == 21  # no waiver by default
+
+
+def test_an_allergy_to_baclofen_waives_only_for_baclofen():
+    c = Chart()
+    allergy = c.allergy("baclofen")
+    f = fact(c, "therapy_failed_duration", **{"class": "oral-antispasmodic", "waived_by": ["intolerance"],
+                                               "waiver_therapies": ["baclofen"]})
+    assert f.value.waived and f.evidence == (f"AllergyIntolerance/{allergy['id']}",)
+    c2 = Chart()
+    c2.allergy("tizanidine")["type"] = "allergy"
+    f2 = fact(c2, "therapy_failed_duration", **{"class": "oral-antispasmodic", "waived_by": ["contraindication", "intolerance"],
+                                                 "waiver_therapies": ["baclofen"]})
+    assert f2.value is None and "concerns that drug only" in f2.note
+
+
+def test_an_intolerance_type_allergy_is_not_a_contraindication():
+    c = Chart()
+    c.allergy("baclofen")["type"] = "intolerance"
+    params = {"class": "oral-antispasmodic", "waiver_therapies": ["baclofen"]}
+    assert fact(c, "therapy_failed_duration", waived_by=["contraindication"], **params).value is None
+    c.resources["allergies"][0]["type"] = "allergy"
+    assert fact(c, "therapy_failed_duration", waived_by=["contraindication"], **params).value.waived
+
+
+def test_a_refuted_unconfirmed_or_another_patients_allergy_waives_nothing():
+    params = {"class": "oral-antispasmodic", "waived_by": ["contraindication", "intolerance"], "waiver_therapies": ["baclofen"]}
+    for verification in ("refuted", "unconfirmed", "entered-in-error"):
+        c = Chart()
+        c.allergy("baclofen")["verificationStatus"] = {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "code": verification}]}
+        assert fact(c, "therapy_failed_duration", **params).value is None, verification
+    c = Chart()
+    c.allergy("baclofen")["patient"] = {"reference": "Patient/someone-else"}
+    assert fact(c, "therapy_failed_duration", **params).value is None
+
+
+def test_an_allergy_recorded_after_the_date_of_service_waives_nothing():
+    c = Chart()
+    c.allergy("baclofen")["recordedDate"] = c.days_before(-3).isoformat()
+    params = {"class": "oral-antispasmodic", "waived_by": ["intolerance"], "waiver_therapies": ["baclofen"]}
+    assert fact(c, "therapy_failed_duration", **params).value is None
+    c.resources["allergies"][0]["recordedDate"] = c.days_before(3).isoformat()
+    assert fact(c, "therapy_failed_duration", **params).value.waived
+
+
+def _route(stmt, code, display):
+    stmt["dosage"][0]["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}]}
+    return stmt
+
+
+def test_an_intrathecal_drug_is_not_a_systemic_or_oral_therapy_course():
+    c = Chart()
+    _route(c.medication("morphine", c.days_before(300), c.days_before(10)), "72607000", "Intrathecal route")
+    _route(c.medication("baclofen", c.days_before(300), c.days_before(10)), "404820008", "Epidural route")
+    assert fact(c, "therapy_failed_duration", **{"class": "systemic-opioid", "require_failure": False}).value is None
+    assert fact(c, "therapy_failed_duration", **{"class": "oral-antispasmodic"}).value is None
+
+
+def test_routes_count_only_drugs_given_by_those_routes():
+    params = {"class": "systemic-opioid", "require_failure": False, "routes": ["oral", "transdermal"]}
+    c = Chart()
+    iv = _route(c.medication("hydromorphone", c.days_before(300), c.days_before(10)), "47625008", "Intravenous route")
+    f = fact(c, "therapy_failed_duration", **params)
+    assert f.value is None and "oral or transdermal" in f.note
+    _route(iv, "45890007", "Transdermal route")
+    assert fact(c, "therapy_failed_duration", **params).value.days == 291
+    del iv["dosage"][0]["route"]  # no route documented: counted
+    assert fact(c, "therapy_failed_duration", **params).value.days == 291
 
 
 def test_a_drug_named_only_in_text_is_used_and_reported_as_a_fallback():
     c = Chart()
     c.medication("morphine", c.days_before(400), c.days_before(10), coded=False)
     f = fact(c, "therapy_failed_duration", **{"class": "systemic-opioid"})
-    assert f.value.days >= 390 and "by name only" in f.note
+    assert f.value.days == 391 and "by its name only" in f.note
+
+
+def test_therapy_documented_needs_a_treatment_tried_or_a_reason_it_was_not_given():
+    c = Chart()
+    c.allergy("gabapentin")
+    c.medication("tramadol", c.days_before(40), c.days_before(30), status="not-taken", reason=None)
+    assert fact(c, "therapy_documented", **{"class": "conservative-any"}).value is None
+    c.medication("oxycodone", c.days_before(40), c.days_before(30), status="not-taken", reason="contraindicated")
+    assert fact(c, "therapy_documented", **{"class": "conservative-any"}).value is True
 
 
 def test_opiate_naive_means_no_opioid_history_at_all():
@@ -170,6 +310,30 @@ def test_opiate_naive_means_no_opioid_history_at_all():
     c.medication("hydromorphone", c.days_before(100), c.days_before(10), reason=None)
     assert fact(c, "opiate_naive").value is False
     assert fact(Chart(), "opiate_naive", omit=("medications",)).value is None
+
+
+def test_an_opioid_not_taken_intended_or_in_error_is_no_opioid_exposure():
+    c = Chart()
+    c.medication("oxycodone", c.days_before(100), c.days_before(10), status="not-taken", reason=None)
+    c.medication("morphine", c.days_before(100), c.days_before(10), status="intended", reason=None)
+    c.medication("tramadol", c.days_before(100), c.days_before(10), reason=None)["status"] = "entered-in-error"
+    c.medication("hydromorphone", c.days_before(-10), c.days_before(-40), status="active", reason=None)  # after the DOS
+    f = fact(c, "opiate_naive")
+    assert f.value is True and f.evidence == ()
+
+
+def test_a_malformed_opioid_statement_is_ignored_not_an_error():
+    c = Chart()
+    c.medication("oxycodone", c.days_before(100), c.days_before(10), reason=None)["status"] = ["active"]
+    c.medication("morphine", c.days_before(100), c.days_before(10), reason=None)["dosage"] = "twice daily"
+    assert fact(c, "opiate_naive").value is True
+    assert fact(c, "therapy_failed_duration", **{"class": "systemic-opioid", "routes": ["oral"]}).value is None
+
+
+def test_another_patients_opioid_is_no_opioid_exposure():
+    c = Chart()
+    c.medication("oxycodone", c.days_before(100), c.days_before(10), reason=None)["subject"] = {"reference": "Patient/someone-else"}
+    assert fact(c, "opiate_naive").value is True
 
 
 # -- trial outcomes ------------------------------------------------------------
@@ -228,3 +392,18 @@ def test_pump_status_reads_the_observation_or_the_device_property():
     c3 = Chart()
     c3.pump("battery-depleted", device_status="inactive")
     assert fact(c3, "pump_status").value is None
+
+
+# -- durations (property) --------------------------------------------------------
+
+_day = st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 12, 31))
+
+
+@given(st.lists(st.tuples(_day, st.integers(min_value=0, max_value=120)), max_size=8))
+def test_covered_days_are_exactly_the_days_the_courses_cover(courses):
+    ranges = [(start, start + timedelta(days=length)) for start, length in courses]
+    d = Duration.covering(ranges)
+    covered = {s + timedelta(days=i) for s, e in ranges for i in range((e - s).days + 1)}
+    assert d.days == len(covered)
+    # joined spans never touch: a gap of at least one uncovered day separates them
+    assert all((b[0] - a[1]).days >= 2 for a, b in zip(d.intervals, d.intervals[1:]))

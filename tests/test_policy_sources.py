@@ -73,3 +73,34 @@ def test_readme_policy_table_is_generated_from_the_policy_files():
     readme = (POLICIES_DIR.parent / "README.md").read_text(encoding="utf-8")
     block = readme[readme.index(BEGIN) + len(BEGIN): readme.index(END)].strip()
     assert block == table(PolicyStore.load())
+
+
+@pytest.mark.parametrize("old, new", [
+    ("params: {class: analgesic, schedule: fixed}", "params: {class: analgesic, schedule: as-needed}"),
+    ("params: {class: physical-therapy, waived_by: [contraindication, intolerance]",
+     "params: {class: physical-therapy, waived_by: [contraindication, refusal]"),
+    ("waiver_therapies: [baclofen]}", "waiver_therapies: baclofen}"),
+])
+def test_a_param_value_outside_the_catalogue_stops_start_up(tmp_path, old, new):
+    text = (POLICIES_DIR / "cigna-cmm-210@2026-08-04.yaml").read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "cigna-cmm-210@2026-08-04.yaml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(PolicyFileError, match="cigna-cmm-210@2026-08-04.yaml"):
+        load_policy_file(bad)
+
+
+def test_every_waiver_therapy_is_a_known_procedure_kind_or_drug():
+    from cds_service.policy_store import iter_leaves, phase_rules
+    from tests.helpers import services
+
+    terminology, _ = services()
+    known = set(terminology.therapies["procedure_kinds"]) | set(terminology.drugs.ingredients)
+    named = {
+        (policy.policy, name)
+        for policy in PolicyStore.load().all()
+        for _, _, rule in phase_rules(policy)
+        for leaf in iter_leaves(getattr(rule, "criteria", None))
+        for name in leaf.params.get("waiver_therapies", ())
+    }
+    assert named and {n for _, n in named} <= known

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
 from ..codes import Terminology
-from ..fhirtime import add_months, effective, end_of_day
+from ..fhirtime import effective, end_of_day, months_in_days
 from ..record import PatientRecord, resource_ref
 
 TRIAL_WINDOW = timedelta(days=14)  # scores this long after a trial start belong to the trial
@@ -35,30 +35,50 @@ class Fact:
 
 @dataclass(frozen=True)
 class Duration:
-    """Covered time of therapy courses, compared in calendar units from the first start."""
+    """Time covered by therapy courses, as inclusive day ranges (FHIR `Period.end` is inclusive).
+
+    `intervals` are already joined: ranges that overlap or touch (the next
+    starts on or the day after the previous ends) are one range, so a chain of
+    back-to-back courses loses no day at its joints. `days` counts the days
+    covered (gaps between ranges are not therapy). A threshold in months is
+    calendar months from the first covered day.
+    """
 
     intervals: tuple[tuple[date, date], ...] = ()
-    waived: str | None = None  # why no duration is needed (a contraindication)
+    waived: str | None = None  # why the policy's words need no duration here
+
+    @classmethod
+    def covering(cls, ranges: list[tuple[date, date]]) -> "Duration":
+        """The union of inclusive day ranges, touching or overlapping ones joined."""
+        joined: list[list[date]] = []
+        for start, end in sorted((s, max(s, e)) for s, e in ranges):
+            if joined and start <= joined[-1][1] + timedelta(days=1):
+                joined[-1][1] = max(joined[-1][1], end)
+            else:
+                joined.append([start, end])
+        return cls(tuple((s, e) for s, e in joined))
 
     @property
     def days(self) -> int:
-        return sum((end - start).days for start, end in self.intervals)
+        return sum((end - start).days + 1 for start, end in self.intervals)
 
     def threshold_days(self, amount: float, unit: str) -> float:
         if unit == "months":
-            anchor = self.intervals[0][0] if self.intervals else date(2000, 1, 1)
-            whole = int(amount)
-            days = (add_months(anchor, whole) - anchor).days
-            return days + (amount - whole) * 30.4375
+            if not self.intervals:
+                return float("inf") if amount > 0 else 0.0
+            return months_in_days(self.intervals[0][0], amount)
         return amount * {"weeks": 7, "days": 1, "hours": 1 / 24}[unit]
 
     def describe(self) -> str:
         if self.waived:
             return self.waived
         if not self.intervals:
-            return "no covered time"
+            return "no time covered"
         first, last = self.intervals[0][0], self.intervals[-1][1]
-        return f"{self.days} days covered between {first.isoformat()} and {last.isoformat()}"
+        span = f"{self.days} days between {first.isoformat()} and {last.isoformat()}"
+        if len(self.intervals) > 1:
+            span += f", in {len(self.intervals)} separate periods (the gaps are not counted)"
+        return span
 
 
 @dataclass

@@ -20,7 +20,10 @@ THERAPY_CLASSES = (
     "analgesic",
     "oral-antispasmodic",
     "spasticity-standard",
+    "conservative-active-and-inactive",
+    "rehab-exercise-and-analgesic",
 )
+WAIVER_REASONS = ("contraindication", "intolerance")
 
 FLAG_CODES = (
     "functional-impairment",
@@ -89,7 +92,12 @@ FACTS: dict[str, FactSpec] = {
             "class": THERAPY_CLASSES,
             "schedule": ("fixed",),
             "require_failure": bool,
-            "waived_by_contraindication": bool,
+            # which documented reasons replace the duration (the policy's words); none by default
+            "waived_by": [WAIVER_REASONS],
+            # the procedure kinds / drug ingredients whose record may waive; none by default
+            "waiver_therapies": [str],
+            # only drugs given by these routes count (therapies.yaml `routes`); a course without a route counts
+            "routes": [("oral", "transdermal")],
         },
         ("class",),
     ),

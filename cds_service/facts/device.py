@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from ..codes import Terminology
+from ..fhirtime import parse_date
 from ..record import PatientRecord, resource_ref
 from .base import Fact, FactContext
 
@@ -65,22 +67,52 @@ def pump_status(ctx: FactContext) -> Fact:
     return Fact.unknown("the pump's state (battery, function) is not documented", tuple(sorted(pump_refs)))
 
 
+# A MedicationStatement of an opioid the patient took (not "not-taken", "intended",
+# "unknown" or "entered-in-error"), and a MedicationRequest that was in force
+# (not a draft, cancelled, or entered in error), are opioid exposure.
+OPIOID_TAKEN = frozenset({"active", "completed", "stopped", "on-hold"})
+OPIOID_PRESCRIBED = frozenset({"active", "completed", "stopped", "on-hold"})
+PRESCRIPTION_INTENTS = frozenset({"order", "original-order", "instance-order", "reflex-order", "filler-order"})
+
+
 def opiate_naive(ctx: FactContext) -> Fact:
+    """No opioid exposure on or before the date of service in the retrieved medication history."""
     t = ctx.terminology
-    opioid = []
-    for kind in ("MedicationStatement", "MedicationRequest"):
+    exposure = []
+    for kind, statuses in (("MedicationStatement", OPIOID_TAKEN), ("MedicationRequest", OPIOID_PRESCRIBED)):
         for res in ctx.record.resources(kind):
-            concept = res.get("medicationCodeableConcept") or {}
+            status, intent = res.get("status"), res.get("intent")  # not yet validated: any shape
+            if not isinstance(status, str) or status not in statuses:
+                continue
+            if kind == "MedicationRequest" and not (isinstance(intent, str) and intent in PRESCRIPTION_INTENTS):
+                continue
+            concept = res.get("medicationCodeableConcept") or _display_concept(res.get("medicationReference"))
             ingredients, _ = t.drugs.identify(concept)
-            if any("opioid" in t.drugs.classes(i) for i in ingredients) and ctx.record.usable(res):
-                if res.get("intent") in (None, "order", "plan", "original-order", "instance-order") and not _is_draft(res):
-                    opioid.append(res)
-    if opioid:
-        return Fact(False, tuple(resource_ref(r) for r in opioid), "opioid medication history documented")
+            if not any("opioid" in t.drugs.classes(i) for i in ingredients):
+                continue
+            started = _started(res)
+            if started is not None and started > ctx.date_of_service:
+                continue
+            if ctx.record.usable(res):
+                exposure.append(res)
+    if exposure:
+        return Fact(False, tuple(resource_ref(r) for r in exposure), "Opioid medication was taken or prescribed before; the patient is not opioid-naive.")
     if not ctx.record.available("MedicationStatement"):
-        return Fact.unknown("medication history could not be retrieved")
-    return Fact(True, (), "no opioid in the retrieved medication history")
+        return Fact.unknown("The medication history could not be retrieved.")
+    return Fact(True, (), "No opioid taken or prescribed is documented in the medication history: the patient is opioid-naive.")
 
 
-def _is_draft(res: dict[str, Any]) -> bool:
-    return res.get("status") == "draft"
+def _started(res: dict[str, Any]) -> date | None:
+    period = res.get("effectivePeriod")
+    if isinstance(period, dict) and period.get("start"):
+        return parse_date(period.get("start"))
+    for key in ("effectiveDateTime", "authoredOn", "dateAsserted"):
+        if res.get(key):
+            return parse_date(res.get(key))
+    return None
+
+
+def _display_concept(reference: Any) -> dict[str, Any] | None:
+    if isinstance(reference, dict) and isinstance(reference.get("display"), str):
+        return {"text": reference["display"]}
+    return None

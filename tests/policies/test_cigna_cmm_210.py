@@ -44,18 +44,25 @@ AUG = V("2026_08", "2026-08-04", "2026-09-14", "cigna-2026-08-")
 FEB = V("2026_02", "2026-02-25", "2026-05-14", "cigna-2026-02-")
 
 
+def versions(*vs: V) -> Callable[[Callable[[V], None]], Callable[[V], None]]:
+    """Register `rule` as test_cigna_<version>_<name> for each of `vs`."""
+    def register(rule: Callable[[V], None]) -> Callable[[V], None]:
+        name = rule.__name__.removeprefix("rule_")
+        for v in vs:
+            def test(v: V = v) -> None:
+                rule(v)
+
+            test.__name__ = f"test_cigna_{v.key}_{name}"
+            test.__doc__ = rule.__doc__
+            test.pytestmark = list(getattr(rule, "pytestmark", []))  # e.g. an xfail on the rule
+            globals()[test.__name__] = test
+        return rule
+    return register
+
+
 def both_versions(rule: Callable[[V], None]) -> Callable[[V], None]:
     """Register `rule` as test_cigna_2026_08_<name> and test_cigna_2026_02_<name>."""
-    name = rule.__name__.removeprefix("rule_")
-    for v in (AUG, FEB):
-        def test(v: V = v) -> None:
-            rule(v)
-
-        test.__name__ = f"test_cigna_{v.key}_{name}"
-        test.__doc__ = rule.__doc__
-        test.pytestmark = list(getattr(rule, "pytestmark", []))  # e.g. an xfail on the rule
-        globals()[test.__name__] = test
-    return rule
+    return versions(AUG, FEB)(rule)
 
 
 def cigna(c: Chart, v: V, indication: str | None = "any") -> dict[str, Any]:
@@ -205,21 +212,24 @@ def rule_nonmalignant_trial_full_chart_is_met(v: V):
     assert a["order"]["phase"] == "trial"
     assert a["indication"] == "nonmalignant-pain"
     assert a["determination"] == "criteria-met"
-    assert {cr["id"] for cr in a["criteria"]} == {
+    therapy = (
+        ["nonmalignant-trial-rehab-6-months", "nonmalignant-trial-fixed-analgesics-6-months"] if v is AUG else
+        ["nonmalignant-trial-noninvasive-6-months", "nonmalignant-trial-rehab-failed",
+         "nonmalignant-trial-fixed-analgesics-failed"]
+    )
+    assert {cr["id"] for cr in a["criteria"]} == {v.id(t) for t in therapy} | {
         v.id("nonmalignant-trial-pathology"),
-        v.id("nonmalignant-trial-rehab-6-months"),
-        v.id("nonmalignant-trial-fixed-analgesics-6-months"),
         v.id("nonmalignant-trial-further-surgery-not-indicated"),
         v.id("nonmalignant-trial-psych-attestation"),
         v.id("nonmalignant-trial-opioid-reduction-agreed"),
     }
 
 
-@both_versions
+@versions(AUG)
 def rule_nonmalignant_trial_rehab_exactly_6_months_is_met(v: V):
     c = Chart(payer=CIGNA, dos=v.dos)
     c.condition(icd10="G90.521", display="Complex regional pain syndrome I of right lower limb")
-    c.therapy("physical-therapy", date(2025, 9, 1), date(2026, 3, 1), outcome="ineffective")
+    c.therapy("physical-therapy", date(2025, 9, 1), date(2026, 2, 28), outcome="ineffective")  # Period.end inclusive
     c.medication("oxycodone", c.days_before(420), c.days_before(15), fixed=True, reason="ineffective")
     c.flag("further-surgery-not-indicated", True)
     c.psych("favorable")
@@ -230,11 +240,11 @@ def rule_nonmalignant_trial_rehab_exactly_6_months_is_met(v: V):
     assert a["determination"] == "criteria-met"
 
 
-@both_versions
+@versions(AUG)
 def rule_nonmalignant_trial_rehab_6_months_minus_a_day_is_not_met(v: V):
     c = Chart(payer=CIGNA, dos=v.dos)
     c.condition(icd10="G90.521", display="Complex regional pain syndrome I of right lower limb")
-    pt = c.therapy("physical-therapy", date(2025, 9, 1), date(2026, 2, 28), outcome="ineffective")
+    pt = c.therapy("physical-therapy", date(2025, 9, 1), date(2026, 2, 27), outcome="ineffective")
     c.medication("oxycodone", c.days_before(420), c.days_before(15), fixed=True, reason="ineffective")
     c.flag("further-surgery-not-indicated", True)
     c.psych("favorable")
@@ -247,7 +257,7 @@ def rule_nonmalignant_trial_rehab_6_months_minus_a_day_is_not_met(v: V):
     assert a["determination"] == "criteria-not-met"
 
 
-@both_versions
+@versions(AUG)
 def rule_nonmalignant_trial_home_exercise_counts_as_active_rehabilitative_exercise(v: V):
     c = nonmalignant_trial_chart(v, order=False)
     c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
@@ -257,7 +267,7 @@ def rule_nonmalignant_trial_home_exercise_counts_as_active_rehabilitative_exerci
     assert status(a, v.id("nonmalignant-trial-rehab-6-months")) == "met"
 
 
-@both_versions
+@versions(AUG)
 def rule_nonmalignant_trial_rehab_contraindicated_waives_the_6_months(v: V):
     c = nonmalignant_trial_chart(v, order=False)
     c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
@@ -268,7 +278,7 @@ def rule_nonmalignant_trial_rehab_contraindicated_waives_the_6_months(v: V):
     assert a["determination"] == "criteria-met"
 
 
-@both_versions
+@versions(AUG)
 def rule_nonmalignant_trial_rehab_without_documented_failure_is_unknown(v: V):
     c = nonmalignant_trial_chart(v, order=False)
     c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
@@ -279,22 +289,22 @@ def rule_nonmalignant_trial_rehab_without_documented_failure_is_unknown(v: V):
     assert a["determination"] == "documentation-incomplete"
 
 
-@both_versions
+@versions(AUG)
 def rule_nonmalignant_trial_fixed_analgesics_exactly_6_months_is_met(v: V):
     c = nonmalignant_trial_chart(v, order=False)
     c.resources["medications"] = []
-    c.medication("gabapentin", date(2025, 9, 1), date(2026, 3, 1), fixed=True, reason="ineffective")
+    c.medication("gabapentin", date(2025, 9, 1), date(2026, 2, 28), fixed=True, reason="ineffective")
     c.order("62322", drug="morphine", route="intrathecal")
     a = cigna(c, v)
     assert status(a, v.id("nonmalignant-trial-fixed-analgesics-6-months")) == "met"
     assert a["determination"] == "criteria-met"
 
 
-@both_versions
+@versions(AUG)
 def rule_nonmalignant_trial_fixed_analgesics_6_months_minus_a_day_is_not_met(v: V):
     c = nonmalignant_trial_chart(v, order=False)
     c.resources["medications"] = []
-    med = c.medication("oxycodone", date(2025, 9, 1), date(2026, 2, 28), fixed=True, reason="ineffective")
+    med = c.medication("oxycodone", date(2025, 9, 1), date(2026, 2, 27), fixed=True, reason="ineffective")
     c.order("62322", drug="morphine", route="intrathecal")
     a = cigna(c, v)
     cr = criterion(a, v.id("nonmalignant-trial-fixed-analgesics-6-months"))
@@ -303,7 +313,7 @@ def rule_nonmalignant_trial_fixed_analgesics_6_months_minus_a_day_is_not_met(v: 
     assert a["determination"] == "criteria-not-met"
 
 
-@both_versions
+@versions(AUG)
 def rule_nonmalignant_trial_as_needed_opioids_are_not_a_fixed_schedule(v: V):
     c = nonmalignant_trial_chart(v, order=False)
     c.resources["medications"] = []
@@ -314,14 +324,55 @@ def rule_nonmalignant_trial_as_needed_opioids_are_not_a_fixed_schedule(v: V):
     assert a["determination"] == "documentation-incomplete"
 
 
-@both_versions
-def rule_nonmalignant_trial_analgesic_contraindication_waives_the_6_months(v: V):
+@versions(AUG)
+def rule_nonmalignant_trial_one_analgesic_contraindicated_does_not_waive_the_6_months(v: V):
+    """A contraindication to tramadol is not one to opioids and every other analgesic."""
     c = nonmalignant_trial_chart(v, order=False)
     c.resources["medications"] = []
     c.medication("tramadol", c.days_before(40), c.days_before(38), fixed=True, reason="contraindicated")
     c.order("62322", drug="morphine", route="intrathecal")
     a = cigna(c, v)
-    assert status(a, v.id("nonmalignant-trial-fixed-analgesics-6-months")) == "met"
+    assert status(a, v.id("nonmalignant-trial-fixed-analgesics-6-months")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@versions(AUG)
+def rule_nonmalignant_trial_codeine_allergy_does_not_waive_fixed_schedule_analgesics(v: V):
+    c = nonmalignant_trial_chart(v, order=False)
+    c.resources["medications"] = []
+    c.allergy("codeine")["type"] = "allergy"
+    c.order("62322", drug="morphine", route="intrathecal")
+    a = cigna(c, v)
+    cr = criterion(a, v.id("nonmalignant-trial-fixed-analgesics-6-months"))
+    assert cr["status"] == "unknown" and "Codeine documented as contraindicated" in cr["note"]
+    assert a["determination"] == "documentation-incomplete"
+
+
+@versions(AUG)
+def rule_nonmalignant_trial_physical_therapy_not_tolerated_after_3_weeks_does_not_waive_the_6_months(v: V):
+    """'unless there is a documented contraindication': an intolerance is not a contraindication."""
+    c = nonmalignant_trial_chart(v, order=False)
+    c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
+    pt = c.therapy("physical-therapy", c.days_before(60), c.days_before(40), outcome="not-tolerated")
+    c.order("62322", drug="morphine", route="intrathecal")
+    a = cigna(c, v)
+    cr = criterion(a, v.id("nonmalignant-trial-rehab-6-months"))
+    assert cr["status"] == "not-met"  # three weeks of failed exercise
+    assert cr["evidence"] == [f"Procedure/{pt['id']}"]
+    assert "accepts only a contraindication" in cr["note"]
+    assert a["determination"] == "criteria-not-met"
+
+
+@versions(AUG)
+def rule_nonmalignant_trial_back_to_back_rehab_courses_join_into_6_months(v: V):
+    c = nonmalignant_trial_chart(v, order=False)
+    c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
+    c.therapy("physical-therapy", date(2025, 9, 1), date(2025, 11, 30), outcome="ineffective")
+    c.therapy("home-exercise-program", date(2025, 12, 1), date(2026, 2, 28), outcome="ineffective")
+    c.order("62322", drug="morphine", route="intrathecal")
+    a = cigna(c, v)
+    assert status(a, v.id("nonmalignant-trial-rehab-6-months")) == "met"
+    assert a["determination"] == "criteria-met"
 
 
 @both_versions
@@ -562,7 +613,7 @@ def rule_spasticity_trial_oral_antispasmodic_6_weeks_minus_a_day_is_not_met(v: V
     c = spasticity_trial_chart(v, scores=False, order=False)
     c.resources["medications"] = []
     start = c.days_before(150)
-    c.medication("baclofen", start, start + timedelta(days=41), fixed=True, reason="ineffective")
+    c.medication("baclofen", start, start + timedelta(days=40), fixed=True, reason="ineffective")  # 41 days, inclusive
     c.order("62322", drug="baclofen", route="intrathecal")
     a = cigna(c, v)
     assert status(a, v.id("spasticity-trial-oral-antispasmodic-6-weeks")) == "not-met"
@@ -589,7 +640,7 @@ def rule_spasticity_trial_physical_therapy_6_weeks_minus_a_day_with_low_scores_i
     c = spasticity_trial_chart(v, scores=False, order=False)
     c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
     start = c.days_before(150)
-    c.therapy("physical-therapy", start, start + timedelta(days=41), outcome="ineffective")
+    c.therapy("physical-therapy", start, start + timedelta(days=40), outcome="ineffective")  # 41 days, inclusive
     c.score("ashworth", 2, c.days_before(20))
     c.score("modified-ashworth", "1+", c.days_before(20))
     c.score("penn-spasm-frequency", 1, c.days_before(20))
@@ -925,15 +976,88 @@ def rule_cancer_trial_short_failed_opioid_course_is_enough(v: V):
 
 
 @both_versions
-def rule_cancer_trial_opioid_allergy_counts_as_intolerance(v: V):
+def rule_cancer_trial_an_allergy_to_one_opioid_alone_is_unknown(v: V):
+    """An AllergyIntolerance concerns the drug it names, not systemic opioids as a class."""
     c = cancer_trial_chart(v, order=False)
     c.resources["medications"] = []
-    allergy = c.allergy("morphine")
+    c.allergy("morphine")["type"] = "allergy"
+    c.order("62322", drug="hydromorphone", route="intrathecal")
+    a = cigna(c, v, indication="cancer-pain")
+    assert status(a, v.id("cancer-trial-noninvasive-failed")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@both_versions
+def rule_cancer_trial_opioid_stopped_as_not_tolerated_is_an_intolerance(v: V):
+    c = cancer_trial_chart(v, order=False)
+    c.resources["medications"] = []
+    med = c.medication("morphine", c.days_before(30), c.days_before(27), fixed=True, reason="intolerable-side-effects", status="stopped")
     c.order("62322", drug="hydromorphone", route="intrathecal")
     a = cigna(c, v, indication="cancer-pain")
     cr = criterion(a, v.id("cancer-trial-noninvasive-failed"))
-    assert cr["status"] == "met"
-    assert cr["evidence"] == [f"AllergyIntolerance/{allergy['id']}"]
+    assert cr["status"] == "met" and cr["evidence"] == [f"MedicationStatement/{med['id']}"]
+    assert a["determination"] == "criteria-met"
+
+
+@both_versions
+def rule_cancer_trial_failed_intrathecal_opioid_is_not_a_systemic_opioid(v: V):
+    """'non-invasive methods of pain control, including systemic opioids'."""
+    c = cancer_trial_chart(v, order=False)
+    c.resources["medications"] = []
+    med = c.medication("morphine", c.days_before(30), c.days_before(20), fixed=True, reason="ineffective")
+    med["dosage"][0]["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": "72607000", "display": "Intrathecal route"}]}
+    c.order("62322", drug="hydromorphone", route="intrathecal")
+    a = cigna(c, v, indication="cancer-pain")
+    assert status(a, v.id("cancer-trial-noninvasive-failed")) == "unknown"
+
+
+@both_versions
+def rule_spasticity_trial_tizanidine_allergy_is_not_oral_antispasmodic_intolerance(v: V):
+    """'oral antispasmodic drugs (i.e., baclofen)': an allergy to tizanidine concerns tizanidine."""
+    c = spasticity_trial_chart(v, scores=False, order=False)
+    c.resources["medications"] = []
+    c.allergy("tizanidine")["type"] = "allergy"
+    c.order("62322", drug="baclofen", route="intrathecal")
+    a = cigna(c, v)
+    assert status(a, v.id("spasticity-trial-oral-antispasmodic-refractory")) == "unknown"
+    assert status(a, v.id("spasticity-trial-oral-antispasmodic-6-weeks")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@both_versions
+def rule_spasticity_trial_baclofen_allergy_waives_the_6_weeks(v: V):
+    c = spasticity_trial_chart(v, scores=False, order=False)
+    c.resources["medications"] = []
+    allergy = c.allergy("baclofen")
+    allergy["type"] = "allergy"
+    c.order("62322", drug="baclofen", route="intrathecal")
+    a = cigna(c, v)
+    cr = criterion(a, v.id("spasticity-trial-oral-antispasmodic-6-weeks"))
+    assert cr["status"] == "met" and cr["evidence"] == [f"AllergyIntolerance/{allergy['id']}"]
+    assert status(a, v.id("spasticity-trial-oral-antispasmodic-refractory")) == "met"
+    assert a["determination"] == "criteria-met"
+
+
+@both_versions
+def rule_spasticity_trial_physical_therapy_not_tolerated_after_3_weeks_waives_the_6_weeks(v: V):
+    """'cannot tolerate, or has a contraindication to ... physical therapy for at least six (6) weeks'."""
+    c = spasticity_trial_chart(v, scores=False, order=False)
+    c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
+    c.therapy("physical-therapy", c.days_before(60), c.days_before(40), outcome="not-tolerated", status="stopped")
+    c.order("62322", drug="baclofen", route="intrathecal")
+    a = cigna(c, v)
+    assert status(a, v.id("spasticity-trial-physical-therapy-6-weeks")) == "met"
+    assert a["determination"] == "criteria-met"
+
+
+@both_versions
+def rule_spasticity_trial_physical_therapy_not_done_without_a_reason_is_unknown(v: V):
+    c = spasticity_trial_chart(v, scores=False, order=False)
+    c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
+    c.therapy("physical-therapy", c.days_before(60), c.days_before(20), outcome=None, status="not-done")
+    c.order("62322", drug="baclofen", route="intrathecal")
+    a = cigna(c, v)
+    assert status(a, v.id("spasticity-trial-physical-therapy-6-weeks")) == "unknown"
 
 
 @both_versions
@@ -1227,10 +1351,87 @@ def test_cigna_2026_02_spasticity_scope_intolerance_is_accepted():
 
 def test_cigna_2026_02_six_months_cited_once_for_the_whole_noninvasive_management():
     a = cigna(nonmalignant_trial_chart(FEB), FEB)
-    for suffix in ("nonmalignant-trial-rehab-6-months", "nonmalignant-trial-fixed-analgesics-6-months"):
+    for suffix in ("nonmalignant-trial-noninvasive-6-months", "nonmalignant-trial-rehab-failed",
+                   "nonmalignant-trial-fixed-analgesics-failed"):
         assert criterion(a, FEB.id(suffix))["source"].startswith(
             "There has been a failure of a sufficient trial of at least six (6) months"
         )
+
+
+def _feb_noninvasive_chart(rehab: tuple[date, date] | None, analgesic: tuple[date, date] | None,
+                           rehab_outcome: str = "ineffective") -> Chart:
+    c = nonmalignant_trial_chart(FEB, order=False)
+    c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
+    c.resources["medications"] = []
+    if rehab:
+        c.therapy("physical-therapy", *rehab, outcome=rehab_outcome)
+    if analgesic:
+        c.medication("oxycodone", *analgesic, fixed=True, reason="ineffective")
+    c.order("62322", drug="morphine", route="intrathecal")
+    return c
+
+
+def test_cigna_2026_02_noninvasive_management_counts_6_months_over_both_components_together():
+    """'a sufficient trial of at least six (6) months of ... management that includes BOTH'."""
+    c = _feb_noninvasive_chart((date(2025, 9, 1), date(2025, 11, 30)), (date(2025, 12, 1), date(2026, 2, 28)))
+    a = cigna(c, FEB)
+    assert status(a, FEB.id("nonmalignant-trial-noninvasive-6-months")) == "met"
+    assert status(a, FEB.id("nonmalignant-trial-rehab-failed")) == "met"
+    assert status(a, FEB.id("nonmalignant-trial-fixed-analgesics-failed")) == "met"
+    assert a["determination"] == "criteria-met"
+
+
+def test_cigna_2026_02_noninvasive_management_6_months_minus_a_day_is_not_met():
+    c = _feb_noninvasive_chart((date(2025, 9, 1), date(2025, 11, 30)), (date(2025, 12, 1), date(2026, 2, 27)))
+    a = cigna(c, FEB)
+    assert status(a, FEB.id("nonmalignant-trial-noninvasive-6-months")) == "not-met"
+    assert a["determination"] == "criteria-not-met"
+
+
+def test_cigna_2026_02_noninvasive_management_without_rehabilitative_exercise_is_unknown():
+    c = _feb_noninvasive_chart(None, (date(2025, 9, 1), date(2026, 2, 28)))
+    a = cigna(c, FEB)
+    assert status(a, FEB.id("nonmalignant-trial-noninvasive-6-months")) == "met"
+    assert status(a, FEB.id("nonmalignant-trial-rehab-failed")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+def test_cigna_2026_02_rehab_contraindicated_waives_the_component_not_the_6_months():
+    c = _feb_noninvasive_chart((date(2026, 1, 5), date(2026, 1, 5)), (date(2025, 9, 1), date(2026, 2, 28)),
+                               rehab_outcome="contraindicated")
+    a = cigna(c, FEB)
+    assert status(a, FEB.id("nonmalignant-trial-rehab-failed")) == "met"
+    assert status(a, FEB.id("nonmalignant-trial-noninvasive-6-months")) == "met"
+    assert a["determination"] == "criteria-met"
+    short = _feb_noninvasive_chart((date(2026, 1, 5), date(2026, 1, 5)), (date(2025, 12, 1), date(2026, 2, 28)),
+                                   rehab_outcome="contraindicated")
+    assert status(cigna(short, FEB), FEB.id("nonmalignant-trial-noninvasive-6-months")) == "not-met"
+
+
+def test_cigna_2026_02_rehab_not_tolerated_is_no_contraindication():
+    c = _feb_noninvasive_chart(None, (date(2025, 9, 1), date(2026, 2, 28)))
+    c.therapy("physical-therapy", date(2026, 3, 1), date(2026, 3, 1), outcome="not-tolerated", status="not-done")
+    a = cigna(c, FEB)
+    cr = criterion(a, FEB.id("nonmalignant-trial-rehab-failed"))
+    assert cr["status"] == "unknown" and "accepts only a contraindication" in cr["note"]
+
+
+def test_cigna_2026_02_codeine_allergy_does_not_stand_for_fixed_schedule_analgesics():
+    c = _feb_noninvasive_chart((date(2025, 9, 1), date(2026, 2, 28)), None)
+    c.allergy("codeine")["type"] = "allergy"
+    a = cigna(c, FEB)
+    assert status(a, FEB.id("nonmalignant-trial-fixed-analgesics-failed")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+def test_cigna_2026_02_spasticity_scope_baclofen_intolerance_allergy_is_accepted():
+    """'unresponsive to or cannot tolerate oral anti-spasticity agents (i.e., baclofen)'."""
+    c = spasticity_trial_chart(FEB, scores=False, order=False)
+    c.resources["medications"] = []
+    c.allergy("baclofen")["type"] = "intolerance"
+    c.order("62322", drug="baclofen", route="intrathecal")
+    a = cigna(c, FEB)
+    assert status(a, FEB.id("spasticity-trial-oral-antispasmodic-refractory")) == "met"
 
 
 def test_cigna_2026_08_six_months_cited_per_item():

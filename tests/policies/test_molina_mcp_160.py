@@ -62,8 +62,8 @@ def ref(resource: dict) -> str:
 def nonmalignant_chart(phase: str = "trial", omit: tuple[str, ...] = (), **kw) -> Chart:
     """Non-malignant pain, every Molina criterion documented and met.
 
-    Conservative care: physical therapy 2026-01-01 → 2026-07-01 (exactly six
-    calendar months), with the fixed-schedule oxycodone course inside it.
+    Conservative care: physical therapy 2026-01-01 → 2026-06-30 (exactly six
+    calendar months, Period.end inclusive), with the fixed-schedule oxycodone course inside it.
     `omit` leaves out a named item so a test can add its own version.
     """
     kw.setdefault("birth_date", ADULT_BIRTH)
@@ -78,7 +78,7 @@ def nonmalignant_chart(phase: str = "trial", omit: tuple[str, ...] = (), **kw) -
     if "compliance" not in omit:
         c.flag("medication-compliance", True)
     if "conservative" not in omit:
-        c.therapy("physical-therapy", date(2026, 1, 1), date(2026, 7, 1), outcome="ineffective")
+        c.therapy("physical-therapy", date(2026, 1, 1), date(2026, 6, 30), outcome="ineffective")
     if "psych" not in omit:
         c.psych("favorable")
     if "body" not in omit:
@@ -318,13 +318,17 @@ def test_molina_nonmalignant_medication_compliance_undocumented_is_unknown():
 
 # ---- d. conservative treatment failed for at least six months
 def test_molina_nonmalignant_conservative_exactly_6_months_is_met():
-    a = molina(nonmalignant_chart())  # PT 2026-01-01 → 2026-07-01
+    # Period.end is inclusive: 2026-01-01 to 2026-06-30 is six calendar months.
+    c = nonmalignant_chart(omit=("conservative",))
+    c.therapy("physical-therapy", date(2026, 1, 1), date(2026, 6, 30), outcome="ineffective")
+    a = molina(c)
     assert status(a, "molina-160-nonmalignant-d-conservative-6-months") == "met"
+    assert a["determination"] == "criteria-met"
 
 
 def test_molina_nonmalignant_conservative_6_months_minus_a_day_is_not_met():
     c = nonmalignant_chart(omit=("conservative",))
-    c.therapy("physical-therapy", date(2026, 1, 1), date(2026, 6, 30), outcome="ineffective")
+    c.therapy("physical-therapy", date(2026, 1, 1), date(2026, 6, 29), outcome="ineffective")
     a = molina(c)
     assert status(a, "molina-160-nonmalignant-d-conservative-6-months") == "not-met"
     assert a["determination"] == "criteria-not-met"
@@ -346,13 +350,32 @@ def test_molina_nonmalignant_conservative_not_failed_does_not_count():
     assert status(a, "molina-160-nonmalignant-d-conservative-6-months") == "not-met"
 
 
-def test_molina_nonmalignant_conservative_contraindicated_is_met():
-    # "if appropriate and not contraindicated": a contraindication waives the six months.
+def test_molina_nonmalignant_physical_therapy_contraindicated_does_not_waive_6_months_of_conservative_treatment():
+    # "if appropriate and not contraindicated" qualifies conservative treatment as a whole:
+    # physical therapy contraindicated leaves medications and psychological therapy.
     c = nonmalignant_chart(omit=("conservative",))
     c.therapy("physical-therapy", date(2026, 2, 1), date(2026, 2, 10), outcome="contraindicated")
     a = molina(c)
-    assert status(a, "molina-160-nonmalignant-d-conservative-6-months") == "met"
-    assert a["determination"] == "criteria-met"
+    cr = criterion(a, "molina-160-nonmalignant-d-conservative-6-months")
+    assert cr["status"] == "not-met"  # the two months of failed oxycodone are all there is
+    assert "Physical therapy documented as contraindicated" in cr["note"]
+    assert a["determination"] == "criteria-not-met"
+
+
+def test_molina_nonmalignant_codeine_allergy_does_not_waive_6_months_of_conservative_treatment():
+    c = nonmalignant_chart(omit=("conservative",))
+    c.allergy("codeine")["type"] = "allergy"
+    a = molina(c)
+    assert status(a, "molina-160-nonmalignant-d-conservative-6-months") == "not-met"
+    assert a["determination"] == "criteria-not-met"
+
+
+def test_molina_nonmalignant_physical_therapy_not_tolerated_after_3_weeks_is_3_weeks_of_failure():
+    c = nonmalignant_chart(omit=("conservative",))
+    c.therapy("physical-therapy", date(2026, 6, 1), date(2026, 6, 21), outcome="not-tolerated")
+    a = molina(c)
+    assert status(a, "molina-160-nonmalignant-d-conservative-6-months") == "not-met"
+    assert a["determination"] == "criteria-not-met"
 
 
 # ---- e. psychological evaluation

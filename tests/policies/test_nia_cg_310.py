@@ -2,7 +2,8 @@
 
 policies/nia-cg-310@2023-01.yaml encodes the redline as it reads after the
 edits. One test per rule; each chart is complete and met, and the test changes
-one thing. Date of service 2026-09-14; 12 weeks = 84 days of failed courses.
+one thing. Date of service 2026-09-14; 12 weeks = 84 days covered by failed
+courses (Period.end inclusive: a course from day 1 to day 84 covers 84 days).
 """
 
 from __future__ import annotations
@@ -146,8 +147,9 @@ PAIN_TRIAL_IDS = {
     "nia-310-pain-trial-diagnosis",
     "nia-310-pain-trial-functional-disability",
     "nia-310-pain-trial-nrs-6",
-    "nia-310-pain-trial-conservative-active-12-weeks",
-    "nia-310-pain-trial-conservative-inactive-12-weeks",
+    "nia-310-pain-trial-conservative-12-weeks",
+    "nia-310-pain-trial-conservative-active-failed",
+    "nia-310-pain-trial-conservative-inactive-failed",
     "nia-310-pain-trial-life-expectancy-3-months",
     "nia-310-pain-trial-not-opiate-naive",
 }
@@ -244,9 +246,9 @@ def _pain_trial_with_courses(active_days: int | None, inactive_days: int | None,
     c.flag("functional-impairment", True)
     start = c.days_before(300)
     if active_days is not None:
-        c.therapy("physical-therapy", start, start + timedelta(days=active_days), outcome="ineffective")
+        c.therapy("physical-therapy", start, start + timedelta(days=active_days - 1), outcome="ineffective")
     if inactive_days is not None:
-        c.therapy("inactive-conservative-care", start, start + timedelta(days=inactive_days), outcome=inactive_outcome)
+        c.therapy("inactive-conservative-care", start, start + timedelta(days=inactive_days - 1), outcome=inactive_outcome)
     c.medication("oxycodone", c.days_before(400), c.days_before(20), reason=None)
     c.life_expectancy(24)
     c.order("62322", drug="morphine", route="intrathecal")
@@ -255,42 +257,69 @@ def _pain_trial_with_courses(active_days: int | None, inactive_days: int | None,
 
 def test_nia_pain_trial_12_weeks_conservative_therapy_is_met():
     a = nia(_pain_trial_with_courses(84, 84))
-    assert status(a, "nia-310-pain-trial-conservative-active-12-weeks") == "met"
-    assert status(a, "nia-310-pain-trial-conservative-inactive-12-weeks") == "met"
+    assert status(a, "nia-310-pain-trial-conservative-12-weeks") == "met"
+    assert status(a, "nia-310-pain-trial-conservative-active-failed") == "met"
+    assert status(a, "nia-310-pain-trial-conservative-inactive-failed") == "met"
     assert a["determination"] == "criteria-met"
 
 
 def test_nia_pain_trial_11_weeks_conservative_therapy_is_not_met():
     a = nia(_pain_trial_with_courses(77, 77))
-    assert status(a, "nia-310-pain-trial-conservative-active-12-weeks") == "not-met"
+    assert status(a, "nia-310-pain-trial-conservative-12-weeks") == "not-met"
     assert a["determination"] == "criteria-not-met"
 
 
-def test_nia_pain_trial_active_therapy_12_weeks_minus_a_day_is_not_met():
-    a = nia(_pain_trial_with_courses(83, 84))
-    assert status(a, "nia-310-pain-trial-conservative-active-12-weeks") == "not-met"
-    assert status(a, "nia-310-pain-trial-conservative-inactive-12-weeks") == "met"
+def test_nia_pain_trial_conservative_therapy_12_weeks_minus_a_day_is_not_met():
+    a = nia(_pain_trial_with_courses(83, 83))
+    assert status(a, "nia-310-pain-trial-conservative-12-weeks") == "not-met"
     assert a["determination"] == "criteria-not-met"
 
 
-def test_nia_pain_trial_inactive_therapy_12_weeks_minus_a_day_is_not_met():
-    a = nia(_pain_trial_with_courses(84, 83))
-    assert status(a, "nia-310-pain-trial-conservative-active-12-weeks") == "met"
-    assert status(a, "nia-310-pain-trial-conservative-inactive-12-weeks") == "not-met"
+def _pain_trial_in_sequence(active_days: int, gap_days: int, inactive_days: int) -> Chart:
+    c = _pain_trial_with_courses(None, None)
+    start = c.days_before(300)
+    c.therapy("physical-therapy", start, start + timedelta(days=active_days - 1), outcome="ineffective")
+    second = start + timedelta(days=active_days + gap_days)
+    c.medication("gabapentin", second, second + timedelta(days=inactive_days - 1), reason="ineffective")
+    return c
+
+
+def test_nia_pain_trial_six_weeks_active_then_six_weeks_inactive_is_12_weeks_of_conservative_therapy():
+    """'a minimum of 12 weeks, including a combination of both': the programme as a whole."""
+    a = nia(_pain_trial_in_sequence(42, 0, 42))
+    assert status(a, "nia-310-pain-trial-conservative-12-weeks") == "met"
+    assert a["determination"] == "criteria-met"
+
+
+def test_nia_pain_trial_a_gap_between_components_is_not_conservative_therapy():
+    a = nia(_pain_trial_in_sequence(42, 1, 41))  # span 84 days, 83 covered
+    assert status(a, "nia-310-pain-trial-conservative-12-weeks") == "not-met"
     assert a["determination"] == "criteria-not-met"
+
+
+def test_nia_pain_trial_physical_therapy_not_tolerated_counts_for_its_own_weeks_only():
+    c = _pain_trial_with_courses(None, 84)
+    c.therapy("physical-therapy", c.days_before(300), c.days_before(280), outcome="not-tolerated")
+    a = nia(c)
+    assert status(a, "nia-310-pain-trial-conservative-active-failed") == "met"
+    assert status(a, "nia-310-pain-trial-conservative-12-weeks") == "met"  # the 84 days of inactive care
+    c2 = _pain_trial_with_courses(None, 30)
+    c2.therapy("physical-therapy", c2.days_before(300), c2.days_before(280), outcome="contraindicated", status="not-done")
+    assert status(nia(c2), "nia-310-pain-trial-conservative-12-weeks") == "not-met"  # no waiver in NIA's words
 
 
 def test_nia_pain_trial_active_components_only_is_unknown():
     """'a combination of both active and inactive components': inactive care undocumented."""
     a = nia(_pain_trial_with_courses(200, None))
-    assert status(a, "nia-310-pain-trial-conservative-active-12-weeks") == "met"
-    assert status(a, "nia-310-pain-trial-conservative-inactive-12-weeks") == "unknown"
+    assert status(a, "nia-310-pain-trial-conservative-12-weeks") == "met"
+    assert status(a, "nia-310-pain-trial-conservative-active-failed") == "met"
+    assert status(a, "nia-310-pain-trial-conservative-inactive-failed") == "unknown"
     assert a["determination"] == "documentation-incomplete"
 
 
 def test_nia_pain_trial_conservative_therapy_without_documented_failure_is_unknown():
     a = nia(_pain_trial_with_courses(200, 200, inactive_outcome=None))
-    assert status(a, "nia-310-pain-trial-conservative-inactive-12-weeks") == "unknown"
+    assert status(a, "nia-310-pain-trial-conservative-inactive-failed") == "unknown"
     assert a["determination"] == "documentation-incomplete"
 
 
@@ -306,8 +335,9 @@ def test_nia_pain_trial_home_exercise_and_chiropractic_are_active_components():
     c.life_expectancy(24)
     c.order("62322", drug="morphine", route="intrathecal")
     a = nia(c)
-    assert status(a, "nia-310-pain-trial-conservative-active-12-weeks") == "met"
-    assert status(a, "nia-310-pain-trial-conservative-inactive-12-weeks") == "met"
+    assert status(a, "nia-310-pain-trial-conservative-12-weeks") == "met"
+    assert status(a, "nia-310-pain-trial-conservative-active-failed") == "met"
+    assert status(a, "nia-310-pain-trial-conservative-inactive-failed") == "met"
     assert a["determination"] == "criteria-met"
 
 
@@ -357,6 +387,45 @@ def test_nia_pain_trial_opiate_naive_is_not_met():
     assert a["determination"] == "criteria-not-met"
 
 
+def _opiate_naive_chart() -> Chart:
+    c = Chart(payer=PAYER)
+    c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
+    c.nrs(8, c.days_before(10))
+    c.flag("functional-impairment", True)
+    c.therapy("physical-therapy", c.days_before(300), c.days_before(150), outcome="ineffective")
+    c.therapy("inactive-conservative-care", c.days_before(300), c.days_before(150), outcome="ineffective")
+    c.medication("gabapentin", c.days_before(300), c.days_before(100), reason="ineffective")
+    c.life_expectancy(24)
+    c.order("62322", drug="morphine", route="intrathecal")
+    return c
+
+
+def test_nia_pain_trial_an_opioid_not_taken_is_still_opiate_naive():
+    """'not indicated in opiate-naïve individuals': a not-taken opioid is no opioid exposure."""
+    c = _opiate_naive_chart()
+    c.medication("oxycodone", c.days_before(200), c.days_before(100), status="not-taken", reason=None)
+    a = nia(c)
+    assert status(a, "nia-310-pain-trial-not-opiate-naive") == "not-met"
+    assert a["determination"] == "criteria-not-met"
+
+
+def test_nia_pain_trial_an_intended_or_entered_in_error_opioid_is_still_opiate_naive():
+    c = _opiate_naive_chart()
+    c.medication("oxycodone", c.days_before(200), c.days_before(100), status="intended", reason=None)
+    c.medication("morphine", c.days_before(200), c.days_before(100), reason=None)["status"] = "entered-in-error"
+    a = nia(c)
+    assert status(a, "nia-310-pain-trial-not-opiate-naive") == "not-met"
+
+
+def test_nia_pain_trial_an_opioid_stopped_for_side_effects_is_not_opiate_naive():
+    c = _opiate_naive_chart()
+    med = c.medication("tramadol", c.days_before(200), c.days_before(190), status="stopped", reason="intolerable-side-effects")
+    a = nia(c)
+    cr = criterion(a, "nia-310-pain-trial-not-opiate-naive")
+    assert cr["status"] == "met" and cr["evidence"] == [f"MedicationStatement/{med['id']}"]
+    assert a["determination"] == "criteria-met"
+
+
 def test_nia_pain_trial_as_needed_opioid_history_is_not_opiate_naive():
     c = Chart(payer=PAYER)
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
@@ -384,8 +453,9 @@ PAIN_PERMANENT_IDS = {
     "nia-310-pain-permanent-diagnosis",
     "nia-310-pain-permanent-functional-disability",
     "nia-310-pain-permanent-nrs-6",
-    "nia-310-pain-permanent-conservative-active-12-weeks",
-    "nia-310-pain-permanent-conservative-inactive-12-weeks",
+    "nia-310-pain-permanent-conservative-12-weeks",
+    "nia-310-pain-permanent-conservative-active-failed",
+    "nia-310-pain-permanent-conservative-inactive-failed",
     "nia-310-pain-permanent-opioids-12-weeks",
     "nia-310-pain-permanent-life-expectancy-3-months",
     "nia-310-pain-permanent-trial-relief-50",
@@ -427,15 +497,16 @@ def test_nia_pain_permanent_conservative_therapy_12_weeks_minus_a_day_is_not_met
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
     c.nrs(8, c.days_before(10))
     c.flag("functional-impairment", True)
-    c.therapy("physical-therapy", c.days_before(300), c.days_before(300) + timedelta(days=83), outcome="ineffective")
-    c.therapy("inactive-conservative-care", c.days_before(300), c.days_before(150), outcome="ineffective")
+    c.therapy("physical-therapy", c.days_before(300), c.days_before(300) + timedelta(days=82), outcome="ineffective")
+    c.therapy("inactive-conservative-care", c.days_before(300), c.days_before(300) + timedelta(days=82), outcome="ineffective")
     c.medication("oxycodone", c.days_before(400), c.days_before(20), reason=None)
     c.life_expectancy(24)
     permanent_extras(c)
     c.order("62362")
     a = nia(c)
-    assert status(a, "nia-310-pain-permanent-conservative-active-12-weeks") == "not-met"
-    assert status(a, "nia-310-pain-permanent-conservative-inactive-12-weeks") == "met"
+    assert status(a, "nia-310-pain-permanent-conservative-12-weeks") == "not-met"
+    assert status(a, "nia-310-pain-permanent-conservative-active-failed") == "met"
+    assert status(a, "nia-310-pain-permanent-conservative-inactive-failed") == "met"
     assert a["determination"] == "criteria-not-met"
 
 
@@ -447,7 +518,7 @@ def _pain_permanent_with_opioid_days(days: int | None, reason: str | None = None
     c.therapy("physical-therapy", c.days_before(300), c.days_before(150), outcome="ineffective")
     c.therapy("inactive-conservative-care", c.days_before(300), c.days_before(150), outcome="ineffective")
     if days is not None:
-        c.medication("morphine", c.days_before(20 + days), c.days_before(20), fixed=True, reason=reason)
+        c.medication("morphine", c.days_before(20 + days - 1), c.days_before(20), fixed=True, reason=reason)
     c.life_expectancy(24)
     permanent_extras(c)
     c.order("62362")
@@ -462,6 +533,31 @@ def test_nia_pain_permanent_12_weeks_of_opioids_is_met_without_failure():
         f"MedicationStatement/{c.resources['medications'][0]['id']}"
     ]
     assert a["determination"] == "criteria-met"
+
+
+def test_nia_pain_permanent_12_weeks_of_intravenous_opioids_are_not_oral_or_transdermal():
+    """'At least 12 weeks of oral or transdermal opiate pain medications'."""
+    c = _pain_permanent_with_opioid_days(84)
+    c.resources["medications"][0]["dosage"][0]["route"] = {
+        "coding": [{"system": "http://snomed.info/sct", "code": "47625008", "display": "Intravenous route"}]}
+    a = nia(c)
+    assert status(a, "nia-310-pain-permanent-opioids-12-weeks") == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+def test_nia_pain_permanent_12_weeks_of_transdermal_fentanyl_is_met():
+    c = _pain_permanent_with_opioid_days(None)
+    med = c.medication("morphine", c.days_before(103), c.days_before(20), fixed=True, reason=None)
+    med["dosage"][0]["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": "45890007", "display": "Transdermal route"}]}
+    a = nia(c)
+    assert status(a, "nia-310-pain-permanent-opioids-12-weeks") == "met"
+
+
+def test_nia_pain_permanent_12_weeks_of_opioids_recorded_as_not_taken_is_unknown():
+    c = _pain_permanent_with_opioid_days(84)
+    c.resources["medications"][0]["status"] = "not-taken"
+    a = nia(c)
+    assert status(a, "nia-310-pain-permanent-opioids-12-weeks") == "unknown"
 
 
 def test_nia_pain_permanent_opioids_12_weeks_minus_a_day_is_not_met():
@@ -730,9 +826,9 @@ def _spasticity_trial_with_standard_therapy(kind: str, days: int, reason: str | 
     c.flag("functional-impairment", True)
     start = c.days_before(300)
     if kind == "physical-therapy":
-        c.therapy("physical-therapy", start, start + timedelta(days=days), outcome=reason)
+        c.therapy("physical-therapy", start, start + timedelta(days=days - 1), outcome=reason)
     else:
-        c.medication(kind, start, start + timedelta(days=days), reason=reason)
+        c.medication(kind, start, start + timedelta(days=days - 1), reason=reason)
     c.life_expectancy(120)
     c.order("62322", drug="baclofen", route="intrathecal")
     return c
@@ -848,7 +944,7 @@ def test_nia_spasticity_permanent_standard_therapy_12_weeks_minus_a_day_is_not_m
     c = Chart(payer=PAYER)
     c.condition(icd10="G35", display="Multiple sclerosis")
     c.flag("functional-impairment", True)
-    c.medication("baclofen", c.days_before(300), c.days_before(300) + timedelta(days=83), reason="ineffective")
+    c.medication("baclofen", c.days_before(300), c.days_before(300) + timedelta(days=82), reason="ineffective")
     c.life_expectancy(120)
     c.trial(at(c.days_before(30), 8))
     c.spasm_relief(70, when=c.days_before(28))

@@ -224,13 +224,14 @@ def _conservative_only(start: date, end: date, kind: str = "physical-therapy", o
 
 
 def test_oxford_nonmalignant_conservative_exactly_6_months_is_met():
-    a = oxford(_conservative_only(date(2026, 1, 1), date(2026, 7, 1)))
+    # Period.end is inclusive: 2026-01-01 to 2026-06-30 covers six calendar months.
+    a = oxford(_conservative_only(date(2026, 1, 1), date(2026, 6, 30)))
     assert status(a, CONSERVATIVE) == "met"
     assert a["determination"] == "criteria-met"
 
 
 def test_oxford_nonmalignant_conservative_6_months_minus_a_day_is_not_met():
-    c = _conservative_only(date(2026, 1, 1), date(2026, 6, 30))
+    c = _conservative_only(date(2026, 1, 1), date(2026, 6, 29))
     a = oxford(c)
     assert status(a, CONSERVATIVE) == "not-met"
     assert a["determination"] == "criteria-not-met"
@@ -245,6 +246,36 @@ def test_oxford_nonmalignant_consecutive_conservative_courses_add_up_to_6_months
     c.order("62322", drug="morphine", route="intrathecal")
     a = oxford(c)
     assert status(a, CONSERVATIVE) == "met"
+
+
+def test_oxford_nonmalignant_back_to_back_courses_join_without_losing_a_day():
+    c = nonmalignant_base(conservative=False)
+    c.therapy("physical-therapy", date(2026, 1, 1), date(2026, 3, 31), outcome="ineffective")
+    c.medication("gabapentin", date(2026, 4, 1), date(2026, 6, 30), reason="ineffective")
+    c.order("62322", drug="morphine", route="intrathecal")
+    a = oxford(c)
+    assert status(a, CONSERVATIVE) == "met"
+    assert a["determination"] == "criteria-met"
+
+
+def test_oxford_nonmalignant_a_gap_between_courses_is_not_conservative_treatment():
+    # Span 2026-01-01..2026-07-01 is over six months, but the two days 04-01/04-02 are
+    # not covered: 180 covered days are one short of six calendar months (181).
+    c = nonmalignant_base(conservative=False)
+    c.therapy("physical-therapy", date(2026, 1, 1), date(2026, 3, 31), outcome="ineffective")
+    c.medication("gabapentin", date(2026, 4, 3), date(2026, 7, 1), reason="ineffective")
+    c.order("62322", drug="morphine", route="intrathecal")
+    a = oxford(c)
+    assert status(a, CONSERVATIVE) == "not-met"
+
+
+def test_oxford_nonmalignant_physical_therapy_not_tolerated_after_3_weeks_does_not_waive_6_months():
+    c = nonmalignant_base(conservative=False)
+    c.therapy("physical-therapy", date(2026, 6, 1), date(2026, 6, 21), outcome="not-tolerated")
+    c.order("62322", drug="morphine", route="intrathecal")
+    a = oxford(c)
+    assert status(a, CONSERVATIVE) == "not-met"
+    assert a["determination"] == "criteria-not-met"
 
 
 def test_oxford_nonmalignant_intolerable_side_effects_are_a_failure():
