@@ -36,9 +36,16 @@ class Leaf(_Strict):
         for name, allowed in self.params.items():
             if name not in spec.params:
                 raise ValueError(f"fact {self.fact!r} takes no param {name!r}")
+            values = self.params[name]
+            if name in spec.lists:
+                if not isinstance(values, list) or not values:
+                    raise ValueError(f"param {name} of {self.fact!r} takes a non-empty list")
+            else:
+                values = [values]
             if isinstance(allowed, tuple) and allowed and isinstance(allowed[0], str):
-                if self.params[name] not in allowed:
-                    raise ValueError(f"param {name}={self.params[name]!r} not in {allowed}")
+                for value in values:
+                    if value not in allowed:
+                        raise ValueError(f"param {name}={value!r} not in {allowed}")
         for name in spec.required:
             if name not in self.params:
                 raise ValueError(f"fact {self.fact!r} needs param {name!r}")

@@ -195,10 +195,10 @@ def test_a_dip_inside_the_window_breaks_held_relief():
     assert fact(c, "trial_pain_relief_percent", held_for_hours=8).value == 25
 
 
-def test_no_score_near_8_hours_leaves_held_relief_unknown():
-    c = _trial_chart((2, 2), (5, 2), (72, 8))
-    f = fact(c, "trial_pain_relief_percent", held_for_hours=8)
-    assert f.value is None and "between 8 h and 16 h" in f.note
+def test_no_score_at_8_hours_within_the_single_shot_window_leaves_held_relief_unknown():
+    c = _trial_chart((2, 2), (5, 2), (72, 2))  # 72 h is past the 24 h window of a single bolus
+    f = fact(c, "trial_pain_relief_percent", held_for_hours=8, single_shot_window_hours=24)
+    assert f.value is None and "at or after 8 h within the 24 h after the single-shot trial" in f.note
 
 
 def test_documented_relief_shorter_than_required_is_not_held():
@@ -215,7 +215,7 @@ def test_mas_3_to_1plus_is_a_one_and_a_half_point_reduction():
     c.score("modified-ashworth", 3, t - timedelta(hours=1))
     c.score("modified-ashworth", "1+", t + timedelta(hours=4))
     f = fact(c, "trial_score_reduction", scale="ashworth-or-modified-ashworth", held_for_hours=4)
-    assert f.value == 1.5 and "3 → 1+" in f.note
+    assert f.value == 1.5 and "3 before the trial, 1+ after" in f.note
 
 
 def test_pump_status_reads_the_observation_or_the_device_property():

@@ -424,7 +424,7 @@ def rule_nonmalignant_trial_relief_exactly_50_percent_is_not_met(v: V):
     a = cigna(c, v)
     cr = criterion(a, v.id("nonmalignant-permanent-relief-over-50-for-8h"))
     assert cr["status"] == "not-met"
-    assert cr["evidence"] == [f"Observation/{obs['id']}"]
+    assert cr["evidence"][0] == f"Observation/{obs['id']}"  # then the trial it belongs to
     assert a["determination"] == "criteria-not-met"
 
 
@@ -686,7 +686,7 @@ def rule_spasticity_trial_ashworth_3_is_met(v: V):
     a = cigna(c, v)
     cr = criterion(a, v.id("spasticity-trial-ashworth-at-least-3"))
     assert cr["status"] == "met"
-    assert cr["evidence"] == [f"Observation/{obs['id']}"]
+    assert cr["evidence"][0] == f"Observation/{obs['id']}"  # then the trial it belongs to
     assert a["determination"] == "criteria-met"
 
 
@@ -709,7 +709,7 @@ def rule_spasticity_trial_psfs_1_is_not_met(v: V):
     a = cigna(c, v)
     cr = criterion(a, v.id("spasticity-trial-penn-at-least-2"))
     assert cr["status"] == "not-met"
-    assert cr["evidence"] == [f"Observation/{obs['id']}"]
+    assert cr["evidence"][0] == f"Observation/{obs['id']}"  # then the trial it belongs to
     assert a["determination"] == "criteria-not-met"
 
 
@@ -961,7 +961,7 @@ def rule_cancer_permanent_trial_relief_exactly_50_percent_is_met(v: V):
     assert a["order"]["phase"] == "permanent"
     cr = criterion(a, v.id("cancer-permanent-relief-at-least-50"))
     assert cr["status"] == "met"
-    assert cr["evidence"] == [f"Observation/{obs['id']}"]
+    assert cr["evidence"][0] == f"Observation/{obs['id']}"  # then the trial it belongs to
     assert a["determination"] == "criteria-met"
 
 

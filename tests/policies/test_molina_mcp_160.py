@@ -483,7 +483,7 @@ def test_molina_nonmalignant_permanent_trial_relief_50_is_met():
     obs = c.trial_relief(50, when=at(c.days_before(30), 14))
     a = molina(c)
     assert status(a, "molina-160-nonmalignant-i-trial-relief-50") == "met"
-    assert criterion(a, "molina-160-nonmalignant-i-trial-relief-50")["evidence"] == [ref(obs)]
+    assert criterion(a, "molina-160-nonmalignant-i-trial-relief-50")["evidence"][0] == ref(obs)
     assert a["determination"] == "criteria-met"
 
 

@@ -25,6 +25,7 @@ def ref(resource: dict) -> str:
 
 def pain_history(c: Chart) -> None:
     """Severity, conservative care, opioids and prognosis: every pain-trial item met."""
+    c.nrs(7, c.days_before(45))  # "persistent" pain: two standing scores within the 90 days
     c.nrs(8, c.days_before(10))
     c.flag("functional-impairment", True)
     c.therapy("physical-therapy", c.days_before(300), c.days_before(150), outcome="ineffective")
@@ -177,11 +178,12 @@ def test_nia_pain_trial_nrs_exactly_6_is_met():
     c.therapy("inactive-conservative-care", c.days_before(300), c.days_before(150), outcome="ineffective")
     c.medication("oxycodone", c.days_before(400), c.days_before(20), reason=None)
     c.life_expectancy(24)
+    earlier = c.nrs(7, c.days_before(30))
     nrs = c.nrs(6, c.days_before(2))
     c.order("62322", drug="morphine", route="intrathecal")
     a = nia(c)
     assert status(a, "nia-310-pain-trial-nrs-6") == "met"
-    assert criterion(a, "nia-310-pain-trial-nrs-6")["evidence"] == [ref(nrs)]
+    assert criterion(a, "nia-310-pain-trial-nrs-6")["evidence"] == [ref(nrs), ref(earlier)]
     assert status(a, "nia-310-pain-trial-functional-disability") == "unknown"
     assert a["determination"] == "criteria-met"
 
@@ -189,10 +191,10 @@ def test_nia_pain_trial_nrs_exactly_6_is_met():
 def test_nia_pain_trial_nrs_5_without_functional_disability_is_not_met():
     c = nia_pain_trial_chart()
     c.flag("functional-impairment", False, c.days_before(2))
-    nrs = c.nrs(5, c.days_before(2))  # the latest NRS before the date of service wins
+    nrs = c.nrs(5, c.days_before(2))  # one standing score below 6: the pain is not persistently >= 6
     a = nia(c)
     assert status(a, "nia-310-pain-trial-nrs-6") == "not-met"
-    assert criterion(a, "nia-310-pain-trial-nrs-6")["evidence"] == [ref(nrs)]
+    assert ref(nrs) in criterion(a, "nia-310-pain-trial-nrs-6")["evidence"]
     assert status(a, "nia-310-pain-trial-functional-disability") == "not-met"
     assert a["determination"] == "criteria-not-met"
 
@@ -213,6 +215,7 @@ def test_nia_pain_trial_nrs_5_with_functional_disability_undocumented_is_unknown
     c.therapy("inactive-conservative-care", c.days_before(300), c.days_before(150), outcome="ineffective")
     c.medication("oxycodone", c.days_before(400), c.days_before(20), reason=None)
     c.life_expectancy(24)
+    c.nrs(7, c.days_before(20))
     c.nrs(5, c.days_before(2))
     c.order("62322", drug="morphine", route="intrathecal")
     a = nia(c)
