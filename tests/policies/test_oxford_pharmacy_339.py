@@ -543,3 +543,42 @@ def test_oxford_spasticity_replacement_is_deferred_too():
     a = oxford(c)
     assert a["order"]["phase"] == "replacement"
     assert a["determination"] == "not-evaluable"
+
+
+# -- the trial and its window (issue 9) ----------------------------------------------
+
+def test_oxford_nonmalignant_permanent_relief_during_a_catheter_infusion_trial_is_met():
+    """'Documentation of a ≥ 50% reduction in pain during trial': inside the infusion's performedPeriod."""
+    c = nonmalignant_base()
+    t = at(c.days_before(20), 8)
+    c.trial(t, end=t + timedelta(days=4), drug="hydromorphone", marker=False)  # 62324 catheter infusion
+    c.nrs(8, t - timedelta(hours=1))
+    during = c.nrs(4, t + timedelta(days=3))
+    c.order("62362")
+    a = oxford(c)
+    assert status(a, RELIEF) == "met"
+    assert f"Observation/{during['id']}" in criterion(a, RELIEF)["evidence"]
+
+
+def test_oxford_nonmalignant_permanent_pain_drop_after_the_catheter_came_out_is_not_during_trial():
+    c = nonmalignant_base()
+    t = at(c.days_before(20), 8)
+    c.trial(t, end=t + timedelta(days=4), drug="hydromorphone", marker=False)
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(7, t + timedelta(days=2))  # 12.5 % during the infusion
+    c.nrs(3, t + timedelta(days=6))  # two days after it ended: not the trial
+    c.order("62362")
+    a = oxford(c)
+    assert status(a, RELIEF) == "not-met"
+    assert a["determination"] == "criteria-not-met"
+
+
+def test_oxford_nonmalignant_permanent_a_62322_epidural_steroid_injection_is_not_the_infusion_trial():
+    c = nonmalignant_base()
+    t = at(c.days_before(20), 8)
+    c.epidural_steroid_injection(t, code="62322")
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(3, t + timedelta(hours=4))
+    c.order("62362")
+    a = oxford(c)
+    assert status(a, RELIEF) == "unknown"
