@@ -33,9 +33,10 @@ class Leaf(_Strict):
         spec = FACTS.get(self.fact)
         if spec is None:
             raise ValueError(f"unknown fact {self.fact!r}; known: {sorted(FACTS)}")
-        for name, allowed in self.params.items():
+        for name in self.params:
             if name not in spec.params:
                 raise ValueError(f"fact {self.fact!r} takes no param {name!r}")
+            allowed = spec.params[name]
             values = self.params[name]
             if name in spec.lists:
                 if not isinstance(values, list) or not values:
@@ -46,9 +47,15 @@ class Leaf(_Strict):
                 for value in values:
                     if value not in allowed:
                         raise ValueError(f"param {name}={value!r} not in {allowed}")
+            elif isinstance(allowed, type) or (isinstance(allowed, tuple) and allowed and isinstance(allowed[0], type)):
+                for value in values:
+                    if not isinstance(value, allowed) or (isinstance(value, bool) and allowed is not bool):
+                        raise ValueError(f"param {name}={value!r} is not a {allowed}")
         for name in spec.required:
             if name not in self.params:
                 raise ValueError(f"fact {self.fact!r} needs param {name!r}")
+        if "over_days" in spec.params and self.params.get("aggregate", "latest") != "latest" and "over_days" not in self.params:
+            raise ValueError(f"aggregate {self.params['aggregate']!r} of {self.fact!r} needs over_days (the period)")
         if self.op not in OPS_BY_KIND[spec.kind]:
             raise ValueError(f"op {self.op!r} not valid for {spec.kind} fact {self.fact!r}")
         if spec.kind == "duration" and self.op != "documented" and self.unit not in DURATION_UNITS:

@@ -95,13 +95,15 @@ def spasticity_score_latest(ctx: FactContext, scale: str, **params: Any) -> Fact
 def _standing_score(
     ctx: FactContext,
     value_set: str,
-    aggregate: str = "latest",
+    *,
+    aggregate: str,
+    min_scores: int,
+    single_shot_window_hours: float,
     over_days: float | None = None,
-    min_scores: int = 1,
-    single_shot_window_hours: float = 0,
 ) -> Fact:
     """The patient's standing score: scores a trial measured are left out (FactContext.standing).
 
+    Every parameter comes from the policy leaf or the catalogue's defaults.
     latest: the newest standing score on or before the date of service.
     average / lowest: of the standing scores within `over_days` before the date
     of service (a baseline average; "persistent" levels = every one of them),
@@ -119,8 +121,6 @@ def _standing_score(
                     return Fact.unknown(f"the latest {label} has no readable value", (resource_ref(obs),))
                 return Fact(value, (resource_ref(obs),), f"{label} {_fmt(value)} on {when.date().isoformat()}{_outside(ctx)}")
         return Fact.unknown(f"no {label} recorded on or before the date of service{_outside(ctx)}")
-    if over_days is None:
-        return Fact.unknown(f"the policy file gives no period for the {aggregate} {label}")
     since = ctx.cutoff - timedelta(days=over_days)
     used = [
         (when, obs, numeric_value(obs))

@@ -163,7 +163,8 @@ def trial_pain_relief_percent(
     ctx: FactContext,
     held_for_hours: float | None = None,
     injectates: tuple[str, ...] | None = None,
-    single_shot_window_hours: float = 0,
+    *,
+    single_shot_window_hours: float,
 ) -> Fact:
     trial, why = _which_trial(ctx, injectates)
     if why:
@@ -199,7 +200,7 @@ def trial_pain_relief_percent(
 
 
 def trial_spasm_relief_percent(
-    ctx: FactContext, injectates: tuple[str, ...] | None = None, single_shot_window_hours: float = 0
+    ctx: FactContext, injectates: tuple[str, ...] | None = None, *, single_shot_window_hours: float
 ) -> Fact:
     trial, why = _which_trial(ctx, injectates)
     if why:
@@ -219,7 +220,8 @@ def trial_score_reduction(
     scale: str,
     held_for_hours: float | None = None,
     injectates: tuple[str, ...] | None = None,
-    single_shot_window_hours: float = 0,
+    *,
+    single_shot_window_hours: float,
 ) -> Fact:
     trial, why = _which_trial(ctx, injectates)
     if trial is None:
