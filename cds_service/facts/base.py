@@ -255,7 +255,7 @@ class FactContext:
             return trial, None
         if skipped:
             other = skipped[0]
-            return None, f"the only trial on record is a {other.describe()}, not a trial of the drug this policy asks for"
+            return None, f"the only trial on record is a {other.describe()}, not a trial of {self._drug_words(wanted)}"
         return None, "no intrathecal or epidural drug trial is documented"
 
     def belongs_to(self, obs: dict[str, Any], when: datetime, trial: Trial) -> bool:
@@ -315,6 +315,15 @@ class FactContext:
                 if isinstance(ref, str) and "Procedure/" in ref:
                     out.add("Procedure/" + ref.rsplit("Procedure/", 1)[1].split("/_history")[0])
         return out
+
+    def _drug_words(self, classes: frozenset[str]) -> str:
+        """'an opioid or ziconotide, bupivacaine, clonidine' from the classes in mappings/drugs.yaml."""
+        drugs = self.terminology.drugs
+        words = []
+        for cls in sorted(classes):
+            members = sorted(i for i in drugs.ingredients if cls in drugs.classes(i))
+            words.append("an opioid" if cls == "opioid" else ", ".join(members) or cls)
+        return " or ".join(words)
 
     def _injectates(self, concept: Any) -> list[str]:
         """Trial injectate ingredients a medication concept names (mappings/drugs.yaml)."""

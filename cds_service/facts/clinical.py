@@ -128,10 +128,11 @@ def _standing_score(
         if when > since and ctx.record.usable(obs) and numeric_value(obs) is not None
     ]
     period = f"the {over_days:g} days before {ctx.date_of_service.isoformat()}"
+    if not used:
+        return Fact.unknown(f"no {label} recorded within {period}{_outside(ctx)}")
     if len(used) < min_scores:
-        found = f"only {len(used)}" if used else "none"
         return Fact.unknown(
-            f"{min_scores} or more {label}s are needed within {period}; {found} recorded{_outside(ctx)}",
+            f"{min_scores} or more {label}s are needed within {period}; only {len(used)} recorded{_outside(ctx)}",
             tuple(resource_ref(o) for _, o, _ in used),
         )
     values = [v for _, _, v in used]
