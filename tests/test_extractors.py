@@ -415,3 +415,17 @@ def test_the_lowest_standing_score_needs_the_minimum_number_of_scores():
     assert one.value is None and "only 1" in one.note
     c.nrs(5, c.days_before(40))
     assert fact(c, "pain_nrs_latest", aggregate="lowest", over_days=90, min_scores=2).value == 5
+
+
+def test_a_trial_whose_drug_is_not_documented_does_not_prove_the_drug_a_policy_names():
+    c = _trial_chart((2, 3), (9, 3))  # coded only as an intrathecal drug trial
+    f = fact(c, "trial_pain_relief_percent", held_for_hours=8, injectates=("opioid",))
+    assert f.value is None and "does not document its drug" in f.note and "an opioid" in f.note
+    assert fact(c, "trial_pain_relief_percent", held_for_hours=8).value == 62.5  # no drug asked for
+
+
+def test_a_documented_outcome_with_no_trial_procedure_does_not_prove_the_drug():
+    c = Chart()
+    c.trial_relief(70, hours=12)
+    f = fact(c, "trial_pain_relief_percent", injectates=("opioid", "pain-injectate"))
+    assert f.value is None and "no trial procedure on record" in f.note

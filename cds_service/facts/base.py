@@ -241,8 +241,10 @@ class FactContext:
         """The latest trial of one of the injectate classes (any trial drug when None), or why none.
 
         A trial documented with another drug (a baclofen trial for a pain pump)
-        is not this trial; a trial whose drug is not documented is taken, and the
-        notes say so. An undated trial of the drug makes "the latest" unknowable.
+        is not this trial. When a drug is asked for, a trial whose drug is not
+        documented could be it or not: the record does not prove which, so the
+        trial is unknown (the record must prove the drug the policy names). An
+        undated trial makes "the latest" unknowable.
         """
         wanted = frozenset(injectates or ())
         skipped: list[Trial] = []
@@ -252,6 +254,12 @@ class FactContext:
                 continue
             if trial.start is None:
                 return None, f"the trial {trial.ref} has no date, so the latest trial cannot be told"
+            if wanted and not trial.drugs:
+                return None, (
+                    f"the {trial.describe().replace(' (drug not documented)', '')} does not document its drug "
+                    f"(a coded drug on the procedure or its medication administration), and the policy asks "
+                    f"for a trial of {self._drug_words(wanted)}"
+                )
             return trial, None
         if skipped:
             other = skipped[0]

@@ -54,8 +54,11 @@ def _documented(ctx: FactContext, value_set: str, trial: Trial | None) -> tuple[
 
 
 def _which_trial(ctx: FactContext, injectates) -> tuple[Trial | None, str | None]:
-    """(trial, None); (None, None) when the record holds no trial at all; (None, why) otherwise."""
+    """(trial, None); (None, None) when the record holds no trial and no drug is asked for;
+    (None, why) otherwise. A documented outcome with no trial Procedure cannot show the drug."""
     if not ctx.trials():
+        if injectates:
+            return None, "no trial procedure on record, so the trial's drug is not documented"
         return None, None
     return ctx.trial(injectates)
 

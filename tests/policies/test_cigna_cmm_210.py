@@ -86,7 +86,7 @@ def nonmalignant_permanent_chart(v: V, relief: bool = True) -> tuple[Chart, Any]
     """Trial criteria met, a trial 20 days ago with documented relief 75 % for 12 h."""
     c = nonmalignant_trial_chart(v, order=False)
     t = at(c.days_before(20), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     if relief:
         c.trial_relief(75, hours=12, when=t + timedelta(hours=13))
     c.trial_flag("trial-function-improved", True, t + timedelta(hours=14))
@@ -126,7 +126,7 @@ def spasticity_permanent_chart(v: V) -> tuple[Chart, Any]:
     a baclofen bolus 10 days ago: MAS 3 → 1 at 2 h and 4 h."""
     c = spasticity_trial_chart(v, scores=False, order=False)
     t = at(c.days_before(10), 8)
-    c.trial(t)
+    c.trial(t, drug="baclofen")
     c.score("modified-ashworth", 3, t - timedelta(hours=1))
     c.order("62362")
     return c, t
@@ -146,7 +146,7 @@ def cancer_trial_chart(v: V, order: bool = True) -> Chart:
 def cancer_permanent_chart(v: V) -> tuple[Chart, Any]:
     c = cancer_trial_chart(v, order=False)
     t = at(c.days_before(7), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     c.order("62362")
     return c, t
 
@@ -514,7 +514,7 @@ def rule_nonmalignant_permanent_no_function_increase_is_not_met(v: V):
 def rule_nonmalignant_permanent_function_increase_not_documented_is_unknown(v: V):
     c = nonmalignant_trial_chart(v, order=False)
     t = at(c.days_before(20), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     c.trial_relief(75, hours=12, when=t + timedelta(hours=13))
     c.order("62362")
     a = cigna(c, v)
@@ -863,7 +863,7 @@ def rule_spasticity_permanent_requires_the_trial_criteria(v: V):
     c = spasticity_scores_only_chart(v)
     c.draft.clear()
     t = at(c.days_before(10), 8)
-    c.trial(t)
+    c.trial(t, drug="baclofen")
     c.score("ashworth", 2, t - timedelta(days=5))
     c.score("modified-ashworth", 1, t - timedelta(days=5))
     c.score("penn-spasm-frequency", 1, t - timedelta(days=5))
@@ -881,7 +881,7 @@ def rule_spasticity_permanent_scenario_2_baseline_is_the_pre_trial_score(v: V):
     c = spasticity_scores_only_chart(v)  # scenario 1 contradicted
     c.draft.clear()
     t = at(c.days_before(10), 8)
-    c.trial(t)
+    c.trial(t, drug="baclofen")
     c.score("modified-ashworth", 3, t - timedelta(hours=1))
     c.score("penn-spasm-frequency", 3, t - timedelta(hours=1))
     c.score("modified-ashworth", 1, t + timedelta(hours=4))
@@ -1333,10 +1333,10 @@ def rule_nonmalignant_permanent_a_morphine_trial_documented_by_administration_is
 def rule_nonmalignant_permanent_relief_of_an_earlier_trial_does_not_count_for_the_latest(v: V):
     c = nonmalignant_trial_chart(v, order=False)
     first = at(c.days_before(200), 8)
-    c.trial(first)
+    c.trial(first, drug="morphine")
     c.trial_relief(80, hours=12, when=first + timedelta(hours=13))
     c.trial_flag("trial-function-improved", True, first + timedelta(hours=14))
-    c.trial(at(c.days_before(20), 8))  # the latest trial: its outcome is not documented
+    c.trial(at(c.days_before(20), 8), drug="morphine")  # the latest trial: its outcome is not documented
     c.order("62362")
     a = cigna(c, v)
     assert status(a, v.id("nonmalignant-permanent-relief-over-50-for-8h")) == "unknown"
@@ -1405,4 +1405,18 @@ def rule_cancer_permanent_pain_drop_after_a_steroid_injection_is_not_trial_relie
     c.order("62362")
     a = cigna(c, v, indication="cancer-pain")
     assert status(a, v.id("cancer-permanent-relief-at-least-50")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@both_versions
+def rule_nonmalignant_permanent_a_trial_with_no_documented_drug_is_not_proof_of_an_opioid_trial(v: V):
+    c = nonmalignant_trial_chart(v, order=False)
+    t = at(c.days_before(20), 8)
+    c.trial(t)  # idds#intrathecal-trial, no usedCode, no MedicationAdministration
+    c.trial_relief(75, hours=12, when=t + timedelta(hours=13))
+    c.trial_flag("trial-function-improved", True, t + timedelta(hours=14))
+    c.order("62362")
+    a = cigna(c, v)
+    cr = criterion(a, v.id("nonmalignant-permanent-relief-over-50-for-8h"))
+    assert cr["status"] == "unknown" and "does not document its drug" in cr["note"]
     assert a["determination"] == "documentation-incomplete"

@@ -122,7 +122,7 @@ def cancer_chart(phase: str = "trial", omit: tuple[str, ...] = (), **kw) -> Char
 def _successful_trial(c: Chart, omit: tuple[str, ...]):
     """A trial 30 days before the DOS, documented 60 % relief and improved function."""
     t = at(c.days_before(30), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     if "relief" not in omit:
         c.trial_relief(60, when=t + timedelta(hours=6))
     if "function" not in omit:

@@ -46,7 +46,7 @@ def nia_pain_trial_chart(**kw) -> Chart:
 
 def permanent_extras(c: Chart, relief: float | None = 60) -> dict:
     """A performed trial with its documented outcome, a psych evaluation and the device checks."""
-    trial = c.trial(at(c.days_before(30), 8))
+    trial = c.trial(at(c.days_before(30), 8), drug="morphine")
     if relief is not None:
         c.trial_relief(relief, when=c.days_before(28))
     c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
@@ -97,7 +97,7 @@ def nia_spasticity_permanent_chart(relief: float | None = 70) -> Chart:
     c = Chart(payer=PAYER)
     c.condition(icd10="G35", display="Multiple sclerosis")
     spasticity_history(c)
-    c.trial(at(c.days_before(30), 8))
+    c.trial(at(c.days_before(30), 8), drug="baclofen")
     if relief is not None:
         c.spasm_relief(relief, when=c.days_before(28))
     c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
@@ -556,7 +556,7 @@ def test_nia_pain_permanent_psych_assessment_undocumented_is_unknown():
     c = Chart(payer=PAYER)
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
     pain_history(c)
-    c.trial(at(c.days_before(30), 8))
+    c.trial(at(c.days_before(30), 8), drug="morphine")
     c.trial_relief(60, when=c.days_before(28))
     c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
     c.flag("body-habitus-adequate", True)
@@ -611,7 +611,7 @@ def test_nia_pain_permanent_body_habitus_undocumented_is_unknown():
     c = Chart(payer=PAYER)
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
     pain_history(c)
-    c.trial(at(c.days_before(30), 8))
+    c.trial(at(c.days_before(30), 8), drug="morphine")
     c.trial_relief(60, when=c.days_before(28))
     c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
     c.psych("favorable", c.days_before(40))
@@ -851,7 +851,7 @@ def test_nia_spasticity_permanent_standard_therapy_12_weeks_minus_a_day_is_not_m
     c.flag("functional-impairment", True)
     c.medication("baclofen", c.days_before(300), c.days_before(300) + timedelta(days=83), reason="ineffective")
     c.life_expectancy(120)
-    c.trial(at(c.days_before(30), 8))
+    c.trial(at(c.days_before(30), 8), drug="baclofen")
     c.spasm_relief(70, when=c.days_before(28))
     c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
     c.psych("favorable", c.days_before(40))
@@ -1153,4 +1153,19 @@ def test_nia_spasticity_permanent_a_morphine_trial_is_not_an_antispasmodic_trial
                                       "display": "morphine"}]}]
     a = nia(c)
     assert status(a, "nia-310-spasticity-permanent-trial-relief-50") == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+def test_nia_pain_permanent_documented_relief_with_no_trial_procedure_is_unknown():
+    """'Documentation of a successful trial of intraspinal ... opioid medication': the drug is not shown."""
+    c = Chart(payer=PAYER)
+    c.condition(icd10="M96.1", display="Postlaminectomy syndrome, not elsewhere classified")
+    pain_history(c)
+    c.trial_relief(60, when=c.days_before(28))
+    c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
+    c.psych("favorable", c.days_before(40))
+    c.flag("body-habitus-adequate", True)
+    c.order("62362")
+    a = nia(c)
+    assert status(a, "nia-310-pain-permanent-trial-relief-50") == "unknown"
     assert a["determination"] == "documentation-incomplete"

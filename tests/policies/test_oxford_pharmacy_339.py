@@ -78,7 +78,7 @@ def nonmalignant_trial_chart(**kw) -> Chart:
 
 def nonmalignant_permanent_chart(relief: float | None = 65, **kw) -> Chart:
     c = nonmalignant_base(**kw)
-    c.trial(at(c.days_before(21), 8))
+    c.trial(at(c.days_before(21), 8), drug="morphine")
     if relief is not None:
         c.trial_relief(relief, when=c.days_before(20))
     c.order("62362")
@@ -343,7 +343,7 @@ def test_oxford_nonmalignant_permanent_relief_undocumented_is_unknown():
 def test_oxford_nonmalignant_permanent_relief_computed_from_nrs_50_percent_is_met():
     c = nonmalignant_base()
     t = at(c.days_before(20), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     c.nrs(8, t - timedelta(hours=1))
     after = c.nrs(4, t + timedelta(hours=4))
     c.order("62362")
@@ -355,7 +355,7 @@ def test_oxford_nonmalignant_permanent_relief_computed_from_nrs_50_percent_is_me
 def test_oxford_nonmalignant_permanent_relief_computed_below_50_percent_is_not_met():
     c = nonmalignant_base()
     t = at(c.days_before(20), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     c.nrs(10, t - timedelta(hours=1))
     c.nrs(6, t + timedelta(hours=4))  # 40 %
     c.order("62362")
@@ -452,7 +452,7 @@ def test_oxford_cancer_pain_increased_intracranial_pressure_is_documented():
 
 def test_oxford_cancer_pain_permanent_lists_trial_pain_reduction():
     c = cancer_chart(order="62362")
-    c.trial(at(c.days_before(21), 8))
+    c.trial(at(c.days_before(21), 8), drug="morphine")
     c.trial_relief(70, when=c.days_before(20))
     a = oxford(c)
     assert a["order"]["phase"] == "permanent"
@@ -522,7 +522,7 @@ def test_oxford_spasticity_penn_spasm_frequency_documents_the_scale_row():
 def test_oxford_spasticity_permanent_lists_score_reduction():
     c = spasticity_chart(order="62362")
     t = at(c.days_before(21), 8)
-    c.trial(t)
+    c.trial(t, drug="baclofen")
     c.score("modified-ashworth", 3, t - timedelta(hours=1))
     c.score("modified-ashworth", 1, t + timedelta(hours=4))
     a = oxford(c)
