@@ -288,14 +288,16 @@ class Chart:
                 })
         return proc
 
-    def epidural_steroid_injection(self, when: datetime | date, code: str = "62321") -> dict[str, Any]:
-        """A 62321/62323 epidural steroid injection: conservative care, never the drug trial."""
+    def epidural_steroid_injection(self, when: datetime | date, code: str = "62321",
+                                   with_local_anaesthetic: bool = False) -> dict[str, Any]:
+        """A 62321/62323 epidural steroid injection: conservative care, never the drug trial
+        (also when bupivacaine is injected with the steroid)."""
         when = at(when) if not isinstance(when, datetime) else when
-        ingredient, _, display = DRUGS["methylprednisolone"]
+        used = ["methylprednisolone"] + (["bupivacaine"] if with_local_anaesthetic else [])
         proc = {
             "resourceType": "Procedure", "id": self._id("esi"), "status": "completed", "subject": self._subject(),
             "code": _concept((CPT, code, "Injection(s), of diagnostic or therapeutic substance(s), epidural")),
-            "usedCode": [_concept((RXNORM, ingredient, "methylprednisolone"), text=display)],
+            "usedCode": [_concept((RXNORM, DRUGS[d][0], d), text=DRUGS[d][2]) for d in used],
             "performedDateTime": iso(when),
         }
         self.resources["procedures"].append(proc)

@@ -429,3 +429,12 @@ def test_a_documented_outcome_with_no_trial_procedure_does_not_prove_the_drug():
     c.trial_relief(70, hours=12)
     f = fact(c, "trial_pain_relief_percent", injectates=("opioid", "pain-injectate"))
     assert f.value is None and "no trial procedure on record" in f.note
+
+
+def test_an_epidural_steroid_injection_with_bupivacaine_is_still_not_the_trial():
+    c = _trial_chart((2, 3), (9, 3))
+    c.epidural_steroid_injection(at(c.days_before(5), 10), code="62323", with_local_anaesthetic=True)
+    c.nrs(7, at(c.days_before(5), 9))
+    c.nrs(2, at(c.days_before(5), 14))  # the local anaesthetic working: not a trial score, standing
+    assert fact(c, "trial_pain_relief_percent", held_for_hours=8).value == 62.5
+    assert fact(c, "pain_nrs_latest").value == 2

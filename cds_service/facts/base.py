@@ -219,9 +219,12 @@ class FactContext:
                 if not marked and not t.in_set(code, "trial-procedure-cpt"):
                     continue
                 ref = resource_ref(proc)
-                drugs = set(self._injectates(proc.get("usedCode"))) | administered.get(ref, set())
+                used = self._ingredients(proc.get("usedCode")) | administered.get(ref, set())
+                if not marked and any(t.drugs.classes(i) & t.drugs.epidural_steroid_classes for i in used):
+                    continue  # an epidural steroid injection, even with a local anaesthetic in it
+                drugs = {i for i in used if t.drugs.classes(i) & t.drugs.trial_injectate_classes}
                 if not (marked or drugs or ref in outcome_refs):
-                    continue  # a 62320-62327 without a trial drug: e.g. an epidural steroid injection
+                    continue  # a 62320-62327 without a trial drug
                 start = effective(proc)
                 if start is not None and start > self.cutoff:
                     continue
@@ -333,22 +336,22 @@ class FactContext:
             words.append("an opioid" if cls == "opioid" else ", ".join(members) or cls)
         return " or ".join(words)
 
-    def _injectates(self, concept: Any) -> list[str]:
-        """Trial injectate ingredients a medication concept names (mappings/drugs.yaml)."""
+    def _ingredients(self, concept: Any) -> set[str]:
+        """Ingredients a medication concept (or a list of them) names (mappings/drugs.yaml)."""
         if not isinstance(concept, (dict, list)):
-            return []
-        drugs = self.terminology.drugs
+            return set()
         ingredients: set[str] = set()
         for c in concept if isinstance(concept, list) else [concept]:
-            ingredients |= drugs.identify(c)[0]
-        return sorted(i for i in ingredients if drugs.classes(i) & drugs.trial_injectate_classes)
+            ingredients |= self.terminology.drugs.identify(c)[0]
+        return ingredients
 
     def _administrations_by_procedure(self) -> dict[str, set[str]]:
+        """Ingredients given by MedicationAdministrations `partOf` each Procedure."""
         out: dict[str, set[str]] = {}
         for adm in self.record.resources("MedicationAdministration"):
             if adm.get("status") not in PERFORMED_STATUSES:
                 continue
-            drugs = self._injectates(adm.get("medicationCodeableConcept"))
+            drugs = self._ingredients(adm.get("medicationCodeableConcept"))
             if not drugs:
                 continue
             named = self.procedure_references(adm)
