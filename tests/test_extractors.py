@@ -438,3 +438,15 @@ def test_an_epidural_steroid_injection_with_bupivacaine_is_still_not_the_trial()
     c.nrs(2, at(c.days_before(5), 14))  # the local anaesthetic working: not a trial score, standing
     assert fact(c, "trial_pain_relief_percent", held_for_hours=8).value == 62.5
     assert fact(c, "pain_nrs_latest").value == 2
+
+
+def test_a_pre_dose_score_charted_as_part_of_the_trial_is_its_baseline():
+    c = Chart()
+    t = at(c.days_before(20), 8)
+    proc = c.trial(t, drug="morphine")
+    c.nrs(5, t - timedelta(days=30))  # an older standing score
+    base = c.nrs(8, t - timedelta(minutes=30))
+    base["partOf"] = [{"reference": f"Procedure/{proc['id']}"}]
+    c.nrs(4, t + timedelta(hours=3))
+    f = fact(c, "trial_pain_relief_percent", injectates=("opioid",))
+    assert f.value == 50.0 and f"Observation/{base['id']}" in f.evidence

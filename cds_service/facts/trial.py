@@ -85,9 +85,15 @@ def _scores_around(ctx: FactContext, value_set: str, trial: Trial, window_hours:
     if why:
         return None, why
     label = SCALE_LABEL[value_set]
+    # The baseline: the latest standing score before the start, or a pre-dose score charted as part of this trial.
+    standing_ids = {id(obs) for _, obs in standing}
     before = None
-    for when, obs in standing:  # newest first
-        if when < trial.start and ctx.record.usable(obs):
+    for when, obs in reversed(ctx.candidates(value_set)):
+        if when >= trial.start:
+            continue
+        if id(obs) not in standing_ids and trial.ref not in ctx.procedure_references(obs):
+            continue
+        if ctx.record.usable(obs):
             value = numeric_value(obs)
             if value is not None:
                 before = (when, value, obs)
