@@ -58,7 +58,7 @@ def _permanent_comparison() -> Chart:
     c.medication("oxycodone", c.days_before(420), c.days_before(15), fixed=True, reason="ineffective")
     c.flag("further-surgery-not-indicated", True)
     c.psych("favorable")
-    c.trial(c.days_before(21))
+    c.trial(c.days_before(21), drug="morphine")
     c.trial_relief(70, hours=12, when=c.days_before(20))
     c.order("62350", reason_icd10="M96.1")
     return c

@@ -122,7 +122,7 @@ def build_chart(target: int, seed: int = 7) -> Chart:
     c.flag("opioid-reduction-agreed", True)
     trial = at(c.days_before(20), 8)
     c.nrs(8, trial - timedelta(hours=2))
-    c.trial(trial)
+    c.trial(trial, drug="morphine")
     for hours, score in ((2, 3), (6, 2), (13, 2), (24, 3)):
         c.nrs(score, trial + timedelta(hours=hours))
     c.trial_flag("trial-function-improved", True, trial + timedelta(hours=14))

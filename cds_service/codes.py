@@ -247,6 +247,7 @@ class _DrugTable:
             key=lambda t: -len(t[0]),
         )
         self.trial_injectate_classes = frozenset(raw["trial_injectate_classes"])
+        self.epidural_steroid_classes = frozenset(raw.get("epidural_steroid_classes") or ())
         self.indication_by_injectate: dict[str, list[str]] = raw["indication_by_injectate"]
         self._terminology = terminology
 

@@ -45,18 +45,25 @@ class Leaf(_Strict):
             if name not in spec.params:
                 raise ValueError(f"fact {self.fact!r} takes no param {name!r}")
             allowed = spec.params[name]
+            values = self.params[name]
+            if name in spec.lists:
+                if not isinstance(values, list) or not values:
+                    raise ValueError(f"param {name} of {self.fact!r} takes a non-empty list")
+            else:
+                values = [values]
             if isinstance(allowed, tuple) and allowed and isinstance(allowed[0], str):
-                if self.params[name] not in allowed:
-                    raise ValueError(f"param {name}={self.params[name]!r} not in {allowed}")
-            if isinstance(allowed, list):  # a list param: [allowed values] or [item type]
-                value, (item,) = self.params[name], allowed
-                if not isinstance(value, list) or not all(
-                    (v in item) if isinstance(item, tuple) else isinstance(v, item) for v in value
-                ):
-                    raise ValueError(f"param {name}={value!r} must be a list of {item}")
+                for value in values:
+                    if value not in allowed:
+                        raise ValueError(f"param {name}={value!r} not in {allowed}")
+            elif isinstance(allowed, type) or (isinstance(allowed, tuple) and allowed and isinstance(allowed[0], type)):
+                for value in values:
+                    if not isinstance(value, allowed) or (isinstance(value, bool) and allowed is not bool):
+                        raise ValueError(f"param {name}={value!r} is not a {allowed}")
         for name in spec.required:
             if name not in self.params:
                 raise ValueError(f"fact {self.fact!r} needs param {name!r}")
+        if "over_days" in spec.params and self.params.get("aggregate", "latest") != "latest" and "over_days" not in self.params:
+            raise ValueError(f"aggregate {self.params['aggregate']!r} of {self.fact!r} needs over_days (the period)")
         if self.op not in OPS_BY_KIND[spec.kind]:
             raise ValueError(f"op {self.op!r} not valid for {spec.kind} fact {self.fact!r}")
         if spec.kind == "duration" and self.op != "documented" and self.unit not in DURATION_UNITS:

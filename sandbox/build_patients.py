@@ -91,7 +91,7 @@ def _bolus_trial(c: Chart, before: int, after: int, later: int | None = 8) -> An
     shows and keeps the latest NRS a pre-implant value.
     """
     t = at(c.days_before(20), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     c.nrs(before, t - timedelta(hours=1))
     c.nrs(after, t + timedelta(hours=2))
     c.nrs(after, t + timedelta(hours=9))
@@ -199,7 +199,7 @@ def oxford_pain_permanent(pid: str, relief: float | None = None) -> Chart:
         _bolus_trial(c, 7, 3)  # 57 % relief computed from the NRS around the bolus
     else:
         t = at(c.days_before(20), 8)
-        c.trial(t)
+        c.trial(t, drug="morphine")
         c.trial_relief(relief, when=t + timedelta(hours=10))
     c.order("62362")
     return c

@@ -277,11 +277,50 @@ class Chart:
         return allergy
 
     # -- trial and pump -----------------------------------------------------
-    def trial(self, when: datetime | date, code: str = "62322") -> dict[str, Any]:
+    def trial(self, when: datetime | date | None, code: str = "62322", drug: str | None = None,
+              marker: bool = True, end: datetime | date | None = None, via: str = "usedCode",
+              status: str = "completed") -> dict[str, Any]:
+        """The performed trial Procedure. `marker` adds idds#intrathecal-trial; `drug` is documented
+        on it by `usedCode` or by a MedicationAdministration partOf it (`via="administration"`);
+        `end` makes it a catheter/continuous trial (performedPeriod); `when=None` leaves it undated."""
+        proc: dict[str, Any] = {
+            "resourceType": "Procedure", "id": self._id("trial"), "status": status, "subject": self._subject(),
+            "code": _concept((CPT, code, "Intrathecal injection, lumbar"),
+                             *([(IDDS, "intrathecal-trial", "Intrathecal drug trial")] if marker else [])),
+        }
+        if when is not None:
+            when = at(when) if not isinstance(when, datetime) else when
+            if end is not None:
+                end = at(end) if not isinstance(end, datetime) else end
+                proc["performedPeriod"] = {"start": iso(when), "end": iso(end)}
+            else:
+                proc["performedDateTime"] = iso(when)
+        self.resources["procedures"].append(proc)
+        if drug:
+            ingredient, _, display = DRUGS[drug]
+            concept = _concept((RXNORM, ingredient, drug), text=display) if ingredient else {"text": display}
+            if via == "usedCode":
+                proc["usedCode"] = [concept]
+            else:
+                self.resources["medications"].append({
+                    "resourceType": "MedicationAdministration", "id": self._id("medadmin"), "status": "completed",
+                    "subject": self._subject(), "medicationCodeableConcept": concept,
+                    "partOf": [{"reference": f"Procedure/{proc['id']}"}],
+                    "effectiveDateTime": proc.get("performedDateTime") or iso(self.dos),
+                    "dosage": {"route": _concept((SNOMED, "72607000", "Intrathecal route")), "text": f"{display} trial bolus"},
+                })
+        return proc
+
+    def epidural_steroid_injection(self, when: datetime | date, code: str = "62321",
+                                   with_local_anaesthetic: bool = False) -> dict[str, Any]:
+        """A 62321/62323 epidural steroid injection: conservative care, never the drug trial
+        (also when bupivacaine is injected with the steroid)."""
         when = at(when) if not isinstance(when, datetime) else when
+        used = ["methylprednisolone"] + (["bupivacaine"] if with_local_anaesthetic else [])
         proc = {
-            "resourceType": "Procedure", "id": self._id("trial"), "status": "completed", "subject": self._subject(),
-            "code": _concept((CPT, code, "Intrathecal injection, lumbar"), (IDDS, "intrathecal-trial", "Intrathecal drug trial")),
+            "resourceType": "Procedure", "id": self._id("esi"), "status": "completed", "subject": self._subject(),
+            "code": _concept((CPT, code, "Injection(s), of diagnostic or therapeutic substance(s), epidural")),
+            "usedCode": [_concept((RXNORM, DRUGS[d][0], d), text=DRUGS[d][2]) for d in used],
             "performedDateTime": iso(when),
         }
         self.resources["procedures"].append(proc)

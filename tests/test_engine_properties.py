@@ -202,7 +202,7 @@ def documented_permanent_chart() -> Chart:
     c.flag("further-surgery-not-indicated", True)
     c.psych("favorable")
     c.flag("opioid-reduction-agreed", True)
-    c.trial(c.days_before(21))
+    c.trial(c.days_before(21), drug="morphine")
     c.trial_relief(70, hours=12, when=c.days_before(20))
     c.flag("trial-function-improved", True)
     c.flag("trial-side-effects-tolerable", True)

@@ -359,10 +359,10 @@ def test_a_dip_inside_the_window_breaks_held_relief():
     assert fact(c, "trial_pain_relief_percent", held_for_hours=8).value == 25
 
 
-def test_no_score_near_8_hours_leaves_held_relief_unknown():
-    c = _trial_chart((2, 2), (5, 2), (72, 8))
-    f = fact(c, "trial_pain_relief_percent", held_for_hours=8)
-    assert f.value is None and "between 8 h and 16 h" in f.note
+def test_no_score_at_8_hours_within_the_single_shot_window_leaves_held_relief_unknown():
+    c = _trial_chart((2, 2), (5, 2), (72, 2))  # 72 h is past the 24 h window of a single bolus
+    f = fact(c, "trial_pain_relief_percent", held_for_hours=8, single_shot_window_hours=24)
+    assert f.value is None and "at or after 8 h within the 24 h after the single-shot trial" in f.note
 
 
 def test_documented_relief_shorter_than_required_is_not_held():
@@ -379,7 +379,7 @@ def test_mas_3_to_1plus_is_a_one_and_a_half_point_reduction():
     c.score("modified-ashworth", 3, t - timedelta(hours=1))
     c.score("modified-ashworth", "1+", t + timedelta(hours=4))
     f = fact(c, "trial_score_reduction", scale="ashworth-or-modified-ashworth", held_for_hours=4)
-    assert f.value == 1.5 and "3 → 1+" in f.note
+    assert f.value == 1.5 and "3 before the trial, 1+ after" in f.note
 
 
 def test_pump_status_reads_the_observation_or_the_device_property():
@@ -407,3 +407,223 @@ def test_covered_days_are_exactly_the_days_the_courses_cover(courses):
     assert d.days == len(covered)
     # joined spans never touch: a gap of at least one uncovered day separates them
     assert all((b[0] - a[1]).days >= 2 for a, b in zip(d.intervals, d.intervals[1:]))
+# -- which procedure is the trial (clinical-data contract, "The trial") -------------
+
+def test_a_later_epidural_steroid_injection_does_not_displace_the_trial():
+    c = _trial_chart((2, 3), (9, 3))
+    esi = c.epidural_steroid_injection(at(c.days_before(5), 10))
+    f = fact(c, "trial_pain_relief_percent", held_for_hours=8)
+    assert f.value == 62.5
+    assert f"Procedure/{esi['id']}" not in f.evidence
+
+
+def test_a_62322_with_no_trial_drug_is_not_the_trial():
+    c = Chart()
+    t = at(c.days_before(20), 8)
+    c.trial(t, marker=False)  # CPT 62322 only: an injection, not a drug trial
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(2, t + timedelta(hours=3))
+    f = fact(c, "trial_pain_relief_percent")
+    assert f.value is None and "no trial procedure on record" in f.note
+    assert fact(c, "pain_nrs_latest").value == 2  # no trial measured it: it is the standing score
+
+
+def test_a_62322_with_a_trial_drug_in_used_code_or_an_administration_is_the_trial():
+    for via in ("usedCode", "administration"):
+        c = Chart()
+        t = at(c.days_before(20), 8)
+        proc = c.trial(t, marker=False, drug="morphine", via=via)
+        c.nrs(8, t - timedelta(hours=1))
+        c.nrs(3, t + timedelta(hours=3))
+        f = fact(c, "trial_pain_relief_percent", injectates=("opioid",))
+        assert f.value == 62.5 and f.evidence[0] == f"Procedure/{proc['id']}", via
+        assert "morphine" in f.note
+
+
+def test_a_62322_named_by_a_documented_trial_outcome_is_the_trial():
+    c = Chart()
+    t = at(c.days_before(20), 8)
+    proc = c.trial(t, marker=False)
+    relief = c.trial_relief(70, when=t + timedelta(hours=6))
+    relief["partOf"] = [{"reference": f"Procedure/{proc['id']}"}]
+    c.trial_flag("trial-function-improved", True, t + timedelta(hours=6))
+    f = fact(c, "trial_pain_relief_percent")
+    assert f.value == 70 and f"Procedure/{proc['id']}" in f.evidence
+
+
+def test_an_entered_in_error_trial_is_not_the_trial():
+    c = _trial_chart((2, 3), (9, 3))
+    wrong = c.trial(at(c.days_before(5), 8))
+    wrong["status"] = "entered-in-error"
+    assert fact(c, "trial_pain_relief_percent", held_for_hours=8).value == 62.5
+
+
+def test_a_baclofen_trial_is_not_the_trial_a_pain_policy_asks_for():
+    c = Chart()
+    t = at(c.days_before(20), 8)
+    c.trial(t, drug="baclofen")
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(3, t + timedelta(hours=3))
+    f = fact(c, "trial_pain_relief_percent", injectates=("opioid", "pain-injectate"))
+    assert f.value is None and "baclofen" in f.note
+    assert fact(c, "trial_pain_relief_percent", injectates=("antispasmodic",)).value == 62.5
+
+
+def test_the_latest_trial_of_the_asked_drug_is_the_trial_even_after_a_trial_of_another_drug():
+    c = Chart()
+    t = at(c.days_before(40), 8)
+    c.trial(t, drug="morphine")
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(2, t + timedelta(hours=3))
+    c.trial(at(c.days_before(10), 8), drug="baclofen")
+    f = fact(c, "trial_pain_relief_percent", injectates=("opioid",))
+    assert f.value == 75.0 and "morphine" in f.note
+
+
+def test_an_undated_trial_leaves_the_latest_trial_and_the_standing_score_unknown():
+    c = _trial_chart((2, 3), (9, 3))
+    c.trial(None)
+    assert fact(c, "trial_pain_relief_percent", held_for_hours=8).value is None
+    f = fact(c, "pain_nrs_latest")
+    assert f.value is None and "no date" in f.note
+
+
+# -- the trial window -------------------------------------------------------------
+
+def test_a_score_a_week_after_a_single_bolus_is_the_standing_score():
+    c = Chart()
+    t = at(c.days_before(10), 8)
+    c.trial(t)
+    c.nrs(8, t - timedelta(hours=2))
+    c.nrs(2, t + timedelta(hours=6))  # the bolus working
+    week = c.nrs(7, t + timedelta(days=7))
+    f = fact(c, "pain_nrs_latest", single_shot_window_hours=24)
+    assert f.value == 7 and f.evidence == (f"Observation/{week['id']}",)
+
+
+def test_a_score_ten_days_after_a_single_bolus_is_not_trial_relief():
+    c = Chart()
+    t = at(c.days_before(20), 8)
+    c.trial(t)
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(2, t + timedelta(days=10))
+    f = fact(c, "trial_pain_relief_percent", single_shot_window_hours=24)
+    assert f.value is None and "within the 24 h after the single-shot trial" in f.note
+
+
+def test_the_single_shot_window_is_the_policy_parameter():
+    c = _trial_chart((2, 3), (20, 3))  # the first score past 8 h comes at 20 h
+    assert fact(c, "trial_pain_relief_percent", held_for_hours=8, single_shot_window_hours=24).value == 62.5
+    assert fact(c, "trial_pain_relief_percent", held_for_hours=8, single_shot_window_hours=12).value is None
+
+
+def test_scores_inside_a_catheter_trial_period_are_the_trial_and_after_it_are_standing():
+    c = Chart()
+    t = at(c.days_before(20), 8)
+    c.trial(t, end=t + timedelta(days=3), drug="morphine")
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(4, t + timedelta(days=2))  # day 2 of the infusion
+    after = c.nrs(7, t + timedelta(days=5))  # two days after the catheter came out
+    assert fact(c, "trial_pain_relief_percent").value == 50.0
+    assert fact(c, "pain_nrs_latest").evidence == (f"Observation/{after['id']}",)
+
+
+def test_a_score_naming_the_trial_belongs_to_it_whenever_it_was_taken():
+    c = Chart()
+    t = at(c.days_before(40), 8)
+    proc = c.trial(t)
+    c.nrs(8, t - timedelta(hours=1))
+    late = c.nrs(3, t + timedelta(days=20))
+    late["partOf"] = [{"reference": f"Procedure/{proc['id']}"}]
+    standing = c.nrs(8, t + timedelta(days=21))
+    assert fact(c, "trial_pain_relief_percent").value == 62.5
+    assert fact(c, "pain_nrs_latest").evidence == (f"Observation/{standing['id']}",)
+
+
+def test_relief_documented_for_an_older_trial_does_not_count_for_a_newer_one():
+    c = Chart()
+    c.trial(at(c.days_before(200), 8))
+    c.trial_relief(80, hours=12, when=at(c.days_before(200), 20))
+    c.trial_flag("trial-function-improved", True, at(c.days_before(200), 20))
+    c.trial(at(c.days_before(20), 8))
+    f = fact(c, "trial_pain_relief_percent")
+    assert f.value is None
+    assert fact(c, "trial_flag", code="trial-function-improved").value is None
+
+
+def test_relief_naming_the_older_trial_counts_when_that_trial_is_the_one_asked_for():
+    c = Chart()
+    old = c.trial(at(c.days_before(200), 8), drug="morphine")
+    c.trial(at(c.days_before(20), 8), drug="baclofen")
+    relief = c.trial_relief(80, when=at(c.days_before(10), 9))  # charted later, naming the morphine trial
+    relief["derivedFrom"] = [{"reference": f"Procedure/{old['id']}"}]
+    assert fact(c, "trial_pain_relief_percent", injectates=("opioid",)).value == 80
+    assert fact(c, "trial_pain_relief_percent", injectates=("antispasmodic",)).value is None
+
+
+# -- standing and baseline scores ---------------------------------------------------
+
+def test_a_baseline_average_is_the_mean_of_the_standing_scores_in_the_period():
+    c = Chart()
+    c.score("ashworth", 2, c.days_before(200))  # before the baseline period
+    c.score("ashworth", 4, c.days_before(60))
+    c.score("ashworth", 3, c.days_before(30))
+    c.score("ashworth", 2, c.days_before(5))
+    f = fact(c, "spasticity_score_latest", scale="ashworth", aggregate="average", over_days=90)
+    assert f.value == 3.0 and "3 scores" in f.note
+    assert fact(c, "spasticity_score_latest", scale="ashworth").value == 2
+
+
+def test_a_baseline_average_leaves_out_scores_the_trial_measured():
+    c = Chart()
+    t = at(c.days_before(20), 8)
+    c.trial(t, drug="baclofen")
+    c.score("modified-ashworth", 3, t - timedelta(days=10))
+    c.score("modified-ashworth", 2, t - timedelta(hours=1))
+    c.score("modified-ashworth", 0, t + timedelta(hours=4))  # the bolus working
+    f = fact(c, "spasticity_score_latest", scale="modified-ashworth", aggregate="average", over_days=90)
+    assert f.value == 2.5 and "2 scores" in f.note
+
+
+def test_the_lowest_standing_score_needs_the_minimum_number_of_scores():
+    c = Chart()
+    c.nrs(8, c.days_before(5))
+    one = fact(c, "pain_nrs_latest", aggregate="lowest", over_days=90, min_scores=2)
+    assert one.value is None and "only 1" in one.note
+    c.nrs(5, c.days_before(40))
+    assert fact(c, "pain_nrs_latest", aggregate="lowest", over_days=90, min_scores=2).value == 5
+
+
+def test_a_trial_whose_drug_is_not_documented_does_not_prove_the_drug_a_policy_names():
+    c = _trial_chart((2, 3), (9, 3))  # coded only as an intrathecal drug trial
+    f = fact(c, "trial_pain_relief_percent", held_for_hours=8, injectates=("opioid",))
+    assert f.value is None and "does not document its drug" in f.note and "an opioid" in f.note
+    assert fact(c, "trial_pain_relief_percent", held_for_hours=8).value == 62.5  # no drug asked for
+
+
+def test_a_documented_outcome_with_no_trial_procedure_does_not_prove_the_drug():
+    c = Chart()
+    c.trial_relief(70, hours=12)
+    f = fact(c, "trial_pain_relief_percent", injectates=("opioid", "pain-injectate"))
+    assert f.value is None and "no trial procedure on record" in f.note
+
+
+def test_an_epidural_steroid_injection_with_bupivacaine_is_still_not_the_trial():
+    c = _trial_chart((2, 3), (9, 3))
+    c.epidural_steroid_injection(at(c.days_before(5), 10), code="62323", with_local_anaesthetic=True)
+    c.nrs(7, at(c.days_before(5), 9))
+    c.nrs(2, at(c.days_before(5), 14))  # the local anaesthetic working: not a trial score, standing
+    assert fact(c, "trial_pain_relief_percent", held_for_hours=8).value == 62.5
+    assert fact(c, "pain_nrs_latest").value == 2
+
+
+def test_a_pre_dose_score_charted_as_part_of_the_trial_is_its_baseline():
+    c = Chart()
+    t = at(c.days_before(20), 8)
+    proc = c.trial(t, drug="morphine")
+    c.nrs(5, t - timedelta(days=30))  # an older standing score
+    base = c.nrs(8, t - timedelta(minutes=30))
+    base["partOf"] = [{"reference": f"Procedure/{proc['id']}"}]
+    c.nrs(4, t + timedelta(hours=3))
+    f = fact(c, "trial_pain_relief_percent", injectates=("opioid",))
+    assert f.value == 50.0 and f"Observation/{base['id']}" in f.evidence

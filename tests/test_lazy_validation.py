@@ -101,8 +101,8 @@ def test_an_invalid_latest_trial_procedure_is_reported_and_the_previous_trial_an
     second = c.trial(at(c.days_before(10), 8))
     second["bodySite"] = "lumbar"  # a string where a list of CodeableConcepts belongs
     ctx = context(c)
-    found = ctx.trial()
-    assert found is not None and found[1]["id"] == first["id"]
+    found, why = ctx.trial()
+    assert why is None and found.procedure["id"] == first["id"]
     assert reported(ctx, second)
 
 

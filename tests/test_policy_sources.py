@@ -104,3 +104,25 @@ def test_every_waiver_therapy_is_a_known_procedure_kind_or_drug():
         for name in leaf.params.get("waiver_therapies", ())
     }
     assert named and {n for _, n in named} <= known
+@pytest.mark.parametrize("old, new, message", [
+    ("injectates: [opioid, pain-injectate]", "injectates: [opioid, steroid]", r"injectates='steroid' not in"),
+    ("injectates: [opioid, pain-injectate]", "injectates: opioid", r"injectates .* takes a non-empty list"),
+    ("single_shot_window_hours: 24}", "single_shot_window_hours: a day}", r"single_shot_window_hours='a day' is not"),
+])
+def test_a_trial_param_outside_the_catalogue_stops_start_up(tmp_path, old, new, message):
+    text = (POLICIES_DIR / "molina-mcp-160@2024-08-14.yaml").read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "molina-mcp-160@2024-08-14.yaml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(PolicyFileError, match=message):
+        load_policy_file(bad)
+
+
+def test_an_average_score_without_its_period_stops_start_up(tmp_path):
+    text = (POLICIES_DIR / "nia-cg-310@2023-01.yaml").read_text(encoding="utf-8")
+    old = "{aggregate: lowest, over_days: 90, min_scores: 2, single_shot_window_hours: 24}"
+    assert old in text
+    bad = tmp_path / "nia-cg-310@2023-01.yaml"
+    bad.write_text(text.replace(old, "{aggregate: lowest, min_scores: 2}", 1), encoding="utf-8")
+    with pytest.raises(PolicyFileError, match="needs over_days"):
+        load_policy_file(bad)

@@ -65,17 +65,36 @@ class FactSpec:
     kind: str  # number | bool | code | duration
     params: dict[str, tuple | type] = field(default_factory=dict)
     required: tuple[str, ...] = ()
+    defaults: dict[str, object] = field(default_factory=dict)  # applied when a leaf leaves a param out
+    lists: tuple[str, ...] = ()  # params that take a list of the allowed values
+
+
+# Trial drugs a policy may name (classes in mappings/drugs.yaml).
+TRIAL_DRUG_CLASSES = ("opioid", "pain-injectate", "antispasmodic")
+SCORE_AGGREGATES = ("latest", "average", "lowest")
+# How long after a single-shot trial (performedDateTime only) a score still measures the
+# trial drug, where the leaf asks for no relief duration. Policies state their own.
+SCORE_PARAMS: dict[str, tuple | type] = {
+    "aggregate": SCORE_AGGREGATES,
+    "over_days": (int, float),
+    "min_scores": int,
+    "single_shot_window_hours": (int, float),
+}
+SCORE_DEFAULTS: dict[str, object] = {"aggregate": "latest", "min_scores": 1, "single_shot_window_hours": 24}
+TRIAL_PARAMS: dict[str, tuple | type] = {"injectates": TRIAL_DRUG_CLASSES, "single_shot_window_hours": (int, float)}
+TRIAL_DEFAULTS: dict[str, object] = {"single_shot_window_hours": 24}
 
 
 FACTS: dict[str, FactSpec] = {
     "age_years": FactSpec("number"),
     # value_set: a mappings/conditions.yaml set to require instead of the indication's own.
     "diagnosis_documented": FactSpec("bool", {"indication": INDICATIONS, "value_set": ("nonmalignant-pain-pathology",)}),
-    "pain_nrs_latest": FactSpec("number"),
+    "pain_nrs_latest": FactSpec("number", SCORE_PARAMS, (), SCORE_DEFAULTS),
     "spasticity_score_latest": FactSpec(
         "number",
-        {"scale": ("ashworth", "modified-ashworth", "penn-spasm-frequency")},
+        {"scale": ("ashworth", "modified-ashworth", "penn-spasm-frequency"), **SCORE_PARAMS},
         ("scale",),
+        SCORE_DEFAULTS,
     ),
     "life_expectancy_months": FactSpec("number"),
     "flag": FactSpec("bool", {"code": FLAG_CODES}, ("code",)),
@@ -93,34 +112,43 @@ FACTS: dict[str, FactSpec] = {
             "schedule": ("fixed",),
             "require_failure": bool,
             # which documented reasons replace the duration (the policy's words); none by default
-            "waived_by": [WAIVER_REASONS],
+            "waived_by": WAIVER_REASONS,
             # the procedure kinds / drug ingredients whose record may waive; none by default
-            "waiver_therapies": [str],
+            "waiver_therapies": str,
             # only drugs given by these routes count (therapies.yaml `routes`); a course without a route counts
-            "routes": [("oral", "transdermal")],
+            "routes": ("oral", "transdermal"),
         },
         ("class",),
+        {},
+        ("waived_by", "waiver_therapies", "routes"),
     ),
     "therapy_documented": FactSpec("bool", {"class": THERAPY_CLASSES}, ("class",)),
-    "trial_pain_relief_percent": FactSpec("number", {"held_for_hours": (int, float)}),
-    "trial_spasm_relief_percent": FactSpec("number"),
+    "trial_pain_relief_percent": FactSpec(
+        "number", {"held_for_hours": (int, float), **TRIAL_PARAMS}, (), TRIAL_DEFAULTS, ("injectates",)
+    ),
+    "trial_spasm_relief_percent": FactSpec("number", TRIAL_PARAMS, (), TRIAL_DEFAULTS, ("injectates",)),
     "trial_score_reduction": FactSpec(
         "number",
         {
             "scale": ("ashworth-or-modified-ashworth", "penn-spasm-frequency"),
             "held_for_hours": (int, float),
+            **TRIAL_PARAMS,
         },
         ("scale",),
+        TRIAL_DEFAULTS,
+        ("injectates",),
     ),
     "trial_flag": FactSpec(
         "bool",
-        {"code": ("trial-function-improved", "trial-side-effects-tolerable")},
+        {"code": ("trial-function-improved", "trial-side-effects-tolerable"), "injectates": TRIAL_DRUG_CLASSES},
         ("code",),
+        {},
+        ("injectates",),
     ),
     "pump_status": FactSpec("code"),
     # the trial drug (the order's injectate, else the performed trial's usedCode) is of a
     # mappings/drugs.yaml class; unknown when the drug is not identified
-    "trial_injectate": FactSpec("bool", {"class": ("opioid", "antispasmodic", "pain-injectate")}, ("class",)),
+    "trial_injectate": FactSpec("bool", {"class": TRIAL_DRUG_CLASSES}, ("class",)),
 }
 
 OPS_BY_KIND = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from ..fhirtime import parse_date, whole_years
@@ -86,25 +87,86 @@ def _confirmed(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in conditions if status_code(c.get("verificationStatus")) not in UNCONFIRMED_VERIFICATION]
 
 
-def pain_nrs_latest(ctx: FactContext) -> Fact:
-    return _latest_number(ctx, "pain-nrs", "NRS")
+SCORE_LABEL = {
+    "pain-nrs": "pain score (NRS)",
+    "ashworth": "Ashworth score",
+    "modified-ashworth": "Modified Ashworth score",
+    "penn-spasm-frequency": "Penn Spasm Frequency score",
+}
 
 
-def spasticity_score_latest(ctx: FactContext, scale: str) -> Fact:
-    return _latest_number(ctx, SCALE_SETS[scale], scale)
+def pain_nrs_latest(ctx: FactContext, **params: Any) -> Fact:
+    return _standing_score(ctx, "pain-nrs", **params)
 
 
-def _latest_number(ctx: FactContext, value_set: str, label: str) -> Fact:
-    """The standing score: latest before the date of service, trial-window scores excluded."""
-    hit = ctx.latest(value_set, outside_trial=True)
-    if hit is None:
-        return Fact.unknown(f"no {label} recorded on or before the date of service (outside a trial)")
-    when, obs = hit
-    value = numeric_value(obs)
-    if value is None:
-        return Fact.unknown(f"the latest {label} has no readable value", (resource_ref(obs),))
-    shown = _fmt(value) if label == "modified-ashworth" else f"{value:g}"
-    return Fact(value, (resource_ref(obs),), f"{label} {shown} on {when.date().isoformat()}")
+def spasticity_score_latest(ctx: FactContext, scale: str, **params: Any) -> Fact:
+    return _standing_score(ctx, SCALE_SETS[scale], **params)
+
+
+def _standing_score(
+    ctx: FactContext,
+    value_set: str,
+    *,
+    aggregate: str,
+    min_scores: int,
+    single_shot_window_hours: float,
+    over_days: float | None = None,
+) -> Fact:
+    """The patient's standing score: scores a trial measured are left out (FactContext.standing).
+
+    Every parameter comes from the policy leaf or the catalogue's defaults.
+    latest: the newest standing score on or before the date of service.
+    average / lowest: of the standing scores within `over_days` before the date
+    of service (a baseline average; "persistent" levels = every one of them),
+    at least `min_scores` of them.
+    """
+    label = SCORE_LABEL[value_set]
+    standing, why = ctx.standing(value_set, single_shot_window_hours)
+    if why:
+        return Fact.unknown(f"{label}: {why}")
+    if aggregate == "latest":
+        for when, obs in standing:
+            if ctx.record.usable(obs):
+                value = numeric_value(obs)
+                if value is None:
+                    return Fact.unknown(f"the latest {label} has no readable value", (resource_ref(obs),))
+                return Fact(value, (resource_ref(obs),), f"{label} {_fmt(value)} on {when.date().isoformat()}{_outside(ctx)}")
+        return Fact.unknown(f"no {label} recorded on or before the date of service{_outside(ctx)}")
+    since = ctx.cutoff - timedelta(days=over_days)
+    used = [
+        (when, obs, numeric_value(obs))
+        for when, obs in standing
+        if when > since and ctx.record.usable(obs) and numeric_value(obs) is not None
+    ]
+    period = f"the {over_days:g} days before {ctx.date_of_service.isoformat()}"
+    if not used:
+        return Fact.unknown(f"no {label} recorded within {period}{_outside(ctx)}")
+    if len(used) < min_scores:
+        return Fact.unknown(
+            f"{min_scores} or more {label}s are needed within {period}; only {len(used)} recorded{_outside(ctx)}",
+            tuple(resource_ref(o) for _, o, _ in used),
+        )
+    values = [v for _, _, v in used]
+    evidence = tuple(resource_ref(o) for _, o, _ in used)
+    shown = ", ".join(_fmt(v) for v in reversed(values))
+    dates = f"{used[-1][0].date().isoformat()} to {used[0][0].date().isoformat()}"
+    if aggregate == "average":
+        mean = round(sum(values) / len(values), 2)
+        return Fact(
+            mean,
+            evidence,
+            f"average {label} {mean:g} from {len(values)} score{'s' if len(values) > 1 else ''} ({shown}; {dates}){_outside(ctx)}",
+        )
+    low = min(values)
+    return Fact(
+        low,
+        evidence,
+        f"lowest of {len(values)} {label}{'s' if len(values) > 1 else ''} within {period}: {_fmt(low)} ({shown}; {dates}){_outside(ctx)}",
+    )
+
+
+def _outside(ctx: FactContext) -> str:
+    return "; scores taken during a trial are left out" if ctx.trials() else ""
 
 
 def life_expectancy_months(ctx: FactContext) -> Fact:

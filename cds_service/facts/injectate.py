@@ -8,7 +8,6 @@ policy can ask whether the trial drug belongs to a drug class
 
 from __future__ import annotations
 
-from ..record import resource_ref
 from .base import Fact, FactContext
 
 
@@ -17,13 +16,9 @@ def trial_injectate(ctx: FactContext, **params: str) -> Fact:
     order = ctx.order
     if order is not None and order.injectate_classes:
         return _answer(wanted, set(order.injectate_classes), (order.reference,), "the ordered injectate")
-    trial = ctx.trial()
-    if trial is not None:
-        _, proc = trial
-        ingredients, _ = ctx.terminology.drugs.identify(proc.get("usedCode"))
-        classes = {c for i in ingredients for c in ctx.terminology.drugs.classes(i)}
-        if classes:
-            return _answer(wanted, classes, (resource_ref(proc),), "the trial's drug")
+    trial, _ = ctx.trial()
+    if trial is not None and trial.drug_classes:
+        return _answer(wanted, set(trial.drug_classes), (trial.ref,), "the trial's drug")
     return Fact.unknown("the trial drug is not documented (no coded injectate on the order or the trial)")
 
 

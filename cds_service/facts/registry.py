@@ -39,5 +39,7 @@ assert set(EXTRACTORS) == set(FACTS), "every catalogued fact needs an extractor"
 
 def compute(ctx: FactContext, name: str, params: dict[str, Any]) -> Fact:
     scoped = (ctx.indication, ctx.order.reference if ctx.order else None) if name in INDICATION_DEPENDENT else None
-    key = (name, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items())), scoped)
+    # Defaults from the catalogue; lists (e.g. trial injectates) as tuples so the key hashes.
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in {**FACTS[name].defaults, **params}.items()}
+    key = (name, tuple(sorted(params.items())), scoped)
     return ctx.cached(key, lambda: EXTRACTORS[name](ctx, **params))

@@ -1,11 +1,18 @@
 """Trial outcomes: read where documented, computed from scores around the trial otherwise.
 
-Computed outcomes anchor on the latest trial Procedure (CPT 62320–62327 or
-idds#intrathecal-trial) performed on or before the date of service. The
-baseline is the latest score before the trial starts. "Relief held for N
-hours" is the smallest relief among the scores after the start up to and
-including the first one at or beyond start + N h: every score in that window
-must still show it, and a score at or past N h must exist.
+"The trial" is the latest performed drug trial of the drug the policy names
+(`injectates`, classes from mappings/drugs.yaml) on or before the date of
+service (FactContext.trial). Its window comes from its own data: scores that
+name it, scores inside a catheter/continuous trial's performedPeriod, and for
+a single shot (performedDateTime only) scores up to the relief duration asked
+or the policy's `single_shot_window_hours`, whichever is longer.
+
+Documented outcomes count for the trial they belong to: naming it, or dated at
+or after its start and before the next trial. Computed outcomes compare the
+baseline (latest standing score before the start) with the scores in the
+window. "Relief held for N hours" is the smallest relief among the window's
+scores up to and including the first one at or beyond start + N h; a score at
+or past N h inside the window must exist.
 """
 
 from __future__ import annotations
@@ -14,70 +21,121 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..record import resource_ref
-from .base import TRIAL_WINDOW, Fact, FactContext
+from .base import Fact, FactContext, Trial
 from .clinical import bool_value, numeric_value
 
+SCALE_LABEL = {
+    "pain-nrs": "pain score (NRS)",
+    "penn-spasm-frequency": "Penn Spasm Frequency score",
+    "modified-ashworth": "Modified Ashworth score",
+    "ashworth": "Ashworth score",
+}
 
 
-def trial_procedure(ctx: FactContext) -> tuple[datetime, dict[str, Any]] | None:
-    return ctx.trial()
-
-
-def _scores_around(ctx: FactContext, value_set: str):
-    """(baseline (time, value, obs), [(time, value, obs) after the start]) or a reason."""
-    trial = trial_procedure(ctx)
-    if trial is None:
-        return None, "no trial procedure documented"
-    start, proc = trial
-    # Only the baseline and the scores in the trial window decide, so only they are validated.
-    scores = ctx.candidates(value_set)
-    limit = min(start + TRIAL_WINDOW, ctx.cutoff)
-    before, after = None, []
-    for when, obs in reversed(scores):
-        if when < start and ctx.record.usable(obs):
-            value = numeric_value(obs)
-            if value is not None:
-                before = (when, value, obs)
-                break
-    for when, obs in scores:
-        if start < when <= limit and ctx.record.usable(obs):
-            value = numeric_value(obs)
-            if value is not None:
-                after.append((when, value, obs))
-    if before is None:
-        return None, f"no score before the trial start ({resource_ref(proc)})"
-    if not after:
-        return None, f"no score after the trial start ({resource_ref(proc)})"
-    return (start, proc, before, after), None
-
-
-def _held(after, start: datetime, hours: float):
-    """Scores up to and including the first at or beyond start + hours.
-
-    None when no score reaches it, or when the first one that does comes later
-    than twice the hours: a score days later says nothing about the first hours.
-    """
-    limit = start + timedelta(hours=hours)
-    latest_useful = start + timedelta(hours=2 * hours)
-    window = []
-    for item in after:
-        window.append(item)
-        if item[0] >= limit:
-            return window if item[0] <= latest_useful else None
-    return None
+def _window_hours(held_for_hours: float | None, single_shot_window_hours: float) -> float:
+    return max(held_for_hours or 0.0, single_shot_window_hours)
 
 
 def _hours(a: datetime, b: datetime) -> str:
     return f"{(b - a).total_seconds() / 3600:g} h"
 
 
-def _computed_relief(ctx: FactContext, value_set: str, label: str, hours: float | None) -> Fact:
-    found, why = _scores_around(ctx, value_set)
+def _documented(ctx: FactContext, value_set: str, trial: Trial | None) -> tuple[datetime, dict[str, Any]] | None:
+    """The latest documented outcome of the trial (any, when the record holds no trial Procedure)."""
+    cutoff = ctx.cutoff
+    for when, obs in reversed(ctx.candidates(value_set)):
+        if when > cutoff:
+            continue
+        if trial is not None and not ctx.belongs_to(obs, when, trial):
+            continue
+        if ctx.record.usable(obs):
+            return when, obs
+    return None
+
+
+def _which_trial(ctx: FactContext, injectates) -> tuple[Trial | None, str | None]:
+    """(trial, None); (None, None) when the record holds no trial and no drug is asked for;
+    (None, why) otherwise. A documented outcome with no trial Procedure cannot show the drug."""
+    if not ctx.trials():
+        if injectates:
+            return None, "no trial procedure on record, so the trial's drug is not documented"
+        return None, None
+    return ctx.trial(injectates)
+
+
+def _drug_note(trial: Trial | None) -> str:
+    if trial is None:
+        return " (no trial procedure on record; the documented outcome is read as the trial's)"
+    if not trial.drugs:
+        return f" (trial of {trial.start.date().isoformat()}; the trial drug is not documented)"
+    return f" ({trial.describe()})"
+
+
+def _window_words(trial: Trial, window_hours: float) -> str:
+    if trial.single_shot:
+        return f"the {window_hours:g} h after the single-shot {trial.describe()}"
+    if trial.ongoing:
+        return f"the ongoing {trial.describe()}"
+    return f"the {trial.describe()}, to its end on {trial.end.date().isoformat()}"
+
+
+def _scores_around(ctx: FactContext, value_set: str, trial: Trial, window_hours: float):
+    """((baseline time, value, obs), [(time, value, obs) in the window]) or (None, why)."""
+    standing, why = ctx.standing(value_set, window_hours)
+    if why:
+        return None, why
+    label = SCALE_LABEL[value_set]
+    # The baseline: the latest standing score before the start, or a pre-dose score charted as part of this trial.
+    standing_ids = {id(obs) for _, obs in standing}
+    before = None
+    for when, obs in reversed(ctx.candidates(value_set)):
+        if when >= trial.start:
+            continue
+        if id(obs) not in standing_ids and trial.ref not in ctx.procedure_references(obs):
+            continue
+        if ctx.record.usable(obs):
+            value = numeric_value(obs)
+            if value is not None:
+                before = (when, value, obs)
+                break
+    after = []
+    for when, obs in ctx.candidates(value_set):
+        if when > ctx.cutoff or when < trial.start:
+            continue
+        if ctx.in_window(obs, when, trial, window_hours) and ctx.record.usable(obs):
+            value = numeric_value(obs)
+            if value is not None:
+                after.append((when, value, obs))
+    if before is None:
+        return None, f"no {label} before the {trial.describe()} to compare with"
+    if not after:
+        return None, f"no {label} recorded within {_window_words(trial, window_hours)}"
+    return (before, after), None
+
+
+def _held(after, trial: Trial, hours: float):
+    """Window scores up to and including the first at or beyond start + hours; None when none reaches it."""
+    limit = trial.start + timedelta(hours=hours)
+    window = []
+    for item in after:
+        window.append(item)
+        if item[0] >= limit:
+            return window
+    return None
+
+
+def _computed_relief(
+    ctx: FactContext, value_set: str, trial: Trial, hours: float | None, single_shot_window_hours: float
+) -> Fact:
+    label = SCALE_LABEL[value_set]
+    window_hours = _window_hours(hours, single_shot_window_hours)
+    found, why = _scores_around(ctx, value_set, trial, window_hours)
     if found is None:
-        return Fact.unknown(f"{label} relief not documented and not computable: {why}")
-    start, proc, (_, base, base_obs), after = found
+        return Fact.unknown(f"relief not documented and cannot be worked out: {why}", (trial.ref,))
+    (_, base, base_obs), after = found
     if base <= 0:
-        return Fact.unknown(f"baseline {label} is 0; relief cannot be computed", (resource_ref(base_obs),))
+        return Fact.unknown(f"the {label} before the trial was 0, so relief cannot be worked out", (resource_ref(base_obs),))
+    start = trial.start
 
     def relief(v: float) -> float:
         return round((base - v) / base * 100, 1)
@@ -85,105 +143,159 @@ def _computed_relief(ctx: FactContext, value_set: str, label: str, hours: float 
     if hours is None:
         when, value, obs = max(after, key=lambda t: relief(t[1]))
         pct = relief(value)
-        evidence = (resource_ref(proc), resource_ref(base_obs), resource_ref(obs))
-        return Fact(pct, evidence, f"computed relief {pct:g} % ({label} {base:g} → {value:g}) at {_hours(start, when)} after the trial start")
-    window = _held(after, start, hours)
+        evidence = (trial.ref, resource_ref(base_obs), resource_ref(obs))
+        return Fact(
+            pct,
+            evidence,
+            f"relief worked out from the {label}: {pct:g} % ({base:g} before the trial, {value:g} at "
+            f"{_hours(start, when)} after it){_drug_note(trial)}",
+        )
+    window = _held(after, trial, hours)
     if window is None:
         return Fact.unknown(
-            f"no {label} between {hours:g} h and {2 * hours:g} h after the trial start, so relief held for {hours:g} h is not documented",
-            (resource_ref(proc), resource_ref(base_obs)),
+            f"no {label} at or after {hours:g} h within {_window_words(trial, window_hours)}, so relief "
+            f"lasting {hours:g} h is not documented",
+            (trial.ref, resource_ref(base_obs)),
         )
     worst = min(window, key=lambda t: relief(t[1]))
     pct = relief(worst[1])
-    evidence = (resource_ref(proc), resource_ref(base_obs)) + tuple(resource_ref(o) for _, _, o in window)
+    evidence = (trial.ref, resource_ref(base_obs)) + tuple(resource_ref(o) for _, _, o in window)
     return Fact(
         pct,
         evidence,
-        f"computed relief held for {hours:g} h: at least {pct:g} % ({label} {base:g} → {worst[1]:g} at {_hours(start, worst[0])}; last score at {_hours(start, window[-1][0])})",
+        f"relief worked out from the {label}, lasting {hours:g} h: at least {pct:g} % ({base:g} before the trial, "
+        f"{worst[1]:g} at {_hours(start, worst[0])}; last score at {_hours(start, window[-1][0])}){_drug_note(trial)}",
     )
 
 
-def trial_pain_relief_percent(ctx: FactContext, held_for_hours: float | None = None) -> Fact:
-    hit = ctx.latest("trial-pain-relief")
+def trial_pain_relief_percent(
+    ctx: FactContext,
+    held_for_hours: float | None = None,
+    injectates: tuple[str, ...] | None = None,
+    *,
+    single_shot_window_hours: float,
+) -> Fact:
+    trial, why = _which_trial(ctx, injectates)
+    if why:
+        return Fact.unknown(f"trial pain relief: {why}")
+    hit = _documented(ctx, "trial-pain-relief", trial)
     if hit is not None:
         _, obs = hit
         value = numeric_value(obs)
+        evidence = (resource_ref(obs),) + ((trial.ref,) if trial else ())
         if value is not None:
             if held_for_hours is None:
-                return Fact(value, (resource_ref(obs),), f"documented relief {value:g} %")
+                return Fact(value, evidence, f"documented trial pain relief {value:g} %{_drug_note(trial)}")
             duration = _relief_duration(ctx, obs)
             if duration is not None:
                 if duration >= held_for_hours:
-                    return Fact(value, (resource_ref(obs),), f"documented relief {value:g} % lasting {duration:g} h")
+                    return Fact(
+                        value, evidence, f"documented trial pain relief {value:g} % lasting {duration:g} h{_drug_note(trial)}"
+                    )
                 return Fact(
                     0.0,
-                    (resource_ref(obs),),
-                    f"documented relief {value:g} % lasted only {duration:g} h (needs {held_for_hours:g} h)",
+                    evidence,
+                    f"documented trial pain relief {value:g} % lasted only {duration:g} h ({held_for_hours:g} h needed)",
                 )
-    computed = _computed_relief(ctx, "pain-nrs", "NRS", held_for_hours)
+    if trial is None:
+        return Fact.unknown("no trial pain relief documented and no trial procedure on record")
+    computed = _computed_relief(ctx, "pain-nrs", trial, held_for_hours, single_shot_window_hours)
     if computed.value is None and hit is not None and held_for_hours is not None:
         return Fact.unknown(
-            f"documented relief has no duration, and {computed.note}", (resource_ref(hit[1]),) + computed.evidence
+            f"the documented relief does not say how long it lasted, and {computed.note}",
+            (resource_ref(hit[1]),) + computed.evidence,
         )
     return computed
 
 
-def trial_spasm_relief_percent(ctx: FactContext) -> Fact:
-    hit = ctx.latest("trial-spasm-relief")
+def trial_spasm_relief_percent(
+    ctx: FactContext, injectates: tuple[str, ...] | None = None, *, single_shot_window_hours: float
+) -> Fact:
+    trial, why = _which_trial(ctx, injectates)
+    if why:
+        return Fact.unknown(f"trial spasm relief: {why}")
+    hit = _documented(ctx, "trial-spasm-relief", trial)
     if hit is not None and numeric_value(hit[1]) is not None:
         value = numeric_value(hit[1])
-        return Fact(value, (resource_ref(hit[1]),), f"documented spasm relief {value:g} %")
-    return _computed_relief(ctx, "penn-spasm-frequency", "Penn spasm frequency", None)
+        evidence = (resource_ref(hit[1]),) + ((trial.ref,) if trial else ())
+        return Fact(value, evidence, f"documented trial spasm relief {value:g} %{_drug_note(trial)}")
+    if trial is None:
+        return Fact.unknown("no trial spasm relief documented and no trial procedure on record")
+    return _computed_relief(ctx, "penn-spasm-frequency", trial, None, single_shot_window_hours)
 
 
-def trial_score_reduction(ctx: FactContext, scale: str, held_for_hours: float | None = None) -> Fact:
+def trial_score_reduction(
+    ctx: FactContext,
+    scale: str,
+    held_for_hours: float | None = None,
+    injectates: tuple[str, ...] | None = None,
+    *,
+    single_shot_window_hours: float,
+) -> Fact:
+    trial, why = _which_trial(ctx, injectates)
+    if trial is None:
+        return Fact.unknown(f"score reduction after the trial: {why or 'no trial procedure on record'}")
     sets = ("modified-ashworth", "ashworth") if scale == "ashworth-or-modified-ashworth" else ("penn-spasm-frequency",)
     best: Fact | None = None
     reasons = []
     for value_set in sets:
-        fact = _score_reduction(ctx, value_set, held_for_hours)
+        fact = _score_reduction(ctx, value_set, trial, held_for_hours, single_shot_window_hours)
         if fact.value is None:
             reasons.append(fact.note or "")
         elif best is None or fact.value > best.value:
             best = fact
-    return best or Fact.unknown("; ".join(reasons))
+    return best or Fact.unknown("; ".join(reasons), (trial.ref,))
 
 
-def _score_reduction(ctx: FactContext, value_set: str, hours: float | None) -> Fact:
-    label = value_set.replace("-", " ")
-    found, why = _scores_around(ctx, value_set)
+def _score_reduction(
+    ctx: FactContext, value_set: str, trial: Trial, hours: float | None, single_shot_window_hours: float
+) -> Fact:
+    label = SCALE_LABEL[value_set]
+    window_hours = _window_hours(hours, single_shot_window_hours)
+    found, why = _scores_around(ctx, value_set, trial, window_hours)
     if found is None:
-        return Fact.unknown(f"{label} reduction not computable: {why}")
-    start, proc, (_, base, base_obs), after = found
-    window = after if hours is None else _held(after, start, hours)
+        return Fact.unknown(f"{label} reduction cannot be worked out: {why}")
+    (_, base, base_obs), after = found
+    window = after if hours is None else _held(after, trial, hours)
     if window is None:
         return Fact.unknown(
-            f"no {label} score between {hours:g} h and {2 * hours:g} h after the trial start",
-            (resource_ref(proc), resource_ref(base_obs)),
+            f"no {label} at or after {hours:g} h within {_window_words(trial, window_hours)}",
+            (trial.ref, resource_ref(base_obs)),
         )
     worst = max(window, key=lambda t: t[1]) if hours is not None else min(window, key=lambda t: t[1])
     points = base - worst[1]
-    evidence = (resource_ref(proc), resource_ref(base_obs)) + tuple(resource_ref(o) for _, _, o in window)
-    held = f" held for {hours:g} h" if hours is not None else ""
+    evidence = (trial.ref, resource_ref(base_obs)) + tuple(resource_ref(o) for _, _, o in window)
+    held = f" lasting {hours:g} h" if hours is not None else ""
     return Fact(
         points,
         evidence,
-        f"{label} {_score(base)} → {_score(worst[1])}: {points:g}-point reduction{held} (to {_hours(start, window[-1][0])} after the trial start)",
+        f"{label} {_score(base)} before the trial, {_score(worst[1])} after: a {points:g}-point reduction{held} "
+        f"(scores to {_hours(trial.start, window[-1][0])} after the start){_drug_note(trial)}",
     )
 
 
-def trial_flag(ctx: FactContext, code: str) -> Fact:
-    hit = ctx.latest(f"flag:{code}")
+FLAG_WORDS = {
+    "trial-function-improved": "function improved with the trial",
+    "trial-side-effects-tolerable": "the trial's side effects were tolerable",
+}
+
+
+def trial_flag(ctx: FactContext, code: str, injectates: tuple[str, ...] | None = None) -> Fact:
+    words = FLAG_WORDS[code]
+    trial, why = _which_trial(ctx, injectates)
+    if why:
+        return Fact.unknown(f"whether {words}: {why}")
+    hit = _documented(ctx, f"flag:{code}", trial)
     if hit is None:
-        return Fact.unknown(f"{code.replace('-', ' ')} is not documented")
-    trial = trial_procedure(ctx)
-    when, obs = hit
-    if trial is not None and when < trial[0]:
-        return Fact.unknown(f"{code.replace('-', ' ')} was recorded before the trial", (resource_ref(obs),))
+        if trial is not None:
+            return Fact.unknown(f"not documented for the {trial.describe()} whether {words}", (trial.ref,))
+        return Fact.unknown(f"not documented whether {words}")
+    _, obs = hit
     value = bool_value(obs)
     if value is None:
-        return Fact.unknown(f"{code} has no true/false value", (resource_ref(obs),))
-    return Fact(value, (resource_ref(obs),), f"{code.replace('-', ' ')}: {'yes' if value else 'no'}")
+        return Fact.unknown(f"the record of whether {words} has no yes/no answer", (resource_ref(obs),))
+    evidence = (resource_ref(obs),) + ((trial.ref,) if trial else ())
+    return Fact(value, evidence, f"{words}: {'yes' if value else 'no'}{_drug_note(trial)}")
 
 
 def _relief_duration(ctx: FactContext, obs: dict[str, Any]) -> float | None:

@@ -93,7 +93,7 @@ def nonmalignant_permanent_chart(v: V, relief: bool = True) -> tuple[Chart, Any]
     """Trial criteria met, a trial 20 days ago with documented relief 75 % for 12 h."""
     c = nonmalignant_trial_chart(v, order=False)
     t = at(c.days_before(20), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     if relief:
         c.trial_relief(75, hours=12, when=t + timedelta(hours=13))
     c.trial_flag("trial-function-improved", True, t + timedelta(hours=14))
@@ -133,7 +133,7 @@ def spasticity_permanent_chart(v: V) -> tuple[Chart, Any]:
     a baclofen bolus 10 days ago: MAS 3 → 1 at 2 h and 4 h."""
     c = spasticity_trial_chart(v, scores=False, order=False)
     t = at(c.days_before(10), 8)
-    c.trial(t)
+    c.trial(t, drug="baclofen")
     c.score("modified-ashworth", 3, t - timedelta(hours=1))
     c.order("62362")
     return c, t
@@ -153,7 +153,7 @@ def cancer_trial_chart(v: V, order: bool = True) -> Chart:
 def cancer_permanent_chart(v: V) -> tuple[Chart, Any]:
     c = cancer_trial_chart(v, order=False)
     t = at(c.days_before(7), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     c.order("62362")
     return c, t
 
@@ -475,7 +475,7 @@ def rule_nonmalignant_trial_relief_exactly_50_percent_is_not_met(v: V):
     a = cigna(c, v)
     cr = criterion(a, v.id("nonmalignant-permanent-relief-over-50-for-8h"))
     assert cr["status"] == "not-met"
-    assert cr["evidence"] == [f"Observation/{obs['id']}"]
+    assert cr["evidence"][0] == f"Observation/{obs['id']}"  # then the trial it belongs to
     assert a["determination"] == "criteria-not-met"
 
 
@@ -565,7 +565,7 @@ def rule_nonmalignant_permanent_no_function_increase_is_not_met(v: V):
 def rule_nonmalignant_permanent_function_increase_not_documented_is_unknown(v: V):
     c = nonmalignant_trial_chart(v, order=False)
     t = at(c.days_before(20), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     c.trial_relief(75, hours=12, when=t + timedelta(hours=13))
     c.order("62362")
     a = cigna(c, v)
@@ -765,9 +765,9 @@ def rule_spasticity_trial_psfs_1_is_not_met(v: V):
 
 
 @both_versions
-def rule_spasticity_trial_latest_score_is_the_baseline(v: V):
+def rule_spasticity_trial_mas_baseline_is_averaged_over_90_days_and_penn_is_the_latest(v: V):
     c = spasticity_scores_only_chart(v)
-    c.score("modified-ashworth", 1, c.days_before(90))
+    c.score("modified-ashworth", 1, c.days_before(120))  # before the 90-day baseline period
     c.score("modified-ashworth", 3, c.days_before(20))
     c.score("penn-spasm-frequency", 3, c.days_before(90))
     c.score("penn-spasm-frequency", 1, c.days_before(20))
@@ -918,7 +918,7 @@ def rule_spasticity_permanent_requires_the_trial_criteria(v: V):
     c = spasticity_scores_only_chart(v)
     c.draft.clear()
     t = at(c.days_before(10), 8)
-    c.trial(t)
+    c.trial(t, drug="baclofen")
     c.score("ashworth", 2, t - timedelta(days=5))
     c.score("modified-ashworth", 1, t - timedelta(days=5))
     c.score("penn-spasm-frequency", 1, t - timedelta(days=5))
@@ -936,7 +936,7 @@ def rule_spasticity_permanent_scenario_2_baseline_is_the_pre_trial_score(v: V):
     c = spasticity_scores_only_chart(v)  # scenario 1 contradicted
     c.draft.clear()
     t = at(c.days_before(10), 8)
-    c.trial(t)
+    c.trial(t, drug="baclofen")
     c.score("modified-ashworth", 3, t - timedelta(hours=1))
     c.score("penn-spasm-frequency", 3, t - timedelta(hours=1))
     c.score("modified-ashworth", 1, t + timedelta(hours=4))
@@ -1089,7 +1089,7 @@ def rule_cancer_permanent_trial_relief_exactly_50_percent_is_met(v: V):
     assert a["order"]["phase"] == "permanent"
     cr = criterion(a, v.id("cancer-permanent-relief-at-least-50"))
     assert cr["status"] == "met"
-    assert cr["evidence"] == [f"Observation/{obs['id']}"]
+    assert cr["evidence"][0] == f"Observation/{obs['id']}"  # then the trial it belongs to
     assert a["determination"] == "criteria-met"
 
 
@@ -1448,3 +1448,190 @@ def test_cigna_2026_02_spasm_frequency_score_cites_the_feb_wording():
     c.score("penn-spasm-frequency", 2, c.days_before(20))
     a = cigna(c, FEB)
     assert criterion(a, FEB.id("spasticity-trial-penn-at-least-2"))["source"] == "A Spasm Frequency score of at least 2"
+
+
+# ---------------------------------------------------------------------------
+# the trial, its window, baseline averages (issue 9)
+# ---------------------------------------------------------------------------
+
+@both_versions
+def rule_spasticity_trial_baseline_average_of_mas_2_and_1plus_is_below_2(v: V):
+    """'baseline average ... Modified Ashworth Score of two (2)': the mean, not the latest."""
+    c = spasticity_scores_only_chart(v)
+    older = c.score("modified-ashworth", "1+", c.days_before(50))
+    latest = c.score("modified-ashworth", 2, c.days_before(10))
+    c.score("penn-spasm-frequency", 3, c.days_before(10))
+    a = cigna(c, v)
+    cr = criterion(a, v.id("spasticity-trial-mas-at-least-2"))
+    assert cr["status"] == "not-met"
+    assert cr["evidence"] == [f"Observation/{latest['id']}", f"Observation/{older['id']}"]
+    assert "average Modified Ashworth score 1.75 from 2 scores" in cr["note"]
+
+
+@both_versions
+def rule_spasticity_trial_baseline_average_ashworth_of_4_3_2_is_3_and_met(v: V):
+    c = spasticity_scores_only_chart(v)
+    c.score("ashworth", 4, c.days_before(80))
+    c.score("ashworth", 3, c.days_before(40))
+    c.score("ashworth", 2, c.days_before(5))  # the latest alone would not reach 3
+    c.score("penn-spasm-frequency", 2, c.days_before(5))
+    a = cigna(c, v)
+    cr = criterion(a, v.id("spasticity-trial-ashworth-at-least-3"))
+    assert cr["status"] == "met" and "from 3 scores" in cr["note"]
+    assert a["determination"] == "criteria-met"
+
+
+@both_versions
+def rule_spasticity_trial_baseline_average_of_ashworth_3_and_2_is_not_met(v: V):
+    c = spasticity_scores_only_chart(v)
+    c.score("ashworth", 3, c.days_before(5))  # the latest alone would reach 3
+    c.score("ashworth", 2, c.days_before(40))
+    c.score("penn-spasm-frequency", 2, c.days_before(5))
+    a = cigna(c, v)
+    assert status(a, v.id("spasticity-trial-ashworth-at-least-3")) == "not-met"
+
+
+@both_versions
+def rule_nonmalignant_permanent_a_later_epidural_steroid_injection_does_not_void_the_trial(v: V):
+    c, t = nonmalignant_permanent_chart(v)
+    esi = c.epidural_steroid_injection(at(c.days_before(5), 10))  # 62321 methylprednisolone
+    a = cigna(c, v)
+    for leaf in ("nonmalignant-permanent-relief-over-50-for-8h", "nonmalignant-permanent-function-increase"):
+        cr = criterion(a, v.id(leaf))
+        assert cr["status"] == "met", leaf
+        assert f"Procedure/{esi['id']}" not in cr["evidence"]
+    assert a["determination"] == "criteria-met"
+
+
+@both_versions
+def rule_nonmalignant_permanent_computed_relief_survives_a_later_62323_steroid_injection(v: V):
+    c, t = nonmalignant_permanent_chart(v, relief=False)
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(3, t + timedelta(hours=3))
+    c.nrs(3, t + timedelta(hours=9))
+    c.epidural_steroid_injection(at(c.days_before(3), 10), code="62323")
+    c.nrs(7, at(c.days_before(2), 9))  # after the steroid injection: standing pain, not trial relief
+    a = cigna(c, v)
+    assert status(a, v.id("nonmalignant-permanent-relief-over-50-for-8h")) == "met"
+    assert a["determination"] == "criteria-met"
+
+
+@both_versions
+def rule_nonmalignant_permanent_a_baclofen_trial_is_not_the_opioid_trial(v: V):
+    """'The above criteria have been met for a trial of intrathecal or epidural opioid administration.'"""
+    c = nonmalignant_trial_chart(v, order=False)
+    t = at(c.days_before(20), 8)
+    c.trial(t, drug="baclofen")
+    c.trial_relief(75, hours=12, when=t + timedelta(hours=13))
+    c.trial_flag("trial-function-improved", True, t + timedelta(hours=14))
+    c.order("62362")
+    a = cigna(c, v)
+    cr = criterion(a, v.id("nonmalignant-permanent-relief-over-50-for-8h"))
+    assert cr["status"] == "unknown" and "baclofen" in cr["note"]
+    assert status(a, v.id("nonmalignant-permanent-function-increase")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@both_versions
+def rule_nonmalignant_permanent_a_morphine_trial_documented_by_administration_is_met(v: V):
+    c = nonmalignant_trial_chart(v, order=False)
+    t = at(c.days_before(20), 8)
+    c.trial(t, marker=False, drug="morphine", via="administration")  # 62322 + MedicationAdministration partOf
+    c.trial_relief(75, hours=12, when=t + timedelta(hours=13))
+    c.trial_flag("trial-function-improved", True, t + timedelta(hours=14))
+    c.order("62362")
+    a = cigna(c, v)
+    assert a["determination"] == "criteria-met"
+
+
+@both_versions
+def rule_nonmalignant_permanent_relief_of_an_earlier_trial_does_not_count_for_the_latest(v: V):
+    c = nonmalignant_trial_chart(v, order=False)
+    first = at(c.days_before(200), 8)
+    c.trial(first, drug="morphine")
+    c.trial_relief(80, hours=12, when=first + timedelta(hours=13))
+    c.trial_flag("trial-function-improved", True, first + timedelta(hours=14))
+    c.trial(at(c.days_before(20), 8), drug="morphine")  # the latest trial: its outcome is not documented
+    c.order("62362")
+    a = cigna(c, v)
+    assert status(a, v.id("nonmalignant-permanent-relief-over-50-for-8h")) == "unknown"
+    assert status(a, v.id("nonmalignant-permanent-function-increase")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@both_versions
+def rule_nonmalignant_permanent_relief_still_shown_at_20_hours_after_the_bolus_is_held_for_8_hours(v: V):
+    """'for eight (8) hours' inside the 24 h single-shot window: no score between 3 h and 20 h fails it."""
+    c, t = nonmalignant_permanent_chart(v, relief=False)
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(3, t + timedelta(hours=3))
+    c.nrs(3, t + timedelta(hours=20))
+    a = cigna(c, v)
+    assert status(a, v.id("nonmalignant-permanent-relief-over-50-for-8h")) == "met"
+
+
+@both_versions
+def rule_nonmalignant_permanent_a_score_days_after_the_bolus_is_not_relief_for_8_hours(v: V):
+    c, t = nonmalignant_permanent_chart(v, relief=False)
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(3, t + timedelta(hours=3))
+    c.nrs(2, t + timedelta(days=3))
+    a = cigna(c, v)
+    assert status(a, v.id("nonmalignant-permanent-relief-over-50-for-8h")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@both_versions
+def rule_spasticity_permanent_reduction_after_a_morphine_trial_is_not_a_baclofen_trial(v: V):
+    """'following an intrathecal trial bolus of baclofen'"""
+    c = spasticity_trial_chart(v, scores=False, order=False)
+    t = at(c.days_before(10), 8)
+    c.trial(t, drug="morphine")
+    c.score("modified-ashworth", 3, t - timedelta(hours=1))
+    c.score("modified-ashworth", 1, t + timedelta(hours=2))
+    c.score("modified-ashworth", 1, t + timedelta(hours=4))
+    c.order("62362")
+    a = cigna(c, v)
+    assert status(a, v.id("spasticity-permanent-ashworth-reduction-2-for-4h")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@both_versions
+def rule_spasticity_permanent_baclofen_bolus_documented_in_used_code_is_met(v: V):
+    c = spasticity_trial_chart(v, scores=False, order=False)
+    t = at(c.days_before(10), 8)
+    c.trial(t, marker=False, drug="baclofen")  # 62322 with usedCode baclofen
+    c.score("modified-ashworth", 3, t - timedelta(hours=1))
+    c.score("modified-ashworth", 1, t + timedelta(hours=2))
+    c.score("modified-ashworth", 1, t + timedelta(hours=4))
+    c.order("62362")
+    a = cigna(c, v)
+    assert status(a, v.id("spasticity-permanent-ashworth-reduction-2-for-4h")) == "met"
+    assert a["determination"] == "criteria-met"
+
+
+@both_versions
+def rule_cancer_permanent_pain_drop_after_a_steroid_injection_is_not_trial_relief(v: V):
+    c = cancer_trial_chart(v, order=False)
+    t = at(c.days_before(7), 8)
+    c.epidural_steroid_injection(t)  # no drug trial at all
+    c.nrs(9, t - timedelta(hours=1))
+    c.nrs(3, t + timedelta(hours=4))
+    c.order("62362")
+    a = cigna(c, v, indication="cancer-pain")
+    assert status(a, v.id("cancer-permanent-relief-at-least-50")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@both_versions
+def rule_nonmalignant_permanent_a_trial_with_no_documented_drug_is_not_proof_of_an_opioid_trial(v: V):
+    c = nonmalignant_trial_chart(v, order=False)
+    t = at(c.days_before(20), 8)
+    c.trial(t)  # idds#intrathecal-trial, no usedCode, no MedicationAdministration
+    c.trial_relief(75, hours=12, when=t + timedelta(hours=13))
+    c.trial_flag("trial-function-improved", True, t + timedelta(hours=14))
+    c.order("62362")
+    a = cigna(c, v)
+    cr = criterion(a, v.id("nonmalignant-permanent-relief-over-50-for-8h"))
+    assert cr["status"] == "unknown" and "does not document its drug" in cr["note"]
+    assert a["determination"] == "documentation-incomplete"

@@ -26,6 +26,7 @@ def ref(resource: dict) -> str:
 
 def pain_history(c: Chart) -> None:
     """Severity, conservative care, opioids and prognosis: every pain-trial item met."""
+    c.nrs(7, c.days_before(45))  # "persistent" pain: two standing scores within the 90 days
     c.nrs(8, c.days_before(10))
     c.flag("functional-impairment", True)
     c.therapy("physical-therapy", c.days_before(300), c.days_before(150), outcome="ineffective")
@@ -46,7 +47,7 @@ def nia_pain_trial_chart(**kw) -> Chart:
 
 def permanent_extras(c: Chart, relief: float | None = 60) -> dict:
     """A performed trial with its documented outcome, a psych evaluation and the device checks."""
-    trial = c.trial(at(c.days_before(30), 8))
+    trial = c.trial(at(c.days_before(30), 8), drug="morphine")
     if relief is not None:
         c.trial_relief(relief, when=c.days_before(28))
     c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
@@ -97,7 +98,7 @@ def nia_spasticity_permanent_chart(relief: float | None = 70) -> Chart:
     c = Chart(payer=PAYER)
     c.condition(icd10="G35", display="Multiple sclerosis")
     spasticity_history(c)
-    c.trial(at(c.days_before(30), 8))
+    c.trial(at(c.days_before(30), 8), drug="baclofen")
     if relief is not None:
         c.spasm_relief(relief, when=c.days_before(28))
     c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
@@ -180,11 +181,12 @@ def test_nia_pain_trial_nrs_exactly_6_is_met():
     c.therapy("inactive-conservative-care", c.days_before(300), c.days_before(150), outcome="ineffective")
     c.medication("oxycodone", c.days_before(400), c.days_before(20), reason=None)
     c.life_expectancy(24)
+    earlier = c.nrs(7, c.days_before(30))
     nrs = c.nrs(6, c.days_before(2))
     c.order("62322", drug="morphine", route="intrathecal")
     a = nia(c)
     assert status(a, "nia-310-pain-trial-nrs-6") == "met"
-    assert criterion(a, "nia-310-pain-trial-nrs-6")["evidence"] == [ref(nrs)]
+    assert criterion(a, "nia-310-pain-trial-nrs-6")["evidence"] == [ref(nrs), ref(earlier)]
     assert status(a, "nia-310-pain-trial-functional-disability") == "unknown"
     assert a["determination"] == "criteria-met"
 
@@ -192,10 +194,10 @@ def test_nia_pain_trial_nrs_exactly_6_is_met():
 def test_nia_pain_trial_nrs_5_without_functional_disability_is_not_met():
     c = nia_pain_trial_chart()
     c.flag("functional-impairment", False, c.days_before(2))
-    nrs = c.nrs(5, c.days_before(2))  # the latest NRS before the date of service wins
+    nrs = c.nrs(5, c.days_before(2))  # one standing score below 6: the pain is not persistently >= 6
     a = nia(c)
     assert status(a, "nia-310-pain-trial-nrs-6") == "not-met"
-    assert criterion(a, "nia-310-pain-trial-nrs-6")["evidence"] == [ref(nrs)]
+    assert ref(nrs) in criterion(a, "nia-310-pain-trial-nrs-6")["evidence"]
     assert status(a, "nia-310-pain-trial-functional-disability") == "not-met"
     assert a["determination"] == "criteria-not-met"
 
@@ -216,6 +218,7 @@ def test_nia_pain_trial_nrs_5_with_functional_disability_undocumented_is_unknown
     c.therapy("inactive-conservative-care", c.days_before(300), c.days_before(150), outcome="ineffective")
     c.medication("oxycodone", c.days_before(400), c.days_before(20), reason=None)
     c.life_expectancy(24)
+    c.nrs(7, c.days_before(20))
     c.nrs(5, c.days_before(2))
     c.order("62322", drug="morphine", route="intrathecal")
     a = nia(c)
@@ -651,7 +654,7 @@ def test_nia_pain_permanent_psych_assessment_undocumented_is_unknown():
     c = Chart(payer=PAYER)
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
     pain_history(c)
-    c.trial(at(c.days_before(30), 8))
+    c.trial(at(c.days_before(30), 8), drug="morphine")
     c.trial_relief(60, when=c.days_before(28))
     c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
     c.flag("body-habitus-adequate", True)
@@ -706,7 +709,7 @@ def test_nia_pain_permanent_body_habitus_undocumented_is_unknown():
     c = Chart(payer=PAYER)
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
     pain_history(c)
-    c.trial(at(c.days_before(30), 8))
+    c.trial(at(c.days_before(30), 8), drug="morphine")
     c.trial_relief(60, when=c.days_before(28))
     c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
     c.psych("favorable", c.days_before(40))
@@ -946,7 +949,7 @@ def test_nia_spasticity_permanent_standard_therapy_12_weeks_minus_a_day_is_not_m
     c.flag("functional-impairment", True)
     c.medication("baclofen", c.days_before(300), c.days_before(300) + timedelta(days=82), reason="ineffective")
     c.life_expectancy(120)
-    c.trial(at(c.days_before(30), 8))
+    c.trial(at(c.days_before(30), 8), drug="baclofen")
     c.spasm_relief(70, when=c.days_before(28))
     c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
     c.psych("favorable", c.days_before(40))
@@ -1162,3 +1165,122 @@ def test_nia_replacement_has_no_pump_analysis_report_criterion():
     """'the pump analysis report should accompany the request' is a documentation note, not a criterion."""
     ids = {x["id"] for x in nia(nia_replacement_chart("malfunction"))["criteria"]}
     assert not any("analysis" in i for i in ids)
+
+
+# -- the trial, its window, persistent pain (issue 9) ----------------------------
+
+
+def _severity_only_chart() -> Chart:
+    """Every other pain-trial item met; functional disability documented absent, so the NRS decides."""
+    c = Chart(payer=PAYER)
+    c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
+    c.therapy("physical-therapy", c.days_before(300), c.days_before(150), outcome="ineffective")
+    c.therapy("inactive-conservative-care", c.days_before(300), c.days_before(150), outcome="ineffective")
+    c.medication("oxycodone", c.days_before(400), c.days_before(20), reason=None)
+    c.life_expectancy(24)
+    c.flag("functional-impairment", False, c.days_before(2))
+    c.order("62322", drug="morphine", route="intrathecal")
+    return c
+
+
+def test_nia_pain_trial_one_nrs_cannot_show_persistent_pain_is_unknown():
+    """'persistent pain levels of ≥ 6': one score is one level, not a persistent one."""
+    c = _severity_only_chart()
+    c.nrs(8, c.days_before(3))
+    a = nia(c)
+    cr = criterion(a, "nia-310-pain-trial-nrs-6")
+    assert cr["status"] == "unknown" and "only 1" in cr["note"]
+    assert a["determination"] == "documentation-incomplete"
+
+
+def test_nia_pain_trial_nrs_below_6_within_90_days_is_not_met_even_when_the_latest_is_8():
+    c = _severity_only_chart()
+    low = c.nrs(4, c.days_before(60))
+    c.nrs(8, c.days_before(3))
+    a = nia(c)
+    cr = criterion(a, "nia-310-pain-trial-nrs-6")
+    assert cr["status"] == "not-met" and ref(low) in cr["evidence"]
+    assert a["determination"] == "criteria-not-met"
+
+
+def test_nia_pain_trial_nrs_below_6_older_than_90_days_does_not_count():
+    c = _severity_only_chart()
+    c.nrs(4, c.days_before(120))
+    c.nrs(7, c.days_before(60))
+    c.nrs(6, c.days_before(3))
+    a = nia(c)
+    assert status(a, "nia-310-pain-trial-nrs-6") == "met"
+    assert a["determination"] == "criteria-met"
+
+
+def test_nia_pain_trial_nrs_during_an_earlier_bolus_is_not_a_persistent_level():
+    c = _severity_only_chart()
+    t = at(c.days_before(40), 8)
+    c.trial(t, drug="morphine")
+    c.nrs(7, t - timedelta(hours=1))
+    bolus = c.nrs(2, t + timedelta(hours=4))  # the trial drug, not the patient's standing pain
+    c.nrs(8, c.days_before(3))
+    a = nia(c)
+    cr = criterion(a, "nia-310-pain-trial-nrs-6")
+    assert cr["status"] == "met" and ref(bolus) not in cr["evidence"]
+
+
+def test_nia_pain_permanent_a_ziconotide_trial_is_not_an_opioid_trial():
+    """'a successful trial of intraspinal (intrathecal or epidural) opioid medication'"""
+    c = Chart(payer=PAYER)
+    c.condition(icd10="M96.1", display="Postlaminectomy syndrome, not elsewhere classified")
+    pain_history(c)
+    c.trial(at(c.days_before(30), 8), drug="ziconotide")
+    c.trial_relief(60, when=c.days_before(28))
+    c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
+    c.psych("favorable", c.days_before(40))
+    c.flag("body-habitus-adequate", True)
+    c.order("62362")
+    a = nia(c)
+    assert status(a, "nia-310-pain-permanent-trial-relief-50") == "unknown"
+    assert status(a, "nia-310-pain-permanent-trial-side-effects-tolerable") == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+def test_nia_pain_permanent_a_continuous_morphine_infusion_trial_is_met():
+    """'administered as a bolus or by continuous infusion': relief inside the infusion's period."""
+    c = Chart(payer=PAYER)
+    c.condition(icd10="M96.1", display="Postlaminectomy syndrome, not elsewhere classified")
+    pain_history(c)
+    t = at(c.days_before(30), 8)
+    c.trial(t, end=t + timedelta(days=3), drug="morphine", via="administration")
+    c.nrs(8, t - timedelta(hours=2))
+    c.nrs(3, t + timedelta(days=2))
+    c.trial_flag("trial-side-effects-tolerable", True, t + timedelta(days=3))
+    c.psych("favorable", c.days_before(40))
+    c.flag("body-habitus-adequate", True)
+    c.order("62362")
+    a = nia(c)
+    assert status(a, "nia-310-pain-permanent-trial-relief-50") == "met"
+    assert a["determination"] == "criteria-met"
+
+
+def test_nia_spasticity_permanent_a_morphine_trial_is_not_an_antispasmodic_trial():
+    """'a successful trial of intraspinal (intrathecal or epidural) antispasmodic medication'"""
+    c = nia_spasticity_permanent_chart()
+    trial = next(p for p in c.resources["procedures"] if p["id"].startswith("trial"))
+    trial["usedCode"] = [{"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "7052",
+                                      "display": "morphine"}]}]
+    a = nia(c)
+    assert status(a, "nia-310-spasticity-permanent-trial-relief-50") == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+def test_nia_pain_permanent_documented_relief_with_no_trial_procedure_is_unknown():
+    """'Documentation of a successful trial of intraspinal ... opioid medication': the drug is not shown."""
+    c = Chart(payer=PAYER)
+    c.condition(icd10="M96.1", display="Postlaminectomy syndrome, not elsewhere classified")
+    pain_history(c)
+    c.trial_relief(60, when=c.days_before(28))
+    c.trial_flag("trial-side-effects-tolerable", True, c.days_before(28))
+    c.psych("favorable", c.days_before(40))
+    c.flag("body-habitus-adequate", True)
+    c.order("62362")
+    a = nia(c)
+    assert status(a, "nia-310-pain-permanent-trial-relief-50") == "unknown"
+    assert a["determination"] == "documentation-incomplete"

@@ -78,7 +78,7 @@ def nonmalignant_trial_chart(**kw) -> Chart:
 
 def nonmalignant_permanent_chart(relief: float | None = 65, **kw) -> Chart:
     c = nonmalignant_base(**kw)
-    c.trial(at(c.days_before(21), 8))
+    c.trial(at(c.days_before(21), 8), drug="morphine")
     if relief is not None:
         c.trial_relief(relief, when=c.days_before(20))
     c.order("62362")
@@ -377,7 +377,7 @@ def test_oxford_nonmalignant_permanent_relief_undocumented_is_unknown():
 def test_oxford_nonmalignant_permanent_relief_computed_from_nrs_50_percent_is_met():
     c = nonmalignant_base()
     t = at(c.days_before(20), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     c.nrs(8, t - timedelta(hours=1))
     after = c.nrs(4, t + timedelta(hours=4))
     c.order("62362")
@@ -389,7 +389,7 @@ def test_oxford_nonmalignant_permanent_relief_computed_from_nrs_50_percent_is_me
 def test_oxford_nonmalignant_permanent_relief_computed_below_50_percent_is_not_met():
     c = nonmalignant_base()
     t = at(c.days_before(20), 8)
-    c.trial(t)
+    c.trial(t, drug="morphine")
     c.nrs(10, t - timedelta(hours=1))
     c.nrs(6, t + timedelta(hours=4))  # 40 %
     c.order("62362")
@@ -484,7 +484,7 @@ def test_oxford_cancer_pain_increased_intracranial_pressure_is_documented():
 
 def test_oxford_cancer_pain_permanent_lists_trial_pain_reduction():
     c = cancer_chart(order="62362")
-    c.trial(at(c.days_before(21), 8))
+    c.trial(at(c.days_before(21), 8), drug="morphine")
     c.trial_relief(70, when=c.days_before(20))
     a = oxford(c)
     assert a["order"]["phase"] == "permanent"
@@ -559,7 +559,7 @@ def test_oxford_spasticity_penn_spasm_frequency_documents_the_scale_row():
 def test_oxford_spasticity_permanent_lists_score_reduction():
     c = spasticity_chart(order="62362")
     t = at(c.days_before(21), 8)
-    c.trial(t)
+    c.trial(t, drug="baclofen")
     c.score("modified-ashworth", 3, t - timedelta(hours=1))
     c.score("modified-ashworth", 1, t + timedelta(hours=4))
     a = oxford(c)
@@ -580,3 +580,42 @@ def test_oxford_spasticity_replacement_is_deferred_too():
     a = oxford(c)
     assert a["order"]["phase"] == "replacement"
     assert a["determination"] == "not-evaluable"
+
+
+# -- the trial and its window (issue 9) ----------------------------------------------
+
+def test_oxford_nonmalignant_permanent_relief_during_a_catheter_infusion_trial_is_met():
+    """'Documentation of a ≥ 50% reduction in pain during trial': inside the infusion's performedPeriod."""
+    c = nonmalignant_base()
+    t = at(c.days_before(20), 8)
+    c.trial(t, end=t + timedelta(days=4), drug="hydromorphone", marker=False)  # 62324 catheter infusion
+    c.nrs(8, t - timedelta(hours=1))
+    during = c.nrs(4, t + timedelta(days=3))
+    c.order("62362")
+    a = oxford(c)
+    assert status(a, RELIEF) == "met"
+    assert f"Observation/{during['id']}" in criterion(a, RELIEF)["evidence"]
+
+
+def test_oxford_nonmalignant_permanent_pain_drop_after_the_catheter_came_out_is_not_during_trial():
+    c = nonmalignant_base()
+    t = at(c.days_before(20), 8)
+    c.trial(t, end=t + timedelta(days=4), drug="hydromorphone", marker=False)
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(7, t + timedelta(days=2))  # 12.5 % during the infusion
+    c.nrs(3, t + timedelta(days=6))  # two days after it ended: not the trial
+    c.order("62362")
+    a = oxford(c)
+    assert status(a, RELIEF) == "not-met"
+    assert a["determination"] == "criteria-not-met"
+
+
+def test_oxford_nonmalignant_permanent_a_62322_epidural_steroid_injection_is_not_the_infusion_trial():
+    c = nonmalignant_base()
+    t = at(c.days_before(20), 8)
+    c.epidural_steroid_injection(t, code="62322")
+    c.nrs(8, t - timedelta(hours=1))
+    c.nrs(3, t + timedelta(hours=4))
+    c.order("62362")
+    a = oxford(c)
+    assert status(a, RELIEF) == "unknown"
