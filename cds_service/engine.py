@@ -228,9 +228,8 @@ def evaluate(policy: Policy, rule: PhaseRule | Deferred, phase: str, ctx: FactCo
 
 def _deferred(rule: Deferred, ctx: FactContext, policy: Policy) -> Outcome:
     ev = _Evaluator(policy, ctx)
-    for leaf in rule.documentation:
-        ev.leaf(leaf)
+    for item in rule.documentation:
+        ev.node(item)
+        ev.mark_blocking(item)
     criteria = list(ev.results.values())
-    for c in criteria:
-        c.blocking = c.status != MET
     return Outcome("not-evaluable", criteria, f"criteria are in {rule.to} (not public)", deferred_to=rule.to)

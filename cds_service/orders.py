@@ -128,8 +128,10 @@ def classify(
         return Order(phase="permanent", why=f"{code} with no active implanted pump", **base)
     if t.in_set(concept, "order-trial-injection"):
         marker = t.in_set(concept, "order-trial-marker") or t.in_set(order.get("orderDetail") or [], "order-trial-marker")
-        trial_drug = bool(classes & t.drugs.trial_injectate_classes) and neuraxial
+        steroid = bool(classes & t.drugs.epidural_steroid_classes)
+        trial_drug = bool(classes & t.drugs.trial_injectate_classes) and neuraxial and not steroid
         if marker or trial_drug:
             return Order(phase="trial", why=f"{code} with an intrathecal/epidural trial injectate", **base)
-        return Order(phase=None, why=f"{code} without a trial injectate (e.g. an epidural steroid injection)", **base)
+        why = "an epidural steroid injection" if steroid else "no trial injectate"
+        return Order(phase=None, why=f"{code}: {why}, not an intrathecal drug trial", **base)
     return Order(phase=None, why=f"{code or 'no CPT/HCPCS code'} is not an intrathecal pump order", **base)

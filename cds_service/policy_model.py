@@ -137,7 +137,9 @@ class Deferred(_Strict):
     to: str
     text: str
     source: str
-    documentation: list[Leaf] = Field(default_factory=list)
+    # What the policy still asks to be documented; an `any` holds alternatives
+    # ("Results of Modified Ashworth Scale or Penn Spasm Frequency Scale").
+    documentation: list[Node] = Field(default_factory=list)
 
 
 class NotCovered(_Strict):

@@ -38,6 +38,11 @@ def iter_leaves(node: Node | None) -> Iterator[Leaf]:
         yield from iter_leaves(node.not_)
 
 
+def documentation_leaves(rule: Deferred) -> Iterator[Leaf]:
+    for item in rule.documentation:
+        yield from iter_leaves(item)
+
+
 def iter_refs(node: Node | None) -> Iterator[str]:
     if isinstance(node, Ref):
         yield node.ref
@@ -73,7 +78,7 @@ def cited_sentences(policy: Policy) -> list[tuple[str, str]]:
     for indication, phase, rule in phase_rules(policy):
         if isinstance(rule, Deferred):
             out.append((f"{indication}-deferred", rule.source))
-            out.extend((leaf.id, leaf.source) for leaf in rule.documentation)
+            out.extend((leaf.id, leaf.source) for leaf in documentation_leaves(rule))
             continue
         if rule.criteria is not None:
             out.extend((leaf.id, leaf.source) for leaf in iter_leaves(rule.criteria))
@@ -81,7 +86,7 @@ def cited_sentences(policy: Policy) -> list[tuple[str, str]]:
             if other is not None:
                 out.append((f"{indication}-{phase}", other.source))
                 if isinstance(other, Deferred):
-                    out.extend((leaf.id, leaf.source) for leaf in other.documentation)
+                    out.extend((leaf.id, leaf.source) for leaf in documentation_leaves(other))
     for rule in policy.indications.values():
         if rule.not_covered:
             out.append(("not-covered", rule.not_covered.source))
@@ -93,10 +98,10 @@ def _check(policy: Policy, where: str) -> None:
     ids: set[str] = set()
     for indication, phase, rule in phase_rules(policy):
         leaves = (
-            rule.documentation
+            list(documentation_leaves(rule))
             if isinstance(rule, Deferred)
             else list(iter_leaves(rule.criteria))
-            + (rule.deferred.documentation if rule.deferred else [])
+            + (list(documentation_leaves(rule.deferred)) if rule.deferred else [])
         )
         for leaf in leaves:
             if leaf.id in ids and not _same_leaf_elsewhere(policy, leaf):
@@ -123,7 +128,7 @@ def _same_leaf_elsewhere(policy: Policy, leaf: Leaf) -> bool:
         other
         for _, _, rule in phase_rules(policy)
         for other in (
-            rule.documentation if isinstance(rule, Deferred) else iter_leaves(rule.criteria)
+            documentation_leaves(rule) if isinstance(rule, Deferred) else iter_leaves(rule.criteria)
         )
         if other.id == leaf.id
     ]

@@ -32,6 +32,23 @@ def test_the_intrathecal_trial_marker_makes_an_injection_a_trial_without_a_medic
     assert phases(c) == {"ServiceRequest/sr-1": "trial"}
 
 
+def test_an_epidural_steroid_injection_with_bupivacaine_is_not_a_trial():
+    """A 62321 of methylprednisolone with bupivacaine is an epidural steroid injection (no card)."""
+    c = Chart()
+    c.condition(icd10="M54.16", display="Radiculopathy, lumbar region")
+    c.order("62321", drug="methylprednisolone", route="epidural")
+    c.draft.append({**c.draft[-1], "id": "sr-1-med-2",
+                    "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1815", "display": "bupivacaine"}]}})
+    assert phases(c) == {}
+
+
+def test_bupivacaine_alone_epidurally_is_still_a_trial():
+    c = Chart()
+    c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
+    c.order("62321", drug="bupivacaine", route="epidural")
+    assert phases(c) == {"ServiceRequest/sr-1": "trial"}
+
+
 def test_an_oral_opioid_beside_an_injection_does_not_make_it_a_trial():
     c = Chart()
     c.order("62323", drug="morphine", route="oral")

@@ -137,7 +137,11 @@ class _Builder:
         kind, items = ("any", node.any) if isinstance(node, AnyOf) else ("all", node.all)
         children = [self.node(child) for child in items]
         label = "One of these is enough:" if kind == "any" else "All of these:"
-        return Group(kind, label, _combine(kind, [c.status for c in children]), children)
+        status = _combine(kind, [c.status for c in children])
+        if isinstance(node, AnyOf) and node.open:  # "including, but not limited to"
+            label = "One of these is enough (the list is open: another documented response may also do):"
+            status = UNKNOWN if status == NOT_MET else status
+        return Group(kind, label, status, children)
 
 
 def _phase_tree(policy: Policy, indication: str | None, phase: str) -> tuple[Any, str | None]:
@@ -210,7 +214,7 @@ def sheet(a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]
         tree, reason = _phase_tree(policy, a.get("indication"), a["order"]["phase"])
         if isinstance(tree, Deferred):
             deferred_to = tree.to
-            rows = [builder.row(leaf.id, leaf) for leaf in tree.documentation]
+            rows = [builder.node(item) for item in tree.documentation]
             root = Group("all", "", _combine("all", [r.status for r in rows]) if rows else MET, rows)
         elif tree is not None:
             built = builder.node(tree)

@@ -452,11 +452,11 @@ def test_oxford_cancer_pain_is_not_evaluable_and_lists_documentation():
     a = oxford(c)
     assert a["indication"] == "cancer-pain"
     assert a["determination"] == "not-evaluable"
-    assert [x["id"] for x in a["criteria"]] == CANCER_DOCS
+    # a trial is asked only the "For trial" rows: the implantation row is not asked before a trial
+    assert [x["id"] for x in a["criteria"]] == CANCER_DOCS[:-1]
     for cid in CANCER_DOCS[:-1]:
         assert status(a, cid) == "met", cid
-    # the implantation-only row cannot be documented before a trial
-    assert status(a, P + "cancer-doc-trial-pain-reduction") == "unknown"
+    assert all(not x.get("blocking") for x in a["criteria"])
     mets = next(r for r in c.resources["conditions"] if r["code"]["coding"][0]["code"] == "C79.51")
     assert criterion(a, P + "cancer-doc-metastatic-lesions")["evidence"] == [f"Condition/{mets['id']}"]
     assert criterion(a, P + "cancer-doc-metastatic-lesions")["source"] == "Presence and location of metastatic lesions"
@@ -532,12 +532,15 @@ def test_oxford_spasticity_trial_is_not_evaluable_and_lists_documentation():
     a = oxford(spasticity_chart())
     assert a["indication"] == "spasticity"
     assert a["determination"] == "not-evaluable"
-    assert [x["id"] for x in a["criteria"]] == SPASTICITY_DOCS
+    trial_rows = [x for x in SPASTICITY_DOCS if not x.endswith(("trial-pain-reduction", "ashworth-reduction", "penn-reduction"))]
+    assert [x["id"] for x in a["criteria"]] == trial_rows
     for cid in ("condition", "functional-impairment", "modified-ashworth", "treatments",
                 "psych-history", "intracranial-pressure"):
         assert status(a, P + "spasticity-doc-" + cid) == "met", cid
-    # either scale is enough; the other simply shows as not documented
+    # "Results of Modified Ashworth Scale or Penn Spasm Frequency Scale": either scale is
+    # enough, so the other is not asked for (not blocking)
     assert status(a, P + "spasticity-doc-penn-spasm-frequency") == "unknown"
+    assert not criterion(a, P + "spasticity-doc-penn-spasm-frequency").get("blocking")
     assert criterion(a, P + "spasticity-doc-modified-ashworth")["source"] == (
         "Results of <i>Modified Ashworth Scale</i> or <i>Penn Spasm Frequency Scale</i>")
 
