@@ -80,6 +80,18 @@ def months_in_days(start: date, months: float) -> float:
     return days
 
 
+def months_between(start: date, end: date) -> float:
+    """Calendar months from `start` to `end` (the inverse of months_in_days): whole months,
+    then the fraction of the month the rest falls in. 2026-09-14 → 2026-12-14 is 3.0."""
+    if end < start:
+        raise ValueError("end before start")
+    whole = 0
+    while add_months(start, whole + 1) <= end:
+        whole += 1
+    base, nxt = add_months(start, whole), add_months(start, whole + 1)
+    return whole + (end - base).days / (nxt - base).days
+
+
 def whole_years(born: date, on: date) -> int:
     years = on.year - born.year
     if (on.month, on.day) < (born.month, born.day):

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ..fhirtime import parse_date, whole_years
+from ..fhirtime import months_between, parse_date, whole_years
 from ..record import resource_ref
 from .base import UNCONFIRMED_VERIFICATION, Fact, FactContext, refs, status_code
 from .catalogue import INDICATION_LABEL
 
 # Modified Ashworth codes and strings → numbers; 1+ sits between 1 and 2.
 MAS_VALUES = {"0": 0.0, "1": 1.0, "1+": 1.5, "2": 2.0, "3": 3.0, "4": 4.0}
-MONTHS_PER_UNIT = {"mo": 1.0, "a": 12.0, "wk": 7 / 30.4375, "d": 1 / 30.4375}
+# Life expectancy in months and years converts exactly; in weeks and days it is counted in
+# calendar months from the date of service (13 weeks from 2026-09-14 is 3 months).
+MONTHS_PER_UNIT = {"mo": 1.0, "a": 12.0}
+DAYS_PER_UNIT = {"wk": 7, "d": 1}
 SCALE_SETS = {
     "ashworth": "ashworth",
     "modified-ashworth": "modified-ashworth",
@@ -27,7 +30,9 @@ def numeric_value(obs: dict[str, Any]) -> float | None:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return float(v)
     q = obs.get("valueQuantity")
-    if isinstance(q, dict) and isinstance(q.get("value"), (int, float)):
+    if isinstance(q, dict) and isinstance(q.get("value"), (int, float)) and not isinstance(q.get("value"), bool):
+        if q.get("comparator"):  # "<50 %" is a bound, not a value: it proves no threshold
+            return None
         return float(q["value"])
     s = obs.get("valueString")
     if isinstance(s, str) and s.strip() in MAS_VALUES:
@@ -176,9 +181,16 @@ def life_expectancy_months(ctx: FactContext) -> Fact:
     _, obs = hit
     q = obs.get("valueQuantity") or {}
     unit = q.get("code") or q.get("unit")
-    if not isinstance(q.get("value"), (int, float)) or unit not in MONTHS_PER_UNIT:
+    value = q.get("value")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or unit not in MONTHS_PER_UNIT.keys() | DAYS_PER_UNIT.keys():
         return Fact.unknown("life expectancy is not a quantity in mo, wk, a or d", (resource_ref(obs),))
-    months = float(q["value"]) * MONTHS_PER_UNIT[unit]
+    if q.get("comparator"):
+        return Fact.unknown(f"life expectancy is recorded as {q['comparator']} {value} {unit}, not a value", (resource_ref(obs),))
+    if unit in MONTHS_PER_UNIT:
+        months = float(value) * MONTHS_PER_UNIT[unit]
+    else:
+        end = ctx.date_of_service + timedelta(days=round(float(value) * DAYS_PER_UNIT[unit]))
+        months = months_between(ctx.date_of_service, end)
     return Fact(round(months, 2), (resource_ref(obs),), f"life expectancy {q['value']} {unit} ({months:.1f} months)")
 
 

@@ -191,3 +191,50 @@ def test_cigna_nonmalignant_trial_chronic_pain_symptom_code_is_not_documented_pa
 def test_cigna_nonmalignant_trial_differential_diagnosis_is_not_documented_pathology(v):
     a = cigna(_only_diagnosis(nonmalignant_trial_chart(v), "M96.1", "Postlaminectomy syndrome", verification="differential"), v)
     assert status(a, v.id("nonmalignant-trial-pathology")) == "unknown"
+
+
+# -- quantities: calendar months, and a bound is not a value ---------------------------
+
+MOLINA_LIFE = "molina-160-cancer-b-life-expectancy-3-months"
+
+
+def _molina_cancer_with_life_expectancy(value: float, unit: str, comparator: str | None = None) -> Chart:
+    from tests.policies.test_molina_mcp_160 import cancer_chart
+    c = cancer_chart(omit=("life",))
+    obs = c.life_expectancy(value, unit, c.days_before(3))
+    if comparator:
+        obs["valueQuantity"]["comparator"] = comparator
+    return c
+
+
+def test_molina_cancer_life_expectancy_of_13_weeks_is_3_calendar_months():
+    """13 weeks from the date of service (2026-09-14 → 2026-12-14) is exactly 3 months: met."""
+    a = molina(_molina_cancer_with_life_expectancy(13, "wk"))
+    assert status(a, MOLINA_LIFE) == "met"
+
+
+def test_molina_cancer_life_expectancy_of_12_weeks_is_not_3_months():
+    a = molina(_molina_cancer_with_life_expectancy(12, "wk"))
+    assert status(a, MOLINA_LIFE) == "not-met"
+
+
+def test_molina_cancer_life_expectancy_of_90_days_is_a_day_short_of_3_calendar_months():
+    a = molina(_molina_cancer_with_life_expectancy(90, "d"))
+    assert status(a, MOLINA_LIFE) == "not-met"
+
+
+def test_molina_cancer_life_expectancy_less_than_6_months_is_not_a_value():
+    """'<6 mo' is a bound: it proves neither at least 3 months nor less."""
+    a = molina(_molina_cancer_with_life_expectancy(6, "mo", comparator="<"))
+    assert status(a, MOLINA_LIFE) == "unknown"
+    assert a["determination"] != "criteria-met"
+
+
+def test_nia_pain_permanent_trial_relief_recorded_as_less_than_60_percent_is_not_met_as_60():
+    from tests.policies.test_nia_cg_310 import nia_pain_permanent_chart
+    c = nia_pain_permanent_chart(relief=60)
+    relief = next(o for o in c.resources["observations"] if o["code"]["coding"][0]["code"] == "trial-pain-relief")
+    relief["valueQuantity"]["comparator"] = "<"
+    a = nia(c)
+    assert status(a, "nia-310-pain-permanent-trial-relief-50") != "met"
+    assert a["determination"] != "criteria-met"
