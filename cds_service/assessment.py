@@ -129,7 +129,7 @@ def _scope_exclusion(policy: Policy, order: Order, indication: str | None, ctx: 
             return Outcome("not-applicable", [], "the order's reason is a condition this policy does not address")
         return _scoped_out(other.determination, f"{policy.policy}-other-indication", other.text, other.source)
     for ex in scope.excluded_injectates:
-        hit = order.injectate_classes & set(ex.classes)
+        hit = ex.excludes(order.injectate_classes, bool(order.injectate_ingredients))
         if hit and indication not in ex.except_indications:
             drugs = ", ".join(sorted(order.injectate_ingredients)) or "the injectate"
             why = f"the injectate ({drugs}: {', '.join(sorted(hit))}) is outside this policy"
@@ -194,6 +194,9 @@ def assess_order(
                 notes.append(f"indication ambiguous ({', '.join(candidates)}): each is assessed")
             if order.injectate_by_name:
                 notes.append("the injectate was identified by drug name only (no RxNorm code)")
+            if order.injectate_unidentified:
+                notes.append("an ordered drug could not be identified (no known RxNorm code or name), "
+                             "so the policy's injectate scope could not be checked for it")
             outcome = _scope_exclusion(policy, order, indication, ctx) or _evaluate(policy, order, indication, ctx)
             out.append(
                 Assessment(str(uuid.uuid4()), policy, selection.in_force, order, indication, source, outcome, notes, routing)

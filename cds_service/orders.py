@@ -28,6 +28,7 @@ class Order:
     injectate_ingredients: frozenset[str] = frozenset()
     injectate_classes: frozenset[str] = frozenset()
     injectate_by_name: bool = False
+    injectate_unidentified: bool = False  # a drug is ordered, but no ingredient could be identified
     anesthesia_uses: frozenset[str] = frozenset()
     why: str = ""
     pump_refs: tuple[str, ...] = field(default_factory=tuple)
@@ -58,9 +59,9 @@ def _procedure_code(terminology: Terminology, concept: Any) -> str | None:
 
 def injectates(
     order: dict[str, Any], draft: list[dict[str, Any]], terminology: Terminology
-) -> tuple[set[str], set[str], bool, bool]:
+) -> tuple[set[str], set[str], bool, bool, bool]:
     """Ingredients and classes of the drug given through this order, whether only by name,
-    and whether the route is intrathecal/epidural.
+    whether the route is intrathecal/epidural, and whether an ordered drug went unidentified.
 
     A MedicationRequest in the same draft bundle counts when it is based on the
     order, or when it is the only one; the order's own orderDetail may also name it.
@@ -72,8 +73,10 @@ def injectates(
     ingredients: set[str] = set()
     by_name = False
     neuraxial = False
+    unidentified = False
     for med in chosen:
         found, name_only = terminology.drugs.identify(med.get("medicationCodeableConcept") or {})
+        unidentified = unidentified or not found
         ingredients |= found
         by_name = by_name or name_only
         for dosage in med.get("dosageInstruction") or ():
@@ -85,7 +88,7 @@ def injectates(
         ingredients |= found
         by_name = by_name or (name_only and bool(found))
     classes = {c for i in ingredients for c in terminology.drugs.classes(i)}
-    return ingredients, classes, by_name, neuraxial
+    return ingredients, classes, by_name, neuraxial, unidentified
 
 
 def classify(
@@ -99,7 +102,7 @@ def classify(
     concept = _order_concept(order)
     code = _procedure_code(t, concept)
     usable_draft = [r for r in draft if r.get("resourceType") != "MedicationRequest" or record.usable(r)]
-    ingredients, classes, by_name, neuraxial = injectates(order, usable_draft, t)
+    ingredients, classes, by_name, neuraxial, unidentified = injectates(order, usable_draft, t)
     dos = date_of_service(order, today)
     uses = frozenset(
         use
@@ -114,6 +117,7 @@ def classify(
         injectate_ingredients=frozenset(ingredients),
         injectate_classes=frozenset(classes),
         injectate_by_name=by_name,
+        injectate_unidentified=unidentified,
         anesthesia_uses=uses,
     )
     pumps = active_pumps(record, t)

@@ -176,12 +176,29 @@ class IndicationRule(_Strict):
 
 
 class ExcludedInjectates(_Strict):
-    classes: list[str]
+    # `classes`: injectates of these classes are out; `other_than`: an identified injectate
+    # with none of these classes is out ("or any other injectates that are not in scope").
+    classes: list[str] = Field(default_factory=list)
+    other_than: list[str] = Field(default_factory=list)
     except_indications: list[str] = Field(default_factory=list)
     # not-applicable: the policy does not apply ("does NOT apply to"); criteria-not-met:
     # the policy applies and does not cover it (e.g. "experimental, investigational").
     determination: Literal["not-applicable", "criteria-not-met"] = "not-applicable"
     source: str
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "ExcludedInjectates":
+        if bool(self.classes) == bool(self.other_than):
+            raise ValueError("an injectate exclusion names either classes or other_than")
+        return self
+
+    def excludes(self, classes: frozenset[str], identified: bool) -> set[str]:
+        """The classes (or, for other_than, the identified injectate's classes) that exclude it."""
+        if self.classes:
+            return set(classes) & set(self.classes)
+        if identified and not classes & set(self.other_than):
+            return set(classes) or {"an injectate outside its scope"}
+        return set()
 
 
 class OtherIndications(_Strict):

@@ -333,3 +333,33 @@ def rule_trial_of_an_unidentified_drug_with_the_agreement_refused_is_undocumente
     cr = criterion(a, v.id("nonmalignant-trial-opioid-reduction-agreed"))
     assert cr["status"] == "unknown"
     assert "whether it applies is not documented" in cr["note"]
+
+
+# -- "or any other injectates that are not in scope of management" ---------------------
+
+@both_versions
+def rule_intrathecal_steroid_reservoir_is_not_applicable(v: V):
+    c = cancer_reservoir_chart(CIGNA, "3264", "dexamethasone", "Dexamethasone 4 MG/ML Injectable Solution", dos=v.dos)
+    for a in assessments(c):
+        assert a["determination"] == "not-applicable"
+        assert "not in scope of management" in a["criteria"][0]["source"]
+
+
+def test_molina_intrathecal_steroid_pump_is_experimental():
+    c = cancer_reservoir_chart(MOLINA, "3264", "dexamethasone", "Dexamethasone 4 MG/ML Injectable Solution")
+    for a in assessments(c):
+        assert a["determination"] == "criteria-not-met"
+
+
+@both_versions
+def rule_intrathecal_clonidine_reservoir_is_in_scope(v: V):
+    c = cancer_reservoir_chart(CIGNA, "2599", "clonidine", "Clonidine 100 MCG/ML Injectable Solution", dos=v.dos)
+    assert all(a["determination"] != "not-applicable" for a in assessments(c))
+
+
+@both_versions
+def rule_an_unidentified_injectate_is_assessed_and_said(v: V):
+    c = cancer_reservoir_chart(CIGNA, None, "compound", "Compounded intrathecal solution 'IT-7'", dos=v.dos)
+    found = assessments(c)
+    assert found and all(a["determination"] != "not-applicable" for a in found)
+    assert all(any("could not be identified" in n for n in a["notes"]) for a in found)
