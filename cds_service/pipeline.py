@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from .assessment import Assessment, assess_order
 from .codes import Terminology
 from .hook_models import HookRequest
-from .orders import ORDER_TYPES, Order, classify
+from .orders import ORDER_TYPES, Order, _order_concept, classify
 from .payers import Routing, route
 from .policy_store import PolicyStore
 from .record import PatientRecord
@@ -21,6 +21,8 @@ class HookOutcome:
     assessments: list[Assessment]
     routing: Routing
     record: PatientRecord
+    not_assessed: list[str] = field(default_factory=list)  # order references past the per-call cap
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (IDDS order reference, what was unreadable)
 
 
 def draft_resources(draft_orders: dict[str, Any], record: PatientRecord) -> list[dict[str, Any]]:
@@ -38,22 +40,44 @@ def draft_resources(draft_orders: dict[str, Any], record: PatientRecord) -> list
     return out
 
 
-def orders_to_assess(req: HookRequest, draft: list[dict[str, Any]], record: PatientRecord) -> list[dict[str, Any]]:
-    """order-select: only the selections; order-sign: every draft order."""
+IDDS_ORDER_SETS = ("order-trial-injection", "order-implant", "order-replacement-only")
+
+
+def orders_to_assess(req: HookRequest, draft: list[dict[str, Any]], record: PatientRecord,
+                     limit: int | None = None, terminology: Terminology | None = None,
+                     outcome: HookOutcome | None = None) -> list[dict[str, Any]]:
+    """order-select: only the selections; order-sign: every draft order. At most `limit` are
+    read (the rest go to `outcome.not_assessed`); an IDDS order that is not valid FHIR (an
+    unreadable date, say) goes to `outcome.unreadable` with what was wrong."""
     orders = [r for r in draft if r.get("resourceType") in ORDER_TYPES]
     if req.hook == "order-select":
         wanted = set(req.context.selections)
         orders = [r for r in orders if f"{r.get('resourceType')}/{r.get('id')}" in wanted]
-    return [o for o in orders if record.usable(o)]
+    if limit is not None and len(orders) > limit:
+        if outcome is not None:
+            outcome.not_assessed = [f"{r.get('resourceType')}/{r.get('id')}" for r in orders[limit:]]
+        orders = orders[:limit]
+    out = []
+    for o in orders:
+        before = len(record.issues)
+        if record.usable(o):
+            out.append(o)
+        elif outcome is not None and terminology is not None and len(record.issues) > before \
+                and any(terminology.in_set(_order_concept(o), vs) for vs in IDDS_ORDER_SETS):
+            outcome.unreadable.append((f"{o.get('resourceType')}/{o.get('id')}", record.issues[before]))
+    return out
 
 
 def assess_hook(
-    req: HookRequest, record: PatientRecord, terminology: Terminology, store: PolicyStore, today: date
+    req: HookRequest, record: PatientRecord, terminology: Terminology, store: PolicyStore, today: date,
+    max_orders: int | None = None,
 ) -> HookOutcome:
+    outcome = HookOutcome([], [], None, record)  # type: ignore[arg-type]
     draft = draft_resources(req.context.draftOrders, record)
-    chosen = orders_to_assess(req, draft, record)
+    chosen = orders_to_assess(req, draft, record, max_orders, terminology, outcome)
     orders = [classify(o, draft, record, terminology, today) for o in chosen]
     routing = route(record, terminology, store.policy_ids)
     caches: dict = {}
     assessments = [a for o in orders for a in assess_order(o, record, terminology, store, routing, caches)]
-    return HookOutcome(orders, assessments, routing, record)
+    outcome.orders, outcome.assessments, outcome.routing = orders, assessments, routing
+    return outcome

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,18 +21,29 @@ class Services:
     terminology: Terminology
     store: PolicyStore
     codesystem: dict[str, Any]
-    # Assessments by id for the checklist app (bounded, most recent kept).
-    recent: dict[str, Any] = field(default_factory=dict)
+    # Assessments by id for the checklist app and /assessments/{id}: (expires at, contract dict);
+    # bounded, most recent kept, each for settings.assessment_ttl_seconds (the id is a capability).
+    recent: dict[str, tuple[float, Any]] = field(default_factory=dict)
     fhir_transport: httpx.AsyncBaseTransport | None = None  # tests inject one
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> "Services":
         return cls(settings or get_settings(), Terminology(), PolicyStore.load(), load_codesystem())
 
-    def remember(self, key: str, value: Any, limit: int = 2000) -> None:
-        self.recent[key] = value
+    def remember(self, key: str, value: Any, limit: int = 2000, clock=time.monotonic) -> None:
+        self.recent[key] = (clock() + self.settings.assessment_ttl_seconds, value)
         while len(self.recent) > limit:
             self.recent.pop(next(iter(self.recent)))
+
+    def recall(self, key: str | None, clock=time.monotonic) -> Any | None:
+        """The remembered assessment, or None when unknown or past its time to live."""
+        found = self.recent.get(key) if key else None
+        if found is None:
+            return None
+        if found[0] < clock():
+            self.recent.pop(key, None)
+            return None
+        return found[1]
 
 
 async def get_services(request: Request) -> Services:

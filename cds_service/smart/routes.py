@@ -120,7 +120,7 @@ async def _view(request: Request, services: Services, assessment: str | None, is
                 patient: str | None, order: str | None) -> View | HTMLResponse:
     store = services.store
     if assessment:
-        found = services.recent.get(assessment)
+        found = services.recall(assessment)
         if found is None:
             return _error("Assessment not found", "This assessment is no longer kept by the service (only recent ones are). "
                           "Select the order again to get a fresh one.", 404)
@@ -153,9 +153,9 @@ async def _live_view(services: Services, iss: str, patient: str, token: str | No
         sheets = [sheet(a.as_contract(), services.store, chart) for a in found.outcome.assessments]
         if not sheets:
             notes.append("The draft orders found are not intrathecal pump orders this service assesses.")
-    elif remembered and remembered in services.recent:
+    elif remembered and services.recall(remembered) is not None:
         # The EHR keeps draft orders to itself; the card's assessment stands in for them.
-        sheets = [sheet(services.recent[remembered], services.store, chart)]
+        sheets = [sheet(services.recall(remembered), services.store, chart)]
         notes = [n for n in notes if not n.startswith("No draft")]
     else:
         sheets = []
