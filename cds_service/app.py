@@ -33,6 +33,7 @@ from .prefetch import PatientUnavailable, build_record
 from . import log_redaction
 from .services import Services, get_services
 from .smart import smart_router
+from .web_security import ForwardedHeaders, SecurityHeaders
 
 log = logging.getLogger("idds")
 
@@ -61,6 +62,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     auth.install(app)  # bare 401 for refused callers; start-up warning when auth is off
     audit.install(app)  # one audit record per hook call; migrations at start-up
+    app.add_middleware(SecurityHeaders)  # nosniff, no-referrer, CSP with frame-ancestors on every answer
+    app.add_middleware(ForwardedHeaders)  # X-Forwarded-* only from IDDS_TRUSTED_PROXIES (outermost)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -114,13 +117,23 @@ def create_app(services: Services | None = None) -> FastAPI:
     async def feedback(service_id: str, request: Request, services: Services = Depends(get_services)):
         if service_id not in HOOK_BY_SERVICE:
             return operation_outcome(404, f"no CDS service {service_id!r}", "not-found")
-        body = await _json_body(request, services.settings.max_body_bytes)
+        limits = services.settings
+        body = await _json_body(request, limits.feedback_max_body_bytes)
         if isinstance(body, JSONResponse):
             return body
         try:
             fb = Feedback.model_validate(body)
         except ValidationError as exc:
             return operation_outcome(400, _describe(exc.errors()))
+        if len(fb.feedback) > limits.feedback_max_outcomes:
+            return operation_outcome(413, f"more than {limits.feedback_max_outcomes} feedback outcomes in one request", "too-costly")
+        if any(len(o.comment()) > limits.feedback_max_comment_chars for o in fb.feedback):
+            return operation_outcome(413, f"an override comment longer than {limits.feedback_max_comment_chars} characters", "too-costly")
+        ids = list(dict.fromkeys(o.card for o in fb.feedback))
+        known = await audit.known_cards(request.app, ids)
+        if known is not None and len(known) < len(ids):
+            unknown = [i for i in ids if i not in known]
+            return operation_outcome(404, f"unknown card(s): {', '.join(repr(i[:60]) for i in unknown[:5])}", "not-found")
         log.info("feedback %s: %d outcome(s)", service_id, len(fb.feedback))
         await audit.record_feedback(request, service_id, fb)
         return JSONResponse({"accepted": len(fb.feedback)})

@@ -10,8 +10,9 @@ Why each rule:
 - `kid` required and keys from a JWKS pinned in the config, or from a `jku`
   on that issuer's allow-list: a key taken from wherever the token points
   would let the token vouch for itself.
-- `aud` is this endpoint's URL: a token minted for another service cannot be
-  replayed here.
+- `aud` is this endpoint's URL under IDDS_PUBLIC_BASE_URL (required with auth
+  on; never the request's Host): a token minted for another service or host
+  cannot be replayed here.
 - short lifetime and `jti` never reused: a captured token is worth one call.
 
 A refusal is a bare 401; the reason goes to the log, the token never does.
@@ -332,15 +333,17 @@ def _audiences(url: str) -> list[str]:
 
 
 def audience_for(request: Request, settings: Settings) -> str:
-    """The URL the caller called: IDDS_PUBLIC_BASE_URL + path behind a proxy, else the request URL."""
+    """The URL the caller called: IDDS_PUBLIC_BASE_URL + path. Never built from the request's
+    Host or X-Forwarded-* headers, which the caller chooses: with them, a token minted for
+    another host would pass. Start-up refuses auth without a public base URL; this refuses too."""
     path = request.url.path
     root = request.scope.get("root_path") or ""
     base = settings.public_base_url.rstrip("/")
-    if base:
-        if root and path.startswith(root):
-            path = path[len(root):]
-        return base + path
-    return str(request.url.replace(query="", fragment=""))
+    if not base:
+        raise AuthError("IDDS_PUBLIC_BASE_URL is not set: no audience to check the token against")
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return base + path
 
 
 # -- FastAPI wiring ---------------------------------------------------------------------
@@ -386,6 +389,7 @@ def announce(settings: Settings) -> Verifier | None:
             "CALLER AUTHENTICATION IS OFF: any client can call the CDS services. Set IDDS_REQUIRE_AUTH=1 "
             "and list the EHRs in %s before this service sees real patients.", settings.trusted_issuers_file)
         return None
+    settings.check()  # no public base URL with auth on: refuse to start (the audience would fail open)
     verifier = Verifier(settings)
     if not verifier.issuers:
         log.error("IDDS_REQUIRE_AUTH=1 but %s enables no issuer: every call will be refused",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 from fastapi import Request
@@ -25,22 +25,23 @@ class Services:
     # bounded, most recent kept, each for settings.assessment_ttl_seconds (the id is a capability).
     recent: dict[str, tuple[float, Any]] = field(default_factory=dict)
     fhir_transport: httpx.AsyncBaseTransport | None = None  # tests inject one
+    clock: Callable[[], float] = time.monotonic  # for the assessments' time to live; tests move it
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> "Services":
         return cls(settings or get_settings(), Terminology(), PolicyStore.load(), load_codesystem())
 
-    def remember(self, key: str, value: Any, limit: int = 2000, clock=time.monotonic) -> None:
-        self.recent[key] = (clock() + self.settings.assessment_ttl_seconds, value)
+    def remember(self, key: str, value: Any, limit: int = 2000) -> None:
+        self.recent[key] = (self.clock() + self.settings.assessment_ttl_seconds, value)
         while len(self.recent) > limit:
             self.recent.pop(next(iter(self.recent)))
 
-    def recall(self, key: str | None, clock=time.monotonic) -> Any | None:
+    def recall(self, key: str | None) -> Any | None:
         """The remembered assessment, or None when unknown or past its time to live."""
         found = self.recent.get(key) if key else None
         if found is None:
             return None
-        if found[0] < clock():
+        if found[0] < self.clock():
             self.recent.pop(key, None)
             return None
         return found[1]
