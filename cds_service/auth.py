@@ -182,19 +182,33 @@ class KeySetCache:
             if entry.fetched_at != seen:
                 return  # another call refreshed it while this one waited
             try:
-                async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                    response = await client.get(url, headers={"Accept": "application/json"})
-                if response.status_code != 200 or len(response.content) > MAX_JWKS_BYTES:
-                    raise ValueError(f"answered {response.status_code} ({len(response.content)} bytes)")
-                entry.keys = parse_jwks(response.json())
+                raw = await self._fetch(url)
+                entry.keys = parse_jwks(json.loads(raw))
                 entry.fetched_at = self.clock()
                 log.info("fetched JWK Set %s: %d key(s)", url, len(entry.keys))
-            except (httpx.HTTPError, ValueError) as exc:
+            except (httpx.HTTPError, ValueError, TimeoutError) as exc:
                 # Keep what was cached; an outage of the key server must not open the door or
                 # drop known keys. The next call tries again once min_refresh has passed.
-                log.warning("could not fetch JWK Set %s: %s", url, type(exc).__name__ if isinstance(exc, httpx.HTTPError) else exc)
+                log.warning("could not fetch JWK Set %s: %s", url, exc if isinstance(exc, ValueError) else type(exc).__name__)
                 # Try again after min_refresh, not on every call: no amplification towards the key server.
                 entry.fetched_at = max(entry.fetched_at, self.clock() - self.ttl + max(self.min_refresh, 1.0))
+
+
+    async def _fetch(self, url: str) -> bytes:
+        """The key set's bytes, within one total timeout (a drip-feeding key server cannot hold
+        the call) and read as a stream that stops at MAX_JWKS_BYTES."""
+        async with asyncio.timeout(self.timeout):
+            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+                async with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
+                    if response.status_code != 200:
+                        raise ValueError(f"answered {response.status_code}")
+                    chunks, size = [], 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > MAX_JWKS_BYTES:
+                            raise ValueError(f"larger than {MAX_JWKS_BYTES} bytes")
+                        chunks.append(chunk)
+        return b"".join(chunks)
 
 
 class ReplayGuard:

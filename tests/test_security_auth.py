@@ -147,3 +147,28 @@ def test_feedback_with_a_huge_comment_is_refused(open_client):
     assert open_client.post(f"{SIGN}/feedback", json={"feedback": [huge]}).status_code == 413
     fine = _outcome(card, overrideReason={"userComment": "will document at the next visit"})
     assert open_client.post(f"{SIGN}/feedback", json={"feedback": [fine]}).status_code == 200
+
+
+# -- a hostile key server ----------------------------------------------------------------------------------
+
+def test_a_drip_feeding_key_server_cannot_hold_the_call(loaded, tmp_path):
+    import asyncio
+
+    import httpx
+    import respx
+
+    from .test_auth import JKU, JKU_KEY_1, jku_token
+
+    async def drip():
+        for _ in range(100):  # 10 s of one byte every 0.1 s: a per-read timeout never fires
+            await asyncio.sleep(0.1)
+            yield b" "
+
+    app = create_app(with_settings(loaded, require_auth=True, trusted_issuers_file=issuers_file(tmp_path),
+                                   public_base_url=BASE, auth_jwks_timeout_seconds=0.5))
+    with TestClient(app) as c, respx.mock() as mock:
+        mock.get(JKU).mock(side_effect=lambda request: httpx.Response(200, content=drip()))
+        started = time.monotonic()
+        r = c.post(SIGN, json=request_body(), headers=bearer(jku_token(JKU_KEY_1, "k1")))
+        took = time.monotonic() - started
+    assert r.status_code == 401 and took < 2.0, took
