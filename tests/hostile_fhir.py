@@ -102,7 +102,7 @@ class HostileFhir:
             method, target, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
             headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if l)}
             self.hits.append(Hit(target, "authorization" in headers))
-            await self._answer(target, headers, writer)
+            await self._answer(target, headers, reader, writer)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, asyncio.TimeoutError):
             pass
         except asyncio.CancelledError:
@@ -120,7 +120,7 @@ class HostileFhir:
         await writer.drain()
         self.sent_bytes += len(body)
 
-    async def _answer(self, target: str, headers: dict[str, str], writer) -> None:
+    async def _answer(self, target: str, headers: dict[str, str], reader, writer) -> None:
         path = target.split("?")[0]
         parts = path.split("/")
         mode = parts[1] if len(parts) > 1 else ""
@@ -144,6 +144,8 @@ class HostileFhir:
             await writer.drain()
             stop = time.monotonic() + self.drip_seconds
             while time.monotonic() < stop:
+                if writer.is_closing() or reader.at_eof():
+                    return
                 writer.write(b" ")
                 await writer.drain()
                 self.sent_bytes += 1
@@ -159,6 +161,8 @@ class HostileFhir:
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n"
                          b"Connection: close\r\n\r\n" + head)
             for i in range(count):
+                if writer.is_closing() or reader.at_eof():
+                    return  # the client stopped reading
                 writer.write(entry + (b"," if i < count - 1 else b""))
                 self.sent_bytes += len(entry) + 1
                 if i % 64 == 0:
