@@ -145,3 +145,26 @@ def test_a_token_response_with_a_patient_that_is_not_a_fhir_id_is_refused(loaded
         q = launch(c)
         r = c.get("/smart/callback", params={"code": "code-1", "state": q["state"]}, follow_redirects=False)
     assert r.status_code == 502 and not [x for x in mock.calls if "admin" in str(x.request.url)]
+
+
+def test_a_drip_feeding_authorization_server_cannot_hold_the_launch(loaded, monkeypatch):
+    import asyncio
+    import time
+
+    import httpx
+
+    from cds_service.smart import routes
+    from cds_service.smart.config import SmartSettings
+
+    async def drip():
+        for _ in range(100):  # 10 s, one byte every 0.1 s
+            await asyncio.sleep(0.1)
+            yield b" "
+
+    monkeypatch.setattr(routes, "smart_settings", lambda: SmartSettings(http_timeout_seconds=0.5))
+    with TestClient(app_with(loaded)) as c, respx.mock(assert_all_called=False) as mock:
+        mock.get(f"{EHR}/.well-known/smart-configuration").mock(side_effect=lambda request: httpx.Response(200, content=drip()))
+        started = time.monotonic()
+        r = c.get("/smart/launch", params={"launch": "l-1", "iss": EHR}, follow_redirects=False)
+        took = time.monotonic() - started
+    assert r.status_code == 502 and took < 2.0, took
