@@ -202,3 +202,17 @@ def test_a_readable_birth_date_still_decides_the_age(client):
     cards = client.post(SIGN, json=c.request()).json()["cards"]
     molina = [x for x in cards if x["extension"]["idds-cds.assessment"]["policy"]["id"] == "molina-mcp-160"]
     assert molina and all("birth date" not in x["detail"] for x in molina)
+
+
+def test_a_draft_medication_request_based_on_a_null_reference_is_not_an_internal_error(client, caplog):
+    """Found by the long fuzz profile: `basedOn: [{"reference": null}]` is valid FHIR and broke the injectate lookup."""
+    c = Chart()
+    c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
+    c.order("62322", drug="morphine", route="intrathecal")
+    body = c.request()
+    med = body["context"]["draftOrders"]["entry"][1]["resource"]
+    med["basedOn"] = [{"reference": None, "display": "the trial order"}]
+    r = client.post(SIGN, json=body)
+    assert r.status_code == 200
+    assert "assessment failed" not in caplog.text
+    assert all(card["summary"] != "Coverage requirements could not be assessed for this order" for card in r.json()["cards"])
