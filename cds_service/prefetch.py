@@ -161,6 +161,9 @@ def _readable_patient(record: PatientRecord, patient_id: str) -> None:
         kept = {k: v for k, v in p.items() if k != "birthDate"}
         if record.usable(kept):
             patients[i] = kept
+            # Not "ignored" after all: the validation note is replaced by what was unreadable.
+            stale = f"Patient/{patient_id} was not valid FHIR and was ignored"
+            record.issues[:] = [n for n in record.issues if not n.startswith(stale)]
             shown = repr(born)[:40] if isinstance(born, str) else f"a {type(born).__name__}"
             record.issues.append(f"Patient/{patient_id}: the birth date in the record ({shown}) could not be read, "
                                  "so the patient's age is unknown.")

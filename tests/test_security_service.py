@@ -192,6 +192,7 @@ def test_a_malformed_birth_date_is_said_on_the_card_and_the_age_stays_unknown(cl
     for card in molina:
         a = card["extension"]["idds-cds.assessment"]
         assert "the birth date in the record ('1968-02-31') could not be read" in card["detail"]
+        assert "Patient/pat-1 was not valid FHIR and was ignored" not in card["detail"]
         assert a["determination"] != "criteria-met"
         age = [x for x in a["criteria"] if x["id"].endswith("adult-18")]
         assert age and all(x["status"] == "unknown" for x in age)
