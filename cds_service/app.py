@@ -91,8 +91,8 @@ def create_app(services: Services | None = None) -> FastAPI:
             return operation_outcome(400, f"service {service_id} answers {hook}, not {req.hook}")
         try:
             record = await build_record(req, services.settings, services.fhir_transport)
-        except PatientUnavailable:
-            return operation_outcome(412, "the Patient resource is neither in prefetch nor retrievable", "not-found")
+        except PatientUnavailable as exc:  # the reason names the fetch's fault (deadline, size, refusal)
+            return operation_outcome(412, f"the Patient resource is neither in prefetch nor retrievable ({exc})"[:500], "not-found")
         options = configuration(req.extension)
         base = services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
         smart = services.settings.smart_app_url or f"{base}/smart/launch"

@@ -109,7 +109,7 @@ def _finish(record: PatientRecord, patient_id: str) -> None:
     if record.patient is None:
         _readable_patient(record, patient_id)
     if record.patient is None:
-        raise PatientUnavailable(patient_id)
+        raise PatientUnavailable(record.unavailable.get("Patient") or "the Patient resource was not valid FHIR")
     _keep_patient_only(record, patient_id)
 
 

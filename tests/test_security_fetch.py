@@ -228,3 +228,12 @@ def test_all_answers_of_a_call_together_stop_at_the_total_limit(loaded):
         body = replacement().request(omit=("observations", "devices", "procedures"), fhir_server=EHR)
         card = _ok(c.post(SIGN, json=body))["cards"][0]
     assert "answers together were larger than 60,000 bytes" in card["detail"]
+
+
+def test_a_patient_read_that_never_answers_is_a_412_that_says_why(hostile_client, hostile):
+    body = replacement().request(omit=("patient",), fhir_server=hostile.base("stall"))
+    started = time.monotonic()
+    r = hostile_client.post(SIGN, json=body)
+    assert time.monotonic() - started < 3.0
+    assert r.status_code == 412
+    assert "(the patient: the FHIR server did not answer" in r.json()["issue"][0]["diagnostics"]
