@@ -47,6 +47,17 @@ def test_a_valid_state_from_another_browser_is_refused(loaded):
         assert "idds_smart_session" not in r.headers.get("set-cookie", "")
 
 
+def test_another_browser_cannot_cancel_a_launch(loaded):
+    app = app_with(loaded)
+    with TestClient(app) as victim, TestClient(app) as attacker, respx.mock(assert_all_called=False) as mock:
+        mock_ehr(mock, FakeEhr(gaps_chart()))
+        q = launch(victim)
+        attacker.get("/smart/callback", params={"error": "access_denied", "state": q["state"]})
+        attacker.get("/smart/callback", params={"code": "x", "state": q["state"]})
+        r = victim.get("/smart/callback", params={"code": "code-1", "state": q["state"]}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+
+
 def test_the_browser_that_started_the_launch_completes_it(loaded):
     ehr = FakeEhr(gaps_chart())
     with TestClient(app_with(loaded)) as c, respx.mock(assert_all_called=False) as mock:

@@ -191,11 +191,13 @@ class SmartState:
         """The launch this state belongs to, once, and only in the browser that started it
         (SMART App Launch 2.x: state bound to the user agent): a replayed, unknown or stale
         state fails, and so does a valid state arriving from another browser (login CSRF)."""
+        launch = self.pending.get(state) if state else None
+        if launch is not None and (not nonce or not hmac.compare_digest(launch.browser, browser_binding(nonce))):
+            # Left pending: another browser can neither use nor burn the launch it belongs to.
+            raise LaunchError("This sign-in was not started in this browser. Open the app again from the EHR.", 400)
         launch = self.pending.pop(state, None) if state else None
         if launch is None or time.time() - launch.created > self.launch_ttl:
             raise LaunchError("This sign-in could not be verified (unknown or expired state). Open the app again from the EHR.", 400)
-        if not nonce or not hmac.compare_digest(launch.browser, browser_binding(nonce)):
-            raise LaunchError("This sign-in was not started in this browser. Open the app again from the EHR.", 400)
         return launch
 
     def open_session(self, session: Session) -> str:

@@ -7,7 +7,11 @@ Three ways in, one page:
 - the card's `appContext` (`?assessment=<id>`), from the assessments the
   service remembers;
 - an open FHIR server on IDDS_ALLOWED_FHIR_SERVERS (`?iss=…&patient=…`), for
-  the sandbox.
+  the sandbox; off when caller authentication is on.
+
+A launch's `state` is bound to the browser that started it (an HttpOnly nonce
+cookie); the redirect URI and the cookies' Secure flag come from configuration
+(docs/trust.md, part 6).
 """
 
 from __future__ import annotations
@@ -115,7 +119,10 @@ async def callback(request: Request, code: str | None = None, state: str | None 
     store = _state(request)
     cfg = smart_settings()
     if error:
-        store.pending.pop(state or "", None)
+        try:  # only the browser that started the launch may cancel it
+            store.finish(state, request.cookies.get(LAUNCH_COOKIE))
+        except LaunchError:
+            pass
         return _error("Sign-in was not completed", f"The EHR answered: {error}.", 400)
     try:
         pending = store.finish(state, request.cookies.get(LAUNCH_COOKIE))
