@@ -18,9 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from . import audit, auth
 from .cards import card, failure_card, system_actions
+from .notice_cards import orders_capped_card, unreadable_order_card
 from .discovery import HOOK_BY_SERVICE, configuration, discovery
 from .errors import operation_outcome
 from .hook_models import Feedback, HookRequest, HookResponse
@@ -31,6 +33,7 @@ from .prefetch import PatientUnavailable, build_record
 from . import log_redaction
 from .services import Services, get_services
 from .smart import smart_router
+from .web_security import ForwardedHeaders, SecurityHeaders
 
 log = logging.getLogger("idds")
 
@@ -59,6 +62,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     auth.install(app)  # bare 401 for refused callers; start-up warning when auth is off
     audit.install(app)  # one audit record per hook call; migrations at start-up
+    app.add_middleware(SecurityHeaders)  # nosniff, no-referrer, CSP with frame-ancestors on every answer
+    app.add_middleware(ForwardedHeaders)  # X-Forwarded-* only from IDDS_TRUSTED_PROXIES (outermost)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -86,23 +91,20 @@ def create_app(services: Services | None = None) -> FastAPI:
             return operation_outcome(400, f"service {service_id} answers {hook}, not {req.hook}")
         try:
             record = await build_record(req, services.settings, services.fhir_transport)
-        except PatientUnavailable:
-            return operation_outcome(412, "the Patient resource is neither in prefetch nor retrievable", "not-found")
+        except PatientUnavailable as exc:  # the reason names the fetch's fault (deadline, size, refusal)
+            return operation_outcome(412, f"the Patient resource is neither in prefetch nor retrievable ({exc})"[:500], "not-found")
         options = configuration(req.extension)
-        today = date.today()
+        base = services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
+        smart = services.settings.smart_app_url or f"{base}/smart/launch"
         try:
-            outcome = assess_hook(req, record, services.terminology, services.store, today)
+            # CPU-bound (validation, the engine, rendering): in a worker thread, so a call with a
+            # big chart never stalls discovery or the other calls on the event loop.
+            outcome, shown, cards, actions = await run_in_threadpool(_assess, req, record, services, base, smart, options)
         except Exception:  # a bug must not cost the clinician a 500 mid-ordering
             log.exception("assessment failed: hook=%s instance=%s patient=%s", hook, req.hookInstance, req.context.patientId)
             return _hook_json(HookResponse(cards=[failure_card()]))
-        if outcome.routing.comparison and not options["comparison"]:
-            return _hook_json(HookResponse())
-        base = services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
-        smart = services.settings.smart_app_url or f"{base}/smart/launch"
-        cards = [card(a, record, base, smart) for a in outcome.assessments]
-        for a in outcome.assessments:
+        for a in shown:
             services.remember(a.id, a.as_contract())
-        actions = system_actions(outcome.assessments, req.hook, outcome.routing, today) if options["coverage-info"] else []
         log.info(
             "hook %s instance=%s patient=%s orders=%d cards=%d",
             hook, req.hookInstance, req.context.patientId, len(outcome.orders), len(cards),
@@ -115,13 +117,23 @@ def create_app(services: Services | None = None) -> FastAPI:
     async def feedback(service_id: str, request: Request, services: Services = Depends(get_services)):
         if service_id not in HOOK_BY_SERVICE:
             return operation_outcome(404, f"no CDS service {service_id!r}", "not-found")
-        body = await _json_body(request, services.settings.max_body_bytes)
+        limits = services.settings
+        body = await _json_body(request, limits.feedback_max_body_bytes)
         if isinstance(body, JSONResponse):
             return body
         try:
             fb = Feedback.model_validate(body)
         except ValidationError as exc:
             return operation_outcome(400, _describe(exc.errors()))
+        if len(fb.feedback) > limits.feedback_max_outcomes:
+            return operation_outcome(413, f"more than {limits.feedback_max_outcomes} feedback outcomes in one request", "too-costly")
+        if any(len(o.comment()) > limits.feedback_max_comment_chars for o in fb.feedback):
+            return operation_outcome(413, f"an override comment longer than {limits.feedback_max_comment_chars} characters", "too-costly")
+        ids = list(dict.fromkeys(o.card for o in fb.feedback))
+        known = await audit.known_cards(request.app, ids)
+        if known is not None and len(known) < len(ids):
+            unknown = [i for i in ids if i not in known]
+            return operation_outcome(404, f"unknown card(s): {', '.join(repr(i[:60]) for i in unknown[:5])}", "not-found")
         log.info("feedback %s: %d outcome(s)", service_id, len(fb.feedback))
         await audit.record_feedback(request, service_id, fb)
         return JSONResponse({"accepted": len(fb.feedback)})
@@ -147,7 +159,7 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     @app.get("/assessments/{assessment_id}")
     async def get_assessment(assessment_id: str, services: Services = Depends(get_services)):
-        found = services.recent.get(assessment_id)
+        found = services.recall(assessment_id)
         if found is None:
             return operation_outcome(404, "unknown or expired assessment id", "not-found")
         return found
@@ -156,13 +168,34 @@ def create_app(services: Services | None = None) -> FastAPI:
     return app
 
 
+def _assess(req: HookRequest, record, services: Services, base: str, smart: str, options: dict[str, Any]):
+    """(outcome, the assessments shown, cards, system actions); run in a worker thread."""
+    today = date.today()
+    cap = services.settings.max_orders_per_call
+    outcome = assess_hook(req, record, services.terminology, services.store, today, cap)
+    notices = [unreadable_order_card(ref, why) for ref, why in outcome.unreadable]
+    if outcome.not_assessed:
+        notices.append(orders_capped_card(outcome.not_assessed, cap))
+    if outcome.routing.comparison and not options["comparison"]:
+        return outcome, [], notices, []
+    cards = [card(a, record, base, smart) for a in outcome.assessments] + notices
+    actions = system_actions(outcome.assessments, req.hook, outcome.routing, today) if options["coverage-info"] else []
+    return outcome, outcome.assessments, cards, actions
+
+
 async def _json_body(request: Request, limit: int) -> Any:
+    too_large = operation_outcome(413, f"request body larger than {limit} bytes", "too-costly")
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
-        return operation_outcome(413, f"request body larger than {limit} bytes", "too-costly")
-    raw = await request.body()
-    if len(raw) > limit:
-        return operation_outcome(413, f"request body larger than {limit} bytes", "too-costly")
+        return too_large
+    # Read as it comes and stop at the limit: a chunked body (no Content-Length) is never held whole.
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         return orjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -10,8 +10,9 @@ Why each rule:
 - `kid` required and keys from a JWKS pinned in the config, or from a `jku`
   on that issuer's allow-list: a key taken from wherever the token points
   would let the token vouch for itself.
-- `aud` is this endpoint's URL: a token minted for another service cannot be
-  replayed here.
+- `aud` is this endpoint's URL under IDDS_PUBLIC_BASE_URL (required with auth
+  on; never the request's Host): a token minted for another service or host
+  cannot be replayed here.
 - short lifetime and `jti` never reused: a captured token is worth one call.
 
 A refusal is a bare 401; the reason goes to the log, the token never does.
@@ -181,19 +182,33 @@ class KeySetCache:
             if entry.fetched_at != seen:
                 return  # another call refreshed it while this one waited
             try:
-                async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                    response = await client.get(url, headers={"Accept": "application/json"})
-                if response.status_code != 200 or len(response.content) > MAX_JWKS_BYTES:
-                    raise ValueError(f"answered {response.status_code} ({len(response.content)} bytes)")
-                entry.keys = parse_jwks(response.json())
+                raw = await self._fetch(url)
+                entry.keys = parse_jwks(json.loads(raw))
                 entry.fetched_at = self.clock()
                 log.info("fetched JWK Set %s: %d key(s)", url, len(entry.keys))
-            except (httpx.HTTPError, ValueError) as exc:
+            except (httpx.HTTPError, ValueError, TimeoutError) as exc:
                 # Keep what was cached; an outage of the key server must not open the door or
                 # drop known keys. The next call tries again once min_refresh has passed.
-                log.warning("could not fetch JWK Set %s: %s", url, type(exc).__name__ if isinstance(exc, httpx.HTTPError) else exc)
+                log.warning("could not fetch JWK Set %s: %s", url, exc if isinstance(exc, ValueError) else type(exc).__name__)
                 # Try again after min_refresh, not on every call: no amplification towards the key server.
                 entry.fetched_at = max(entry.fetched_at, self.clock() - self.ttl + max(self.min_refresh, 1.0))
+
+
+    async def _fetch(self, url: str) -> bytes:
+        """The key set's bytes, within one total timeout (a drip-feeding key server cannot hold
+        the call) and read as a stream that stops at MAX_JWKS_BYTES."""
+        async with asyncio.timeout(self.timeout):
+            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+                async with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
+                    if response.status_code != 200:
+                        raise ValueError(f"answered {response.status_code}")
+                    chunks, size = [], 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > MAX_JWKS_BYTES:
+                            raise ValueError(f"larger than {MAX_JWKS_BYTES} bytes")
+                        chunks.append(chunk)
+        return b"".join(chunks)
 
 
 class ReplayGuard:
@@ -332,15 +347,17 @@ def _audiences(url: str) -> list[str]:
 
 
 def audience_for(request: Request, settings: Settings) -> str:
-    """The URL the caller called: IDDS_PUBLIC_BASE_URL + path behind a proxy, else the request URL."""
+    """The URL the caller called: IDDS_PUBLIC_BASE_URL + path. Never built from the request's
+    Host or X-Forwarded-* headers, which the caller chooses: with them, a token minted for
+    another host would pass. Start-up refuses auth without a public base URL; this refuses too."""
     path = request.url.path
     root = request.scope.get("root_path") or ""
     base = settings.public_base_url.rstrip("/")
-    if base:
-        if root and path.startswith(root):
-            path = path[len(root):]
-        return base + path
-    return str(request.url.replace(query="", fragment=""))
+    if not base:
+        raise AuthError("IDDS_PUBLIC_BASE_URL is not set: no audience to check the token against")
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return base + path
 
 
 # -- FastAPI wiring ---------------------------------------------------------------------
@@ -386,6 +403,7 @@ def announce(settings: Settings) -> Verifier | None:
             "CALLER AUTHENTICATION IS OFF: any client can call the CDS services. Set IDDS_REQUIRE_AUTH=1 "
             "and list the EHRs in %s before this service sees real patients.", settings.trusted_issuers_file)
         return None
+    settings.check()  # no public base URL with auth on: refuse to start (the audience would fail open)
     verifier = Verifier(settings)
     if not verifier.issuers:
         log.error("IDDS_REQUIRE_AUTH=1 but %s enables no issuer: every call will be refused",

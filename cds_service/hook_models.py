@@ -83,11 +83,16 @@ class HookResponse(BaseModel):
 
 
 class FeedbackOutcome(_Lenient):
-    card: str
+    card: str = Field(max_length=200)
     outcome: Literal["accepted", "overridden"]
-    acceptedSuggestions: list[dict[str, Any]] = Field(default_factory=list)
+    acceptedSuggestions: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
     overrideReason: dict[str, Any] | None = None
-    outcomeTimestamp: str
+    outcomeTimestamp: str = Field(max_length=64)
+
+    def comment(self) -> str:
+        """overrideReason.userComment (CDS Hooks 2.0), or '' when there is none."""
+        text = (self.overrideReason or {}).get("userComment")
+        return text if isinstance(text, str) else ""
 
 
 class Feedback(_Lenient):

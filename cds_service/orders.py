@@ -68,7 +68,8 @@ def injectates(
     """
     meds = [r for r in draft if r.get("resourceType") == "MedicationRequest"]
     ref = resource_ref(order)
-    linked = [m for m in meds if any(b.get("reference", "").endswith(ref) for b in m.get("basedOn") or () if isinstance(b, dict))]
+    linked = [m for m in meds if any(isinstance(b, dict) and isinstance(b.get("reference"), str) and b["reference"].endswith(ref)
+                                     for b in m.get("basedOn") or ())]
     chosen = linked or meds
     ingredients: set[str] = set()
     by_name = False

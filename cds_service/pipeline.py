@@ -7,7 +7,7 @@ into one Comparison: one card per order, not one payer-named card per policy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -16,7 +16,7 @@ import uuid
 from .assessment import Assessment, Comparison, assess_order
 from .codes import Terminology
 from .hook_models import HookRequest
-from .orders import ORDER_TYPES, Order, classify
+from .orders import ORDER_TYPES, Order, _order_concept, classify
 from .payers import Routing, route
 from .policy_store import PolicyStore
 from .record import PatientRecord
@@ -30,6 +30,8 @@ class HookOutcome:
     assessments: list[Assessment | Comparison]
     routing: Routing  # the first order's payer routing (a comparison only when every order's is)
     record: PatientRecord
+    not_assessed: list[str] = field(default_factory=list)  # order references past the per-call cap
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (IDDS order reference, what was unreadable)
 
     @property
     def every_assessment(self) -> list[Assessment]:
@@ -52,20 +54,41 @@ def draft_resources(draft_orders: dict[str, Any], record: PatientRecord) -> list
     return out
 
 
-def orders_to_assess(req: HookRequest, draft: list[dict[str, Any]], record: PatientRecord) -> list[dict[str, Any]]:
-    """order-select: only the selections; order-sign: every draft order."""
+IDDS_ORDER_SETS = ("order-trial-injection", "order-implant", "order-replacement-only")
+
+
+def orders_to_assess(req: HookRequest, draft: list[dict[str, Any]], record: PatientRecord,
+                     limit: int | None = None, terminology: Terminology | None = None,
+                     outcome: HookOutcome | None = None) -> list[dict[str, Any]]:
+    """order-select: only the selections; order-sign: every draft order. At most `limit` are
+    read (the rest go to `outcome.not_assessed`); an IDDS order that is not valid FHIR (an
+    unreadable date, say) goes to `outcome.unreadable` with what was wrong."""
     orders = [r for r in draft if r.get("resourceType") in ORDER_TYPES]
     if req.hook == "order-select":
         wanted = set(req.context.selections)
         orders = [r for r in orders if f"{r.get('resourceType')}/{r.get('id')}" in wanted]
-    return [o for o in orders if record.usable(o)]
+    if limit is not None and len(orders) > limit:
+        if outcome is not None:
+            outcome.not_assessed = [f"{r.get('resourceType')}/{r.get('id')}" for r in orders[limit:]]
+        orders = orders[:limit]
+    out = []
+    for o in orders:
+        before = len(record.issues)
+        if record.usable(o):
+            out.append(o)
+        elif outcome is not None and terminology is not None and len(record.issues) > before \
+                and any(terminology.in_set(_order_concept(o), vs) for vs in IDDS_ORDER_SETS):
+            outcome.unreadable.append((f"{o.get('resourceType')}/{o.get('id')}", record.issues[before]))
+    return out
 
 
 def assess_hook(
-    req: HookRequest, record: PatientRecord, terminology: Terminology, store: PolicyStore, today: date
+    req: HookRequest, record: PatientRecord, terminology: Terminology, store: PolicyStore, today: date,
+    max_orders: int | None = None,
 ) -> HookOutcome:
+    outcome = HookOutcome([], [], None, record)  # type: ignore[arg-type]
     draft = draft_resources(req.context.draftOrders, record)
-    chosen = orders_to_assess(req, draft, record)
+    chosen = orders_to_assess(req, draft, record, max_orders, terminology, outcome)
     orders = [classify(o, draft, record, terminology, today) for o in chosen]
     caches: dict = {}
     routings: dict[date, Routing] = {}
@@ -89,4 +112,5 @@ def assess_hook(
             answers.extend(found)
     used = [routing_on(o.date_of_service) for o in orders if o.phase is not None]
     overall = next((r for r in used if not r.comparison), used[0] if used else routing_on(today))
-    return HookOutcome(orders, answers, overall, record)
+    outcome.orders, outcome.assessments, outcome.routing = orders, answers, overall
+    return outcome

@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from starlette.concurrency import run_in_threadpool
 
+from . import urls
 from .fhir_client import FhirFetcher
+from .fhirtime import parse_date
 from .hook_models import HookRequest
 from .record import PatientRecord
 from .settings import Settings
@@ -70,11 +73,20 @@ def _entries(value: Any) -> list[Any] | None:
 
 
 def _query(key: str, patient_id: str) -> str:
-    return TEMPLATES[key].replace("{{context.patientId}}", patient_id)
+    """The template with the id percent-quoted: an id never adds a path segment or a parameter."""
+    return TEMPLATES[key].replace("{{context.patientId}}", urls.quote_id(patient_id))
+
+
+def fetcher_for(settings: Settings, server: str, token: str | None,
+                transport: httpx.AsyncBaseTransport | None = None, deadline_at: float | None = None) -> FhirFetcher:
+    return FhirFetcher(server, token, settings.fhir_timeout_seconds, settings.fhir_max_pages, transport,
+                       deadline=settings.fhir_deadline_seconds, max_response_bytes=settings.fhir_max_response_bytes,
+                       max_total_bytes=settings.fhir_max_total_bytes, deadline_at=deadline_at)
 
 
 async def build_record(
-    req: HookRequest, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+    req: HookRequest, settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
+    deadline_at: float | None = None,
 ) -> PatientRecord:
     patient_id = req.context.patientId
     record = PatientRecord(patient_id)
@@ -87,31 +99,75 @@ async def build_record(
         else:
             record.add(resources, f"prefetch.{key}")
     if missing:
-        await _fetch_missing(req, settings, record, missing, transport)
-    if record.patient is None:
-        raise PatientUnavailable(patient_id)
-    _keep_patient_only(record, patient_id)
+        await _fetch_missing(req, settings, record, missing, transport, deadline_at)
+    # Validating the Patient (possibly among many) is CPU work: off the event loop.
+    await run_in_threadpool(_finish, record, patient_id)
     return record
 
 
-async def _fetch_missing(req, settings, record, missing, transport) -> None:
+def _finish(record: PatientRecord, patient_id: str) -> None:
+    if record.patient is None:
+        _readable_patient(record, patient_id)
+    if record.patient is None:
+        raise PatientUnavailable(record.unavailable.get("Patient") or "the Patient resource was not valid FHIR")
+    _keep_patient_only(record, patient_id)
+
+
+def _refusal(req: HookRequest, settings: Settings) -> str | None:
+    """Why nothing may be fetched for this request, or None."""
     server = req.fhirServer
+    if not server:
+        return "not sent in prefetch and no FHIR server was given"
     # With callers authenticated, the access token is real: never send it over plain http.
-    insecure = settings.require_auth and bool(server) and not server.lower().startswith("https://")
-    if insecure or not settings.fhir_server_allowed(server):
-        why = "not sent in prefetch and the FHIR server is not allowed by configuration" if server else "not sent in prefetch and no FHIR server was given"
-        if insecure:
-            why = "not sent in prefetch and the FHIR server is not https (required when callers are authenticated)"
+    if settings.require_auth and not urls.is_https(server):
+        return "not sent in prefetch and the FHIR server is not https (required when callers are authenticated)"
+    if not settings.fhir_server_allowed(server):
+        return "not sent in prefetch and the FHIR server is not allowed by configuration"
+    if not urls.fhir_id_ok(req.context.patientId):
+        return "not sent in prefetch, and the patient id is not a valid FHIR id, so nothing was fetched"
+    token = req.fhirAuthorization.access_token if req.fhirAuthorization else None
+    if token and not urls.bearer_token_ok(token):
+        return ("not sent in prefetch, and the EHR's access token holds characters no HTTP header can carry, "
+                "so nothing was fetched")
+    return None
+
+
+async def _fetch_missing(req, settings, record, missing, transport, deadline_at=None) -> None:
+    why = _refusal(req, settings)
+    if why is not None:
         for key in missing:
             record.mark_unavailable(RESOURCE_TYPE[key], f"{LABEL[key]}: {why}")
         return
     token = req.fhirAuthorization.access_token if req.fhirAuthorization else None
-    fetcher = FhirFetcher(server, token, settings.fhir_timeout_seconds, settings.fhir_max_pages, transport)
+    fetcher = fetcher_for(settings, req.fhirServer, token, transport, deadline_at)
     results = await fetcher.fetch_all({key: _query(key, req.context.patientId) for key in missing})
     for key, result in results.items():
         record.add(result.resources, f"the FHIR server's {RESOURCE_TYPE[key]} search")
         if result.error:
             record.mark_unavailable(RESOURCE_TYPE[key], f"{LABEL[key]}: {result.error}")
+
+
+def _readable_patient(record: PatientRecord, patient_id: str) -> None:
+    """A Patient that fails validation only for its birth date is kept without it, and the card
+    says the date was unreadable: the age is then unknown, never guessed, and the call is not
+    turned away as if the patient did not exist."""
+    patients = record.by_type.get("Patient", [])
+    for i, p in enumerate(patients):
+        if not isinstance(p, dict) or p.get("id") != patient_id or "birthDate" not in p:
+            continue
+        born = p["birthDate"]
+        if isinstance(born, str) and parse_date(born) is not None and record.usable(p):
+            continue
+        kept = {k: v for k, v in p.items() if k != "birthDate"}
+        if record.usable(kept):
+            patients[i] = kept
+            # Not "ignored" after all: the validation note is replaced by what was unreadable.
+            stale = f"Patient/{patient_id} was not valid FHIR and was ignored"
+            record.issues[:] = [n for n in record.issues if not n.startswith(stale)]
+            shown = repr(born)[:40] if isinstance(born, str) else f"a {type(born).__name__}"
+            record.issues.append(f"Patient/{patient_id}: the birth date in the record ({shown}) could not be read, "
+                                 "so the patient's age is unknown.")
+            return
 
 
 def _keep_patient_only(record: PatientRecord, patient_id: str) -> None:

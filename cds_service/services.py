@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 from fastapi import Request
@@ -21,9 +22,11 @@ class Services:
     terminology: Terminology
     store: PolicyStore
     codesystem: dict[str, Any]
-    # Assessments by id for the checklist app (bounded, most recent kept).
-    recent: dict[str, Any] = field(default_factory=dict)
+    # Assessments by id for the checklist app and /assessments/{id}: (expires at, contract dict);
+    # bounded, most recent kept, each for settings.assessment_ttl_seconds (the id is a capability).
+    recent: dict[str, tuple[float, Any]] = field(default_factory=dict)
     fhir_transport: httpx.AsyncBaseTransport | None = None  # tests inject one
+    clock: Callable[[], float] = time.monotonic  # for the assessments' time to live; tests move it
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> "Services":
@@ -34,13 +37,24 @@ class Services:
     def remember(self, key: str, value: Any, limit: int = 2000) -> None:
         """Keep an assessment for the checklist; a comparison's own assessments are kept
         under their ids as well, so each policy's detail opens on its own too."""
-        self.recent[key] = value
+        expires = self.clock() + self.settings.assessment_ttl_seconds
+        self.recent[key] = (expires, value)
         items = value.get("assessments") if isinstance(value, dict) else None
         for item in items if isinstance(items, list) else ():
             if isinstance(item, dict) and isinstance(item.get("id"), str):
-                self.recent[item["id"]] = item
+                self.recent[item["id"]] = (expires, item)
         while len(self.recent) > limit:
             self.recent.pop(next(iter(self.recent)))
+
+    def recall(self, key: str | None) -> Any | None:
+        """The remembered assessment, or None when unknown or past its time to live."""
+        found = self.recent.get(key) if key else None
+        if found is None:
+            return None
+        if found[0] < self.clock():
+            self.recent.pop(key, None)
+            return None
+        return found[1]
 
 
 async def get_services(request: Request) -> Services:

@@ -31,7 +31,7 @@ from cds_service.services import Services
 from cds_service.settings import Settings
 
 from .chart import Chart
-from .test_auth import bearer, issuers_file, token
+from .test_auth import BASE, bearer, issuers_file, token
 
 SIGN = "/cds-services/idds-order-sign"
 SELECT = "/cds-services/idds-order-select"
@@ -221,6 +221,7 @@ def test_the_request_summary_holds_orders_and_ids_not_the_chart(client, store, d
 def test_no_token_is_ever_stored(loaded, settings, tmp_path, db_url):
     """Neither the EHR's FHIR access token nor the caller's JWT, nor credentials in the FHIR server URL."""
     s = settings.model_copy(update={"require_auth": True, "trusted_issuers_file": issuers_file(tmp_path),
+                                    "public_base_url": BASE,
                                     "allowed_fhir_servers": "https://ehr.example.org/fhir"})
     jwt_token = token()
     body = chart().request(fhir_server="https://ehr.example.org/fhir")

@@ -33,7 +33,7 @@ ISS = "https://ehr.example.org"
 JKU_ISS = "https://other-ehr.example.org"
 JKU = "https://other-ehr.example.org/.well-known/jwks.json"
 SIGN = "/cds-services/idds-order-sign"
-BASE = "http://testserver"
+BASE = "https://cds.example-hospital.test"  # IDDS_PUBLIC_BASE_URL: required with auth on
 
 EC_KEY = ec.generate_private_key(ec.SECP384R1())
 EC256_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -93,7 +93,8 @@ def loaded(tmp_path_factory) -> Services:
 @pytest.fixture
 def settings(tmp_path, loaded) -> Settings:
     return loaded.settings.model_copy(update={
-        "require_auth": True, "trusted_issuers_file": issuers_file(tmp_path), "auth_jwks_min_refresh_seconds": 30})
+        "require_auth": True, "trusted_issuers_file": issuers_file(tmp_path), "auth_jwks_min_refresh_seconds": 30,
+        "public_base_url": BASE})
 
 
 @pytest.fixture
@@ -128,7 +129,8 @@ def test_a_valid_token_passes(client, key, alg, kid):
 def test_discovery_and_feedback_are_protected_too(client):
     assert_refused(client.get("/cds-services"))
     assert client.get("/cds-services", headers=bearer(token(path="/cds-services"))).status_code == 200
-    fb = {"feedback": [{"card": str(uuid.uuid4()), "outcome": "accepted", "outcomeTimestamp": "2026-09-14T10:00:00Z"}]}
+    card = client.post(SIGN, json=request_body(), headers=bearer(token())).json()["cards"][0]["uuid"]
+    fb = {"feedback": [{"card": card, "outcome": "accepted", "outcomeTimestamp": "2026-09-14T10:00:00Z"}]}
     assert_refused(client.post(f"{SIGN}/feedback", json=fb))
     assert client.post(f"{SIGN}/feedback", json=fb, headers=bearer(token(path=f"{SIGN}/feedback"))).status_code == 200
 
@@ -232,7 +234,7 @@ def test_a_jti_is_accepted_once(client):
 def test_no_trusted_issuer_refuses_everything(loaded, tmp_path):
     empty = tmp_path / "none.yaml"
     empty.write_text("issuers: []\n")
-    s = loaded.settings.model_copy(update={"require_auth": True, "trusted_issuers_file": str(empty)})
+    s = loaded.settings.model_copy(update={"require_auth": True, "trusted_issuers_file": str(empty), "public_base_url": BASE})
     with TestClient(create_app(replace(loaded, settings=s))) as c:
         assert_refused(c.post(SIGN, json=request_body(), headers=bearer(token())))
 

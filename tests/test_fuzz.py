@@ -10,6 +10,7 @@ OpenAPI document. Both are bounded so the suite stays fast.
 from __future__ import annotations
 
 import copy
+import os
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -31,6 +32,8 @@ from cds_service.settings import Settings
 from .cds_conformance import check_response
 from .chart import Chart
 
+# `make fuzz` (IDDS_FUZZ_PROFILE=long) runs every search here ten times longer; `make test` the quick profile.
+SCALE = 10 if os.environ.get("IDDS_FUZZ_PROFILE", "quick") == "long" else 1
 SERVICES = {"order-sign": "/cds-services/idds-order-sign", "order-select": "/cds-services/idds-order-select"}
 RESOURCE_TYPES = ["Observation", "Condition", "Procedure", "MedicationStatement", "Device", "Coverage",
                   "ServiceRequest", "DeviceRequest", "MedicationRequest", "AllergyIntolerance", "Patient",
@@ -167,7 +170,7 @@ def _assert_cds_or_outcome(r) -> None:
 
 # -- hypothesis over hook requests ------------------------------------------------------------
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=100 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(call=hook_requests())
 def test_mangled_hook_requests_never_get_a_5xx(app_and_store, call):
     client, store = app_and_store
@@ -206,7 +209,7 @@ def test_every_field_missing_or_of_a_wrong_type_never_gets_a_5xx(app_and_store, 
             _assert_cds_or_outcome(r)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=json_values | st.binary(max_size=200))
 def test_arbitrary_bodies_never_get_a_5xx(app_and_store, body):
     client, _ = app_and_store
@@ -217,7 +220,7 @@ def test_arbitrary_bodies_never_get_a_5xx(app_and_store, body):
     _assert_cds_or_outcome(r)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(feedback=st.fixed_dictionaries({"feedback": st.lists(st.fixed_dictionaries(
     {"card": text, "outcome": st.sampled_from(["accepted", "overridden", "maybe"]), "outcomeTimestamp": text},
     optional={"overrideReason": json_values, "acceptedSuggestions": json_values}), max_size=3)}) | json_values)
@@ -241,6 +244,6 @@ schema = schemathesis.pytest.from_fixture("openapi")
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25 * SCALE, deadline=None, suppress_health_check=list(HealthCheck))
 def test_openapi_operations_never_answer_a_server_error(case):
     case.call_and_validate(checks=[not_a_server_error])

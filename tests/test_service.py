@@ -276,8 +276,9 @@ def test_resources_of_another_patient_are_ignored_and_reported(client):
 
 
 def test_feedback_is_validated_and_accepted(client):
+    card = client.post(SIGN, json=replacement_chart().request()).json()["cards"][0]["uuid"]
     ok = client.post(f"{SIGN}/feedback", json={"feedback": [
-        {"card": "8d3c8f5e-1b7e-4f3c-9a41-0c2c0f9d2b11", "outcome": "overridden",
+        {"card": card, "outcome": "overridden",
          "overrideReason": {"reason": {"code": "patient-declined"}}, "outcomeTimestamp": "2026-09-14T10:00:00Z"}]})
     assert ok.status_code == 200
     bad = client.post(f"{SIGN}/feedback", json={"feedback": [{"card": "x", "outcome": "maybe"}]})

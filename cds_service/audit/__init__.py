@@ -30,7 +30,8 @@ from ..settings import Settings, get_settings
 from .capture import answered, assessments, hook_call_row, parse, request_part
 from .store import AuditStore, database_url, store_for
 
-__all__ = ["AuditStore", "database_url", "install", "note_answer", "note_request", "record_feedback", "store_for"]
+__all__ = ["AuditStore", "database_url", "install", "known_cards", "note_answer", "note_request", "record_feedback",
+           "store_for"]
 
 log = logging.getLogger("idds.audit")
 HOOK_PATH = re.compile(r"^/cds-services/([^/]+)/?$")
@@ -145,6 +146,16 @@ class AuditMiddleware:
             await asyncio.wrap_future(store.submit_call(call, assessment_rows))
         except Exception:
             log.exception("audit write failed for hook instance %r", call["hook_instance"][:80])
+
+
+async def known_cards(app: Any, ids: list[str]) -> set[str] | None:
+    """Which of these card ids the service answered; None when the store cannot say."""
+    try:
+        store = await audit_store(app)
+        return await run_in_threadpool(store.known_cards, ids)
+    except Exception:
+        log.exception("audit lookup of %d card id(s) failed", len(ids))
+        return None
 
 
 async def record_feedback(request: Request, service_id: str, feedback: Any) -> None:

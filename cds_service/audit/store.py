@@ -265,6 +265,13 @@ class AuditStore:
             if feedback:
                 conn.execute(insert(FEEDBACK.table), feedback)
 
+    def known_cards(self, ids: list[str]) -> set[str]:
+        """The ids among `ids` that are cards this service answered (assessment rows)."""
+        if not ids:
+            return set()
+        with Session(self.engine) as session:
+            return set(session.scalars(select(AssessmentRow.id).where(AssessmentRow.id.in_(ids))))
+
     def count(self, model: type[Base] = HookCall) -> int:
         with Session(self.engine) as session:
             return session.scalar(select(func.count()).select_from(model)) or 0

@@ -9,15 +9,18 @@ with no prefetch would.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from ..fhir_client import FhirFetcher
+from starlette.concurrency import run_in_threadpool
+
+from .. import urls
 from ..hook_models import HookRequest
 from ..pipeline import HookOutcome, assess_hook
-from ..prefetch import build_record
+from ..prefetch import PatientUnavailable, build_record, fetcher_for
 from ..record import PatientRecord
 from ..services import Services
 
@@ -50,8 +53,12 @@ async def load(services: Services, iss: str, patient_id: str, token: str | None,
     """Fetch, then assess every draft IDDS order (or just `order`). Raises PatientUnavailable."""
     settings = services.settings
     notes: list[str] = []
-    fetcher = FhirFetcher(iss, token, settings.fhir_timeout_seconds, settings.fhir_max_pages, services.fhir_transport)
-    results = await fetcher.fetch_all({k: q.format(pid=patient_id) for k, q in DRAFT_QUERIES.items()})
+    if not urls.fhir_id_ok(patient_id):
+        raise PatientUnavailable(patient_id)  # not a FHIR id: nothing to fetch, and no URL built from it
+    # One deadline for the draft orders and the chart together.
+    deadline_at = asyncio.get_running_loop().time() + settings.fhir_deadline_seconds
+    fetcher = fetcher_for(settings, iss, token, services.fhir_transport, deadline_at)
+    results = await fetcher.fetch_all({k: q.format(pid=urls.quote_id(patient_id)) for k, q in DRAFT_QUERIES.items()})
     draft: list[dict[str, Any]] = []
     for key, result in results.items():
         draft += [r for r in result.resources if isinstance(r, dict)]
@@ -69,12 +76,14 @@ async def load(services: Services, iss: str, patient_id: str, token: str | None,
             "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in draft]},
         },
     })
-    record = await build_record(request, settings, services.fhir_transport)
+    record = await build_record(request, settings, services.fhir_transport, deadline_at)
     if not chosen:
         notes.append("No draft intrathecal pump order was found for this patient on the FHIR server"
                      + (f" matching {order!r}." if order else "."))
         return LiveChart(record, None, [], notes)
-    outcome = assess_hook(request, record, services.terminology, services.store, today or date.today())
+    # CPU-bound: in a worker thread, so one big chart never stalls the other calls.
+    outcome = await run_in_threadpool(assess_hook, request, record, services.terminology, services.store,
+                                      today or date.today(), settings.max_orders_per_call)
     for a in outcome.assessments:
         services.remember(a.id, a.as_contract())
     return LiveChart(record, outcome, chosen, notes)

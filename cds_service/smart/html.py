@@ -98,6 +98,8 @@ dl.facts{display:grid;grid-template-columns:12rem 1fr;gap:.2rem 1rem}dl.facts dt
 
 JS = """
 (function(){
+  var prints=document.querySelectorAll('[data-print]');
+  for(var i=0;i<prints.length;i++){prints[i].addEventListener('click', function(){window.print();});}
   var box=document.getElementById('missing-only'), main=document.getElementById('main'),
       said=document.getElementById('filter-status');
   if(!box||!main){return;}
@@ -236,7 +238,9 @@ def _banners(view: View) -> str:
     return "".join(f'<p class="todo comparison" role="note"><strong>{_e(b)}</strong></p>' for b in dict.fromkeys(view.banners))
 
 
-def _page(title: str, body: str, script: bool = False) -> str:
+def _page(title: str, body: str, script: bool = True) -> str:
+    """A whole page; its one script is allowed by hash in the CSP (cds_service/web_security.py),
+    so no inline event handler may appear anywhere."""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -262,7 +266,7 @@ def checklist_page(view: View, missing_only: bool) -> str:
         '<label for="missing-only">Show only what is still missing</label></span>'
         '<button type="submit" id="apply-filter">Apply filter</button>'
         f'<a class="button" href="{_e(summary_href)}">Documentation summary for prior authorization</a>'
-        '<button type="button" onclick="window.print()">Print</button></form>'
+        '<button type="button" data-print>Print</button></form>'
         '<p id="filter-status" class="fine" role="status" aria-live="polite"></p>'
         '<p class="legend">Status: <span aria-hidden="true">\u2714</span> met \u00b7 <span aria-hidden="true">\u2716</span> not met'
         ' \u00b7 ? not documented. Each criterion quotes the policy sentence it comes from.</p></header>'
@@ -270,7 +274,7 @@ def checklist_page(view: View, missing_only: bool) -> str:
         + (f'<div class="notes"><h2>Data notes</h2><ul>{notes}</ul></div>' if notes else "")
         + "</main>"
     )
-    return _page("Coverage checklist", body, script=True)
+    return _page("Coverage checklist", body)
 
 
 def _summary_sheet(s: Sheet) -> str:
@@ -316,7 +320,7 @@ def summary_page(view: View) -> str:
         f'<p class="fine">Prepared {date.today().isoformat()} by idds-cds from the patient\'s record. '
         "Review it against the chart before sending; statuses are as documented, not a payer decision.</p>"
         f'<p class="tools"><a class="button" href="{_e(back)}">Back to the checklist</a>'
-        '<button type="button" onclick="window.print()">Print</button></p></header>'
+        '<button type="button" data-print>Print</button></p></header>'
         f'<main id="main">{_banners(view)}{"".join(_summary_sheet(s) for s in view.sheets) or "<p>No assessment to summarise.</p>"}</main>'
     )
     return _page("Documentation summary", body)

@@ -8,8 +8,10 @@ the FHIR server's host and HTTP status codes only.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -19,8 +21,12 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+import orjson
+
+from .. import urls
 
 log = logging.getLogger("idds.smart")
+MAX_ANSWER_BYTES = 256_000  # a SMART configuration or a token response; anything bigger is refused
 
 
 class LaunchError(Exception):
@@ -43,10 +49,41 @@ def host_of(url: str) -> str:
 
 
 def _absolute_http(url: Any) -> bool:
-    if not isinstance(url, str):
+    try:
+        urls.normalise(url, query=True)
+    except urls.UnsafeUrl:
         return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    return True
+
+
+def transport_ok(url: str, require_auth: bool) -> bool:
+    """The authorization code, the PKCE verifier and the token travel here: https only.
+    Plain http only for a loopback server (tests, the sandbox), and never with auth on."""
+    return urls.is_https(url) or (not require_auth and urls.is_loopback(url))
+
+
+class _TooBig(Exception):
+    pass
+
+
+async def _exchange(method: str, url: str, timeout: float, **kw: Any) -> tuple[int, Any]:
+    """(status, parsed JSON or None) within one total deadline and a size cap: a drip-feeding or
+    huge answer from the EHR cannot hold the browser's request or the process's memory."""
+    async with asyncio.timeout(timeout):
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            async with client.stream(method, url, headers={"Accept": "application/json"}, **kw) as response:
+                if response.status_code != 200:
+                    return response.status_code, None
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_ANSWER_BYTES:
+                        raise _TooBig()
+                    chunks.append(chunk)
+    try:
+        return 200, orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError:
+        raise ValueError("not JSON") from None
 
 
 @dataclass
@@ -55,28 +92,30 @@ class SmartConfiguration:
     token_endpoint: str
 
 
-async def discover(iss: str, timeout: float) -> SmartConfiguration:
-    """GET {iss}/.well-known/smart-configuration; the endpoints must be absolute URLs and,
-    when the server lists PKCE methods, S256 must be among them."""
-    url = iss.rstrip("/") + "/.well-known/smart-configuration"
+async def discover(iss: str, timeout: float, require_auth: bool = False) -> SmartConfiguration:
+    """GET {iss}/.well-known/smart-configuration; the endpoints must be absolute URLs, https
+    (see transport_ok) and, when the server lists PKCE methods, S256 must be among them."""
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-            response = await client.get(url, headers={"Accept": "application/json"})
-    except httpx.HTTPError as exc:
-        log.info("smart-configuration of %s unreachable: %s", host_of(iss), type(exc).__name__)
+        url = urls.normalise(iss) + "/.well-known/smart-configuration"
+    except urls.UnsafeUrl:
+        raise LaunchError("The EHR's FHIR server address is not usable.", 400) from None
+    try:
+        status, body = await _exchange("GET", url, timeout)
+    except (httpx.HTTPError, TimeoutError, _TooBig, ValueError) as exc:
+        log.info("smart-configuration of %s unreachable or unreadable: %s", host_of(iss), type(exc).__name__)
+        if isinstance(exc, ValueError):
+            raise LaunchError("The EHR's SMART configuration is not JSON.", 502) from None
         raise LaunchError("The EHR's authorization server could not be reached.", 502) from None
-    if response.status_code != 200:
-        log.info("smart-configuration of %s answered %s", host_of(iss), response.status_code)
+    if status != 200:
+        log.info("smart-configuration of %s answered %s", host_of(iss), status)
         raise LaunchError("The EHR did not publish a SMART configuration.", 502)
-    try:
-        body = response.json()
-    except ValueError:
-        raise LaunchError("The EHR's SMART configuration is not JSON.", 502) from None
     if not isinstance(body, dict):
         raise LaunchError("The EHR's SMART configuration is not a JSON object.", 502)
     authorize, token = body.get("authorization_endpoint"), body.get("token_endpoint")
     if not (_absolute_http(authorize) and _absolute_http(token)):
         raise LaunchError("The EHR's SMART configuration lacks authorization or token endpoints.", 502)
+    if not (transport_ok(authorize, require_auth) and transport_ok(token, require_auth)):
+        raise LaunchError("The EHR's authorization or token endpoint is not https; the sign-in would travel in the clear.", 502)
     methods = body.get("code_challenge_methods_supported")
     if isinstance(methods, list) and "S256" not in methods:
         raise LaunchError("The EHR's authorization server does not support PKCE S256.", 502)
@@ -107,6 +146,11 @@ class PendingLaunch:
     redirect_uri: str
     verifier: str
     created: float
+    browser: str = ""  # sha256 of the launch nonce in the HttpOnly cookie of the browser that started it
+
+
+def browser_binding(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode("ascii", "replace")).hexdigest()
 
 
 @dataclass
@@ -143,8 +187,14 @@ class SmartState:
         self.pending.put(state, launch)
         return state
 
-    def finish(self, state: str | None) -> PendingLaunch:
-        """The launch this state belongs to, once: a replayed, unknown or stale state fails."""
+    def finish(self, state: str | None, nonce: str | None) -> PendingLaunch:
+        """The launch this state belongs to, once, and only in the browser that started it
+        (SMART App Launch 2.x: state bound to the user agent): a replayed, unknown or stale
+        state fails, and so does a valid state arriving from another browser (login CSRF)."""
+        launch = self.pending.get(state) if state else None
+        if launch is not None and (not nonce or not hmac.compare_digest(launch.browser, browser_binding(nonce))):
+            # Left pending: another browser can neither use nor burn the launch it belongs to.
+            raise LaunchError("This sign-in was not started in this browser. Open the app again from the EHR.", 400)
         launch = self.pending.pop(state, None) if state else None
         if launch is None or time.time() - launch.created > self.launch_ttl:
             raise LaunchError("This sign-in could not be verified (unknown or expired state). Open the app again from the EHR.", 400)
@@ -173,23 +223,24 @@ async def exchange_code(launch: PendingLaunch, code: str, client_id: str, timeou
         "code_verifier": launch.verifier,
     }
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-            response = await client.post(launch.token_endpoint, data=form, headers={"Accept": "application/json"})
-    except httpx.HTTPError as exc:
-        log.info("token endpoint of %s unreachable: %s", host_of(launch.iss), type(exc).__name__)
+        status, body = await _exchange("POST", launch.token_endpoint, timeout, data=form)
+    except (httpx.HTTPError, TimeoutError, _TooBig, ValueError) as exc:
+        log.info("token endpoint of %s unreachable or unreadable: %s", host_of(launch.iss), type(exc).__name__)
+        if isinstance(exc, ValueError):
+            raise LaunchError("The EHR's token response is not JSON.", 502) from None
         raise LaunchError("The EHR's token endpoint could not be reached.", 502) from None
-    if response.status_code != 200:
+    if status != 200:
         # The body may echo the code; it is not logged.
-        log.info("token endpoint of %s answered %s", host_of(launch.iss), response.status_code)
+        log.info("token endpoint of %s answered %s", host_of(launch.iss), status)
         raise LaunchError("The EHR refused the sign-in (token request failed).", 502)
-    try:
-        body = response.json()
-    except ValueError:
-        raise LaunchError("The EHR's token response is not JSON.", 502) from None
     if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
         raise LaunchError("The EHR's token response has no access token.", 502)
     if str(body.get("token_type", "")).lower() != "bearer":
         raise LaunchError("The EHR's token response is not a bearer token.", 502)
     if not isinstance(body.get("patient"), str) or not body["patient"]:
         raise LaunchError("The EHR launched the app without a patient in context.", 400)
+    if not urls.fhir_id_ok(body["patient"]):
+        raise LaunchError("The EHR's patient in context is not a valid FHIR id.", 502)
+    if not urls.bearer_token_ok(body["access_token"]):
+        raise LaunchError("The EHR's access token holds characters no HTTP header can carry.", 502)
     return body

@@ -7,12 +7,17 @@ Three ways in, one page:
 - the card's `appContext` (`?assessment=<id>`), from the assessments the
   service remembers;
 - an open FHIR server on IDDS_ALLOWED_FHIR_SERVERS (`?iss=…&patient=…`), for
-  the sandbox.
+  the sandbox; off when caller authentication is on.
+
+A launch's `state` is bound to the browser that started it (an HttpOnly nonce
+cookie); the redirect URI and the cookies' Secure flag come from configuration
+(docs/trust.md, part 6).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from functools import lru_cache
 from urllib.parse import parse_qs
@@ -27,11 +32,13 @@ from .checklist import sheet
 from .config import SmartSettings
 from .evidence import index
 from .html import View, checklist_page, error_page, summary_page
-from .oauth import LaunchError, PendingLaunch, Session, SmartState, authorize_url, discover, exchange_code, host_of, pkce_pair
+from .oauth import (LaunchError, PendingLaunch, Session, SmartState, authorize_url, browser_binding, discover,
+                    exchange_code, host_of, pkce_pair)
 
 log = logging.getLogger("idds.smart")
 router = APIRouter(prefix="/smart", tags=["smart"])
 COOKIE = "idds_smart_session"
+LAUNCH_COOKIE = "idds_smart_launch"  # the nonce binding a launch's state to the browser that started it
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
 
@@ -54,6 +61,19 @@ def _base(request: Request, services: Services) -> str:
     return services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
 
 
+def _redirect_uri(request: Request, services: Services) -> str | None:
+    """IDDS_SMART_REDIRECT_URI, else IDDS_PUBLIC_BASE_URL/smart/callback; from the request's Host
+    only with authentication off (a laptop). None: not configured, the launch is refused."""
+    cfg = smart_settings()
+    if cfg.redirect_uri:
+        return cfg.redirect_uri
+    if services.settings.public_base_url:
+        return services.settings.public_base_url.rstrip("/") + "/smart/callback"
+    if services.settings.require_auth:
+        return None
+    return f"{_base(request, services)}/smart/callback"
+
+
 def _error(title: str, message: str, status: int) -> HTMLResponse:
     return HTMLResponse(error_page(title, message), status_code=status, headers=NO_STORE)
 
@@ -69,17 +89,28 @@ async def launch(request: Request, launch: str | None = None, iss: str | None = 
         return _error("FHIR server not allowed", "This EHR's FHIR server is not on the service's list of allowed servers "
                       "(IDDS_ALLOWED_FHIR_SERVERS).", 403)
     cfg = smart_settings()
+    redirect_uri = _redirect_uri(request, services)
+    if redirect_uri is None:
+        log.error("smart launch refused: no IDDS_SMART_REDIRECT_URI or IDDS_PUBLIC_BASE_URL with authentication on")
+        return _error("Checklist not configured", "The service has no redirect address configured for sign-in "
+                      "(IDDS_SMART_REDIRECT_URI or IDDS_PUBLIC_BASE_URL).", 503)
     try:
-        endpoints = await discover(iss, cfg.http_timeout_seconds)
+        endpoints = await discover(iss, cfg.http_timeout_seconds, services.settings.require_auth)
     except LaunchError as exc:
         return _error("Cannot start the checklist", str(exc), exc.status)
     verifier, challenge = pkce_pair()
-    redirect_uri = cfg.redirect_uri or f"{_base(request, services)}/smart/callback"
-    state = _state(request).start(PendingLaunch(iss, endpoints.token_endpoint, redirect_uri, verifier, time.time()))
+    nonce = request.cookies.get(LAUNCH_COOKIE) or ""
+    if len(nonce) != 43 or not nonce.replace("-", "").replace("_", "").isalnum():
+        nonce = secrets.token_urlsafe(32)  # one per browser; launches in two tabs share it
+    pending = PendingLaunch(iss, endpoints.token_endpoint, redirect_uri, verifier, time.time(), browser_binding(nonce))
+    state = _state(request).start(pending)
     url = authorize_url(endpoints, client_id=cfg.client_id, redirect_uri=redirect_uri, scope=cfg.scope,
                         state=state, iss=iss, launch=launch, challenge=challenge)
     log.info("smart launch from %s: redirect to authorize", host_of(iss))
-    return RedirectResponse(url, status_code=302, headers=NO_STORE)
+    response = RedirectResponse(url, status_code=302, headers=NO_STORE)
+    response.set_cookie(LAUNCH_COOKIE, nonce, max_age=cfg.launch_ttl_seconds, path="/smart", httponly=True,
+                        samesite="lax", secure=services.settings.cookies_secure)
+    return response
 
 
 @router.get("/callback")
@@ -88,10 +119,13 @@ async def callback(request: Request, code: str | None = None, state: str | None 
     store = _state(request)
     cfg = smart_settings()
     if error:
-        store.pending.pop(state or "", None)
+        try:  # only the browser that started the launch may cancel it
+            store.finish(state, request.cookies.get(LAUNCH_COOKIE))
+        except LaunchError:
+            pass
         return _error("Sign-in was not completed", f"The EHR answered: {error}.", 400)
     try:
-        pending = store.finish(state)
+        pending = store.finish(state, request.cookies.get(LAUNCH_COOKIE))
         if not code:
             raise LaunchError("The EHR returned no authorization code.", 400)
         token = await exchange_code(pending, code, cfg.client_id, cfg.http_timeout_seconds)
@@ -106,7 +140,7 @@ async def callback(request: Request, code: str | None = None, state: str | None 
     log.info("smart session opened: patient=%s server=%s", session.patient, host_of(session.iss))
     response = RedirectResponse("/smart/checklist", status_code=303, headers=NO_STORE)
     response.set_cookie(COOKIE, sid, max_age=int(lifetime), path="/smart", httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https")
+                        secure=services.settings.cookies_secure)  # from configuration, never the request's scheme
     return response
 
 
@@ -120,12 +154,15 @@ async def _view(request: Request, services: Services, assessment: str | None, is
                 patient: str | None, order: str | None) -> View | HTMLResponse:
     store = services.store
     if assessment:
-        found = services.recent.get(assessment)
+        found = services.recall(assessment)
         if found is None:
             return _error("Assessment not found", "This assessment is no longer kept by the service (only recent ones are). "
                           "Select the order again to get a fresh one.", 404)
         return View([sheet(found, store)], params={"assessment": assessment})
     if iss or patient:
+        if services.settings.require_auth:
+            return _error("Open the checklist from the EHR", "Opening a chart by `iss` and `patient` is for open sandbox "
+                          "servers and is turned off while caller authentication is on.", 403)
         if not (iss and patient):
             return _error("Cannot open the checklist", "Give both `iss` (an open FHIR server) and `patient`.", 400)
         if not services.settings.fhir_server_allowed(iss):
@@ -153,9 +190,9 @@ async def _live_view(services: Services, iss: str, patient: str, token: str | No
         sheets = [sheet(a.as_contract(), services.store, chart) for a in found.outcome.assessments]
         if not sheets:
             notes.append("The draft orders found are not intrathecal pump orders this service assesses.")
-    elif remembered and remembered in services.recent:
+    elif remembered and services.recall(remembered) is not None:
         # The EHR keeps draft orders to itself; the card's assessment stands in for them.
-        sheets = [sheet(services.recent[remembered], services.store, chart)]
+        sheets = [sheet(services.recall(remembered), services.store, chart)]
         notes = [n for n in notes if not n.startswith("No draft")]
     else:
         sheets = []

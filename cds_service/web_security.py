@@ -1,0 +1,95 @@
+"""Two ASGI middlewares for every response of the service.
+
+SecurityHeaders: `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`
+and a Content-Security-Policy on everything (JSON included: a JSON answer opened
+as a page runs nothing). Scripts only by hash (the checklist's one script),
+nothing loaded from elsewhere, `frame-ancestors` from IDDS_FRAME_ANCESTORS (the
+EHR origins that may embed the checklist; default `'self'`). FastAPI's /docs
+page loads its UI from a CDN and is left without the CSP.
+
+ForwardedHeaders: X-Forwarded-Proto / -For are believed only from the client
+addresses in IDDS_TRUSTED_PROXIES (none by default). uvicorn has its own
+proxy-header handling, on by default for 127.0.0.1: run it with
+`--no-proxy-headers` (`make run` does) so that this list decides. Security
+decisions do not rest on these headers anyway: with authentication on, the JWT
+audience, card links, the SMART redirect URI and the cookies' Secure flag all
+come from configuration.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from .settings import Settings, get_settings
+
+UNPROTECTED = ("/docs", "/redoc")
+
+
+def script_hash(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _settings(scope: dict[str, Any]) -> Settings:
+    app = scope.get("app")
+    services = getattr(getattr(app, "state", None), "services", None)
+    return services.settings if services is not None else get_settings()
+
+
+def content_security_policy(settings: Settings) -> str:
+    from .smart.html import JS  # the only script the service serves
+
+    return ("default-src 'none'; "
+            f"script-src {script_hash(JS)}; style-src 'unsafe-inline'; img-src 'self' data:; "
+            "form-action 'self'; base-uri 'none'; "
+            f"frame-ancestors {settings.frame_ancestors or chr(39) + 'none' + chr(39)}")
+
+
+class SecurityHeaders:
+    def __init__(self, app: Any):
+        self.app = app
+        self._csp: dict[str, bytes] = {}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        settings = _settings(scope)
+        key = settings.frame_ancestors
+        csp = self._csp.get(key)
+        if csp is None:
+            csp = self._csp[key] = content_security_policy(settings).encode("latin-1")
+        with_csp = not scope.get("path", "").startswith(UNPROTECTED)
+
+        async def add(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for name, value in ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")):
+                    if name not in present:
+                        headers.append((name, value))
+                if with_csp and b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", csp))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return await self.app(scope, receive, add)
+
+
+class ForwardedHeaders:
+    def __init__(self, app: Any):
+        self.app = app
+        self._trusting: dict[tuple[str, ...], ProxyHeadersMiddleware] = {}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        proxies = _settings(scope).proxies
+        if not proxies:
+            return await self.app(scope, receive, send)
+        inner = self._trusting.get(proxies)
+        if inner is None:
+            inner = self._trusting[proxies] = ProxyHeadersMiddleware(self.app, trusted_hosts=list(proxies))
+        return await inner(scope, receive, send)
