@@ -19,6 +19,7 @@ THERAPY_CLASSES = (
     "systemic-opioid",
     "analgesic",
     "oral-antispasmodic",
+    "oral-baclofen",
     "spasticity-standard",
     "conservative-active-and-inactive",
     "rehab-exercise-and-analgesic",

@@ -220,9 +220,11 @@ def _procedure_courses(ctx: FactContext) -> list[Candidate]:
         status = proc.get("status")
         if not isinstance(status, str) or status not in PERFORMED | NOT_GIVEN:
             continue
-        kind = next((k for k in kinds if t.in_set(proc.get("code"), f"therapy:{k}")), None)
-        if kind is not None:
-            out.append((frozenset((kind,)), proc, lambda proc=proc, kind=kind: _procedure_course(t, proc, kind)))
+        # A procedure may be of several kinds (therapeutic exercise is physical therapy
+        # and active rehabilitative exercise): one course per kind.
+        found = frozenset(k for k in kinds if t.in_set(proc.get("code"), f"therapy:{k}"))
+        if found:
+            out.append((found, proc, lambda proc=proc, found=found: [c for k in sorted(found) for c in _procedure_course(t, proc, k)]))
     return out
 
 

@@ -601,11 +601,36 @@ def rule_spasticity_trial_oral_antispasmodic_exactly_6_weeks_is_met(v: V):
     c = spasticity_trial_chart(v, scores=False, order=False)
     c.resources["medications"] = []
     start = c.days_before(150)
-    c.medication("tizanidine", start, start + timedelta(weeks=6), fixed=True, reason="ineffective")
+    c.medication("baclofen", start, start + timedelta(weeks=6) - timedelta(days=1), fixed=True, reason="ineffective")
     c.order("62322", drug="baclofen", route="intrathecal")
     a = cigna(c, v)
     assert status(a, v.id("spasticity-trial-oral-antispasmodic-6-weeks")) == "met"
     assert a["determination"] == "criteria-met"
+
+
+@both_versions
+def rule_spasticity_trial_tizanidine_is_not_the_oral_baclofen_the_policy_names(v: V):
+    """'Oral antispasmodic drugs (i.e., baclofen [Lioresal®])': "i.e." names baclofen."""
+    c = spasticity_trial_chart(v, scores=False, order=False)
+    c.resources["medications"] = []
+    start = c.days_before(150)
+    c.medication("tizanidine", start, start + timedelta(weeks=12), fixed=True, reason="ineffective")
+    c.order("62322", drug="baclofen", route="intrathecal")
+    a = cigna(c, v)
+    assert status(a, v.id("spasticity-trial-oral-antispasmodic-6-weeks")) == "unknown"
+    assert status(a, v.id("spasticity-trial-oral-antispasmodic-refractory")) == "unknown"
+    assert a["determination"] != "criteria-met"
+
+
+@both_versions
+def rule_nonmalignant_trial_manual_therapy_is_not_active_rehabilitative_exercise(v: V):
+    c = nonmalignant_trial_chart(v)
+    pt = next(p for p in c.resources["procedures"] if p["code"]["coding"][0]["code"] == "91251008")
+    pt["code"] = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "97140", "display": "Manual therapy techniques"}]}
+    a = cigna(c, v)
+    rehab = v.id("nonmalignant-trial-rehab-6-months") if v is AUG else v.id("nonmalignant-trial-rehab-failed")
+    assert status(a, rehab) == "unknown"
+    assert a["determination"] != "criteria-met"
 
 
 @both_versions
