@@ -119,8 +119,24 @@ class _Evaluator:
         if isinstance(node, Not):
             return negate(self.node(node.not_))
         if isinstance(node, Ref):
-            return self.node(self.tree(node.ref))
+            if node.as_of != "trial":
+                return self.node(self.tree(node.ref))
+            outer, self.ctx = self.ctx, self._as_of_trial()
+            try:
+                return self.node(self.tree(node.ref))
+            finally:
+                self.ctx = outer
         raise TypeError(f"unknown node {node!r}")
+
+    def _as_of_trial(self) -> FactContext:
+        """The record as it stood at the end of the day of the latest trial (same order, indication)."""
+        ctx = self.ctx
+        if ctx is None:  # evaluated without a record (property tests stub the facts)
+            return ctx
+        trial, _ = ctx.trial()
+        if trial is None or trial.start is None or trial.start.date() >= ctx.date_of_service:
+            return ctx
+        return FactContext(ctx.record, ctx.terminology, trial.start.date(), ctx.order, ctx.indication)
 
     def tree(self, ref: str) -> Node:
         indication, _, phase = ref.partition(".")

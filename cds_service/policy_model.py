@@ -98,6 +98,10 @@ class Not(_Strict):
 
 class Ref(_Strict):
     ref: str
+    # "as_of: trial": "the above criteria for a trial … has been met" is judged on the
+    # record as it stood on the day of the trial (the latest performed trial), not with
+    # what was documented after it; with no dated trial on record, on the date of service.
+    as_of: Literal["trial"] | None = None
 
     @field_validator("ref")
     @classmethod

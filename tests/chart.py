@@ -183,7 +183,8 @@ class Chart:
 
     # -- observations -------------------------------------------------------
     def _obs(self, codings: list[tuple[str, str, str]], when: datetime | date | None, **value: Any) -> dict[str, Any]:
-        when = when if when is not None else at(self.days_before(7))
+        # Undated in a test means "documented in the work-up": before any trial the chart has.
+        when = when if when is not None else at(self.days_before(45))
         if isinstance(when, date) and not isinstance(when, datetime):
             when = at(when)
         obs = {

@@ -204,8 +204,8 @@ def documented_permanent_chart() -> Chart:
     c.flag("opioid-reduction-agreed", True)
     c.trial(c.days_before(21), drug="morphine")
     c.trial_relief(70, hours=12, when=c.days_before(20))
-    c.flag("trial-function-improved", True)
-    c.flag("trial-side-effects-tolerable", True)
+    c.flag("trial-function-improved", True, c.days_before(20))
+    c.flag("trial-side-effects-tolerable", True, c.days_before(20))
     c.order("62350", reason_icd10="M96.1")
     return c
 

@@ -110,7 +110,7 @@ def test_an_invalid_latest_pump_status_is_reported_and_the_previous_status_is_us
     c = Chart()
     pump = c.pump("battery-near-end")
     newer = [o for o in c.resources["observations"] if o.get("device")][0]
-    older = dict(newer, id="obs-older", effectiveDateTime=at(c.days_before(40)).isoformat().replace("+00:00", "Z"))
+    older = dict(newer, id="obs-older", effectiveDateTime=at(c.days_before(80)).isoformat().replace("+00:00", "Z"))
     c.resources["observations"].append(older)
     newer["valueCodeableConcept"] = "battery-depleted"  # a string where a CodeableConcept belongs
     ctx = context(c)

@@ -462,7 +462,7 @@ def rule_nonmalignant_permanent_full_chart_is_met(v: V):
 @both_versions
 def rule_nonmalignant_permanent_requires_the_trial_criteria(v: V):
     c, _ = nonmalignant_permanent_chart(v)
-    c.flag("further-surgery-not-indicated", False, c.days_before(1))
+    c.flag("further-surgery-not-indicated", False, c.days_before(25))  # the work-up before the trial
     a = cigna(c, v)
     assert status(a, v.id("nonmalignant-trial-further-surgery-not-indicated")) == "not-met"
     assert a["determination"] == "criteria-not-met"

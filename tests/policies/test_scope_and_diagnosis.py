@@ -363,3 +363,44 @@ def rule_an_unidentified_injectate_is_assessed_and_said(v: V):
     found = assessments(c)
     assert found and all(a["determination"] != "not-applicable" for a in found)
     assert all(any("could not be identified" in n for n in a["notes"]) for a in found)
+
+
+# -- "The above criteria for a trial … has been met": judged as of the trial -------------
+
+@both_versions
+def rule_permanent_psych_attestation_documented_only_after_the_trial_does_not_qualify_it(v: V):
+    from tests.chart import at
+    from tests.policies.test_cigna_cmm_210 import nonmalignant_permanent_chart
+    c, t = nonmalignant_permanent_chart(v)
+    c.resources["observations"] = [o for o in c.resources["observations"] if o["code"]["coding"][0]["code"] != "psych-evaluation"]
+    c.psych("favorable", c.days_before(5))  # after the trial, before the implant
+    a = cigna(c, v)
+    assert status(a, v.id("nonmalignant-trial-psych-attestation")) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+@both_versions
+def rule_permanent_psych_attestation_before_the_trial_qualifies_it(v: V):
+    from tests.policies.test_cigna_cmm_210 import nonmalignant_permanent_chart
+    c, t = nonmalignant_permanent_chart(v)
+    a = cigna(c, v)
+    assert status(a, v.id("nonmalignant-trial-psych-attestation")) == "met"
+    assert a["determination"] == "criteria-met"
+
+
+def test_oxford_permanent_psych_documented_only_after_the_trial_does_not_qualify_it():
+    """'Completion of drug infusion trial that met above criteria'."""
+    from tests.policies.test_oxford_pharmacy_339 import PSYCH, nonmalignant_permanent_chart
+    c = nonmalignant_permanent_chart(relief=80, psych=None)
+    c.psych("favorable", c.days_before(3))
+    a = assessment(c, "oxford-pharmacy-339")
+    assert status(a, PSYCH) == "unknown"
+    assert a["determination"] == "documentation-incomplete"
+
+
+def test_molina_permanent_criteria_are_judged_on_the_date_of_service_not_the_trial():
+    """Molina's a-h are the implant's own criteria: a psych evaluation after the trial counts."""
+    from tests.policies.test_molina_mcp_160 import molina, nonmalignant_chart
+    c = nonmalignant_chart("permanent", omit=("psych",))
+    c.psych("favorable", c.days_before(3))
+    assert molina(c)["determination"] == "criteria-met"
