@@ -101,6 +101,8 @@ FACTS: dict[str, FactSpec] = {
     "flag": FactSpec("bool", {"code": FLAG_CODES}, ("code",)),
     "active_infection": FactSpec("bool", {"scope": ("systemic-or-spinal", "any")}),
     "implant_contraindication": FactSpec("bool"),
+    # a mappings/conditions.yaml finding: present on the retrieved problem list (true) or not (false)
+    "condition_present": FactSpec("bool", {"value_set": ("neoplasm-related-pain",)}, ("value_set",)),
     "increased_intracranial_pressure": FactSpec("bool"),
     "thecal_sac_encroachment": FactSpec("bool"),
     "metastatic_lesions": FactSpec("bool"),

@@ -223,6 +223,14 @@ def _finding(ctx: FactContext, value_set: str, label: str, flag_set: str | None 
 INFECTION_SETS = {"systemic-or-spinal": "active-infection", "any": "any-active-infection"}
 
 
+CONDITION_LABEL = {"neoplasm-related-pain": "pain documented as neoplasm-related (G89.3)"}
+
+
+def condition_present(ctx: FactContext, value_set: str) -> Fact:
+    """A finding the policy rules out: on the retrieved problem list → true, absent → false."""
+    return _finding(ctx, value_set, CONDITION_LABEL.get(value_set, value_set.replace("-", " ")))
+
+
 def active_infection(ctx: FactContext, scope: str = "systemic-or-spinal") -> Fact:
     label = "active systemic or spinal infection" if scope == "systemic-or-spinal" else "active infection"
     return _finding(ctx, INFECTION_SETS[scope], label, "active-infection-flag")

@@ -17,6 +17,7 @@ EXTRACTORS: dict[str, Callable[..., Fact]] = {
     "flag": clinical.flag,
     "active_infection": clinical.active_infection,
     "implant_contraindication": clinical.implant_contraindication,
+    "condition_present": clinical.condition_present,
     "increased_intracranial_pressure": clinical.increased_intracranial_pressure,
     "thecal_sac_encroachment": clinical.thecal_sac_encroachment,
     "metastatic_lesions": clinical.metastatic_lesions,

@@ -219,6 +219,7 @@ def rule_nonmalignant_trial_full_chart_is_met(v: V):
     )
     assert {cr["id"] for cr in a["criteria"]} == {v.id(t) for t in therapy} | {
         v.id("nonmalignant-trial-pathology"),
+        v.id("nonmalignant-trial-not-cancer-related"),
         v.id("nonmalignant-trial-further-surgery-not-indicated"),
         v.id("nonmalignant-trial-psych-attestation"),
         v.id("nonmalignant-trial-opioid-reduction-agreed"),

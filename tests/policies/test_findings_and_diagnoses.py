@@ -238,3 +238,38 @@ def test_nia_pain_permanent_trial_relief_recorded_as_less_than_60_percent_is_not
     a = nia(c)
     assert status(a, "nia-310-pain-permanent-trial-relief-50") != "met"
     assert a["determination"] != "criteria-met"
+
+
+# -- "pain of a non-malignant origin": neoplasm-related pain contradicts it -------------
+
+def test_oxford_nonmalignant_pain_documented_as_neoplasm_related_is_not_met():
+    c = oxford_trial_chart()
+    c.condition(icd10="C50.911", display="Malignant neoplasm of right female breast")
+    c.condition(icd10="G89.3", display="Neoplasm related pain (acute) (chronic)")
+    a = oxford(c, indication="nonmalignant-pain")
+    assert status(a, "oxford-339-7-nonmalignant-trial-not-cancer-related") == "not-met"
+    assert a["determination"] == "criteria-not-met"
+
+
+def test_oxford_nonmalignant_pain_with_a_past_cancer_but_no_neoplasm_related_pain_is_met():
+    c = oxford_trial_chart()
+    c.condition(icd10="C50.911", display="Malignant neoplasm of right female breast", clinical="resolved")
+    a = oxford(c)
+    assert status(a, "oxford-339-7-nonmalignant-trial-not-cancer-related") == "met"
+    assert a["determination"] == "criteria-met"
+
+
+def test_molina_nonmalignant_pain_documented_as_neoplasm_related_is_not_met():
+    c = nonmalignant_chart()
+    c.condition(icd10="G89.3", display="Neoplasm related pain (acute) (chronic)")
+    a = molina(c, indication="nonmalignant-pain")
+    assert status(a, "molina-160-nonmalignant-a-not-cancer-origin") == "not-met"
+    assert a["determination"] == "criteria-not-met"
+
+
+@pytest.mark.parametrize("v", [AUG, FEB], ids=["2026_08", "2026_02"])
+def test_cigna_nonmalignant_trial_pain_documented_as_neoplasm_related_is_not_met(v):
+    c = nonmalignant_trial_chart(v)
+    c.condition(icd10="G89.3", display="Neoplasm related pain (acute) (chronic)")
+    a = cigna(c, v, indication="nonmalignant-pain")
+    assert status(a, v.id("nonmalignant-trial-not-cancer-related")) == "not-met"

@@ -21,6 +21,7 @@ ADULT_BIRTH = "1968-03-02"
 
 # Criterion ids (policies/molina-mcp-160@2024-08-14.yaml)
 NM_TRIAL_IDS = {
+    "molina-160-nonmalignant-a-not-cancer-origin",
     "molina-160-nonmalignant-adult-18",
     "molina-160-nonmalignant-a-diagnosis",
     "molina-160-nonmalignant-a-nrs-above-6",

@@ -27,7 +27,8 @@ REFUSED = P + "nonmalignant-trial-further-treatment-refused"
 CONSERVATIVE = P + "nonmalignant-trial-conservative-failure-6-months"
 PSYCH = P + "nonmalignant-trial-no-untreated-psych-issues"
 RELIEF = P + "nonmalignant-permanent-relief-50-percent"
-TRIAL_IDS = {AGE, ETIOLOGY, NOT_INDICATED, REFUSED, CONSERVATIVE, PSYCH}
+NOT_CANCER = P + "nonmalignant-trial-not-cancer-related"
+TRIAL_IDS = {AGE, ETIOLOGY, NOT_CANCER, NOT_INDICATED, REFUSED, CONSERVATIVE, PSYCH}
 
 CANCER_DOCS = [
     P + "cancer-doc-condition",
