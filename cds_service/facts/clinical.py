@@ -7,7 +7,7 @@ from typing import Any
 from ..fhirtime import parse_date, whole_years
 from ..record import resource_ref
 from .base import UNCONFIRMED_VERIFICATION, Fact, FactContext, refs, status_code
-from .catalogue import INDICATION_LABEL
+from .catalogue import FLAG_WORDING, INDICATION_LABEL, SCALE_LABEL
 
 # Modified Ashworth codes and strings → numbers; 1+ sits between 1 and 2.
 MAS_VALUES = {"0": 0.0, "1": 1.0, "1+": 1.5, "2": 2.0, "3": 3.0, "4": 4.0}
@@ -51,7 +51,7 @@ def age_years(ctx: FactContext) -> Fact:
         return Fact.unknown("the Patient resource could not be had")
     born = parse_date(patient.get("birthDate"))
     if born is None:
-        return Fact.unknown("Patient.birthDate is not recorded", (resource_ref(patient),))
+        return Fact.unknown("the date of birth is not recorded", (resource_ref(patient),))
     age = whole_years(born, ctx.date_of_service)
     return Fact(age, (resource_ref(patient),), f"age {age} on {ctx.date_of_service.isoformat()}")
 
@@ -91,7 +91,7 @@ def pain_nrs_latest(ctx: FactContext) -> Fact:
 
 
 def spasticity_score_latest(ctx: FactContext, scale: str) -> Fact:
-    return _latest_number(ctx, SCALE_SETS[scale], scale)
+    return _latest_number(ctx, SCALE_SETS[scale], SCALE_LABEL.get(scale, scale))
 
 
 def _latest_number(ctx: FactContext, value_set: str, label: str) -> Fact:
@@ -103,7 +103,7 @@ def _latest_number(ctx: FactContext, value_set: str, label: str) -> Fact:
     value = numeric_value(obs)
     if value is None:
         return Fact.unknown(f"the latest {label} has no readable value", (resource_ref(obs),))
-    shown = _fmt(value) if label == "modified-ashworth" else f"{value:g}"
+    shown = _fmt(value) if label == SCALE_LABEL["modified-ashworth"] else f"{value:g}"
     return Fact(value, (resource_ref(obs),), f"{label} {shown} on {when.date().isoformat()}")
 
 
@@ -121,14 +121,15 @@ def life_expectancy_months(ctx: FactContext) -> Fact:
 
 
 def flag(ctx: FactContext, code: str) -> Fact:
+    topic, yes, no = FLAG_WORDING.get(code, (code.replace("-", " "),) * 3)
     hit = ctx.latest(f"flag:{code}")
     if hit is None:
-        return Fact.unknown(f"{code} is not documented")
+        return Fact.unknown(f"nothing is recorded on {topic}")
     _, obs = hit
     value = bool_value(obs)
     if value is None:
-        return Fact.unknown(f"{code} has no true/false value", (resource_ref(obs),))
-    return Fact(value, (resource_ref(obs),), f"{code}: {'yes' if value else 'no'}")
+        return Fact.unknown(f"{topic} is recorded without a yes/no answer", (resource_ref(obs),))
+    return Fact(value, (resource_ref(obs),), f"recorded: {yes if value else no}")
 
 
 def _finding(ctx: FactContext, value_set: str, label: str, flag_set: str | None = None) -> Fact:
@@ -186,7 +187,8 @@ def metastatic_lesions(ctx: FactContext) -> Fact:
 
 def psych_evaluation(ctx: FactContext) -> Fact:
     mental = ctx.conditions("mental-health")
-    extra = f"; mental-health conditions to weigh: {', '.join(refs(mental))}" if mental else ""
+    extra = (f"; {len(mental)} mental-health condition{'s' if len(mental) > 1 else ''} on the problem list to weigh"
+             if mental else "")
     hit = ctx.latest("psych-evaluation")
     if hit is not None:
         _, obs = hit
