@@ -28,7 +28,7 @@ from .pipeline import assess_hook
 from .policy_store import cited_sentences
 from .policy_text import render_html
 from .prefetch import PatientUnavailable, build_record
-from . import log_redaction
+from . import log_redaction, packet
 from .services import Services, get_services
 from .smart import smart_router
 
@@ -102,6 +102,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         cards = [card(a, record, base, smart) for a in outcome.assessments]
         for a in outcome.assessments:
             services.remember(a.id, a.as_contract())
+            packet.keep(services, a, record, req.fhirServer)
         actions = system_actions(outcome.assessments, req.hook, outcome.routing, today) if options["coverage-info"] else []
         log.info(
             "hook %s instance=%s patient=%s orders=%d cards=%d",
@@ -153,6 +154,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         return found
 
     app.include_router(smart_router)
+    app.include_router(packet.router)
     return app
 
 

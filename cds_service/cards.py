@@ -243,6 +243,7 @@ def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart
     anchor = f"#{quote(first_gap.id)}" if first_gap else ""
     topic_code = "coverage-info" if a.determination in ("criteria-met", "not-applicable") else "documentation"
     offered = suggestions(a, record, a.id)
+    own_payer = a.routing is not None and not a.routing.comparison and a.routing.coverage_ref is not None
     return Card(
         uuid=a.id,
         summary=summary(a),
@@ -259,7 +260,8 @@ def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart
         links=[
             Link(label="Open the coverage checklist", url=smart_url, type="smart", appContext=f"assessment={a.id}"),
             Link(label=f"Policy text: {a.policy.title}", url=policy_url + anchor, type="absolute"),
-        ],
+        ] + ([Link(label="Prior-authorization packet (FHIR Bundle)", url=f"{base_url}/assessments/{quote(a.id)}/packet",
+                   type="absolute")] if own_payer else []),
         extension={"idds-cds.assessment": a.as_contract()},
     )
 

@@ -24,6 +24,8 @@ class Services:
     # Assessments by id for the checklist app (bounded, most recent kept).
     recent: dict[str, Any] = field(default_factory=dict)
     fhir_transport: httpx.AsyncBaseTransport | None = None  # tests inject one
+    # What each assessment's prior-authorization packet needs of the chart (cds_service/packet.py).
+    packets: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> "Services":
