@@ -59,6 +59,8 @@ def leaks(text: str, pid: str) -> list[str]:
     found += [b for b in BANNED if b in text.replace("...", "…")]
     if pid in text:
         found.append(pid)
+    # a criterion worded as a negation, listed as not met, reads as a double negative
+    found += [m.group(0) for m in re.finditer(r"(?m)^- (?:◇ )?Not \w+", text)]
     return found
 
 
@@ -83,7 +85,8 @@ def test_the_scan_catches_what_the_old_cards_said():
     for old in ("Order ServiceRequest/cigna-pain-trial-gaps-sr-1 (62322, trial); indication: nonmalignant-pain",
                 "opioid-reduction-agreed is not documented", "pump status battery-near-end on 2026-09-07",
                 "IDDS trial – 2 requirement(s) undocumented", "(favourable evaluation).. – x",
-                "The existing pump is not still functional"):
+                "The existing pump is not still functional",
+                "**Not met**\n- Not opiate-naive (an opioid was taken or prescribed before)"):
         assert leaks(old, "someone"), old
 
 
