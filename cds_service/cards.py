@@ -214,7 +214,7 @@ def suggestions(a: Assessment, record: PatientRecord, card_id: str) -> list[Sugg
             "status": "draft",
             "intent": "order",
             "code": {"coding": [{"system": steps.system_uri(sys), "code": code, **({"display": d} if d else {})}
-                                for sys, code, d in order.codes], "text": order.label.split(" before ")[0]},
+                                for sys, code, d in order.codes], "text": order.service},
             "subject": {"reference": f"Patient/{record.patient_id}"},
             "note": [{"text": f"Asked by {a.policy.payer} {a.policy.title} (version {a.policy.version}): "
                               f"{_sentence(c.text)}"}],

@@ -26,6 +26,7 @@ FILE = "next-steps.yaml"
 @dataclass(frozen=True)
 class OrderSuggestion:
     label: str
+    service: str
     value_set: str
     codes: tuple[tuple[str, str, str], ...]  # (system alias, code, display)
 
@@ -75,7 +76,7 @@ class NextSteps:
         suggestion = None
         if isinstance(order, dict):
             suggestion = OrderSuggestion(
-                str(order["label"]), str(order["value_set"]),
+                str(order["label"]), str(order.get("service") or order["label"]), str(order["value_set"]),
                 tuple((str(c["system"]), str(c["code"]), str(c.get("display") or "")) for c in order.get("codes") or ()),
             )
         return Step(fill(entry["unknown"]), fill(entry["not_met"]), suggestion)

@@ -132,6 +132,7 @@ def test_a_missing_psychological_evaluation_comes_with_a_draft_order_to_place(an
     codes = {(c["system"], c["code"]) for c in sr["code"]["coding"]}
     assert codes == {("http://snomed.info/sct", "90407005"), ("http://www.ama-assn.org/go/cpt", "90791")}
     assert sr["subject"] == {"reference": "Patient/cigna-pain-trial-gaps"}
+    assert sr["code"]["text"] == "Psychological evaluation before an intrathecal pump"
     from fhir.resources.R4B.servicerequest import ServiceRequest
     ServiceRequest.model_validate(sr)
 
