@@ -190,3 +190,38 @@ def test_a_dated_order_assumes_nothing(answers):
     for body in answers.values():
         for card in body["cards"]:
             assert "assumed" not in (card.get("detail") or "")
+
+
+# -- when not to suggest the evaluation ----------------------------------------------------------
+
+def _cigna_pain_trial():
+    from .chart import Chart
+    c = Chart()  # Cigna by default
+    c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
+    c.order("62322", drug="morphine")
+    return c
+
+
+def _psych_card(client, c):
+    body = client.post("/cds-services/idds-order-select", json=c.request(hook="order-select")).json()
+    check_response(body)
+    (card,) = body["cards"]
+    (crit,) = [x for x in card["extension"]["idds-cds.assessment"]["criteria"] if x["id"].endswith("psych-attestation")]
+    return card, crit
+
+
+def test_an_evaluation_performed_without_its_outcome_gets_no_order_the_next_step_is_the_result(client):
+    c = _cigna_pain_trial()
+    c.resources["procedures"].append({
+        "resourceType": "Procedure", "id": "psych-done", "status": "completed", "subject": {"reference": "Patient/pat-1"},
+        "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "90791"}]},
+        "performedDateTime": "2026-08-01"})
+    card, crit = _psych_card(client, c)
+    assert crit["status"] == "unknown" and "Procedure/psych-done" in crit["evidence"]
+    assert not any(s["label"].startswith("Order a psychological evaluation") for s in card.get("suggestions") or ())
+
+
+def test_no_evaluation_on_file_gets_the_order(client):
+    card, crit = _psych_card(client, _cigna_pain_trial())
+    assert crit["status"] == "unknown"
+    assert [s["label"] for s in card["suggestions"]] == ["Order a psychological evaluation before the intrathecal pump"]
