@@ -115,3 +115,31 @@ def test_a_questionnaire_response_the_record_holds_is_cited_and_carried(client):
     claim = packet["entry"][0]["resource"]
     assert {"reference": "QuestionnaireResponse/qr-1"} in [i.get("valueReference") for i in claim["supportingInfo"]]
     assert qr in [e["resource"] for e in packet["entry"]]
+
+
+def test_a_device_request_order_with_a_reason_code_a_requester_and_a_fhir_server(client):
+    """HCPCS on a DeviceRequest, the order's reasonCode as the diagnosis, its requester as provider;
+    the chart's irrelevant and entered-in-error records never cited."""
+    from .chart import Chart
+    c = Chart()
+    c.condition(icd10="G35", display="Multiple sclerosis")
+    c.pump("battery-near-end")
+    order = c.order("E0783", reason_icd10="G35", device_request=True)
+    order["requester"] = {"reference": "Practitioner/dr-1", "display": "Dr. One"}
+    body = client.post("/cds-services/idds-order-sign", json=c.request()).json()
+    card = next(x for x in body["cards"] if "idds-cds.assessment" in x["extension"])
+    r = client.get(f"/assessments/{card['uuid']}/packet")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/fhir+json")
+    packet = r.json()
+    Bundle.model_validate(packet)
+    claim = packet["entry"][0]["resource"]
+    assert claim["item"][0]["productOrService"]["coding"][0]["code"] == "E0783"
+    assert claim["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] == "G35"
+    assert claim["provider"] == {"reference": "Practitioner/dr-1", "display": "Dr. One"}
+    assert claim["referral"] == {"reference": f"DeviceRequest/{order['id']}"}
+    chart = {f"{r['resourceType']}/{r['id']}": r for rs in c.resources.values() for r in rs}
+    chart[f"Patient/{c.patient_id}"] = c.patient
+    for info in claim["supportingInfo"]:
+        if "valueReference" in info:
+            ref = info["valueReference"]["reference"]
+            assert ref in chart and chart[ref].get("status") != "entered-in-error"
