@@ -30,7 +30,7 @@ from .pipeline import assess_hook
 from .policy_store import cited_sentences
 from .policy_text import render_html
 from .prefetch import PatientUnavailable, build_record
-from . import log_redaction
+from . import log_redaction, packet
 from .services import Services, get_services
 from .smart import smart_router
 from .web_security import ForwardedHeaders, SecurityHeaders
@@ -105,6 +105,7 @@ def create_app(services: Services | None = None) -> FastAPI:
             return _hook_json(HookResponse(cards=[failure_card()]))
         for a in shown:
             services.remember(a.id, a.as_contract())
+            packet.keep(services, a, record, req.fhirServer)
         log.info(
             "hook %s instance=%s patient=%s orders=%d cards=%d",
             hook, req.hookInstance, req.context.patientId, len(outcome.orders), len(cards),
@@ -165,6 +166,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         return found
 
     app.include_router(smart_router)
+    app.include_router(packet.router)
     return app
 
 

@@ -236,8 +236,8 @@ def evaluate(policy: Policy, rule: PhaseRule | Deferred, phase: str, ctx: FactCo
     missing = count_requirements(criteria, UNKNOWN)
     reason = {
         "criteria-met": "all requirements documented as met",
-        "criteria-not-met": f"{unmet} requirement(s) contradicted by the record",
-        "documentation-incomplete": f"{missing} requirement(s) not documented",
+        "criteria-not-met": f"{unmet} {'criterion' if unmet == 1 else 'criteria'} contradicted by the record",
+        "documentation-incomplete": f"{missing} {'criterion' if missing == 1 else 'criteria'} not documented",
     }[determination]
     return Outcome(determination, criteria, reason)
 

@@ -63,12 +63,28 @@ class Action(BaseModel):
     resourceId: list[str] | None = None
 
 
+class Suggestion(BaseModel):
+    label: str
+    uuid: str | None = None
+    isRecommended: bool | None = None
+    actions: list[Action] = Field(default_factory=list)
+
+
+class Coding(BaseModel):
+    code: str
+    system: str | None = None
+    display: str | None = None
+
+
 class Card(BaseModel):
     uuid: str
     summary: str = Field(max_length=139)
     detail: str | None = None
     indicator: Literal["info", "warning", "critical"]
     source: Source
+    suggestions: list[Suggestion] | None = None
+    selectionBehavior: Literal["at-most-one", "any"] | None = None  # required with suggestions (CDS Hooks 2.0)
+    overrideReasons: list[Coding] | None = None
     links: list[Link] = Field(default_factory=list)
     extension: dict[str, Any] | None = None
 

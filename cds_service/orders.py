@@ -32,6 +32,8 @@ class Order:
     anesthesia_uses: frozenset[str] = frozenset()
     why: str = ""
     pump_refs: tuple[str, ...] = field(default_factory=tuple)
+    # where the date of service came from: occurrence | authoredOn | today (assumed)
+    date_basis: str = "occurrence"
 
 
 def date_of_service(order: dict[str, Any], today: date) -> date:
@@ -42,6 +44,14 @@ def date_of_service(order: dict[str, Any], today: date) -> date:
         if d is not None:
             return d
     return today
+
+
+def date_basis(order: dict[str, Any]) -> str:
+    """Which element `date_of_service` read: occurrence[x], authoredOn, or none (today assumed)."""
+    period = order.get("occurrencePeriod") if isinstance(order.get("occurrencePeriod"), dict) else {}
+    if parse_date(order.get("occurrenceDateTime")) is not None or parse_date(period.get("start")) is not None:
+        return "occurrence"
+    return "authoredOn" if parse_date(order.get("authoredOn")) is not None else "today"
 
 
 def _order_concept(order: dict[str, Any]) -> Any:
@@ -120,6 +130,7 @@ def classify(
         injectate_by_name=by_name,
         injectate_unidentified=unidentified,
         anesthesia_uses=uses,
+        date_basis=date_basis(order),
     )
     pumps = active_pumps(record, t)
     pump_refs = tuple(resource_ref(p) for p in pumps)

@@ -27,6 +27,8 @@ class Services:
     recent: dict[str, tuple[float, Any]] = field(default_factory=dict)
     fhir_transport: httpx.AsyncBaseTransport | None = None  # tests inject one
     clock: Callable[[], float] = time.monotonic  # for the assessments' time to live; tests move it
+    # What each assessment's prior-authorization packet needs of the chart (cds_service/packet.py).
+    packets: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> "Services":

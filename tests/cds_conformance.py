@@ -34,8 +34,13 @@ def check_card(card: dict[str, Any]) -> None:
         assert suggestion.get("label")
         for action in suggestion.get("actions") or []:
             check_action(action)
+    if card.get("suggestions"):  # "MUST be provided if multiple suggestions are provided"; we always give it
+        assert card.get("selectionBehavior") in {"at-most-one", "any"}
     if card.get("selectionBehavior") is not None:
         assert card["selectionBehavior"] in {"at-most-one", "any"}
+    for reason in card.get("overrideReasons") or []:  # an array of Coding
+        assert isinstance(reason, dict) and isinstance(reason.get("code"), str) and reason["code"], reason
+        assert isinstance(reason.get("system", ""), str) and isinstance(reason.get("display", ""), str), reason
 
 
 def check_action(action: dict[str, Any]) -> None:

@@ -262,6 +262,29 @@ def test_feedback_is_stored(client, store):
         assert s.get(AssessmentRow, card) is not None
 
 
+def test_an_override_reason_offered_on_the_card_comes_back_in_feedback_and_is_stored(client, store):
+    """CDS Hooks 2.0: the card lists overrideReasons; the EHR's feedback names one; the trail keeps it."""
+    c = Chart()
+    c.condition(icd10="G89.4", display="Chronic pain syndrome")
+    c.order("62322", drug="morphine")
+    c.coverage("Cigna Healthcare")
+    _, r = call(client, path=SELECT, body=c.request(hook="order-select"))
+    card = r.json()["cards"][0]
+    offered = card["overrideReasons"][0]
+    suggestion = (card.get("suggestions") or [{"uuid": None}])[0]["uuid"]
+    fb = {"feedback": [
+        {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-09-14T10:00:00Z",
+         "overrideReason": {"reason": offered, "userComment": "evaluation on paper in the clinic file"}},
+        {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-09-14T10:01:00Z",
+         "acceptedSuggestions": [{"id": suggestion}]},
+    ]}
+    assert client.post(f"{SELECT}/feedback", json=fb).status_code == 200
+    stored = sorted((f for f in rows(store, FeedbackRow) if f.card_id == card["uuid"]), key=lambda f: f.outcome_timestamp)
+    assert stored[0].override_reason == {"reason": offered, "userComment": "evaluation on paper in the clinic file"}
+    assert stored[0].override_reason["reason"]["system"] == "http://idds-cds.org/fhir/CodeSystem/idds-override-reason"
+    assert stored[1].accepted_suggestions == [{"id": suggestion}]
+
+
 def test_odd_text_is_recorded_not_refused(client, store):
     """NUL, emoji and over-long ids (PostgreSQL refuses NUL and enforces lengths) still leave one record."""
     body = chart().request()

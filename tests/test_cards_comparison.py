@@ -140,7 +140,8 @@ def test_coverage_that_ended_the_day_before_is_folded_and_the_card_says_it_ended
     c = replacement()
     cov = c.coverage("Cigna Healthcare", start="2025-01-01", end=c.dos - timedelta(days=1))
     card = folded(client.post(SIGN, json=c.request()).json())
-    assert f"Coverage/{cov['id']} (Cigna Healthcare) is not in force on 2026-09-14: it ended 2026-09-13" in card["detail"]
+    assert "a coverage record (Cigna Healthcare) is not in force on 2026-09-14: it ended 2026-09-13" in card["detail"]
+    assert f"Coverage/{cov['id']}" not in card["detail"]  # named by what it is, not its raw reference
 
 
 def test_a_coverage_with_an_unreadable_period_is_said_on_the_card(client):
@@ -148,7 +149,7 @@ def test_a_coverage_with_an_unreadable_period_is_said_on_the_card(client):
     cov = c.coverage("Cigna Healthcare")
     cov["period"] = {"start": "2025-01-01", "end": "2026-02-30"}
     card = folded(client.post(SIGN, json=c.request()).json())
-    assert f"Coverage/{cov['id']} was not valid FHIR" in card["detail"]
+    assert "a coverage record was not valid FHIR" in card["detail"] and f"Coverage/{cov['id']}" not in card["detail"]
 
 
 def test_the_comparison_option_off_returns_no_cards(client):
@@ -194,7 +195,7 @@ def test_primary_molina_card_notes_the_secondary_cigna_coverage_in_force(client)
     check_payer_card(card)
     a = card["extension"]["idds-cds.assessment"]
     assert a["policy"]["id"] == "molina-mcp-160" and card["source"]["label"] == "Molina Healthcare"
-    assert "Also in force: Coverage/" in card["detail"] and "(Cigna Healthcare, order 2)" in card["detail"]
+    assert "Also in force: a coverage record (Cigna Healthcare, order 2)" in card["detail"]
     for action in body["systemActions"]:
         (ext,) = [e for e in action["resource"]["extension"] if e["url"] == CRD_EXT]
         parts = {e["url"]: e for e in ext["extension"]}

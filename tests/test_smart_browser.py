@@ -150,7 +150,7 @@ def test_a_comparison_across_payers_shows_each_policys_verdict(site, browser):
     nia = sections(browser)["nia-cg-310"]
     depleted = nia.find_element(By.CSS_SELECTOR, '[data-criterion="nia-310-replacement-battery-depleted"]')
     assert depleted.find_element(By.CSS_SELECTOR, "blockquote").text == "Battery depletion"
-    assert "battery-near-end" in depleted.find_element(By.CSS_SELECTOR, ".note").text
+    assert "battery nearing its end" in depleted.find_element(By.CSS_SELECTOR, ".note").text
     assert "pump replacement" in nia.find_element(By.CSS_SELECTOR, ".order").text
     # Met rows keep their sentence one keypress away; the policy link lands on the criterion.
     link = nia.find_element(By.CSS_SELECTOR, '[data-criterion="nia-310-contraindication-no-active-infection"] details a')

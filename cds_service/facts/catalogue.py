@@ -47,6 +47,50 @@ INDICATION_LABEL = {
     "spasticity": "spasticity",
     "dystonia": "dystonia",
 }
+# How a clinician names the other coded values a card may show (fact notes, the card layer).
+# A flag's (topic, what "yes" records, what "no" records), for its notes.
+FLAG_WORDING = {
+    "functional-impairment": ("functional impairment", "the condition impairs daily function",
+                              "the condition does not impair daily function"),
+    "body-habitus-adequate": ("whether body size can support the pump", "body size can support the pump",
+                              "body size cannot support the pump"),
+    "further-surgery-not-indicated": ("whether further surgery or treatment is indicated",
+                                      "further surgery or treatment is not indicated",
+                                      "further surgery or treatment is still indicated"),
+    "further-treatment-refused": ("a refusal of further treatment", "the patient refused further treatment",
+                                  "the patient did not refuse further treatment"),
+    "underlying-cause-treatment-failed": ("treatment of the pain's underlying cause",
+                                          "treatment of the underlying cause failed",
+                                          "treatment of the underlying cause has not failed"),
+    "opioid-reduction-agreed": ("the patient's agreement to reduce systemic opioids",
+                                "the patient agrees to reduce systemic opioids",
+                                "the patient does not agree to reduce systemic opioids"),
+    "medication-compliance": ("compliance with the prescribed medication", "the patient took the medication as prescribed",
+                              "the patient did not take the medication as prescribed"),
+    "advanced-disease": ("the stage of the disease", "the disease is advanced", "the disease is not advanced"),
+    "limited-survival": ("the expected survival time", "survival time is limited", "survival time is not limited"),
+    "high-procedural-risk": ("the patient's risk for procedures", "the patient is at high risk for procedures",
+                             "the patient is not at high risk for procedures"),
+}
+FLAG_LABEL = {code: topic for code, (topic, _, _) in FLAG_WORDING.items()} | {
+    "trial-function-improved": "function during the trial",
+    "trial-side-effects-tolerable": "side effects during the trial",
+}
+PUMP_STATUS_LABEL = {
+    "functional": "working",
+    "battery-near-end": "battery nearing its end",
+    "battery-depleted": "battery depleted",
+    "impending-failure-alert": "alarm of impending failure",
+    "malfunction": "malfunctioning",
+    "non-functional-irreparable": "not working and cannot be repaired",
+}
+SCALE_LABEL = {
+    "pain-nrs": "pain score (NRS)",
+    "ashworth": "Ashworth score",
+    "modified-ashworth": "Modified Ashworth score",
+    "penn-spasm-frequency": "Penn Spasm Frequency score",
+    "ashworth-or-modified-ashworth": "(Modified) Ashworth score",
+}
 # An order reason naming a condition outside every indication: not one of
 # INDICATIONS (the contract reports it as indication null, with a note).
 OTHER_INDICATION = "other"

@@ -8,7 +8,7 @@ from typing import Any
 from ..fhirtime import months_between, parse_date, whole_years
 from ..record import resource_ref
 from .base import UNCONFIRMED_VERIFICATION, Fact, FactContext, refs, status_code
-from .catalogue import INDICATION_LABEL
+from .catalogue import FLAG_WORDING, INDICATION_LABEL, SCALE_LABEL
 
 # Modified Ashworth codes and strings → numbers; 1+ sits between 1 and 2.
 MAS_VALUES = {"0": 0.0, "1": 1.0, "1+": 1.5, "2": 2.0, "3": 3.0, "4": 4.0}
@@ -57,7 +57,7 @@ def age_years(ctx: FactContext) -> Fact:
         return Fact.unknown("the Patient resource could not be had")
     born = parse_date(patient.get("birthDate"))
     if born is None:
-        return Fact.unknown("Patient.birthDate is not recorded", (resource_ref(patient),))
+        return Fact.unknown("the date of birth is not recorded", (resource_ref(patient),))
     age = whole_years(born, ctx.date_of_service)
     return Fact(age, (resource_ref(patient),), f"age {age} on {ctx.date_of_service.isoformat()}")
 
@@ -92,12 +92,7 @@ def _confirmed(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in conditions if status_code(c.get("verificationStatus")) not in UNCONFIRMED_VERIFICATION]
 
 
-SCORE_LABEL = {
-    "pain-nrs": "pain score (NRS)",
-    "ashworth": "Ashworth score",
-    "modified-ashworth": "Modified Ashworth score",
-    "penn-spasm-frequency": "Penn Spasm Frequency score",
-}
+SCORE_LABEL = SCALE_LABEL  # scores are named as the catalogue names their scales
 
 
 def pain_nrs_latest(ctx: FactContext, **params: Any) -> Fact:
@@ -195,14 +190,15 @@ def life_expectancy_months(ctx: FactContext) -> Fact:
 
 
 def flag(ctx: FactContext, code: str) -> Fact:
+    topic, yes, no = FLAG_WORDING.get(code, (code.replace("-", " "),) * 3)
     hit = ctx.latest(f"flag:{code}")
     if hit is None:
-        return Fact.unknown(f"{code} is not documented")
+        return Fact.unknown(f"nothing is recorded on {topic}")
     _, obs = hit
     value = bool_value(obs)
     if value is None:
-        return Fact.unknown(f"{code} has no true/false value", (resource_ref(obs),))
-    return Fact(value, (resource_ref(obs),), f"{code}: {'yes' if value else 'no'}")
+        return Fact.unknown(f"{topic} is recorded without a yes/no answer", (resource_ref(obs),))
+    return Fact(value, (resource_ref(obs),), f"recorded: {yes if value else no}")
 
 
 def _finding(ctx: FactContext, value_set: str, label: str, flag_set: str | None = None) -> Fact:
@@ -268,7 +264,8 @@ def metastatic_lesions(ctx: FactContext) -> Fact:
 
 def psych_evaluation(ctx: FactContext) -> Fact:
     mental = ctx.conditions("mental-health")
-    extra = f"; mental-health conditions to weigh: {', '.join(refs(mental))}" if mental else ""
+    extra = (f"; {len(mental)} mental-health condition{'s' if len(mental) > 1 else ''} on the problem list to weigh"
+             if mental else "")
     hit = ctx.latest("psych-evaluation")
     if hit is not None:
         _, obs = hit

@@ -9,6 +9,7 @@ from ..codes import Terminology
 from ..fhirtime import parse_date
 from ..record import PatientRecord, resource_ref
 from .base import Fact, FactContext
+from .catalogue import PUMP_STATUS_LABEL
 
 
 def is_implanted_pump(device: dict[str, Any], terminology: Terminology) -> bool:
@@ -56,14 +57,14 @@ def pump_status(ctx: FactContext) -> Fact:
             continue
         code = ctx.terminology.idds_code(obs.get("valueCodeableConcept"))
         if code:
-            return Fact(code, (resource_ref(obs),) + tuple(sorted(pump_refs)), f"pump status {code} on {when.date().isoformat()}")
+            return Fact(code, (resource_ref(obs),) + tuple(sorted(pump_refs)), f"pump interrogation on {when.date().isoformat()}: {PUMP_STATUS_LABEL.get(code, code)}")
     for pump in pumps:
         for prop in pump.get("property") or ():
             if ctx.terminology.idds_code(prop.get("type")) == "pump-status":
                 for concept in prop.get("valueCode") or ():
                     code = ctx.terminology.idds_code(concept)
                     if code:
-                        return Fact(code, (resource_ref(pump),), f"pump status {code} (Device.property)")
+                        return Fact(code, (resource_ref(pump),), f"pump state on the device record: {PUMP_STATUS_LABEL.get(code, code)}")
     return Fact.unknown("the pump's state (battery, function) is not documented", tuple(sorted(pump_refs)))
 
 

@@ -119,7 +119,7 @@ def therapy_documented(ctx: FactContext, **params: Any) -> Fact:
         if not c.allergy and (c.given or c.reasons) and (c.start is None or c.start <= ctx.date_of_service)
     ]
     if courses:
-        return Fact(True, tuple(c.ref for c in courses), f"{len(courses)} course(s) of {_label(ctx, cls)} documented")
+        return Fact(True, tuple(c.ref for c in courses), f"{len(courses)} course{'s' if len(courses) != 1 else ''} of {_label(ctx, cls)} documented")
     if _sources_missing(ctx, kinds):
         return Fact.unknown(f"The {_label(ctx, cls)} history could not be retrieved.")
     return Fact.unknown(f"No course of {_label(ctx, cls)} is documented.")

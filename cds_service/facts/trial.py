@@ -22,14 +22,9 @@ from typing import Any
 
 from ..record import resource_ref
 from .base import Fact, FactContext, Trial
+from .catalogue import SCALE_LABEL
 from .clinical import bool_value, numeric_value
 
-SCALE_LABEL = {
-    "pain-nrs": "pain score (NRS)",
-    "penn-spasm-frequency": "Penn Spasm Frequency score",
-    "modified-ashworth": "Modified Ashworth score",
-    "ashworth": "Ashworth score",
-}
 
 
 def _window_hours(held_for_hours: float | None, single_shot_window_hours: float) -> float:

@@ -1,0 +1,120 @@
+"""What a clinician does next for an open criterion, and the orders that close a gap.
+
+Read from mappings/next-steps.yaml (data, not Python per payer): a text per fact, or per
+fact and param value (e.g. a flag's `code`), for a criterion not documented (`unknown`) and
+one the record contradicts (`not_met`); optionally an order to suggest. The card layer
+finds a criterion's leaf by its id (`leaf_index`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .codes import MAPPINGS_DIR, MappingFileError
+from .engine import NOT_MET, UNKNOWN
+from .policy_model import Deferred, Leaf, Policy
+from .policy_store import documentation_leaves, iter_leaves, phase_rules
+
+FILE = "next-steps.yaml"
+
+
+@dataclass(frozen=True)
+class OrderSuggestion:
+    label: str
+    service: str
+    value_set: str
+    codes: tuple[tuple[str, str, str], ...]  # (system alias, code, display)
+
+
+@dataclass(frozen=True)
+class Step:
+    unknown: str
+    not_met: str
+    order: OrderSuggestion | None = None
+
+    def for_status(self, status: str) -> str | None:
+        return {UNKNOWN: self.unknown, NOT_MET: self.not_met}.get(status)
+
+
+class NextSteps:
+    def __init__(self, raw: dict[str, Any], therapy_labels: dict[str, str], systems: dict[str, list[str]] | None = None):
+        self.systems = systems or {}
+        if not isinstance(raw, dict) or not isinstance(raw.get("steps"), dict):
+            raise MappingFileError(f"{FILE}: expected `steps:` at the top level")
+        self.steps: dict[str, Any] = raw["steps"]
+        self.therapy_labels = therapy_labels
+        reasons = raw.get("override_reasons") or {}
+        system = reasons.get("system")
+        self.override_reasons = [
+            {"system": system, "code": str(c["code"]), "display": str(c["display"])} for c in reasons.get("codes") or ()
+        ]
+
+    def system_uri(self, alias: str) -> str:
+        """The canonical URI of a mappings/systems.yaml alias (its first listed)."""
+        uris = self.systems.get(alias) or ()
+        return uris[0] if uris else alias
+
+    def _entry(self, leaf: Leaf) -> dict[str, Any] | None:
+        entry = self.steps.get(leaf.fact)
+        if isinstance(entry, dict) and "by" in entry:
+            entry = entry.get(str(leaf.params.get(entry["by"])))
+        return entry if isinstance(entry, dict) else None
+
+    def step(self, leaf: Leaf) -> Step | None:
+        entry = self._entry(leaf)
+        if entry is None or not isinstance(entry.get("unknown"), str) or not isinstance(entry.get("not_met"), str):
+            return None
+        cls = leaf.params.get("class")
+        therapy = self.therapy_labels.get(cls) or (str(cls).replace("-", " ") if cls else "treatment")
+        fill = lambda text: text.replace("{therapy}", therapy)  # noqa: E731
+        order = entry.get("order")
+        suggestion = None
+        if isinstance(order, dict):
+            suggestion = OrderSuggestion(
+                str(order["label"]), str(order.get("service") or order["label"]), str(order["value_set"]),
+                tuple((str(c["system"]), str(c["code"]), str(c.get("display") or "")) for c in order.get("codes") or ()),
+            )
+        return Step(fill(entry["unknown"]), fill(entry["not_met"]), suggestion)
+
+
+@lru_cache(maxsize=4)
+def load(directory: Path = MAPPINGS_DIR) -> NextSteps:
+    try:
+        raw = yaml.safe_load((directory / FILE).read_text(encoding="utf-8"))
+        therapies = yaml.safe_load((directory / "therapies.yaml").read_text(encoding="utf-8")) or {}
+        systems = yaml.safe_load((directory / "systems.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise MappingFileError(f"{FILE}: {exc}") from exc
+    return NextSteps(raw, therapies.get("labels") or {}, systems)
+
+
+def all_leaves(policy: Policy) -> list[Leaf]:
+    """Every leaf a policy can report: its criteria, deferred documentation and contraindications."""
+    leaves: list[Leaf] = []
+    for _, _, rule in phase_rules(policy):
+        if isinstance(rule, Deferred):
+            leaves += documentation_leaves(rule)
+            continue
+        leaves += iter_leaves(rule.criteria)
+        if rule.deferred is not None:
+            leaves += documentation_leaves(rule.deferred)
+    leaves += [c.criterion for c in policy.contraindications]
+    return leaves
+
+
+_INDEX: dict[tuple[str, str], tuple[dict[str, Leaf], frozenset[str]]] = {}
+
+
+def leaf_index(policy: Policy) -> tuple[dict[str, Leaf], frozenset[str]]:
+    """(leaf by id, ids of the policy's contraindication criteria), computed once per policy version."""
+    key = (policy.policy, policy.version)
+    found = _INDEX.get(key)
+    if found is None:
+        found = _INDEX[key] = ({leaf.id: leaf for leaf in all_leaves(policy)},
+                               frozenset(c.criterion.id for c in policy.contraindications))
+    return found
