@@ -19,6 +19,8 @@ from .hook_models import HookRequest
 from .orders import ORDER_TYPES, Order, classify
 from .payers import Routing, route
 from .policy_store import PolicyStore
+from .questionnaire.answers import read_answers
+from .questionnaire.build import questionnaires
 from .record import PatientRecord
 
 
@@ -64,6 +66,7 @@ def orders_to_assess(req: HookRequest, draft: list[dict[str, Any]], record: Pati
 def assess_hook(
     req: HookRequest, record: PatientRecord, terminology: Terminology, store: PolicyStore, today: date
 ) -> HookOutcome:
+    read_answers(record, questionnaires(store))  # completed questionnaire answers are documentation
     draft = draft_resources(req.context.draftOrders, record)
     chosen = orders_to_assess(req, draft, record)
     orders = [classify(o, draft, record, terminology, today) for o in chosen]
