@@ -31,6 +31,7 @@ from .prefetch import PatientUnavailable, build_record
 from . import log_redaction
 from .services import Services, get_services
 from .smart import smart_router
+from .questionnaire.routes import router as questionnaire_router
 
 log = logging.getLogger("idds")
 
@@ -153,6 +154,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         return found
 
     app.include_router(smart_router)
+    app.include_router(questionnaire_router)  # /fhir/Questionnaire… (DTR)
     return app
 
 
