@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from urllib.parse import parse_qs
 
 import pytest
 from fastapi.testclient import TestClient
@@ -279,3 +280,49 @@ def test_questionnaire_package_bad_input_is_a_clear_400(client, body, needle):
 def test_questionnaire_package_not_json_is_400(client):
     r = client.post("/fhir/Questionnaire/$questionnaire-package", content=b"{nope")
     assert r.status_code == 400
+
+
+# ------------------------------------------------------------------ CRD wiring
+CANONICAL = "http://idds-cds.org/fhir/Questionnaire/molina-mcp-160-2024-08-14-nonmalignant-pain-trial|2024-08-14"
+
+
+def _coverage_info(answer):
+    (action,) = answer["systemActions"]
+    (ext,) = [e for e in action["resource"]["extension"] if e["url"].endswith("ext-coverage-information")]
+    return {e["url"]: e for e in ext["extension"]}
+
+
+def test_card_needing_documentation_links_to_the_questionnaire(client):
+    c = nonmalignant_chart(omit=("underlying",))
+    answer = client.post("/cds-services/idds-order-sign", json=c.request()).json()
+    (card,) = answer["cards"]
+    (link,) = [l for l in card["links"] if l["label"] == "Complete the documentation"]
+    assert link["type"] == "smart"
+    context = parse_qs(link["appContext"])
+    assert context["questionnaire"] == [CANONICAL] and context["assessment"] == [card["uuid"]]
+    info = _coverage_info(answer)
+    assert info["doc-needed"]["valueCode"] == "clinical"
+    assert info["questionnaire"]["valueCanonical"] == CANONICAL
+
+
+def test_card_with_criteria_met_asks_for_no_documentation(client):
+    answer = client.post("/cds-services/idds-order-sign", json=nonmalignant_chart().request()).json()
+    (card,) = answer["cards"]
+    assert not [l for l in card["links"] if l["label"] == "Complete the documentation"]
+    info = _coverage_info(answer)
+    assert "doc-needed" not in info and "questionnaire" not in info
+
+
+def test_hook_with_completed_response_in_prefetch_is_criteria_met(client):
+    c = nonmalignant_chart(omit=("underlying",))
+    c.resources["questionnaireResponses"].append({
+        "resourceType": "QuestionnaireResponse", "id": "qr-hook", "status": "completed",
+        "questionnaire": CANONICAL, "subject": {"reference": f"Patient/{c.patient_id}"},
+        "authored": f"{c.days_before(2).isoformat()}T11:00:00Z",
+        "item": [{"linkId": "underlying-cause-treatment-failed", "answer": [{"valueBoolean": True}]}],
+    })
+    answer = client.post("/cds-services/idds-order-sign", json=c.request()).json()
+    a = answer["cards"][0]["extension"]["idds-cds.assessment"]
+    assert a["determination"] == "criteria-met"
+    crit = next(x for x in a["criteria"] if x["id"] == "molina-160-nonmalignant-b-underlying-cause-failed")
+    assert crit["evidence"] == ["QuestionnaireResponse/qr-hook#underlying-cause-treatment-failed"]
