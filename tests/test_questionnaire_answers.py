@@ -10,6 +10,7 @@ questionnaire version) is never counted and is reported.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from cds_service.hook_models import HookRequest
@@ -239,3 +240,82 @@ def test_psych_evaluation_favorable_answer_is_met():
     respond(c, NM_TRIAL_Q, {"psych-evaluation": {"valueCoding": {"system": IDDS, "code": "favorable"}}})
     a, _ = run(c)
     assert criterion(a, "molina-160-nonmalignant-e-psych-favorable")["status"] == "met"
+
+
+# ---- questions with a nested answer (an Observation component or element)
+from tests.policies import test_cigna_cmm_210 as cigna_tests  # noqa: E402
+from tests.policies import test_nia_cg_310 as nia_tests  # noqa: E402
+
+CIGNA_NM_PERMANENT_Q = f"{BASE}cigna-cmm-210-2026-08-04-nonmalignant-pain-permanent"
+CIGNA_RELIEF = "cigna-2026-08-nonmalignant-permanent-relief-over-50-for-8h"
+NIA_REPLACEMENT_Q = f"{BASE}nia-cg-310-2023-01-nonmalignant-pain-replacement"
+
+
+def _policy_run(c: Chart, policy: str) -> tuple[dict[str, Any], list[str]]:
+    terminology, store = services()
+    req = HookRequest.model_validate(c.request())
+    record = asyncio.run(build_record(req, Settings()))
+    outcome = assess_hook(req, record, terminology, store, today=c.dos)
+    (a,) = [a.as_contract() for a in outcome.every_assessment if a.policy.policy == policy]
+    return a, record.issues
+
+
+def _relief(percent: float, hours: float | None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"valueDecimal": percent}
+    if hours is not None:
+        answer["item"] = [{"linkId": "trial-pain-relief.relief-duration", "answer": [{"valueDecimal": hours}]}]
+    return answer
+
+
+def test_cigna_trial_relief_answer_75_percent_for_12_hours_is_met():
+    c, t = cigna_tests.nonmalignant_permanent_chart(cigna_tests.AUG, relief=False)
+    respond(c, CIGNA_NM_PERMANENT_Q, {"trial-pain-relief": _relief(75, 12)}, authored=iso(t + timedelta(hours=13)))
+    a, _ = _policy_run(c, "cigna-cmm-210")
+    assert criterion(a, CIGNA_RELIEF)["status"] == "met"
+
+
+def test_cigna_trial_relief_answer_lasting_only_6_hours_is_not_met():
+    c, t = cigna_tests.nonmalignant_permanent_chart(cigna_tests.AUG, relief=False)
+    respond(c, CIGNA_NM_PERMANENT_Q, {"trial-pain-relief": _relief(75, 6)}, authored=iso(t + timedelta(hours=13)))
+    a, _ = _policy_run(c, "cigna-cmm-210")
+    assert criterion(a, CIGNA_RELIEF)["status"] == "not-met"
+
+
+def test_cigna_trial_relief_answer_above_100_percent_is_reported():
+    c, t = cigna_tests.nonmalignant_permanent_chart(cigna_tests.AUG, relief=False)
+    respond(c, CIGNA_NM_PERMANENT_Q, {"trial-pain-relief": _relief(750, 12)}, authored=iso(t + timedelta(hours=13)),
+            qr_id="qr-750")
+    a, issues = _policy_run(c, "cigna-cmm-210")
+    assert criterion(a, CIGNA_RELIEF)["status"] != "met"
+    assert any("qr-750" in i and "outside 0–100" in i for i in issues)
+
+
+def _pump_answer(status: str, device: str | None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"valueCoding": {"system": IDDS, "code": status}}
+    if device:
+        answer["item"] = [{"linkId": "pump-status.device", "answer": [{"valueReference": {"reference": device}}]}]
+    return answer
+
+
+def test_nia_pump_status_answer_naming_the_pump_is_read():
+    c = nia_tests.nia_replacement_chart(pump_status=None)
+    pump = c.resources["devices"][-1]
+    respond(c, NIA_REPLACEMENT_Q, {"pump-status": _pump_answer("battery-depleted", f"Device/{pump['id']}")}, qr_id="qr-pump")
+    a, _ = _policy_run(c, "nia-cg-310")
+    assert criterion(a, "nia-310-replacement-battery-depleted")["status"] == "met"
+    assert "QuestionnaireResponse/qr-pump#pump-status" in criterion(a, "nia-310-replacement-battery-depleted")["evidence"]
+
+
+def test_nia_pump_status_answer_naming_no_pump_does_not_speak_for_the_active_pump():
+    c = nia_tests.nia_replacement_chart(pump_status=None)
+    respond(c, NIA_REPLACEMENT_Q, {"pump-status": _pump_answer("battery-depleted", None)})
+    a, _ = _policy_run(c, "nia-cg-310")
+    assert criterion(a, "nia-310-replacement-battery-depleted")["status"] == "unknown"
+
+
+def test_nia_pump_status_answer_naming_another_kind_of_resource_is_reported():
+    c = nia_tests.nia_replacement_chart(pump_status=None)
+    respond(c, NIA_REPLACEMENT_Q, {"pump-status": _pump_answer("battery-depleted", "Patient/pat-1")}, qr_id="qr-badref")
+    a, issues = _policy_run(c, "nia-cg-310")
+    assert criterion(a, "nia-310-replacement-battery-depleted")["status"] == "unknown"
+    assert any("qr-badref" in i and "Device" in i for i in issues)
