@@ -110,7 +110,8 @@ def form_html(sheet: Any, hidden: dict[str, str], values: dict[str, str] | None 
     hidden_html = "".join(f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">' for k, v in keep.items() if v)
     said = "".join(f"<li>{_e(m)}</li>" for m in messages or ())
     return (
-        f'<form class="dtr" method="post" action="/smart/documentation" id="dtr-{index}">'
+        f'<form class="dtr" method="post" action="/smart/documentation" id="dtr-{index}" '
+        'style="border:2px solid var(--unk);border-radius:.5rem;padding:.5rem 1.25rem 1rem;margin:-.5rem 0 1.5rem">'
         f'<h3>Complete the documentation ({len(questions)} open question{"s" if len(questions) != 1 else ""})</h3>'
         + (f'<div class="todo" role="alert"><ul>{said}</ul></div>' if said else "")
         + f'{hidden_html}<ol>{"".join(fields)}</ol>'
