@@ -319,3 +319,16 @@ def test_nia_pump_status_answer_naming_another_kind_of_resource_is_reported():
     a, issues = _policy_run(c, "nia-cg-310")
     assert criterion(a, "nia-310-replacement-battery-depleted")["status"] == "unknown"
     assert any("qr-badref" in i and "Device" in i for i in issues)
+
+
+def test_malformed_responses_are_reported_never_a_failed_assessment():
+    c = open_nonmalignant()
+    for qr_id, broken in (("qr-b1", {"status": ["completed"]}), ("qr-b2", {"item": "yes"}),
+                          ("qr-b3", {"subject": "Patient/pat-1"}),
+                          ("qr-b4", {"item": [{"linkId": "underlying-cause-treatment-failed", "answer": [None]}]})):
+        qr = respond(c, NM_TRIAL_Q, {"underlying-cause-treatment-failed": yes()}, qr_id=qr_id)
+        qr.update(broken)
+    a, issues = run(c)
+    assert criterion(a, UNDERLYING)["status"] == "unknown"
+    for qr_id in ("qr-b1", "qr-b2", "qr-b3", "qr-b4"):
+        assert any(f"QuestionnaireResponse/{qr_id}" in i for i in issues), qr_id

@@ -17,6 +17,7 @@ read, like an unrelated Observation.
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 from ..fhirtime import parse as parse_datetime
@@ -24,6 +25,7 @@ from ..record import PatientRecord, resource_ref
 from .build import CANONICAL_BASE, Entry, Questionnaires
 from .spec import IDDS, UCUM, Input
 
+log = logging.getLogger("idds")
 READABLE = {"completed": "final", "amended": "amended"}
 NOT_YET = {
     "in-progress": "is still in progress: its answers count once it is completed",
@@ -49,7 +51,11 @@ def read_answers(record: PatientRecord, qs: Questionnaires) -> None:
     record._answers_read = True  # type: ignore[attr-defined]
     added: list[dict[str, Any]] = []
     for qr in record.resources("QuestionnaireResponse"):
-        added.extend(_read(record, qs, qr))
+        try:
+            added.extend(_read(record, qs, qr))
+        except Exception:  # never a failed hook over one response: say it was not read
+            log.exception("questionnaire response not read")
+            record.issues.append(f"{resource_ref(qr)} could not be read and was ignored.")
     if added:
         record.by_type.setdefault("Observation", []).extend(added)
 
@@ -60,10 +66,15 @@ def _read(record: PatientRecord, qs: Questionnaires, qr: dict[str, Any]) -> list
     if not isinstance(canonical, str) or not canonical.startswith(CANONICAL_BASE):
         return []  # another form (not one of this service's questionnaires)
     status = qr.get("status")
+    if not isinstance(status, str):
+        record.usable(qr)  # reports the malformed response
+        return []
     if status not in READABLE:
-        why = NOT_YET.get(status) if isinstance(status, str) else None
+        why = NOT_YET.get(status)
         record.issues.append(f"{ref} {why or f'has status {status!r}, not completed or amended: its answers were not read'}.")
         return []
+    if not record.usable(qr):
+        return []  # reported by usable(): nothing below runs on a malformed response
     entry = qs.find(canonical)
     if entry is None:
         record.issues.append(
@@ -75,8 +86,6 @@ def _read(record: PatientRecord, qs: Questionnaires, qr: dict[str, Any]) -> list
             and subject["reference"].rpartition("/")[2] == record.patient_id):
         record.issues.append(f"{ref} does not name the patient as its subject: its answers were not read.")
         return []
-    if not record.usable(qr):
-        return []  # reported by usable()
     authored = qr.get("authored")
     if parse_datetime(authored) is None:
         record.issues.append(f"{ref} has no `authored` date, so its answers cannot be dated: they were not read.")

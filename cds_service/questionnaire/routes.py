@@ -134,8 +134,9 @@ async def questionnaire_package(request: Request, services: Services = Depends(g
     for a in outcome.every_assessment:
         entry = qs.for_assessment(a.policy.policy, a.policy.version, a.indication, a.order.phase)
         if entry is None:
-            notes.append(f"{a.policy.payer} {a.policy.title} ({a.determination}): nothing a clinician can attest "
-                         f"for this order, so no questionnaire")
+            why = ("the indication is not documented, so no questionnaire applies" if a.indication is None
+                   else "nothing it asks for this order is something a clinician attests, so no questionnaire")
+            notes.append(f"{a.policy.payer} {a.policy.title} ({a.determination}): {why}")
             continue
         response, open_links = prefill(a, record, services.terminology, entry, qs.spec)
         out.append({"name": "PackageBundle", "resource": {
