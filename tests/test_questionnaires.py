@@ -326,3 +326,29 @@ def test_hook_with_completed_response_in_prefetch_is_criteria_met(client):
     assert a["determination"] == "criteria-met"
     crit = next(x for x in a["criteria"] if x["id"] == "molina-160-nonmalignant-b-underlying-cause-failed")
     assert crit["evidence"] == ["QuestionnaireResponse/qr-hook#underlying-cause-treatment-failed"]
+
+
+# ------------------------------------------------------------------ the mapping file is checked
+def _mappings_with(tmp_path, edit):
+    import shutil as _sh
+
+    from cds_service.codes import MAPPINGS_DIR
+    for f in MAPPINGS_DIR.iterdir():
+        _sh.copy(f, tmp_path / f.name)
+    path = tmp_path / "questionnaire.yaml"
+    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda t: t.replace("  medication-compliance:\n    type: boolean", "  medication-compliance:\n    type: yesno"), "needs a type"),
+    (lambda t: t.replace("answers: [favorable, unfavorable]", "answers: [favorable, so-so]"), "so-so"),
+    (lambda t: t.replace("  medication-compliance:", "  medication-adherence:"), "medication-adherence"),
+    (lambda t: t.replace("  flag: [\"{code}\"]", "  flags: [\"{code}\"]"), "flags"),
+])
+def test_a_broken_questionnaire_mapping_stops_loading(tmp_path, edit, needle):
+    from cds_service.codes import MappingFileError
+    from cds_service.questionnaire.spec import load_spec
+
+    with pytest.raises(MappingFileError, match=needle):
+        load_spec(_mappings_with(tmp_path, edit))
