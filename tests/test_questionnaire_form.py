@@ -112,3 +112,53 @@ def test_unknown_assessment_is_404(client):
 ])
 def test_write_scope(scope, ok):
     assert _may_write(scope) is ok
+
+
+# ---- a SMART session: saved with its token when the write scope was granted
+def _session_client(scope: str):
+    import time as _time
+
+    from cds_service.smart.oauth import Session, SmartState
+    from cds_service.smart.routes import COOKIE
+
+    seen: list[httpx.Request] = []
+
+    def ehr(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"resourceType": "QuestionnaireResponse", "id": "saved-1"})
+
+    services = Services.load(Settings())
+    services.fhir_transport = httpx.MockTransport(ehr)
+    app = create_app(services)
+    state = SmartState(600, 10)
+    app.state.smart_state = state
+    sid = state.open_session(Session("https://ehr.example.org/fhir", "pat-1", "tok-123", _time.time() + 600, None, scope))
+    client = TestClient(app)
+    client.cookies.set(COOKIE, sid)
+    return client, seen
+
+
+def test_smart_session_with_write_scope_saves_with_its_token_and_reopens_the_checklist():
+    client, seen = _session_client("launch patient/*.read patient/QuestionnaireResponse.write")
+    with client:
+        aid = _assessment_id(client, cancer_chart(omit=("life",)))
+        r = client.post("/smart/documentation", follow_redirects=False,
+                        data={"assessment": aid, "questionnaire": CA_Q, "q:life-expectancy": "8", "q:life-expectancy:unit": "mo"})
+    assert r.status_code == 303 and r.headers["location"] == "/smart/checklist"
+    (req,) = seen
+    assert str(req.url) == "https://ehr.example.org/fhir/QuestionnaireResponse"
+    assert req.headers["authorization"] == "Bearer tok-123"
+    import json as _json
+    body = _json.loads(req.content)
+    assert body["status"] == "completed" and body["subject"] == {"reference": "Patient/pat-1"}
+    assert body["item"][0]["answer"][0]["valueQuantity"]["code"] == "mo"
+
+
+def test_smart_session_with_read_only_scope_says_so_and_offers_the_download():
+    client, seen = _session_client("launch patient/*.read openid fhirUser")
+    with client:
+        aid = _assessment_id(client, cancer_chart(omit=("life",)))
+        r = client.post("/smart/documentation",
+                        data={"assessment": aid, "questionnaire": CA_Q, "q:life-expectancy": "8", "q:life-expectancy:unit": "mo"})
+    assert r.status_code == 200 and not seen
+    assert "patient/QuestionnaireResponse.write" in r.text and 'download="questionnaire-response-' in r.text
