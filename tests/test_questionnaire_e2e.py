@@ -72,6 +72,7 @@ def test_form_saved_to_the_fhir_server_turns_incomplete_into_met_then_a_contradi
 
     again = client.get(saved.headers["location"]).text  # the checklist re-assessed at once
     assert _determination(again) == "criteria-met"
+    assert "What was the outcome of the mental and behavioural health evaluation?: Favorable" in again  # the answer, described
     assert 'action="/smart/documentation"' not in again.split('data-policy="cigna-cmm-210"')[1].split("</section>")[0]
 
     # the hook, prefetch-free: the service fetches the chart from the server, responses included

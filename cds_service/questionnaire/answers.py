@@ -100,6 +100,8 @@ def _read(record: PatientRecord, qs: Questionnaires, qr: dict[str, Any]) -> list
             continue
         try:
             obs = _observation(qr, item, inp, READABLE[status], authored, entry)
+            for coding in (obs or {}).get("valueCodeableConcept", {}).get("coding", ()):
+                coding.setdefault("display", qs.spec.display(coding["code"]))  # read back in words
         except _Bad as exc:
             record.issues.append(f"{ref}: the answer to “{inp.question}” (item {link}) {exc}; it was not read.")
             continue
