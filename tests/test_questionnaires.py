@@ -352,3 +352,10 @@ def test_a_broken_questionnaire_mapping_stops_loading(tmp_path, edit, needle):
 
     with pytest.raises(MappingFileError, match=needle):
         load_spec(_mappings_with(tmp_path, edit))
+
+
+def test_cigna_opioid_reduction_only_before_an_opioid_trial_is_not_a_required_question():
+    q = questionnaires(services()[1]).by_id["cigna-cmm-210-2026-08-04-nonmalignant-pain-trial"].resource
+    items = {i["linkId"]: i for i in q["item"]}
+    assert items["opioid-reduction-agreed"]["required"] is False
+    assert items["further-surgery-not-indicated"]["required"] is True

@@ -65,7 +65,8 @@ def _uses(policy: Policy, node: Node | None, mandatory: bool, group: str | None,
     if node is None:
         return
     if isinstance(node, Leaf):
-        yield Use(node, mandatory, group)
+        # a requirement that may not apply ("prior to an intrathecal opioid trial") is not required
+        yield Use(node, mandatory and node.applies_if is None, group)
         if node.applies_if is not None:
             yield Use(node.applies_if, False, group)
     elif isinstance(node, All):
