@@ -34,6 +34,7 @@ from . import log_redaction, packet
 from .services import Services, get_services
 from .smart import smart_router
 from .web_security import ForwardedHeaders, SecurityHeaders
+from .questionnaire.routes import router as questionnaire_router
 
 log = logging.getLogger("idds")
 
@@ -167,6 +168,7 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     app.include_router(smart_router)
     app.include_router(packet.router)
+    app.include_router(questionnaire_router)  # /fhir/Questionnaire… (DTR)
     return app
 
 

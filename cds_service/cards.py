@@ -11,7 +11,7 @@ import re
 import uuid
 from datetime import date
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from .assessment import Assessment, Comparison
 from .engine import MET, NOT_MET, UNKNOWN, CriterionResult, count_requirements
@@ -19,6 +19,7 @@ from .hook_models import Action, Card, Coding, Link, Source, Suggestion
 from . import next_steps, payers
 from .payers import Routing
 from .facts.catalogue import FLAG_LABEL, INDICATION_LABEL, OTHER_INDICATION, PUMP_STATUS_LABEL, SCALE_LABEL
+from .questionnaire.crd import canonical_for
 from .record import PatientRecord
 
 CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
@@ -260,10 +261,20 @@ def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart
         links=[
             Link(label="Open the coverage checklist", url=smart_url, type="smart", appContext=f"assessment={a.id}"),
             Link(label=f"Policy text: {a.policy.title}", url=policy_url + anchor, type="absolute"),
+            *documentation_link(a, smart_url),
         ] + ([Link(label="Prior-authorization packet (FHIR Bundle)", url=f"{base_url}/assessments/{quote(a.id)}/packet",
                    type="absolute")] if own_payer else []),
         extension={"idds-cds.assessment": a.as_contract()},
     )
+
+
+def documentation_link(a: Assessment, smart_url: str) -> list[Link]:
+    """DTR: when the record leaves requirements undocumented, open the questionnaire for them."""
+    canonical = canonical_for(a) if a.determination == "documentation-incomplete" else None
+    if canonical is None:
+        return []
+    return [Link(label="Complete the documentation", url=smart_url, type="smart",
+                 appContext=urlencode({"assessment": a.id, "questionnaire": canonical, "order": a.order.reference}))]
 
 
 # -- a comparison: no payer's policy applies --------------------------------------------------
@@ -372,6 +383,8 @@ def coverage_extension(a: Assessment, coverage_ref: str, today: date) -> dict[st
         ext.append({"url": "pa-needed", "valueCode": pa_needed})
     if doc_needed:
         ext.append({"url": "doc-needed", "valueCode": doc_needed})
+        if canonical_for(a):  # CRD: the documentation template (DTR) to complete
+            ext.append({"url": "questionnaire", "valueCanonical": canonical_for(a)})
     ext += [
         {"url": "date", "valueDate": today.isoformat()},
         {"url": "coverage-assertion-id", "valueString": a.id},

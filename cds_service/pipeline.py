@@ -19,6 +19,8 @@ from .hook_models import HookRequest
 from .orders import ORDER_TYPES, Order, _order_concept, classify
 from .payers import Routing, route
 from .policy_store import PolicyStore
+from .questionnaire.answers import read_answers
+from .questionnaire.build import questionnaires
 from .record import PatientRecord
 
 
@@ -87,6 +89,7 @@ def assess_hook(
     max_orders: int | None = None,
 ) -> HookOutcome:
     outcome = HookOutcome([], [], None, record)  # type: ignore[arg-type]
+    read_answers(record, questionnaires(store))  # completed questionnaire answers are documentation
     draft = draft_resources(req.context.draftOrders, record)
     chosen = orders_to_assess(req, draft, record, max_orders, terminology, outcome)
     orders = [classify(o, draft, record, terminology, today) for o in chosen]

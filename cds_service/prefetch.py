@@ -28,6 +28,7 @@ TEMPLATES: dict[str, str] = {
     "procedures": "Procedure?patient={{context.patientId}}",
     "devices": "Device?patient={{context.patientId}}",
     "allergies": "AllergyIntolerance?patient={{context.patientId}}",
+    "questionnaireResponses": "QuestionnaireResponse?patient={{context.patientId}}",
 }
 RESOURCE_TYPE: dict[str, str] = {
     "patient": "Patient",
@@ -38,6 +39,7 @@ RESOURCE_TYPE: dict[str, str] = {
     "procedures": "Procedure",
     "devices": "Device",
     "allergies": "AllergyIntolerance",
+    "questionnaireResponses": "QuestionnaireResponse",
 }
 LABEL: dict[str, str] = {
     "patient": "the patient",
@@ -48,6 +50,7 @@ LABEL: dict[str, str] = {
     "procedures": "procedures",
     "devices": "devices",
     "allergies": "allergies",
+    "questionnaireResponses": "documentation questionnaire responses",
 }
 
 

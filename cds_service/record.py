@@ -26,6 +26,7 @@ CATEGORIES: dict[str, str] = {
     "Procedure": "procedures",
     "Device": "devices",
     "AllergyIntolerance": "allergies",
+    "QuestionnaireResponse": "questionnaireResponses",
 }
 ENTERED_IN_ERROR = "entered-in-error"
 
@@ -48,6 +49,9 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 def resource_ref(resource: dict[str, Any]) -> str:
+    cited = getattr(resource, "cited_as", None)  # an answer read as an Observation cites its response item
+    if cited:
+        return cited
     return f"{resource.get('resourceType', 'Resource')}/{resource.get('id', '?')}"
 
 

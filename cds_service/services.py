@@ -13,6 +13,7 @@ from .codes import Terminology
 from .codesystem import load_codesystem
 from .payers import load_routes
 from .policy_store import PolicyStore
+from .questionnaire.build import questionnaires
 from .settings import Settings, get_settings
 
 
@@ -34,7 +35,9 @@ class Services:
     def load(cls, settings: Settings | None = None) -> "Services":
         terminology = Terminology()
         load_routes(terminology)  # a malformed mappings/payers.yaml stops start-up, not a request
-        return cls(settings or get_settings(), terminology, PolicyStore.load(), load_codesystem())
+        store = PolicyStore.load()
+        questionnaires(store)  # generated once, validated: a broken mappings/questionnaire.yaml stops start-up
+        return cls(settings or get_settings(), terminology, store, load_codesystem())
 
     def remember(self, key: str, value: Any, limit: int = 2000) -> None:
         """Keep an assessment for the checklist; a comparison's own assessments are kept

@@ -84,7 +84,8 @@ class Chart:
         self.patient_id = patient_id
         self._ids = itertools.count(1)
         self.resources: dict[str, list[dict[str, Any]]] = {k: [] for k in (
-            "coverage", "conditions", "observations", "medications", "procedures", "devices", "allergies")}
+            "coverage", "conditions", "observations", "medications", "procedures", "devices", "allergies",
+            "questionnaireResponses")}
         self.patient = {
             "resourceType": "Patient",
             "id": patient_id,

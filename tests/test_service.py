@@ -59,7 +59,7 @@ def test_discovery_lists_one_service_per_hook_with_prefetch_and_crd_extension(cl
     for s in services:
         assert s["id"] and s["title"] and s["description"]
         assert set(s["prefetch"]) == {"patient", "coverage", "conditions", "observations", "medications",
-                                      "procedures", "devices", "allergies"}
+                                      "procedures", "devices", "allergies", "questionnaireResponses"}
         assert all("{{context.patientId}}" in q for q in s["prefetch"].values())
         assert s["prefetch"]["coverage"].startswith("Coverage?") and "status=active" in s["prefetch"]["coverage"]
         assert s["extension"]["davinci-crd.version"]

@@ -11,7 +11,9 @@ from ..record import PatientRecord
 def index(record: PatientRecord | None) -> dict[str, dict[str, Any]]:
     if record is None:
         return {}
-    return {f"{t}/{r.get('id')}": r for t, items in record.by_type.items() for r in items if isinstance(r, dict)}
+    # an answer read as an Observation is cited as its response item (QuestionnaireResponse/id#linkId)
+    return {getattr(r, "cited_as", "") or f"{t}/{r.get('id')}": r
+            for t, items in record.by_type.items() for r in items if isinstance(r, dict)}
 
 
 def _concept(concept: Any) -> str:

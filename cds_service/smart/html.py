@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..engine import MET, NOT_MET, UNKNOWN
+from ..questionnaire.form import form_html as documentation_form
 from .checklist import INDICATION_LABEL, PHASE_LABEL, ComparisonSheets, Group, Row, Sheet
 
 STATUS = {
@@ -254,7 +255,8 @@ def _page(title: str, body: str, script: bool = True) -> str:
 def checklist_page(view: View, missing_only: bool) -> str:
     hidden = "".join(f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">' for k, v in view.params.items() if k != "missing")
     summary_href = "/smart/summary" + (f"?{urlencode(view.params)}" if view.params else "")
-    sheets = "".join(_sheet(s, i) for i, s in enumerate(view.sheets)) or (
+    form_keep = {k: v for k, v in {**view.params, "patient": view.patient_id or view.params.get("patient")}.items() if k in ("iss", "patient") and v}
+    sheets = "".join(_sheet(s, i) + documentation_form(s, form_keep, index=i) for i, s in enumerate(view.sheets)) or (
         '<p>No coverage assessment to show: no draft intrathecal pump order was found.</p>')
     notes = "".join(f"<li>{_e(n)}</li>" for n in view.notes)
     filtered = ' class="missing-only"' if missing_only else ""

@@ -1,0 +1,112 @@
+"""The documentation form in headless Chromium, against the sandbox FHIR server: a
+clinician opens the checklist of a documentation-incomplete trial, fills the open
+questions, saves; the page comes back re-assessed: criteria met. Saves
+docs/documentation-form.png for the README. Skipped when Debian chromium or node is absent.
+
+The service runs in this process (uvicorn in a thread) so the form's clock can be set to
+the sandbox's fixed dates: an answer authored after the date of service is, like any
+later Observation, not documentation for it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import requests
+
+from cds_service.app import create_app
+from cds_service.questionnaire import form
+from cds_service.services import Services
+from cds_service.settings import Settings
+
+from .fhir_server import SERVER_DIR, fhir_server
+from .helpers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+SCREENSHOT = ROOT / "docs" / "documentation-form.png"
+PID = "cigna-pain-trial-gaps"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() or shutil.which("node") is None
+    or not (SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir(),
+    reason="Debian chromium or the sandbox FHIR server (node) is not available")
+
+
+@pytest.fixture(scope="module")
+def site():
+    import uvicorn
+
+    with fhir_server() as fhir:
+        services = Services.load(Settings(allowed_fhir_servers=fhir, fhir_timeout_seconds=10))
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                requests.get(f"{url}/cds-services", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        try:
+            yield url, fhir
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="idds-chromium-")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1280,1500", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_a_clinician_completes_the_documentation_and_sees_criteria_met(site, browser, monkeypatch):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    service, fhir = site
+    monkeypatch.setattr(form, "clock", lambda: datetime(2026, 9, 12, 10, tzinfo=timezone.utc))
+    browser.get(f"{service}/smart/checklist?iss={fhir}&patient={PID}")
+    cigna = browser.find_element(By.CSS_SELECTOR, 'section[data-policy="cigna-cmm-210"]')
+    assert cigna.find_element(By.CSS_SELECTOR, ".determination").text == "Documentation incomplete"
+    dtr = browser.find_element(By.CSS_SELECTOR, "form.dtr")
+    assert "Complete the documentation (2 open questions)" in dtr.text
+    Select(dtr.find_element(By.NAME, "q:psych-evaluation")).select_by_visible_text("Favorable")
+    dtr.find_element(By.CSS_SELECTOR, 'input[name="q:opioid-reduction-agreed"][value="true"]').click()
+    browser.execute_script("arguments[0].scrollIntoView()", dtr)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    try:
+        browser.set_window_size(1280, min(height + 140, 4000))
+        browser.save_screenshot(str(SCREENSHOT))
+    finally:
+        browser.set_window_size(1280, 1500)
+    dtr.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+    cigna = browser.find_element(By.CSS_SELECTOR, 'section[data-policy="cigna-cmm-210"]')
+    assert cigna.find_element(By.CSS_SELECTOR, ".determination").text == "Criteria met"
+    assert not browser.find_elements(By.CSS_SELECTOR, "form.dtr")
+    saved = requests.get(f"{fhir}/QuestionnaireResponse", params={"patient": PID}, timeout=5).json()
+    assert [e["resource"]["status"] for e in saved["entry"]] == ["completed"]
+    assert SCREENSHOT.stat().st_size > 10_000
