@@ -36,6 +36,16 @@ class Results:
     startup: dict[str, float] = field(default_factory=dict)
     no_audit: list[dict[str, Any]] = field(default_factory=list)  # diagnostic: the app without its audit trail
     load_average: list[float] = field(default_factory=list)  # 1-minute load at the start and at the end
+    side: Any = None  # bench/peer.SideBySide: the rounds against the trivial peer
+    side_bytes: int = 0
+
+
+PEER_IRRELEVANT = 3.0  # issue 13: an order no policy concerns, ≥ 3× the trivial peer end to end
+PEER_FULL = 1.0  # an IDDS order with full assessment, ≥ 1× the trivial peer
+IRRELEVANT_ORJSON = 1.5  # in process, ≤ 1.5× orjson.loads of the body
+FULL_JSON = 3.0  # in process, ≤ 3× json.loads at 30, 300 and 3,000 resources
+EVERY_POLICY = 1.5  # every policy assessed ≤ 1.5× one policy
+MEMORY = 4.0  # peak memory per request ≤ 4× the body
 
 
 def machine(r: Results) -> list[str]:
@@ -232,17 +242,90 @@ def targets(r: Results) -> list[tuple[str, str, bool, str]]:
     return rows
 
 
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    return (v[len(v) // 2] + v[(len(v) - 1) // 2]) / 2 if v else float("nan")
+
+
+def _peer_ratios(r: Results, request: str) -> list[float]:
+    return [row["ours"] / row["peer"] for row in r.side.rounds if row["request"] == request and row["peer"]]
+
+
+def issue13_targets(r: Results) -> list[tuple[str, str, bool, str]]:
+    """Issue 13's targets, each a ratio measured in this run."""
+    rows: list[tuple[str, str, bool, str]] = []
+    if r.side is not None and r.side.rounds:
+        for request, limit, why in (
+            ("an order no policy concerns", PEER_IRRELEVANT, "the peer's own cost is mostly its framework; see the in-process rows for ours"),
+            ("an IDDS order, full assessment", PEER_FULL, "see 'Where the time goes': what is left is spread over the fact extractors, the parse and the framework"),
+        ):
+            ratios = _peer_ratios(r, request)
+            if ratios:
+                med = _median(ratios)
+                rows.append((f"{request}, end to end, ≥ {limit:g}× the trivial peer (median of the rounds)",
+                             f"{med:.2f}× (rounds: {', '.join(f'{x:.2f}×' for x in ratios)})", med >= limit, why))
+    for size in ("small", "typical", "heavy"):
+        m = r.inprocess.get(f"{size}, an order no policy concerns")
+        if m:
+            ratio = m["app_p50"] / m["floor"]["orjson"]
+            rows.append((f"an order no policy concerns, {size}, in process (whole app) ≤ {IRRELEVANT_ORJSON:g}× orjson.loads",
+                         f"{ratio:.2f}× ({_ms(m['app_p50'])} ms vs {_ms(m['floor']['orjson'])} ms)", ratio <= IRRELEVANT_ORJSON,
+                         "at this size the app's fixed cost (routing, middleware, the audit record) outweighs the parse it avoids"
+                         if size == "small" else "the app's fixed cost (routing, middleware, the audit record) on top of the scan"))
+    for size in ("small", "typical", "heavy"):
+        m = r.inprocess.get(size)
+        if m:
+            ratio = m["app_p50"] / m["floor"]["json"]
+            worst = max(((k, v) for k, v in m["stages"].items()), key=lambda kv: kv[1]) if m["stages"] else ("?", 0.0)
+            rows.append((f"an IDDS order, {size} ({r.resources.get(size, '?')} resources), in process (whole app) ≤ {FULL_JSON:g}× json.loads",
+                         f"{ratio:.2f}× ({_ms(m['app_p50'])} ms vs {_ms(m['floor']['json'])} ms)", ratio <= FULL_JSON,
+                         f"largest step: {worst[0]} {_ms(worst[1])} ms"))
+    one, every = r.inprocess.get("heavy"), r.inprocess.get("heavy, every policy")
+    if one and every:
+        ratio = every["app_p50"] / one["app_p50"]
+        rows.append((f"every policy assessed (no Coverage) ≤ {EVERY_POLICY:g}× one policy, heavy, whole app",
+                     f"{ratio:.2f}× ({_ms(every['app_p50'])} ms vs {_ms(one['app_p50'])} ms)", ratio <= EVERY_POLICY, ""))
+    for size in ("small", "typical", "heavy"):
+        m = r.inprocess.get(size)
+        if m:
+            ratio = m["peak_bytes"] / m["bytes"]
+            rows.append((f"peak memory per request ≤ {MEMORY:g}× the body, {size}", f"{ratio:.1f}× ({_mib(m['peak_bytes'])} for {m['bytes'] / 1024:.0f} KiB)",
+                         ratio <= MEMORY, "the parsed body alone (Python dicts and strings) is several times its bytes"))
+    return rows
+
+
+def side_table(r: Results) -> list[str]:
+    s = r.side
+    out = [f"- peer: {s.peer}; {s.peer_versions}" + (f" (fallback because: {s.fallback_reason[:300]})" if s.fallback_reason else ""),
+           f"- load generator: {s.generator}, {s.seconds:g} s per round; both services uvicorn, 1 worker, 127.0.0.1; "
+           f"rounds alternate idds-cds, peer, idds-cds, peer; body {r.side_bytes / 1024:.0f} KiB (the typical chart, order-select)",
+           "",
+           "| request | round | idds-cds req/s | peer req/s | ratio | errors (ours / peer) |", "|---|---:|---:|---:|---:|---:|"]
+    for row in s.rounds:
+        ratio = row["ours"] / row["peer"] if row["peer"] else float("nan")
+        out.append(f"| {row['request']} | {row['round']} | {row['ours']:.0f} | {row['peer']:.0f} | **{ratio:.2f}×** | "
+                   f"{row['ours_errors']} / {row['peer_errors']} |")
+    return out
+
+
 def render(r: Results) -> str:
     lines = ["# Benchmark results", "", "Written by `bench/run.py`" + (" with --quick: a smoke check, not a result." if r.quick else "."), ""]
     lines += machine(r)
     lines += ["", "The floor is `json.loads` of the same request body, timed in the same process and run; every ratio is to it.", ""]
-    lines += ["## Targets", "", "| target | measured | | why not |", "|---|---|---|---|"]
+    lines += ["## Issue 13: side by side with a trivial peer, and the in-process ratios", "",
+              "| target | measured | | why not |", "|---|---|---|---|"]
+    lines += [f"| {t} | {m} | {'met' if ok else '**missed**'} | {'' if ok else why} |" for t, m, ok, why in issue13_targets(r)]
+    if r.side is not None:
+        lines += [""] + side_table(r)
+    lines += ["", "## Earlier targets", "", "| target | measured | | why not |", "|---|---|---|---|"]
     lines += [f"| {t} | {m} | {'met' if ok else '**missed**'} | {'' if ok else why} |" for t, m, ok, why in targets(r)]
     lines += ["", "## In-process handling, one request at a time", ""]
     lines += ["Route steps: parse → HookRequest → build_record → assess_hook → cards → serialise, the route's own functions "
               "in its order. Whole app: the same bytes through the ASGI app (routing, CORS, caller check, audit trail).", ""]
     lines += inprocess_table(r)
     lines += ["", "## Where the time goes (each step the route takes, called one by one; p50)", ""] + stage_table(r)
+    if not r.http:
+        return "\n".join(lines) + "\n"
     lines += ["", "## End-to-end HTTP over loopback (closed loop: each client sends again when answered)", ""]
     lines += ["Load generator and service share the machine's CPUs.", ""] + http_table(r)
     lines += ["", "## End-to-end HTTP at a fixed offered rate (open loop; latency from the scheduled send time)", ""] + open_table(r)
