@@ -17,6 +17,7 @@ same machine conditions; each round's ratio is idds-cds ÷ the peer round next t
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .http_load import closed_loop, request_bytes
-from .server import ROOT, Server
+from .server import ROOT, Server, _children
 
 PEER_DIR = ROOT / "bench" / "peer"
 PEER_VENV = ROOT / "bench" / ".peer-venv"
@@ -105,22 +106,42 @@ def _wrk(url: str, body: bytes, seconds: float) -> tuple[float, int]:
         out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "-s", str(script), url],
                              capture_output=True, text=True, timeout=seconds + 60,
                              env={"IDDS_BENCH_BODY": str(data), "PATH": "/usr/bin:/bin"})
+    total = re.search(r"(\d+) requests in", out.stdout)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out.stdout)
     errors = re.search(r"Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)", out.stdout)
     n_err = int(bad.group(1)) if bad else 0
     if errors:
         n_err += sum(int(g) for g in errors.groups())
-    if rps is None:
+    if rps is None or total is None:
         raise RuntimeError(f"wrk printed no rate: {out.stdout[-300:]} {out.stderr[-300:]}")
-    return float(rps.group(1)), n_err
+    return float(rps.group(1)), n_err, int(total.group(1))
 
 
-def _drive(port: int, path: str, body: bytes, seconds: float, use_wrk: bool) -> tuple[float, int]:
+def _cpu_seconds(server: Server) -> float:
+    """User + system CPU time of the server's processes so far (Linux /proc; 0 elsewhere)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for pid in [server.proc.pid] + _children(server.proc.pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def _drive(server: Server, path: str, body: bytes, seconds: float, use_wrk: bool) -> tuple[float, int, float]:
+    """(req/s, errors, server CPU ms per answered request) for one round."""
+    port = server.port
+    before = _cpu_seconds(server)
     if use_wrk:
-        return _wrk(f"http://127.0.0.1:{port}{path}", body, seconds)
-    r = asyncio.run(closed_loop("127.0.0.1", port, request_bytes("127.0.0.1", port, path, body), CONNECTIONS, 10**9, seconds))
-    return r.throughput, r.errors
+        rps, errors, total = _wrk(f"http://127.0.0.1:{port}{path}", body, seconds)
+    else:
+        r = asyncio.run(closed_loop("127.0.0.1", port, request_bytes("127.0.0.1", port, path, body), CONNECTIONS, 10**9, seconds))
+        rps, errors, total = r.throughput, r.errors, len(r.latencies) + r.errors
+    cpu = (_cpu_seconds(server) - before) / total * 1000 if total else float("nan")
+    return rps, errors, cpu
 
 
 def run(bodies: dict[str, tuple[str, bytes]], rounds: int = 2, seconds: float = 8.0) -> SideBySide:
@@ -134,13 +155,14 @@ def run(bodies: dict[str, tuple[str, bytes]], rounds: int = 2, seconds: float = 
                                            ready_path=peer.ready_path) as theirs:
         for name, (service, body) in bodies.items():
             ours_path, peer_path = f"/cds-services/{service}", f"{peer.prefix}/{service}"
-            _drive(ours.port, ours_path, body, 1.0, use_wrk)  # warm both
-            _drive(theirs.port, peer_path, body, 1.0, use_wrk)
+            _drive(ours, ours_path, body, 1.0, use_wrk)  # warm both
+            _drive(theirs, peer_path, body, 1.0, use_wrk)
             for i in range(1, rounds + 1):
-                mine, mine_err = _drive(ours.port, ours_path, body, seconds, use_wrk)
-                other, other_err = _drive(theirs.port, peer_path, body, seconds, use_wrk)
+                mine, mine_err, mine_cpu = _drive(ours, ours_path, body, seconds, use_wrk)
+                other, other_err, other_cpu = _drive(theirs, peer_path, body, seconds, use_wrk)
                 out.rounds.append({"request": name, "round": i, "ours": mine, "peer": other,
-                                   "ours_errors": mine_err, "peer_errors": other_err})
-                print(f"  {name:45} round {i}: idds-cds {mine:7.1f} req/s, peer {other:7.1f} req/s "
-                      f"({mine / other if other else float('nan'):.2f}x) errors {mine_err}/{other_err}")
+                                   "ours_errors": mine_err, "peer_errors": other_err,
+                                   "ours_cpu_ms": mine_cpu, "peer_cpu_ms": other_cpu})
+                print(f"  {name:45} round {i}: idds-cds {mine:7.1f} req/s ({mine_cpu:.2f} ms CPU), peer {other:7.1f} req/s "
+                      f"({other_cpu:.2f} ms CPU) ({mine / other if other else float('nan'):.2f}x) errors {mine_err}/{other_err}")
     return out

@@ -300,11 +300,16 @@ def side_table(r: Results) -> list[str]:
            f"- load generator: {s.generator}, {s.seconds:g} s per round; both services uvicorn, 1 worker, 127.0.0.1; "
            f"rounds alternate idds-cds, peer, idds-cds, peer; body {r.side_bytes / 1024:.0f} KiB (the typical chart, order-select)",
            "",
-           "| request | round | idds-cds req/s | peer req/s | ratio | errors (ours / peer) |", "|---|---:|---:|---:|---:|---:|"]
+           "Server CPU per request is the service process's user + system time over the round ÷ the requests answered: "
+           "less sensitive than req/s to other work on the machine. Its ratio is the peer's ÷ ours (above 1: ours costs less).",
+           "",
+           "| request | round | idds-cds req/s | peer req/s | ratio (req/s) | idds-cds CPU ms / request | peer CPU ms / request | ratio (CPU, peer ÷ ours) | errors (ours / peer) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in s.rounds:
         ratio = row["ours"] / row["peer"] if row["peer"] else float("nan")
+        cpu = row["peer_cpu_ms"] / row["ours_cpu_ms"] if row.get("ours_cpu_ms") else float("nan")
         out.append(f"| {row['request']} | {row['round']} | {row['ours']:.0f} | {row['peer']:.0f} | **{ratio:.2f}×** | "
-                   f"{row['ours_errors']} / {row['peer_errors']} |")
+                   f"{row['ours_cpu_ms']:.2f} | {row['peer_cpu_ms']:.2f} | {cpu:.2f}× | {row['ours_errors']} / {row['peer_errors']} |")
     return out
 
 
