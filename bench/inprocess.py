@@ -91,6 +91,19 @@ async def peak_memory(client: InProcess, body: bytes) -> int:
         tracemalloc.stop()
 
 
+def parse_peak(body: bytes) -> int:
+    """Peak bytes allocated by orjson.loads of the body alone: what the memory ratio is next to."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        parsed = orjson.loads(body)
+        peak = tracemalloc.get_traced_memory()[1] - before
+        del parsed
+        return peak
+    finally:
+        tracemalloc.stop()
+
+
 async def stages(services: Services, body: bytes, rounds: int = 20) -> dict[str, float]:
     """Median seconds of each step the route takes, called one by one."""
     times: dict[str, list[float]] = {}
@@ -146,6 +159,7 @@ async def measure(app: Any, services: Services, bodies: dict[str, bytes], quick:
                 "app_p99": p99(s["app"]),
                 "n": len(s["steps"]),
                 "peak_bytes": await peak_memory(client, body),
+                "parse_peak_bytes": parse_peak(body),
                 "stages": await stages(services, body, 5 if quick or heavy else 20),
             }
     return out
