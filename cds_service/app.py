@@ -47,6 +47,10 @@ def create_app(services: Services | None = None) -> FastAPI:
             # collector's reach, a full collection no longer re-scans them (bench/: the
             # heavy request's time roughly halves).
             gc.freeze()
+            # A request's parsed chart is thousands of young containers, ten calls at once many more:
+            # at the default 700 the collector ran every few hundred allocations and cost about a
+            # fifth of the CPU of an assessed order under load (bench/results.md). Full collections still run.
+            gc.set_threshold(20_000, 20, 10)
         yield
 
     log_redaction.install()
