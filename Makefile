@@ -40,6 +40,7 @@ check-policies: $(STAMP)
 policy-table: $(STAMP)
 	$(BIN)/python -m cds_service.policy_table --write README.md
 
+# bench/peer.py makes bench/.peer-venv (HealthChain, pinned in bench/peer/requirements.txt) on first use; wrk if installed.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 

@@ -152,3 +152,11 @@ def comparison_request(target: int = 3000) -> dict[str, Any]:
         cov["payor"] = [{"display": "Acme Health Plan"}]
         cov["class"] = []
     return c.request("order-sign")
+
+
+def irrelevant_request(target: int = 300, hook: str = "order-select") -> dict[str, Any]:
+    """The same chart, the order a comprehensive metabolic panel: nothing any policy concerns."""
+    c = build_chart(target)
+    lab = next(r for r in c.draft if r["resourceType"] == "ServiceRequest")
+    lab["code"] = _concept((CPT, "80053", "Comprehensive metabolic panel"))
+    return c.request(hook)

@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 
 import orjson  # noqa: E402
 
-from bench import charts, fhir_delay, inprocess, startup  # noqa: E402
+from bench import charts, fhir_delay, inprocess, peer, startup  # noqa: E402
 from bench.http_load import closed_loop, open_loop, request_bytes  # noqa: E402
 from bench.report import OPEN_RATE, Results, write  # noqa: E402
 from bench.server import Server  # noqa: E402
@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer requests: a smoke check, not a result")
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to run, e.g. 1,2")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    parser.add_argument("--side-by-side-only", action="store_true",
+                        help="only the in-process figures and the rounds against the trivial peer (issue 13)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per request against the peer")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each round against the peer")
     args = parser.parse_args(argv)
     workers = tuple(int(w) for w in args.workers.split(",") if w)
     # The audit trail is part of every hook call; keep the benchmark's rows out of var/.
@@ -121,9 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     built = {name: charts.build_chart(n) for name, n in charts.SIZES.items()}
     requests = {name: c.request("order-sign") for name, c in built.items()}
     requests["heavy, every policy"] = charts.comparison_request(charts.SIZES["heavy"])
-    bodies = {name: orjson.dumps(r) for name, r in requests.items()}
     results = Results(quick=args.quick, resources={name: charts.count(c) for name, c in built.items()})
     results.resources["heavy, every policy"] = results.resources["heavy"]
+    for name, n in charts.SIZES.items():  # the order a lab panel: answered from the draft orders alone
+        requests[f"{name}, an order no policy concerns"] = charts.irrelevant_request(n, "order-sign")
+        results.resources[f"{name}, an order no policy concerns"] = results.resources[name]
+    bodies = {name: orjson.dumps(r) for name, r in requests.items()}
     results.load_average.append(os.getloadavg()[0])
 
     print("in-process: floor and handling")
@@ -134,6 +141,20 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in results.inprocess.items():
         print(f"  {name:20} json.loads {r['floor']['json'] * 1000:7.2f} ms  handling p50 {r['p50'] * 1000:7.2f} ms "
               f"({r['p50'] / r['floor']['json']:.2f}x)  p99 {r['p99'] * 1000:7.2f} ms")
+
+    print("side by side with the trivial peer")
+    side_bodies = {
+        "an IDDS order, full assessment": ("idds-order-select", orjson.dumps(built["typical"].request("order-select"))),
+        "an order no policy concerns": ("idds-order-select", orjson.dumps(charts.irrelevant_request(charts.SIZES["typical"]))),
+    }
+    results.side = peer.run(side_bodies, rounds=1 if args.quick else args.rounds, seconds=2.0 if args.quick else args.seconds)
+    results.side_bytes = len(side_bodies["an IDDS order, full assessment"][1])
+    if args.side_by_side_only:
+        results.load_average.append(os.getloadavg()[0])
+        text = write(results, Path(args.out))
+        print()
+        print(text)
+        return 0
 
     print("missing prefetch against a slow FHIR server")
     results.fetch = fhir_delay.measure(built["typical"], delay=0.2, rounds=2 if args.quick else 3)

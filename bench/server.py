@@ -26,9 +26,13 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, workers: int = 1, env: dict[str, str] | None = None, app: str = "cds_service.app:app"):
+    def __init__(self, workers: int = 1, env: dict[str, str] | None = None, app: str = "cds_service.app:app",
+                 python: str | None = None, cwd: Path | None = None, ready_path: str = "/cds-services"):
         self.workers = workers
         self.app = app
+        self.python = python or sys.executable  # the peer (bench/peer.py) runs from its own virtualenv
+        self.cwd = cwd or ROOT
+        self.ready_path = ready_path
         self.port = free_port()
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen | None = None
@@ -36,21 +40,21 @@ class Server:
 
     def __enter__(self) -> "Server":
         cmd = [
-            sys.executable, "-m", "uvicorn", self.app,
+            self.python, "-m", "uvicorn", self.app,
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
             "--log-level", "warning", "--no-access-log",
         ]
         start = time.perf_counter()
         # a file, not a pipe: nobody reads the log while the server runs, and a full pipe would stall it
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = start + 30
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
                 self.log.seek(0)
                 raise RuntimeError(f"uvicorn exited: {self.log.read().decode(errors='replace')[-2000:]}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/cds-services", timeout=1) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{self.ready_path}", timeout=1) as r:
                     if r.status == 200:
                         self.ready_after = time.perf_counter() - start
                         # with several workers, wait until every one answers

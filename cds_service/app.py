@@ -20,13 +20,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from . import audit, auth
+from . import audit, auth, hook_body
 from .cards import card, failure_card, system_actions
 from .notice_cards import orders_capped_card, unreadable_order_card
 from .discovery import HOOK_BY_SERVICE, configuration, discovery
 from .errors import operation_outcome
 from .hook_models import Feedback, HookRequest, HookResponse
-from .pipeline import assess_hook
+from .pipeline import assess_hook, concerns_no_policy
 from .policy_store import cited_sentences
 from .policy_text import render_html
 from .prefetch import PatientUnavailable, build_record
@@ -48,6 +48,10 @@ def create_app(services: Services | None = None) -> FastAPI:
             # collector's reach, a full collection no longer re-scans them (bench/: the
             # heavy request's time roughly halves).
             gc.freeze()
+            # A request's parsed chart is thousands of young containers, ten calls at once many more:
+            # at the default 700 the collector ran every few hundred allocations and cost about a
+            # fifth of the CPU of an assessed order under load (bench/results.md). Full collections still run.
+            gc.set_threshold(20_000, 20, 10)
         yield
 
     log_redaction.install()
@@ -80,7 +84,13 @@ def create_app(services: Services | None = None) -> FastAPI:
         hook = HOOK_BY_SERVICE.get(service_id)
         if hook is None:
             return operation_outcome(404, f"no CDS service {service_id!r}", "not-found")
-        body = await _json_body(request, services.settings.max_body_bytes)
+        raw = await _read_body(request, services.settings.max_body_bytes)
+        if isinstance(raw, JSONResponse):
+            return raw
+        quick = _concerns_no_policy(request, hook, hook_body.light(raw), services)
+        if quick is not None:
+            return quick
+        body = _parse(raw)
         if isinstance(body, JSONResponse):
             return body
         audit.note_request(request, body)  # the trail's summary, from this parse rather than a second one
@@ -187,7 +197,31 @@ def _assess(req: HookRequest, record, services: Services, base: str, smart: str,
     return outcome, outcome.assessments, cards, actions
 
 
+def _concerns_no_policy(request: Request, hook: str, light: dict[str, Any] | None, services: Services) -> Response | None:
+    """An order no policy concerns, answered from the draft orders alone (no prefetch built,
+    validated or fetched): no cards, as the full assessment answers it. None: take the full path."""
+    if light is None:
+        return None
+    try:
+        req = HookRequest.model_validate(light)
+    except ValidationError:
+        return None  # the full path says why
+    if req.hook != hook or not concerns_no_policy(req, services.terminology, services.settings.max_orders_per_call):
+        return None
+    audit.note_request(request, light)  # ids, order codes, prefetch entry counts: all the trail keeps
+    log.info("hook %s instance=%s patient=%s orders=0 cards=0 (no order a policy concerns)",
+             hook, req.hookInstance, req.context.patientId)
+    answer = HookResponse()
+    audit.note_answer(request, answer)
+    return _hook_json(answer)
+
+
 async def _json_body(request: Request, limit: int) -> Any:
+    raw = await _read_body(request, limit)
+    return raw if isinstance(raw, JSONResponse) else _parse(raw)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | JSONResponse:
     too_large = operation_outcome(413, f"request body larger than {limit} bytes", "too-costly")
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
@@ -199,7 +233,10 @@ async def _json_body(request: Request, limit: int) -> Any:
         if size > limit:
             return too_large
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def _parse(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

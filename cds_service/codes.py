@@ -201,11 +201,24 @@ class Terminology:
         return hit
 
     def in_set(self, concept: Any, value_set: str) -> bool:
+        """Whether a coding of the concept (or of a list of them) is in the value set. Called
+        for most resources a fact reads: one memo lookup per coding, no list built."""
         if value_set not in self.value_sets:
             raise KeyError(value_set)
-        for system, code in _coding_keys(concept):
-            if value_set in self.sets_of(system, code):
-                return True
+        if isinstance(concept, list):
+            return any(self.in_set(c, value_set) for c in concept)
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        if not isinstance(codings, list):
+            return False
+        memo = self._sets_of
+        for c in codings:
+            if not isinstance(c, dict):
+                continue
+            system, code = c.get("system"), c.get("code")
+            if isinstance(system, str) and isinstance(code, str) and code:
+                hit = memo.get((system, code))
+                if value_set in (hit if hit is not None else self.sets_of(system, code)):
+                    return True
         return False
 
     def idds_code(self, concept: Any) -> str | None:

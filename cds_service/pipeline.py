@@ -59,16 +59,40 @@ def draft_resources(draft_orders: dict[str, Any], record: PatientRecord) -> list
 IDDS_ORDER_SETS = ("order-trial-injection", "order-implant", "order-replacement-only")
 
 
+def _candidates(req: HookRequest, draft: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The orders this hook asks about: order-select's selections, order-sign's every order."""
+    orders = [r for r in draft if r.get("resourceType") in ORDER_TYPES]
+    if req.hook == "order-select":
+        wanted = set(req.context.selections)
+        orders = [r for r in orders if f"{r.get('resourceType')}/{r.get('id')}" in wanted]
+    return orders
+
+
+def concerns_no_policy(req: HookRequest, terminology: Terminology, limit: int | None = None) -> bool:
+    """True when assess_hook would answer nothing whatever the chart holds: every draft entry is a
+    resource, no order asked about is an IDDS order (classify gives each no phase: no card, no
+    unreadable-order card), and none is past the per-call cap (that has its card). Reads
+    context.draftOrders only, so the route can answer before prefetch is built or fetched."""
+    draft_orders = req.context.draftOrders
+    entries = draft_orders.get("entry") if draft_orders.get("resourceType") == "Bundle" else None
+    if not isinstance(entries, list):
+        return False
+    draft = [e.get("resource") if isinstance(e, dict) else None for e in entries]
+    if not all(isinstance(r, dict) and isinstance(r.get("resourceType"), str) for r in draft):
+        return False
+    orders = _candidates(req, draft)
+    if limit is not None and len(orders) > limit:
+        return False
+    return not any(terminology.in_set(_order_concept(o), vs) for o in orders for vs in IDDS_ORDER_SETS)
+
+
 def orders_to_assess(req: HookRequest, draft: list[dict[str, Any]], record: PatientRecord,
                      limit: int | None = None, terminology: Terminology | None = None,
                      outcome: HookOutcome | None = None) -> list[dict[str, Any]]:
     """order-select: only the selections; order-sign: every draft order. At most `limit` are
     read (the rest go to `outcome.not_assessed`); an IDDS order that is not valid FHIR (an
     unreadable date, say) goes to `outcome.unreadable` with what was wrong."""
-    orders = [r for r in draft if r.get("resourceType") in ORDER_TYPES]
-    if req.hook == "order-select":
-        wanted = set(req.context.selections)
-        orders = [r for r in orders if f"{r.get('resourceType')}/{r.get('id')}" in wanted]
+    orders = _candidates(req, draft)
     if limit is not None and len(orders) > limit:
         if outcome is not None:
             outcome.not_assessed = [f"{r.get('resourceType')}/{r.get('id')}" for r in orders[limit:]]

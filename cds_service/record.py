@@ -10,9 +10,11 @@ is reported on the card instead of being dropped unnoticed.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
@@ -40,6 +42,20 @@ def _model(resource_type: str) -> Any:
     if model is None:
         model = _MODELS[resource_type] = get_fhir_model_class(resource_type)
     return model
+
+
+# fhir.resources' verdict (valid?, the note when not) by the resource's content: a content
+# digest, so two resources share a verdict only when every field is the same.
+_VERDICTS: dict[bytes, tuple[bool, str | None]] = {}
+VERDICT_MEMO_LIMIT = 50_000  # distinct resources remembered; the memo starts afresh past it
+
+
+def _content_key(resource: dict[str, Any]) -> bytes | None:
+    try:
+        canonical = orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # not JSON content (built in code, not received): validated every time
+        return None
+    return hashlib.blake2b(canonical, digest_size=20).digest()
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -100,6 +116,25 @@ class PatientRecord:
         return ok
 
     def _validate(self, resource: dict[str, Any]) -> bool:
+        """fhir.resources' verdict on this content: computed once per distinct content in the
+        process (the same chart comes with every order-select of a visit), its note repeated."""
+        key = _content_key(resource)
+        known = _VERDICTS.get(key) if key is not None else None
+        if known is None:
+            before = len(self.issues)
+            ok = self._validate_now(resource)
+            known = (ok, self.issues[before] if len(self.issues) > before else None)
+            if key is not None:
+                if len(_VERDICTS) >= VERDICT_MEMO_LIMIT:
+                    _VERDICTS.clear()
+                _VERDICTS[key] = known
+            return ok
+        ok, note = known
+        if note is not None:
+            self.issues.append(note)
+        return ok
+
+    def _validate_now(self, resource: dict[str, Any]) -> bool:
         rtype = resource.get("resourceType")
         try:
             model = _model(rtype)

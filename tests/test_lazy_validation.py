@@ -190,3 +190,42 @@ def test_the_response_bytes_are_what_fastapi_would_have_serialised():
     assert orjson.loads(response.to_json()) == response.model_dump(mode="json", exclude_none=True)
     assert b'"detail"' not in response.to_json()  # absent fields left out
     assert b'"indication":null' in response.to_json()  # nulls inside the contract kept, as before
+
+
+# -- the verdict is remembered by content (issue 13): the same chart comes with every order-select --------
+
+def _validations(monkeypatch) -> list[str]:
+    from cds_service import record as record_module
+    seen: list[str] = []
+    real = PatientRecord._validate_now
+    monkeypatch.setattr(PatientRecord, "_validate_now", lambda self, res: seen.append(record_module.resource_ref(res)) or real(self, res))
+    record_module._VERDICTS.clear()
+    return seen
+
+
+def test_the_same_chart_sent_again_is_not_validated_again_and_its_invalid_nrs_is_reported_again(monkeypatch):
+    seen = _validations(monkeypatch)
+    c = Chart()
+    previous = c.nrs(6, c.days_before(20))
+    latest = c.nrs(9, c.days_before(2))
+    latest.update(BROKEN_VALUE)
+    first = context(c)
+    assert compute(first, "pain_nrs_latest", {}).value == 6 and reported(first, latest)
+    checked = len(seen)
+    assert f"Observation/{latest['id']}" in seen and f"Observation/{previous['id']}" in seen
+    second = context(c)
+    f = compute(second, "pain_nrs_latest", {})
+    assert f.value == 6 and f.evidence == (f"Observation/{previous['id']}",)
+    assert reported(second, latest)
+    assert len(seen) == checked  # every verdict came from the first request
+
+
+def test_a_resource_differing_in_one_field_is_validated_on_its_own(monkeypatch):
+    seen = _validations(monkeypatch)
+    c = Chart()
+    nrs = c.nrs(7, c.days_before(2))
+    assert compute(context(c), "pain_nrs_latest", {}).value == 7
+    nrs.update(BROKEN_VALUE)  # same id, now malformed: a verdict of its own, not the valid one
+    ctx = context(c)
+    assert compute(ctx, "pain_nrs_latest", {}).value is None
+    assert reported(ctx, nrs) and seen.count(f"Observation/{nrs['id']}") == 2
