@@ -85,7 +85,8 @@ def browser():
 
 def test_a_clinician_completes_the_documentation_and_sees_criteria_met(site, browser, monkeypatch):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     service, fhir = site
     monkeypatch.setattr(form, "clock", lambda: datetime(2026, 9, 12, 10, tzinfo=timezone.utc))
@@ -104,7 +105,10 @@ def test_a_clinician_completes_the_documentation_and_sees_criteria_met(site, bro
     finally:
         browser.set_window_size(1280, 1500)
     dtr.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
-    cigna = browser.find_element(By.CSS_SELECTOR, 'section[data-policy="cigna-cmm-210"]')
+    # the answer is a new page: wait for the old one to go before reading the new verdict
+    WebDriverWait(browser, 30).until(EC.staleness_of(cigna))
+    cigna = WebDriverWait(browser, 30).until(
+        lambda b: b.find_element(By.CSS_SELECTOR, 'section[data-policy="cigna-cmm-210"]'))
     assert cigna.find_element(By.CSS_SELECTOR, ".determination").text == "Criteria met"
     assert not browser.find_elements(By.CSS_SELECTOR, "form.dtr")
     saved = requests.get(f"{fhir}/QuestionnaireResponse", params={"patient": PID}, timeout=5).json()
