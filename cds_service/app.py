@@ -103,8 +103,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         except Exception:  # a bug must not cost the clinician a 500 mid-ordering
             log.exception("assessment failed: hook=%s instance=%s patient=%s", hook, req.hookInstance, req.context.patientId)
             return _hook_json(HookResponse(cards=[failure_card()]))
-        for a in shown:
-            services.remember(a.id, a.as_contract())
+        await run_in_threadpool(_keep, services, shown)  # the shared database: every worker opens the link
         log.info(
             "hook %s instance=%s patient=%s orders=%d cards=%d",
             hook, req.hookInstance, req.context.patientId, len(outcome.orders), len(cards),
@@ -181,6 +180,15 @@ def _assess(req: HookRequest, record, services: Services, base: str, smart: str,
     cards = [card(a, record, base, smart) for a in outcome.assessments] + notices
     actions = system_actions(outcome.assessments, req.hook, outcome.routing, today) if options["coverage-info"] else []
     return outcome, outcome.assessments, cards, actions
+
+
+def _keep(services: Services, shown) -> None:
+    """The assessments behind the cards' links; a database fault loses the links, never the cards."""
+    try:
+        for a in shown:
+            services.remember(a.id, a.as_contract())
+    except Exception:
+        log.exception("could not keep %d assessment(s) for their checklist links", len(shown))
 
 
 async def _json_body(request: Request, limit: int) -> Any:

@@ -48,13 +48,9 @@ def smart_settings() -> SmartSettings:
 
 
 def _state(request: Request) -> SmartState:
-    """One store per app (tests build several apps in one process)."""
-    found = getattr(request.app.state, "smart_state", None)
-    if found is None:
-        cfg = smart_settings()
-        found = SmartState(cfg.launch_ttl_seconds, cfg.max_sessions)
-        request.app.state.smart_state = found
-    return found
+    """Launches and sessions in the app's shared database (every worker and host reads the same)."""
+    services: Services = request.app.state.services
+    return SmartState(services.state, smart_settings().launch_ttl_seconds)
 
 
 def _base(request: Request, services: Services) -> str:
