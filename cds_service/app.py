@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from . import audit, auth
+from . import audit, auth, ops
 from .cards import card, failure_card, system_actions
 from .notice_cards import orders_capped_card, unreadable_order_card
 from .discovery import HOOK_BY_SERVICE, configuration, discovery
@@ -62,6 +62,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     auth.install(app)  # bare 401 for refused callers; start-up warning when auth is off
     audit.install(app)  # one audit record per hook call; migrations at start-up
+    ops.install(app)  # /healthz, /readyz, /metrics; hook calls counted and timed (outside the audit commit)
     app.add_middleware(SecurityHeaders)  # nosniff, no-referrer, CSP with frame-ancestors on every answer
     app.add_middleware(ForwardedHeaders)  # X-Forwarded-* only from IDDS_TRUSTED_PROXIES (outermost)
 

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # Audit trail (cds_service/audit/). Empty: a SQLite file var/audit.sqlite under the
     # project root; a postgresql:// URL uses PostgreSQL through psycopg 3.
     database_url: str = ""
+    # GET /readyz: how long the database may take to answer `SELECT 1` before the service is not ready.
+    readiness_timeout_seconds: float = Field(2.0, gt=0, le=30)
 
     @property
     def fhir_server_prefixes(self) -> tuple[str, ...]:
