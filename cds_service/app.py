@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from . import audit, auth, ops
+from . import audit, auth, logs, ops
 from .cards import card, failure_card, system_actions
 from .notice_cards import orders_capped_card, unreadable_order_card
 from .discovery import HOOK_BY_SERVICE, configuration, discovery
@@ -41,8 +41,9 @@ log = logging.getLogger("idds")
 def create_app(services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if getattr(app.state, "services", None) is None:
+        if getattr(app.state, "services", None) is None:  # a real start (tests inject their services)
             app.state.services = Services.load()
+            logs.configure(app.state.services.settings)  # one handler for ours and uvicorn's lines
             # Policies, mappings and models live as long as the process: moved out of the
             # collector's reach, a full collection no longer re-scans them (bench/: the
             # heavy request's time roughly halves).
@@ -168,9 +169,11 @@ def create_app(services: Services | None = None) -> FastAPI:
     return app
 
 
-def _assess(req: HookRequest, record, services: Services, base: str, smart: str, options: dict[str, Any]):
-    """(outcome, the assessments shown, cards, system actions); run in a worker thread."""
-    today = date.today()
+def _assess(req: HookRequest, record, services: Services, base: str, smart: str, options: dict[str, Any],
+            today: date | None = None):
+    """(outcome, the assessments shown, cards, system actions); run in a worker thread (`idds-cds assess`
+    gives its own date)."""
+    today = today or date.today()
     cap = services.settings.max_orders_per_call
     outcome = assess_hook(req, record, services.terminology, services.store, today, cap)
     notices = [unreadable_order_card(ref, why) for ref, why in outcome.unreadable]

@@ -234,3 +234,31 @@ def _up(service: Service) -> bool:
         return httpx.get(f"{service.url}/policies", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_expired_rows_are_purged_by_the_writes_that_follow(db_url):
+    from cds_service.state.store import SharedState
+
+    shared = SharedState(store_for(Settings(database_url=db_url)).engine, purge_every=60)
+    now = time.time()
+    shared.put_assessments({"old": {"id": "old"}}, now + 10, now)
+    shared.put_assessments({"new": {"id": "new"}}, now + 1000, now + 30)  # within the minute: no purge yet
+    with shared.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(RecentAssessment)).scalar() == 2
+    shared.put_assessments({"later": {"id": "later"}}, now + 1000, now + 61)
+    with shared.engine.connect() as conn:
+        assert sorted(conn.execute(select(RecentAssessment.id)).scalars()) == ["later", "new"]
+
+
+def test_a_replay_store_that_cannot_be_reached_refuses_the_call(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from cds_service.app import create_app
+
+    down = f"postgresql://idds:idds@127.0.0.1:{free_port()}/nowhere"
+    base = "https://cds.example-hospital.test"
+    services = Services.load(Settings(database_url=down, require_auth=True, public_base_url=base,
+                                      trusted_issuers_file=issuers_file(tmp_path)))
+    client = TestClient(create_app(services))  # no lifespan: start-up would fail on this database
+    r = client.post(SIGN, json=request_body(), headers=bearer(token(base=base)))
+    assert r.status_code == 401
