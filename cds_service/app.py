@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from . import audit, auth, logs, ops
+from . import api_docs, audit, auth, logs, ops
 from .cards import card, failure_card, system_actions
 from .notice_cards import orders_capped_card, unreadable_order_card
 from .discovery import HOOK_BY_SERVICE, configuration, discovery
@@ -51,8 +51,9 @@ def create_app(services: Services | None = None) -> FastAPI:
         yield
 
     log_redaction.install()
-    app = FastAPI(title="idds-cds", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="idds-cds", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="CDS Hooks coverage requirements for intrathecal drug delivery systems")
+    api_docs.install(app)  # /docs from packaged assets (no CDN); the hook bodies in /openapi.json
     app.state.services = services
     app.add_middleware(
         CORSMiddleware,
