@@ -3,6 +3,7 @@
     idds-cds assess CHART.json [--order ID] [--date YYYY-MM-DD] [--format text|json|cards]
     idds-cds check-policies [FILE ...]
     idds-cds policy-table [--write README.md]
+    idds-cds integration-tables [--write docs/integration.md]
     idds-cds serve [--host 127.0.0.1] [--port 8000] [--workers N]
 
 `assess` runs the hook pipeline on a FHIR Bundle file with no server: the draft orders
@@ -205,6 +206,18 @@ def cmd_policy_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_integration_tables(args: argparse.Namespace) -> int:
+    from .integration_doc import replace_block, tables
+
+    rendered = tables()
+    if args.write:
+        path = Path(args.write)
+        path.write_text(replace_block(path.read_text(encoding="utf-8"), rendered), encoding="utf-8")
+    else:
+        print(rendered)
+    return 0
+
+
 # -- serve ------------------------------------------------------------------------------------
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -241,6 +254,9 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("policy-table", help="print the README's policy table, or write it into a file")
     t.add_argument("--write", metavar="FILE")
     t.set_defaults(run=cmd_policy_table)
+    i = sub.add_parser("integration-tables", help="print docs/integration.md's generated tables, or write them into it")
+    i.add_argument("--write", metavar="FILE")
+    i.set_defaults(run=cmd_integration_tables)
     s = sub.add_parser("serve", help="run the service (uvicorn)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
