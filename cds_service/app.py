@@ -161,7 +161,7 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     @app.get("/assessments/{assessment_id}")
     async def get_assessment(assessment_id: str, services: Services = Depends(get_services)):
-        found = services.recall(assessment_id)
+        found = await run_in_threadpool(services.recall, assessment_id)  # the shared database
         if found is None:
             return operation_outcome(404, "unknown or expired assessment id", "not-found")
         return found
