@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+FHIR_PORT ?= 8090
+# `make run WORKERS=4`: several worker processes sharing one database (README "Deploying").
+WORKERS ?= 1
 STAMP := $(VENV)/.installed
 FHIR_DEPS := sandbox/fhir-server/node_modules/.package-lock.json
 
@@ -19,8 +22,8 @@ $(FHIR_DEPS): sandbox/fhir-server/package-lock.json
 	@if command -v npm >/dev/null; then npm ci --prefix sandbox/fhir-server --no-audit --no-fund; else echo "npm not found: FHIR-server tests will skip"; fi
 
 run: $(STAMP)
-	$(BIN)/python -m cds_service.policy_store
-	$(BIN)/uvicorn cds_service.app:app --host 127.0.0.1 --port $(PORT) --no-proxy-headers
+	$(BIN)/idds-cds check-policies
+	$(BIN)/idds-cds serve --host 127.0.0.1 --port $(PORT) --workers $(WORKERS)
 
 test: $(STAMP) $(FHIR_DEPS)
 	$(BIN)/python -m pytest
@@ -35,23 +38,23 @@ fuzz: $(STAMP)
 		tests/test_security_fuzz.py tests/test_fuzz.py
 
 check-policies: $(STAMP)
-	$(BIN)/python -m cds_service.policy_store
+	$(BIN)/idds-cds check-policies
 
 policy-table: $(STAMP)
-	$(BIN)/python -m cds_service.policy_table --write README.md
+	$(BIN)/idds-cds policy-table --write README.md
 
 # bench/peer.py makes bench/.peer-venv (HealthChain, pinned in bench/peer/requirements.txt) on first use; wrk if installed.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 fhir-server: $(FHIR_DEPS)
-	node sandbox/fhir-server/server.mjs --port 8090 --load sandbox/patients
+	node sandbox/fhir-server/server.mjs --port $(FHIR_PORT) --load sandbox/patients
 
 patients: $(STAMP)
 	$(BIN)/python sandbox/build_patients.py
 
 fire: $(STAMP)
-	$(BIN)/python sandbox/fire.py --all
+	$(BIN)/python sandbox/fire.py --all --service http://127.0.0.1:$(PORT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache sandbox/fhir-server/node_modules

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from . import audit, auth, hook_body
+from . import api_docs, audit, auth, hook_body, logs, ops
 from .cards import card, failure_card, system_actions
 from .notice_cards import orders_capped_card, unreadable_order_card
 from .discovery import HOOK_BY_SERVICE, configuration, discovery
@@ -42,8 +42,9 @@ log = logging.getLogger("idds")
 def create_app(services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if getattr(app.state, "services", None) is None:
+        if getattr(app.state, "services", None) is None:  # a real start (tests inject their services)
             app.state.services = Services.load()
+            logs.configure(app.state.services.settings)  # one handler for ours and uvicorn's lines
             # Policies, mappings and models live as long as the process: moved out of the
             # collector's reach, a full collection no longer re-scans them (bench/: the
             # heavy request's time roughly halves).
@@ -55,8 +56,9 @@ def create_app(services: Services | None = None) -> FastAPI:
         yield
 
     log_redaction.install()
-    app = FastAPI(title="idds-cds", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="idds-cds", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="CDS Hooks coverage requirements for intrathecal drug delivery systems")
+    api_docs.install(app)  # /docs from packaged assets (no CDN); the hook bodies in /openapi.json
     app.state.services = services
     app.add_middleware(
         CORSMiddleware,
@@ -67,6 +69,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     auth.install(app)  # bare 401 for refused callers; start-up warning when auth is off
     audit.install(app)  # one audit record per hook call; migrations at start-up
+    ops.install(app)  # /healthz, /readyz, /metrics; hook calls counted and timed (outside the audit commit)
     app.add_middleware(SecurityHeaders)  # nosniff, no-referrer, CSP with frame-ancestors on every answer
     app.add_middleware(ForwardedHeaders)  # X-Forwarded-* only from IDDS_TRUSTED_PROXIES (outermost)
 
@@ -114,9 +117,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         except Exception:  # a bug must not cost the clinician a 500 mid-ordering
             log.exception("assessment failed: hook=%s instance=%s patient=%s", hook, req.hookInstance, req.context.patientId)
             return _hook_json(HookResponse(cards=[failure_card()]))
-        for a in shown:
-            services.remember(a.id, a.as_contract())
-            packet.keep(services, a, record, req.fhirServer)
+        await run_in_threadpool(_keep, services, shown, record, req.fhirServer)  # the shared database: every worker opens the link
         log.info(
             "hook %s instance=%s patient=%s orders=%d cards=%d",
             hook, req.hookInstance, req.context.patientId, len(outcome.orders), len(cards),
@@ -171,7 +172,7 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     @app.get("/assessments/{assessment_id}")
     async def get_assessment(assessment_id: str, services: Services = Depends(get_services)):
-        found = services.recall(assessment_id)
+        found = await run_in_threadpool(services.recall, assessment_id)  # the shared database
         if found is None:
             return operation_outcome(404, "unknown or expired assessment id", "not-found")
         return found
@@ -182,9 +183,11 @@ def create_app(services: Services | None = None) -> FastAPI:
     return app
 
 
-def _assess(req: HookRequest, record, services: Services, base: str, smart: str, options: dict[str, Any]):
-    """(outcome, the assessments shown, cards, system actions); run in a worker thread."""
-    today = date.today()
+def _assess(req: HookRequest, record, services: Services, base: str, smart: str, options: dict[str, Any],
+            today: date | None = None):
+    """(outcome, the assessments shown, cards, system actions); run in a worker thread (`idds-cds assess`
+    gives its own date)."""
+    today = today or date.today()
     cap = services.settings.max_orders_per_call
     outcome = assess_hook(req, record, services.terminology, services.store, today, cap)
     notices = [unreadable_order_card(ref, why) for ref, why in outcome.unreadable]
@@ -214,6 +217,16 @@ def _concerns_no_policy(request: Request, hook: str, light: dict[str, Any] | Non
     answer = HookResponse()
     audit.note_answer(request, answer)
     return _hook_json(answer)
+
+
+def _keep(services: Services, shown, record, fhir_server: str | None) -> None:
+    """The assessments (and packets) behind the cards' links; a database fault loses the links, never the cards."""
+    try:
+        for a in shown:
+            services.remember(a.id, a.as_contract())
+            packet.keep(services, a, record, fhir_server)
+    except Exception:
+        log.exception("could not keep %d assessment(s) for their checklist links", len(shown))
 
 
 async def _json_body(request: Request, limit: int) -> Any:

@@ -35,10 +35,12 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .settings import Settings, get_settings
+from .state import state_for
 
 log = logging.getLogger("idds.auth")
 
@@ -212,25 +214,16 @@ class KeySetCache:
 
 
 class ReplayGuard:
-    """(iss, jti) pairs seen, each kept until its token has expired; memory stays bounded by the rate of calls."""
+    """(iss, jti) pairs seen, in the database every worker shares (cds_service/state/), each
+    kept until its token has expired: a token accepted by one worker or host is refused by
+    every other, and after a restart. The insert-if-absent is atomic in the database."""
 
-    def __init__(self, clock: Callable[[], float] = time.time):
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
+        self.settings = settings
         self.clock = clock
-        self._seen: dict[tuple[str, str], float] = {}
-        self._next_purge = 0.0
 
     def first_use(self, key: tuple[str, str], until: float) -> bool:
-        now = self.clock()
-        if now >= self._next_purge:
-            self._seen = {k: t for k, t in self._seen.items() if t > now}
-            self._next_purge = now + 30
-        if self._seen.get(key, 0) > now:
-            return False
-        self._seen[key] = until
-        return True
-
-    def __len__(self) -> int:
-        return len(self._seen)
+        return state_for(self.settings).first_use(key, until, self.clock())
 
 
 # -- verification ---------------------------------------------------------------------
@@ -261,7 +254,7 @@ class Verifier:
         self.pinned = {iss: parse_jwks(i.jwks, strict=True) if i.jwks else {} for iss, i in self.issuers.items()}
         self.key_sets = KeySetCache(settings.auth_jwks_cache_seconds, settings.auth_jwks_min_refresh_seconds,
                                     settings.auth_jwks_timeout_seconds)
-        self.replay = ReplayGuard(clock)
+        self.replay = ReplayGuard(settings, clock)
         self.clock = clock
 
     async def verify(self, authorization: str | None, audience: str) -> dict[str, Any]:
@@ -306,7 +299,7 @@ class Verifier:
         lifetime = float(claims["exp"]) - float(claims["iat"])
         if lifetime > self.settings.auth_max_token_lifetime_seconds + leeway:
             raise AuthError(f"token lifetime {lifetime:.0f} s exceeds {self.settings.auth_max_token_lifetime_seconds} s (iss {iss})")
-        if not self.replay.first_use((iss, jti), float(claims["exp"]) + leeway):
+        if not await run_in_threadpool(self.replay.first_use, (iss, jti), float(claims["exp"]) + leeway):
             raise AuthError(f"jti reused (iss {iss}, jti {_shown(jti)})")
         return claims
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import orjson
 
-from . import urls
+from . import metrics, urls
 
 log = logging.getLogger("idds.fhir")
 
@@ -77,7 +77,13 @@ class FhirFetcher:
         self._transport = transport
 
     async def fetch_all(self, queries: dict[str, str]) -> dict[str, FetchResult]:
-        """Run every query concurrently under the deadline; key → result (partial on a timeout)."""
+        """Run every query concurrently under the deadline; key → result (partial on a timeout).
+        Each query that did not fully arrive is counted in idds_fhir_fetch_errors_total."""
+        results = await self._fetch_all(queries)
+        metrics.count_fhir_errors(r.error for r in results.values())
+        return results
+
+    async def _fetch_all(self, queries: dict[str, str]) -> dict[str, FetchResult]:
         results = {k: FetchResult() for k in queries}
         if self.base_url is None:
             for r in results.values():

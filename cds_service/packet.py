@@ -6,7 +6,9 @@ references, criterion by criterion, the chart resources that decided it (and any
 QuestionnaireResponse), and cites the policy id and version assessed; then those resources.
 
 What the packet needs of the chart is kept when the card is answered (`keep`), beside the
-assessment the checklist reads (Services.recent), bounded the same way. A comparison (no
+assessment, for the same time to live (Services.remember_packet). It holds chart resources,
+so it stays in the answering process's memory, never in the shared database: with several
+workers the packet link opens on the worker that answered the card (a known limit). A comparison (no
 Coverage in force, or a payer no policy is encoded for) gets no packet: a preauthorization
 is asked of the patient's own payer under its own policy.
 """
@@ -19,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
@@ -39,7 +42,6 @@ CRITERION_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds-criterion"
 POLICY_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds-policy"
 ASSESSMENT_SYSTEM = "http://idds-cds.org/fhir/assessment"
 STATUS_WORDS = {"met": "met", "not-met": "not met", "unknown": "not documented"}
-LIMIT = 2000
 
 
 def _find(record: PatientRecord, ref: str) -> dict[str, Any] | None:
@@ -61,7 +63,6 @@ def keep(services: Services, item: Assessment | Comparison, record: PatientRecor
 
 def _keep(services: Services, item: Assessment | Comparison, record: PatientRecord, fhir_server: str | None) -> None:
     items = item.assessments if isinstance(item, Comparison) else [item]
-    store = services.packets
     for a in items:
         routing = a.routing
         comparison = isinstance(item, Comparison) or routing is None or routing.comparison or routing.coverage_ref is None
@@ -71,7 +72,7 @@ def _keep(services: Services, item: Assessment | Comparison, record: PatientReco
         diagnoses = [ref for c in a.outcome.criteria if leaves.get(c.id) is not None
                      and leaves[c.id].fact == "diagnosis_documented" for ref in c.evidence if ref.startswith("Condition/")]
         qrs = [r for r in record.resources("QuestionnaireResponse") if record.usable(r)]
-        store[a.id] = {
+        services.remember_packet(a.id, {
             "assessment": a.as_contract(),
             "comparison": comparison,
             "order": a.order.resource,
@@ -84,9 +85,7 @@ def _keep(services: Services, item: Assessment | Comparison, record: PatientReco
             "diagnoses": list(dict.fromkeys(diagnoses)),
             "questionnaire_responses": qrs,
             "fhir_server": fhir_server,
-        }
-    while len(store) > LIMIT:
-        store.pop(next(iter(store)))
+        })
 
 
 def _coding_of(order: dict[str, Any], code: str | None) -> dict[str, Any]:
@@ -206,7 +205,7 @@ def build(kept: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
 
 @router.get("/assessments/{assessment_id}/packet")
 async def get_packet(assessment_id: str, services: Services = Depends(get_services)):
-    kept = services.packets.get(assessment_id)
+    kept = await run_in_threadpool(services.recall_packet, assessment_id)
     if kept is None:
         return operation_outcome(404, "unknown or expired assessment id", "not-found")
     if kept["comparison"]:

@@ -15,6 +15,7 @@ from .payers import load_routes
 from .policy_store import PolicyStore
 from .questionnaire.build import questionnaires
 from .settings import Settings, get_settings
+from .state import SharedState, state_for
 
 
 @dataclass
@@ -23,12 +24,10 @@ class Services:
     terminology: Terminology
     store: PolicyStore
     codesystem: dict[str, Any]
-    # Assessments by id for the checklist app and /assessments/{id}: (expires at, contract dict);
-    # bounded, most recent kept, each for settings.assessment_ttl_seconds (the id is a capability).
-    recent: dict[str, tuple[float, Any]] = field(default_factory=dict)
     fhir_transport: httpx.AsyncBaseTransport | None = None  # tests inject one
-    clock: Callable[[], float] = time.monotonic  # for the assessments' time to live; tests move it
-    # What each assessment's prior-authorization packet needs of the chart (cds_service/packet.py).
+    # Wall-clock seconds for the assessments' time to live (shared by every worker); tests move it.
+    clock: Callable[[], float] = time.time
+    # Prior-authorization packet data by assessment id: (expires at, data); see remember_packet.
     packets: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -39,27 +38,42 @@ class Services:
         questionnaires(store)  # generated once, validated: a broken mappings/questionnaire.yaml stops start-up
         return cls(settings or get_settings(), terminology, store, load_codesystem())
 
-    def remember(self, key: str, value: Any, limit: int = 2000) -> None:
-        """Keep an assessment for the checklist; a comparison's own assessments are kept
-        under their ids as well, so each policy's detail opens on its own too."""
-        expires = self.clock() + self.settings.assessment_ttl_seconds
-        self.recent[key] = (expires, value)
-        items = value.get("assessments") if isinstance(value, dict) else None
-        for item in items if isinstance(items, list) else ():
-            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                self.recent[item["id"]] = (expires, item)
-        while len(self.recent) > limit:
-            self.recent.pop(next(iter(self.recent)))
+    @property
+    def state(self) -> SharedState:
+        """The database every worker shares (the audit trail's): assessments, SMART sessions, jtis."""
+        return state_for(self.settings)
 
-    def recall(self, key: str | None) -> Any | None:
-        """The remembered assessment, or None when unknown or past its time to live."""
-        found = self.recent.get(key) if key else None
-        if found is None:
-            return None
-        if found[0] < self.clock():
-            self.recent.pop(key, None)
+    def remember(self, key: str, value: Any) -> None:
+        """Keep an assessment for the checklist, in the shared database, for
+        settings.assessment_ttl_seconds; a comparison's own assessments are kept under
+        their ids as well, so each policy's detail opens on its own too. Blocking: call
+        it from a worker thread where the event loop matters."""
+        now = self.clock()
+        items = {key: value}
+        nested = value.get("assessments") if isinstance(value, dict) else None
+        for item in nested if isinstance(nested, list) else ():
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                items[item["id"]] = item
+        self.state.put_assessments(items, now + self.settings.assessment_ttl_seconds, now)
+
+    def remember_packet(self, key: str, value: Any, limit: int = 2000) -> None:
+        """What an assessment's prior-authorization packet needs of the chart: the chart's own
+        resources (PHI), so kept in this process's memory only, bounded and for the same time
+        to live, never in the shared database (which holds ids and determinations)."""
+        self.packets[key] = (self.clock() + self.settings.assessment_ttl_seconds, value)
+        while len(self.packets) > limit:
+            self.packets.pop(next(iter(self.packets)))
+
+    def recall_packet(self, key: str) -> Any | None:
+        found = self.packets.get(key)
+        if found is None or found[0] < self.clock():
+            self.packets.pop(key, None)
             return None
         return found[1]
+
+    def recall(self, key: str | None) -> Any | None:
+        """The remembered assessment (whichever worker answered it), or None when unknown or past its time to live."""
+        return self.state.get_assessment(key, self.clock()) if key else None
 
 
 async def get_services(request: Request) -> Services:

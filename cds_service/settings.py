@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,12 @@ class Settings(BaseSettings):
     # Audit trail (cds_service/audit/). Empty: a SQLite file var/audit.sqlite under the
     # project root; a postgresql:// URL uses PostgreSQL through psycopg 3.
     database_url: str = ""
+    # Logging (cds_service/logs.py): the level for the service's and uvicorn's lines, and
+    # "text" or "json" (one object per line, for log shippers). Tokens and patient ids never appear.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # GET /readyz: how long the database may take to answer `SELECT 1` before the service is not ready.
+    readiness_timeout_seconds: float = Field(2.0, gt=0, le=30)
 
     @property
     def fhir_server_prefixes(self) -> tuple[str, ...]:

@@ -4,8 +4,8 @@ SecurityHeaders: `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referre
 and a Content-Security-Policy on everything (JSON included: a JSON answer opened
 as a page runs nothing). Scripts only by hash (the checklist's one script),
 nothing loaded from elsewhere, `frame-ancestors` from IDDS_FRAME_ANCESTORS (the
-EHR origins that may embed the checklist; default `'self'`). FastAPI's /docs
-page loads its UI from a CDN and is left without the CSP.
+EHR origins that may embed the checklist; default `'self'`). The /docs page
+(Swagger UI from the swagger-ui-bundle package, cds_service/api_docs.py) is left without it.
 
 ForwardedHeaders: X-Forwarded-Proto / -For are believed only from the client
 addresses in IDDS_TRUSTED_PROXIES (none by default). uvicorn has its own

@@ -364,7 +364,7 @@ def test_one_bad_record_does_not_cost_the_others_of_its_batch(store):
 def test_migrations_are_idempotent_and_match_the_models(store):
     store.migrate()  # a second start-up changes nothing
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
 

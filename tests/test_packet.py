@@ -106,7 +106,7 @@ def test_a_questionnaire_response_the_record_holds_is_cited_and_carried(client):
     """The service fetches no QuestionnaireResponse yet (no DTR form); one the record holds is cited."""
     _, body = answer(client, "cigna-pain-trial-gaps")
     (card,) = body["cards"]
-    kept = dict(client.app.state.services.packets[card["uuid"]])
+    kept = dict(client.app.state.services.recall_packet(card["uuid"]))
     qr = {"resourceType": "QuestionnaireResponse", "id": "qr-1", "status": "completed",
           "subject": {"reference": "Patient/cigna-pain-trial-gaps"}, "authored": "2026-09-10"}
     kept["questionnaire_responses"] = [qr]

@@ -130,7 +130,7 @@ def _session_client(scope: str):
     services = Services.load(Settings())
     services.fhir_transport = httpx.MockTransport(ehr)
     app = create_app(services)
-    state = SmartState(600, 10)
+    state = SmartState(services.state, 600)
     app.state.smart_state = state
     sid = state.open_session(Session("https://ehr.example.org/fhir", "pat-1", "tok-123", _time.time() + 600, None, scope))
     client = TestClient(app)

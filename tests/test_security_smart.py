@@ -26,7 +26,7 @@ def loaded(tmp_path_factory) -> Services:
 
 
 def app_with(loaded: Services, **update):
-    return create_app(replace(loaded, settings=loaded.settings.model_copy(update=update), recent={}))
+    return create_app(replace(loaded, settings=loaded.settings.model_copy(update=update)))
 
 
 def _set_cookies(response) -> dict[str, str]:

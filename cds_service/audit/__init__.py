@@ -26,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
+from .. import metrics
 from ..settings import Settings, get_settings
 from .capture import answered, assessments, hook_call_row, parse, request_part
 from .store import AuditStore, database_url, store_for
@@ -139,11 +140,13 @@ class AuditMiddleware:
         if rows is None:
             return
         call, assessment_rows = rows
+        metrics.count_determinations(assessment_rows)
         call.update(id=str(uuid.uuid4()), received_at=received_at, caller=scope.get("idds.caller"),
                     duration_ms=round((time.perf_counter() - started) * 1000, 2))
         try:
             store = await audit_store(scope["app"])
-            await asyncio.wrap_future(store.submit_call(call, assessment_rows))
+            with metrics.AUDIT_WRITE.labels("hook-call").time():
+                await asyncio.wrap_future(store.submit_call(call, assessment_rows))
         except Exception:
             log.exception("audit write failed for hook instance %r", call["hook_instance"][:80])
 
@@ -169,7 +172,8 @@ async def record_feedback(request: Request, service_id: str, feedback: Any) -> N
     } for o in feedback.feedback]
     try:
         store = await audit_store(request.app)
-        await asyncio.wrap_future(store.submit_feedback(rows))
+        with metrics.AUDIT_WRITE.labels("feedback").time():
+            await asyncio.wrap_future(store.submit_feedback(rows))
     except Exception:
         log.exception("audit write failed for %d feedback outcome(s)", len(rows))
 

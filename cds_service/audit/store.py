@@ -14,11 +14,13 @@ a manual step.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import queue
 import threading
 import time
 from concurrent.futures import Future, InvalidStateError
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -162,9 +164,29 @@ class AuditStore:
         return self.engine.url.render_as_string(hide_password=True)
 
     def migrate(self) -> None:
-        """alembic upgrade head; tolerant of another process doing the same at the same moment."""
+        """alembic upgrade head, once, however many workers start at the same moment: on
+        PostgreSQL behind a transaction-scoped advisory lock (every host), on SQLite behind an
+        exclusive lock on a file beside the database (SQLite is one host); whoever comes
+        second finds the schema at head and does nothing."""
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self._sqlite_migration_lock():
+            self._upgrade(cfg)
+
+    @contextmanager
+    def _sqlite_migration_lock(self):
+        database = self.engine.url.database if self.dialect == "sqlite" else None
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _upgrade(self, cfg: Config) -> None:
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:

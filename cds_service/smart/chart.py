@@ -84,6 +84,10 @@ async def load(services: Services, iss: str, patient_id: str, token: str | None,
     # CPU-bound: in a worker thread, so one big chart never stalls the other calls.
     outcome = await run_in_threadpool(assess_hook, request, record, services.terminology, services.store,
                                       today or date.today(), settings.max_orders_per_call)
-    for a in outcome.assessments:
-        services.remember(a.id, a.as_contract())
+    await run_in_threadpool(_keep, services, outcome.assessments)
     return LiveChart(record, outcome, chosen, notes)
+
+
+def _keep(services, assessments) -> None:
+    for a in assessments:
+        services.remember(a.id, a.as_contract())

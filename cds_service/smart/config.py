@@ -18,5 +18,4 @@ class SmartSettings(BaseSettings):
     launch_ttl_seconds: int = Field(600, ge=30)
     # Session lifetime when the token response gives no expires_in.
     session_ttl_seconds: int = Field(3600, ge=60)
-    max_sessions: int = Field(1000, ge=1)
     http_timeout_seconds: float = Field(5.0, gt=0)

@@ -1,9 +1,9 @@
 """SMART App Launch 2.x (EHR launch) for a public client: discovery, PKCE, code exchange.
 
-The access token stays in this process: it lives in `SessionStore`, keyed by an
-opaque random session id that is the only thing the browser holds (an
-HttpOnly cookie). It never appears in a URL, a page or a log line; logs name
-the FHIR server's host and HTTP status codes only.
+The access token stays server-side: it lives in `SmartState` (the shared database,
+encrypted with a key derived from an opaque random session id that is the only
+thing the browser holds, an HttpOnly cookie). It never appears in a URL, a page
+or a log line; logs name the FHIR server's host and HTTP status codes only.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ import hmac
 import logging
 import secrets
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 import orjson
 
 from .. import urls
+from ..state import SharedState
+from ..state.models import SmartLaunch, SmartSession
 
 log = logging.getLogger("idds.smart")
 MAX_ANSWER_BYTES = 256_000  # a SMART configuration or a token response; anything bigger is refused
@@ -163,54 +164,47 @@ class Session:
     scope: str | None = None
 
 
-class _Bounded(OrderedDict):
-    def __init__(self, limit: int):
-        super().__init__()
-        self.limit = limit
-
-    def put(self, key: str, value: Any) -> None:
-        self[key] = value
-        while len(self) > self.limit:
-            self.popitem(last=False)
-
-
 class SmartState:
-    """Pending launches by `state`, sessions by opaque id; in memory, bounded, expiring."""
+    """Pending launches by `state`, sessions by opaque id, in the database every worker shares
+    (cds_service/state/): the callback and the checklist may reach any worker, and a restart
+    keeps them. The database holds neither secret, only its SHA-256; the PKCE verifier and the
+    access token are encrypted with a key derived from the secret the browser holds."""
 
-    def __init__(self, launch_ttl: float, max_sessions: int):
+    def __init__(self, shared: SharedState, launch_ttl: float, clock: Callable[[], float] = time.time):
+        self.shared = shared
         self.launch_ttl = launch_ttl
-        self.pending: _Bounded = _Bounded(max_sessions)
-        self.sessions: _Bounded = _Bounded(max_sessions)
+        self.clock = clock
 
     def start(self, launch: PendingLaunch) -> str:
         state = secrets.token_urlsafe(32)
-        self.pending.put(state, launch)
+        self.shared.put_sealed(SmartLaunch, state, "launch", asdict(launch), launch.created + self.launch_ttl, self.clock())
         return state
 
     def finish(self, state: str | None, nonce: str | None) -> PendingLaunch:
         """The launch this state belongs to, once, and only in the browser that started it
         (SMART App Launch 2.x: state bound to the user agent): a replayed, unknown or stale
         state fails, and so does a valid state arriving from another browser (login CSRF)."""
-        launch = self.pending.get(state) if state else None
+        now = self.clock()
+        found = self.shared.get_sealed(SmartLaunch, state, "launch", now) if state and len(state) <= 200 else None
+        launch = PendingLaunch(**found) if found else None
         if launch is not None and (not nonce or not hmac.compare_digest(launch.browser, browser_binding(nonce))):
             # Left pending: another browser can neither use nor burn the launch it belongs to.
             raise LaunchError("This sign-in was not started in this browser. Open the app again from the EHR.", 400)
-        launch = self.pending.pop(state, None) if state else None
-        if launch is None or time.time() - launch.created > self.launch_ttl:
+        # Consumed by one DELETE: of two callbacks with the same state, on any workers, one wins.
+        if launch is None or now - launch.created > self.launch_ttl or not self.shared.take_sealed(SmartLaunch, state, "launch", now):
             raise LaunchError("This sign-in could not be verified (unknown or expired state). Open the app again from the EHR.", 400)
         return launch
 
     def open_session(self, session: Session) -> str:
         sid = secrets.token_urlsafe(32)
-        self.sessions.put(sid, session)
+        self.shared.put_sealed(SmartSession, sid, "session", asdict(session), session.expires_at, self.clock())
         return sid
 
     def session(self, sid: str | None) -> Session | None:
-        found = self.sessions.get(sid) if sid else None
-        if found is not None and found.expires_at < time.time():
-            self.sessions.pop(sid, None)
+        if not sid or len(sid) > 200:
             return None
-        return found
+        found = self.shared.get_sealed(SmartSession, sid, "session", self.clock())
+        return Session(**found) if found else None
 
 
 async def exchange_code(launch: PendingLaunch, code: str, client_id: str, timeout: float) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from ..prefetch import PatientUnavailable
 from ..services import Services, get_services
@@ -48,13 +49,9 @@ def smart_settings() -> SmartSettings:
 
 
 def _state(request: Request) -> SmartState:
-    """One store per app (tests build several apps in one process)."""
-    found = getattr(request.app.state, "smart_state", None)
-    if found is None:
-        cfg = smart_settings()
-        found = SmartState(cfg.launch_ttl_seconds, cfg.max_sessions)
-        request.app.state.smart_state = found
-    return found
+    """Launches and sessions in the app's shared database (every worker and host reads the same)."""
+    services: Services = request.app.state.services
+    return SmartState(services.state, smart_settings().launch_ttl_seconds)
 
 
 def _base(request: Request, services: Services) -> str:
@@ -103,7 +100,7 @@ async def launch(request: Request, launch: str | None = None, iss: str | None = 
     if len(nonce) != 43 or not nonce.replace("-", "").replace("_", "").isalnum():
         nonce = secrets.token_urlsafe(32)  # one per browser; launches in two tabs share it
     pending = PendingLaunch(iss, endpoints.token_endpoint, redirect_uri, verifier, time.time(), browser_binding(nonce))
-    state = _state(request).start(pending)
+    state = await run_in_threadpool(_state(request).start, pending)  # the shared database, off the event loop
     url = authorize_url(endpoints, client_id=cfg.client_id, redirect_uri=redirect_uri, scope=cfg.scope,
                         state=state, iss=iss, launch=launch, challenge=challenge)
     log.info("smart launch from %s: redirect to authorize", host_of(iss))
@@ -120,12 +117,12 @@ async def callback(request: Request, code: str | None = None, state: str | None 
     cfg = smart_settings()
     if error:
         try:  # only the browser that started the launch may cancel it
-            store.finish(state, request.cookies.get(LAUNCH_COOKIE))
+            await run_in_threadpool(store.finish, state, request.cookies.get(LAUNCH_COOKIE))
         except LaunchError:
             pass
         return _error("Sign-in was not completed", f"The EHR answered: {error}.", 400)
     try:
-        pending = store.finish(state, request.cookies.get(LAUNCH_COOKIE))
+        pending = await run_in_threadpool(store.finish, state, request.cookies.get(LAUNCH_COOKIE))
         if not code:
             raise LaunchError("The EHR returned no authorization code.", 400)
         token = await exchange_code(pending, code, cfg.client_id, cfg.http_timeout_seconds)
@@ -136,7 +133,7 @@ async def callback(request: Request, code: str | None = None, state: str | None 
     session = Session(pending.iss, token["patient"], token["access_token"], time.time() + lifetime,
                       token.get("appContext") if isinstance(token.get("appContext"), str) else None,
                       token.get("scope") if isinstance(token.get("scope"), str) else None)
-    sid = store.open_session(session)
+    sid = await run_in_threadpool(store.open_session, session)
     log.info("smart session opened: patient=%s server=%s", session.patient, host_of(session.iss))
     response = RedirectResponse("/smart/checklist", status_code=303, headers=NO_STORE)
     response.set_cookie(COOKIE, sid, max_age=int(lifetime), path="/smart", httponly=True, samesite="lax",
@@ -154,7 +151,7 @@ async def _view(request: Request, services: Services, assessment: str | None, is
                 patient: str | None, order: str | None) -> View | HTMLResponse:
     store = services.store
     if assessment:
-        found = services.recall(assessment)
+        found = await run_in_threadpool(services.recall, assessment)
         if found is None:
             return _error("Assessment not found", "This assessment is no longer kept by the service (only recent ones are). "
                           "Select the order again to get a fresh one.", 404)
@@ -169,7 +166,7 @@ async def _view(request: Request, services: Services, assessment: str | None, is
             return _error("FHIR server not allowed", "This FHIR server is not on IDDS_ALLOWED_FHIR_SERVERS.", 403)
         params = {"iss": iss, "patient": patient, **({"order": order} if order else {})}
         return await _live_view(services, iss, patient, None, order, params, None)
-    session = _state(request).session(request.cookies.get(COOKIE))
+    session = await run_in_threadpool(_state(request).session, request.cookies.get(COOKIE))
     if session is None:
         return _error("Open the checklist from the EHR",
                       "No SMART session: launch the app from the EHR, follow a card's checklist link, "
@@ -190,9 +187,9 @@ async def _live_view(services: Services, iss: str, patient: str, token: str | No
         sheets = [sheet(a.as_contract(), services.store, chart) for a in found.outcome.assessments]
         if not sheets:
             notes.append("The draft orders found are not intrathecal pump orders this service assesses.")
-    elif remembered and services.recall(remembered) is not None:
+    elif remembered and (kept := await run_in_threadpool(services.recall, remembered)) is not None:
         # The EHR keeps draft orders to itself; the card's assessment stands in for them.
-        sheets = [sheet(services.recall(remembered), services.store, chart)]
+        sheets = [sheet(kept, services.store, chart)]
         notes = [n for n in notes if not n.startswith("No draft")]
     else:
         sheets = []

@@ -1,0 +1,112 @@
+"""Logging, configured once at start: one handler on the root logger that uvicorn's loggers
+share (their own handlers are removed), the level from IDDS_LOG_LEVEL, plain text or one
+JSON object per line (IDDS_LOG_FORMAT=json) for log shippers.
+
+Whatever a line says, it passes `scrub` on the way out: bearer tokens, JWTs, access tokens
+and codes in query strings are cut, and a `patient=` value is replaced by `[redacted]`
+(a line links to the audit trail by its hook instance, never by the patient). The access
+log's query strings are dropped before formatting (cds_service/log_redaction.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import datetime, timezone
+from typing import IO, Any
+
+from .log_redaction import DropQueryStrings
+from .settings import Settings
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+_SCRUB = (
+    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [redacted]"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
+    (re.compile(r"(?i)\b(access_token|refresh_token|id_token|code|code_verifier|client_secret)=[^&\s\"']+"), r"\1=[redacted]"),
+    (re.compile(r"(?i)(['\"](?:access_token|refresh_token|id_token|code_verifier|patient|patientId)['\"]\s*:\s*['\"])[^'\"]*"), r"\1[redacted]"),
+    (re.compile(r"\b(patient|patientId)=(?!\[redacted\])[^\s,;&]+"), r"\1=[redacted]"),
+)
+
+
+def scrub(text: str) -> str:
+    for pattern, replacement in _SCRUB:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s [%(name)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, process, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+            "process": record.process,
+        }
+        if record.exc_info:
+            out["exception"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(out, ensure_ascii=False)
+
+
+class _Handler(logging.StreamHandler):
+    """The service's one handler (told apart from handlers others installed, e.g. pytest's).
+    Without a stream of its own it writes to whatever sys.stderr is at the moment of writing."""
+
+    def __init__(self, stream: IO[str] | None = None):
+        super().__init__(stream)
+        self._follow_stderr = stream is None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._follow_stderr:
+            self.stream = sys.stderr
+        super().emit(record)
+
+
+def formatter(kind: str) -> logging.Formatter:
+    return JsonFormatter() if kind == "json" else TextFormatter()
+
+
+def configure(settings: Settings, stream: IO[str] | None = None) -> logging.Handler:
+    """Install (or replace) the one handler; idempotent, and leaves other handlers on the root alone."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(old)
+    handler = _Handler(stream)
+    handler.setFormatter(formatter(settings.log_format))
+    handler.addFilter(DropQueryStrings())
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    for name in UVICORN_LOGGERS:  # uvicorn's lines through the same handler, at the same level
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+    logging.getLogger("idds").setLevel(logging.NOTSET)
+    return handler
+
+
+def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
+    """The same set-up as a dictConfig for uvicorn.run(log_config=…), applied in every worker
+    before the app is imported, so uvicorn's own start-up lines are formatted alike."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"queries": {"()": "cds_service.log_redaction.DropQueryStrings"}},
+        "formatters": {"idds": {"()": "cds_service.logs.formatter", "kind": settings.log_format}},
+        "handlers": {"idds": {"()": "cds_service.logs._Handler", "formatter": "idds",
+                              "filters": ["queries"]}},
+        "root": {"level": settings.log_level, "handlers": ["idds"]},
+        "loggers": {name: {"handlers": [], "propagate": True, "level": "NOTSET"} for name in UVICORN_LOGGERS},
+    }

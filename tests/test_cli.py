@@ -1,0 +1,158 @@
+"""`idds-cds`: assess a Bundle file offline, check policies, print the policy table, serve with workers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from cds_service.cli import main
+from cds_service.policy_store import PolicyStore
+from cds_service.policy_table import table
+
+from .chart import Chart
+from .helpers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+PATIENTS = ROOT / "sandbox" / "patients"
+EXPECTED = json.loads((ROOT / "sandbox" / "expected.json").read_text())["patients"]
+
+
+def untagged(name: str, tmp_path: Path) -> Path:
+    """A sandbox patient as a user's own Bundle: no sandbox tag anywhere, draft status only."""
+    bundle = json.loads((PATIENTS / f"{name}.json").read_text())
+    for e in bundle["entry"]:
+        e["resource"].pop("meta", None)
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(bundle))
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("name", ["cigna-pain-trial-met", "molina-pain-trial-gaps", "nia-spasticity-trial"])
+def test_assess_json_gives_the_sandbox_determinations_from_a_bundle_with_no_sandbox_tag(capsys, tmp_path, name):
+    code, out, err = run(capsys, "assess", str(untagged(name, tmp_path)), "--format", "json")
+    assert code == 0, err
+    got = {f"{a['policy']['id']}@{a['policy']['version']}": a["determination"] for a in json.loads(out)}
+    assert got == EXPECTED[name]["expected"]
+
+
+def test_assess_text_is_the_checklist_with_the_policy_words(capsys, tmp_path):
+    code, out, _ = run(capsys, "assess", str(untagged("molina-pain-trial-gaps", tmp_path)))
+    assert code == 0
+    assert out.startswith("== Molina") and "documentation-incomplete" in out
+    assert "NOT DOCUMENTED" in out and "\u201c" in out  # a gap, and the policy's own sentence
+
+
+def test_assess_cards_is_the_hook_response(capsys, tmp_path):
+    code, out, _ = run(capsys, "assess", str(untagged("cigna-pain-trial-met", tmp_path)), "--format", "cards")
+    response = json.loads(out)
+    assert code == 0 and response["cards"][0]["extension"]["idds-cds.assessment"]["determination"] == "criteria-met"
+
+
+def test_assess_order_picks_one_draft_order_and_date_is_the_assessment_date(capsys, tmp_path):
+    c = Chart(payer="Cigna Healthcare")
+    c.condition(icd10="G35", display="Multiple sclerosis")
+    c.pump("battery-near-end")
+    c.order("62362", order_id="sr-a")
+    undated = c.order("62362", order_id="sr-b")
+    for key in ("occurrenceDateTime", "authoredOn"):  # its date of service: the assessment's date
+        undated.pop(key)
+    chart = [c.patient, *[r for group in c.resources.values() for r in group], *c.draft]
+    path = tmp_path / "chart.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in chart]}))
+    code, out, err = run(capsys, "assess", str(path), "--order", "sr-b", "--format", "json", "--date", "2026-10-01")
+    assert code == 0, err
+    found = json.loads(out)
+    assert found and {a["order"]["reference"] for a in found} == {"ServiceRequest/sr-b"}
+    assert {a["dateOfService"] for a in found} == {"2026-10-01"}
+    code, out, _ = run(capsys, "assess", str(path), "--format", "json")
+    assert {a["order"]["reference"] for a in json.loads(out)} == {"ServiceRequest/sr-a", "ServiceRequest/sr-b"}
+
+
+@pytest.mark.parametrize("content,args,message", [
+    (None, (), "cannot read"),
+    ("not json", (), "is not JSON"),
+    (json.dumps({"resourceType": "Patient", "id": "p"}), (), "is not a FHIR Bundle"),
+    (json.dumps({"resourceType": "Bundle", "entry": []}), (), "0 Patient resources"),
+    (json.dumps({"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "id": "p"}}]}), (),
+     "no draft order"),
+    ("BUNDLE", ("--order", "ServiceRequest/nope"), "no draft order 'ServiceRequest/nope'"),
+    ("BUNDLE", ("--date", "2026-02-30"), "is not a date"),
+])
+def test_assess_bad_input_exits_2_with_a_clear_message(capsys, tmp_path, content, args, message):
+    path = tmp_path / "chart.json"
+    if content == "BUNDLE":
+        path = untagged("cigna-pain-trial-met", tmp_path)
+    elif content is not None:
+        path.write_text(content)
+    code, out, err = run(capsys, "assess", str(path), *args)
+    assert code == 2 and out == ""
+    assert err.startswith("idds-cds assess: ") and message in err and "Traceback" not in err
+
+
+def test_check_policies_and_policy_table(capsys, tmp_path):
+    code, out, _ = run(capsys, "check-policies")
+    assert code == 0 and out.count("\nok ") + out.startswith("ok ") == len(PolicyStore.load().all())
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("policy: [unclosed")
+    code, _, err = run(capsys, "check-policies", str(bad))
+    assert code == 1 and err.startswith("policy error:")
+    code, out, _ = run(capsys, "policy-table")
+    assert code == 0 and out.strip() == table(PolicyStore.load())
+
+
+def test_the_console_script_is_declared():
+    assert 'idds-cds = "cds_service.cli:main"' in (ROOT / "pyproject.toml").read_text()
+
+
+def _samples(text: str, name: str) -> float:
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
+
+
+def test_serve_with_two_workers_answers_and_adds_up_every_workers_metrics(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDDS_", "PROMETHEUS_"))} | {
+        "IDDS_DATABASE_URL": f"sqlite:///{tmp_path / 'audit.sqlite'}"}
+    proc = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port), "--workers", "2"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.time() < deadline and proc.poll() is None, "the service did not start"
+            time.sleep(0.3)
+        c = Chart(payer="Cigna Healthcare")
+        c.condition(icd10="G35", display="Multiple sclerosis")
+        c.pump("battery-near-end")
+        c.order("62362")
+        cards = []
+        with httpx.Client(timeout=30) as client:
+            for _ in range(6):  # a new connection each: spread over the workers
+                r = httpx.post(f"{base}/cds-services/idds-order-sign", json=c.request(), timeout=30)
+                assert r.status_code == 200
+                cards.append(r.json()["cards"][0]["uuid"])
+            assert all(client.get(f"{base}/assessments/{u}").status_code == 200 for u in cards)
+            text_metrics = client.get(f"{base}/metrics").text
+        assert _samples(text_metrics, "idds_hook_calls_total") == 6  # whichever worker answered each
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
