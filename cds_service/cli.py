@@ -193,29 +193,27 @@ def cmd_check_policies(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_policy_table(args: argparse.Namespace) -> int:
-    from .policy_store import PolicyStore
-    from .policy_table import replace_block, table
-
-    rendered = table(PolicyStore.load())
-    if args.write:
-        path = Path(args.write)
+def _print_or_write(rendered: str, write: str | None, replace_block) -> int:
+    """A generated block: printed, or written between its markers in the named file."""
+    if write:
+        path = Path(write)
         path.write_text(replace_block(path.read_text(encoding="utf-8"), rendered), encoding="utf-8")
     else:
         print(rendered)
     return 0
+
+
+def cmd_policy_table(args: argparse.Namespace) -> int:
+    from .policy_store import PolicyStore
+    from .policy_table import replace_block, table
+
+    return _print_or_write(table(PolicyStore.load()), args.write, replace_block)
 
 
 def cmd_integration_tables(args: argparse.Namespace) -> int:
     from .integration_doc import replace_block, tables
 
-    rendered = tables()
-    if args.write:
-        path = Path(args.write)
-        path.write_text(replace_block(path.read_text(encoding="utf-8"), rendered), encoding="utf-8")
-    else:
-        print(rendered)
-    return 0
+    return _print_or_write(tables(), args.write, replace_block)
 
 
 # -- serve ------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 from .prefetch import TEMPLATES
@@ -61,3 +63,16 @@ def configuration(request_extension: dict[str, Any] | None) -> dict[str, Any]:
             if code in chosen and isinstance(value, bool):
                 chosen[code] = value
     return chosen
+
+
+_HOOK_PATH = re.compile(r"^/cds-services/([^/]+)/?$")
+
+
+def hook_call_service(scope: dict) -> str | None:
+    """The CDS service id a raw ASGI request calls (POST /cds-services/{id}), else None.
+
+    The audit and metrics middlewares both sit below routing, so they match the path here."""
+    if scope.get("type") != "http" or scope.get("method") != "POST":
+        return None
+    match = _HOOK_PATH.match(scope.get("path", ""))
+    return match.group(1) if match else None

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import time
 from typing import Any
 
@@ -26,11 +25,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from .discovery import HOOK_BY_SERVICE
+from .discovery import HOOK_BY_SERVICE, hook_call_service
 from .metrics import HOOK_CALLS, HOOK_LATENCY
 
 router = APIRouter(tags=["operations"])
-HOOK_PATH = re.compile(r"^/cds-services/([^/]+)/?$")
 
 def service_label(service_id: str) -> str:
     return service_id if service_id in HOOK_BY_SERVICE else "unknown"
@@ -43,10 +41,10 @@ class MetricsMiddleware:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        match = HOOK_PATH.match(scope.get("path", "")) if scope["type"] == "http" and scope["method"] == "POST" else None
-        if match is None:
+        called = hook_call_service(scope)
+        if called is None:
             return await self.app(scope, receive, send)
-        service = service_label(match.group(1))
+        service = service_label(called)
         started = time.perf_counter()
         status = [500]
 

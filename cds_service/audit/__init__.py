@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -27,6 +26,7 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from .. import metrics
+from ..discovery import hook_call_service
 from ..settings import Settings, get_settings
 from .capture import answered, assessments, hook_call_row, parse, request_part
 from .store import AuditStore, database_url, store_for
@@ -35,7 +35,6 @@ __all__ = ["AuditStore", "database_url", "install", "known_cards", "note_answer"
            "store_for"]
 
 log = logging.getLogger("idds.audit")
-HOOK_PATH = re.compile(r"^/cds-services/([^/]+)/?$")
 REQUEST_KEY, ANSWER_KEY = "idds.audit.request", "idds.audit.answer"
 
 
@@ -77,8 +76,8 @@ class AuditMiddleware:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        match = HOOK_PATH.match(scope.get("path", "")) if scope["type"] == "http" and scope["method"] == "POST" else None
-        if match is None:
+        service = hook_call_service(scope)
+        if service is None:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         received_at = datetime.now(timezone.utc)
@@ -110,7 +109,7 @@ class AuditMiddleware:
                 return
             content = b"".join(chunks)
             done = True
-            await self._record(scope, match.group(1), body, start["status"], content, started, received_at)
+            await self._record(scope, service, body, start["status"], content, started, received_at)
             await send(start)
             await send({"type": "http.response.body", "body": content})
 
@@ -118,7 +117,7 @@ class AuditMiddleware:
             await self.app(scope, tee, hold)
         except Exception:
             if not done:  # the error handler answers 500; the trail says so
-                await self._record(scope, match.group(1), body, 500, b"", started, received_at)
+                await self._record(scope, service, body, 500, b"", started, received_at)
             raise
 
     async def _record(self, scope, service_id, body, status, content, started, received_at) -> None:
