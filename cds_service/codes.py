@@ -282,22 +282,6 @@ class _DrugTable:
         return found, bool(found)
 
 
-def _coding_keys(concept: Any) -> list[tuple[str, str]]:
-    """(system, code) of every coding whose system and code are strings, as sent."""
-    if isinstance(concept, dict):
-        codings = concept.get("coding")
-        if not isinstance(codings, list):
-            return []
-        return [
-            (c["system"], c["code"])
-            for c in codings
-            if isinstance(c, dict) and isinstance(c.get("system"), str) and isinstance(c.get("code"), str) and c["code"]
-        ]
-    if isinstance(concept, list):
-        return [key for c in concept for key in _coding_keys(c)]
-    return []
-
-
 def _remember(memo: dict, key: tuple, value: Any) -> None:
     if len(memo) >= MEMO_LIMIT:
         memo.clear()

@@ -9,7 +9,9 @@ alternatives of an ANY are asked while none of the earlier ones is answered yes)
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -55,6 +57,19 @@ class Entry:
     @property
     def url(self) -> str:
         return self.resource["url"]
+
+
+def new_response(entry: Entry, patient_id: str, status: str, items: list[dict[str, Any]], when: datetime) -> dict[str, Any]:
+    """A QuestionnaireResponse to `entry` for the patient: the one shape the prefill and the form share."""
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": str(uuid.uuid4()),
+        "questionnaire": f"{entry.url}|{entry.version}",
+        "status": status,
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "authored": when.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "item": items,
+    }
 
 
 def questionnaire_id(policy: Policy, indication: str, phase: str) -> str:

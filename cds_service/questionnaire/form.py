@@ -9,7 +9,6 @@ offered) comes back as messages with every value kept; nothing is dropped silent
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
@@ -17,7 +16,7 @@ from urllib.parse import quote
 
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
-from .build import Entry
+from .build import Entry, new_response
 from .crd import _entries
 from .spec import IDDS, UCUM, Input, Spec, default_spec
 
@@ -191,16 +190,7 @@ def response_from_form(entry: Entry, assessment: dict[str, Any], patient_id: str
         return None, errors
     if not items:
         return None, ["Nothing was answered: answer at least one question, or leave the form."]
-    when = (now or clock()).isoformat(timespec="seconds").replace("+00:00", "Z")
-    qr = {
-        "resourceType": "QuestionnaireResponse",
-        "id": str(uuid.uuid4()),
-        "questionnaire": f"{entry.url}|{entry.version}",
-        "status": "completed",
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "authored": when,
-        "item": items,
-    }
+    qr = new_response(entry, patient_id, "completed", items, now or clock())
     order = (assessment.get("order") or {}).get("reference")
     if isinstance(order, str) and order.startswith("ServiceRequest/"):
         qr["basedOn"] = [{"reference": order}]

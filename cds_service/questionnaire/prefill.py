@@ -5,7 +5,6 @@ assessment reports undocumented."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,7 +17,7 @@ from ..facts import FactContext, compute
 from ..facts.base import OrderFacts
 from ..policy_store import iter_leaves
 from ..record import PatientRecord, resource_ref
-from .build import Entry, leaf_uses
+from .build import Entry, leaf_uses, new_response
 from .spec import IDDS, UCUM, Input, Spec
 
 EVIDENCE_EXT = "http://idds-cds.org/fhir/StructureDefinition/evidence"
@@ -138,16 +137,7 @@ def prefill(assessment: Assessment, record: PatientRecord, terminology: Terminol
             if children:
                 item["item"] = children
         items.append(item)
-    when = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds").replace("+00:00", "Z")
-    qr = {
-        "resourceType": "QuestionnaireResponse",
-        "id": str(uuid.uuid4()),
-        "questionnaire": f"{entry.url}|{entry.version}",
-        "status": "in-progress",
-        "subject": {"reference": f"Patient/{record.patient_id}"},
-        "authored": when,
-        "item": items,
-    }
+    qr = new_response(entry, record.patient_id, "in-progress", items, now or datetime.now(timezone.utc))
     if order.reference.split("/")[0] in ("ServiceRequest", "CarePlan"):
         qr["basedOn"] = [{"reference": order.reference}]
     QuestionnaireResponse.model_validate(qr)
