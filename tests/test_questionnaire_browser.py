@@ -11,7 +11,6 @@ later Observation, not documentation for it.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -26,10 +25,10 @@ from cds_service.services import Services
 from cds_service.settings import Settings
 
 from .fhir_server import SERVER_DIR, fhir_server
+from .browser import CHROMIUM, chromium
 from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOT = ROOT / "docs" / "documentation-form.png"
 PID = "cigna-pain-trial-gaps"
 
@@ -65,22 +64,8 @@ def site():
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="idds-chromium-")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1280,1500", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_a_clinician_completes_the_documentation_and_sees_criteria_met(site, browser, monkeypatch):
