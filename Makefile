@@ -9,17 +9,25 @@ WORKERS ?= 1
 STAMP := $(VENV)/.installed
 FHIR_DEPS := sandbox/fhir-server/node_modules/.package-lock.json
 
-.PHONY: run test fuzz check-policies policy-table bench audit-load fhir-server patients fire clean
+# `make check`: lint, format and types (strict on cds_service/), before `make test` in CI.
+CHECKED := cds_service tests sandbox bench
+
+.PHONY: check run test fuzz check-policies policy-table bench audit-load fhir-server patients fire clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
 # The sandbox FHIR server (npm); without npm its tests skip.
 $(FHIR_DEPS): sandbox/fhir-server/package-lock.json
 	@if command -v npm >/dev/null; then npm ci --prefix sandbox/fhir-server --no-audit --no-fund; else echo "npm not found: FHIR-server tests will skip"; fi
+
+check: $(STAMP)
+	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff format --check $(CHECKED)
+	$(BIN)/mypy
 
 run: $(STAMP)
 	$(BIN)/idds-cds check-policies

@@ -43,7 +43,7 @@ class InProcess:
         self._outbox: asyncio.Queue = asyncio.Queue()
         self._task: asyncio.Task | None = None
 
-    async def __aenter__(self) -> "InProcess":
+    async def __aenter__(self) -> InProcess:
         scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}
         self._task = asyncio.create_task(self.app(scope, self._inbox.get, self._outbox.put))
         await self._inbox.put({"type": "lifespan.startup"})

@@ -42,6 +42,7 @@ SERVICES = {"order-sign": "/cds-services/idds-order-sign", "order-select": "/cds
 
 # -- realistic calls --------------------------------------------------------------------------
 
+
 def _replacement() -> Chart:
     c = Chart(payer="Cigna Healthcare")
     c.condition(icd10="G35", display="Multiple sclerosis")
@@ -109,6 +110,7 @@ def call_templates() -> list[tuple[str, bytes]]:
 
 # -- optional caller authentication -------------------------------------------------------------
 
+
 class Signer:
     """An EHR of our own: an ES384 key, listed in a temporary trusted-issuers file."""
 
@@ -121,17 +123,34 @@ class Signer:
 
         self._jwt = jwt
         self.key = ec.generate_private_key(ec.SECP384R1())
-        public = ECAlgorithm.to_jwk(self.key.public_key(), as_dict=True) | {"kid": "load-1", "use": "sig", "alg": "ES384"}
+        public = ECAlgorithm.to_jwk(self.key.public_key(), as_dict=True) | {
+            "kid": "load-1",
+            "use": "sig",
+            "alg": "ES384",
+        }
         self.issuers_file = directory / "trusted-issuers.yaml"
-        self.issuers_file.write_text(json.dumps({"issuers": [{"iss": self.ISS, "algorithms": ["ES384"], "jwks": {"keys": [public]}}]}))
+        self.issuers_file.write_text(
+            json.dumps({"issuers": [{"iss": self.ISS, "algorithms": ["ES384"], "jwks": {"keys": [public]}}]})
+        )
 
     def header(self, audience: str) -> dict[str, str]:
         now = int(time.time())
-        claims = {"iss": self.ISS, "aud": audience, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4()), "sub": "load"}
-        return {"Authorization": "Bearer " + self._jwt.encode(claims, self.key, algorithm="ES384", headers={"kid": "load-1"})}
+        claims = {
+            "iss": self.ISS,
+            "aud": audience,
+            "iat": now,
+            "exp": now + 300,
+            "jti": str(uuid.uuid4()),
+            "sub": "load",
+        }
+        return {
+            "Authorization": "Bearer "
+            + self._jwt.encode(claims, self.key, algorithm="ES384", headers={"kid": "load-1"})
+        }
 
 
 # -- the server under test ------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -139,16 +158,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(directory: Path, database_url: str, signer: Signer | None) -> tuple[subprocess.Popen, str, Path]:
+def start_server(
+    directory: Path, database_url: str, signer: Signer | None
+) -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
     env = os.environ | {"IDDS_DATABASE_URL": database_url, "IDDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
     if signer:
         env |= {"IDDS_REQUIRE_AUTH": "1", "IDDS_TRUSTED_ISSUERS_FILE": str(signer.issuers_file)}
     log = directory / "server.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "cds_service.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "15"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "cds_service.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--timeout-keep-alive",
+            "15",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -165,7 +203,10 @@ def start_server(directory: Path, database_url: str, signer: Signer | None) -> t
 
 # -- the load ------------------------------------------------------------------------------------
 
-async def run_load(url: str, calls: int, concurrency: int, max_seconds: float, signer: Signer | None) -> dict[str, Any]:
+
+async def run_load(
+    url: str, calls: int, concurrency: int, max_seconds: float, signer: Signer | None
+) -> dict[str, Any]:
     templates = call_templates()
     sent: list[str] = []
     answered: list[str] = []
@@ -190,7 +231,9 @@ async def run_load(url: str, calls: int, concurrency: int, max_seconds: float, s
             sent.append(instance)
             t0 = time.perf_counter()
             try:
-                r = await client.post(path, content=template.replace(b"@@HOOK_INSTANCE@@", instance.encode()), headers=headers)
+                r = await client.post(
+                    path, content=template.replace(b"@@HOOK_INSTANCE@@", instance.encode()), headers=headers
+                )
                 latencies.append(time.perf_counter() - t0)
                 body = r.json() if r.status_code == 200 else None
                 if r.status_code != 200 or not isinstance(body.get("cards"), list) or not body["cards"]:
@@ -205,7 +248,9 @@ async def run_load(url: str, calls: int, concurrency: int, max_seconds: float, s
     # Idle connections are dropped by the client (2 s) well before the server closes them (uvicorn's
     # default 5 s; 15 s for our own): otherwise a request can race the server's close and die with
     # a ReadError that says nothing about the service.
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0)
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
@@ -215,15 +260,26 @@ async def run_load(url: str, calls: int, concurrency: int, max_seconds: float, s
         return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1) if ordered else 0.0
 
     return {
-        "calls": len(sent), "errors": sum(errors.values()), "error_kinds": errors, "cards": cards,
-        "seconds": round(elapsed, 1), "calls_per_second": round(len(sent) / elapsed, 1) if elapsed else 0,
-        "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+        "calls": len(sent),
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "cards": cards,
+        "seconds": round(elapsed, 1),
+        "calls_per_second": round(len(sent) / elapsed, 1) if elapsed else 0,
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+        "max_ms": pct(1.0),
         "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else 0.0,
-        "stopped_by_time": len(sent) < calls, "instances": sent, "answered": answered,
+        "stopped_by_time": len(sent) < calls,
+        "instances": sent,
+        "answered": answered,
     }
 
 
-def check_audit(database_url: str, instances: list[str], answered: list[str], cards: int, fresh: bool) -> dict[str, Any]:
+def check_audit(
+    database_url: str, instances: list[str], answered: list[str], cards: int, fresh: bool
+) -> dict[str, Any]:
     """Exactly one hook_call per call answered, none doubled, nothing else in a fresh DB; one assessment per card.
 
     A call that died on the wire (counted as an error already) may or may not have reached the
@@ -236,27 +292,48 @@ def check_audit(database_url: str, instances: list[str], answered: list[str], ca
 
     engine = create_engine(normalise(Settings(database_url=database_url)))
     counts: dict[str, int] = {}
-    query = select(HookCall.hook_instance, func.count()).where(HookCall.hook_instance.in_(bindparam("ids", expanding=True))).group_by(HookCall.hook_instance)
+    query = (
+        select(HookCall.hook_instance, func.count())
+        .where(HookCall.hook_instance.in_(bindparam("ids", expanding=True)))
+        .group_by(HookCall.hook_instance)
+    )
     with engine.connect() as conn:
         for i in range(0, len(instances), 500):
-            counts.update(dict(conn.execute(query, {"ids": instances[i:i + 500]}).all()))
+            counts.update(dict(conn.execute(query, {"ids": instances[i : i + 500]}).all()))
         total_calls = conn.scalar(select(func.count()).select_from(HookCall))
-        assessment_rows = conn.scalar(
-            select(func.count()).select_from(AssessmentRow).join(HookCall).where(HookCall.hook_instance.in_(bindparam("ids", expanding=True))),
-            {"ids": instances}) if instances else 0
+        assessment_rows = (
+            conn.scalar(
+                select(func.count())
+                .select_from(AssessmentRow)
+                .join(HookCall)
+                .where(HookCall.hook_instance.in_(bindparam("ids", expanding=True))),
+                {"ids": instances},
+            )
+            if instances
+            else 0
+        )
     engine.dispose()
     lost = sum(1 for i in answered if counts.get(i, 0) == 0)
     duplicated = sum(1 for c in counts.values() if c > 1)
-    return {"audit_rows": sum(counts.values()), "lost_records": lost, "duplicated_records": duplicated,
-            "assessment_rows": assessment_rows, "assessment_rows_match_cards": assessment_rows == cards,
-            "rows_in_db": total_calls, "unexpected_rows": (total_calls - sum(counts.values())) if fresh else None}
+    return {
+        "audit_rows": sum(counts.values()),
+        "lost_records": lost,
+        "duplicated_records": duplicated,
+        "assessment_rows": assessment_rows,
+        "assessment_rows_match_cards": assessment_rows == cards,
+        "rows_in_db": total_calls,
+        "unexpected_rows": (total_calls - sum(counts.values())) if fresh else None,
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="a running service; default: start one on a free loopback port")
-    ap.add_argument("--database-url", help="the audit database (records are counted in it); own server: default a "
-                    "fresh SQLite file; with --url: not checked unless given")
+    ap.add_argument(
+        "--database-url",
+        help="the audit database (records are counted in it); own server: default a "
+        "fresh SQLite file; with --url: not checked unless given",
+    )
     ap.add_argument("--calls", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--max-seconds", type=float, default=120)
@@ -296,8 +373,13 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
-    ok = result["errors"] == 0 and result.get("lost_records", 0) == 0 and result.get("duplicated_records", 0) == 0 \
-        and result.get("unexpected_rows") in (0, None) and result.get("assessment_rows_match_cards", True)
+    ok = (
+        result["errors"] == 0
+        and result.get("lost_records", 0) == 0
+        and result.get("duplicated_records", 0) == 0
+        and result.get("unexpected_rows") in (0, None)
+        and result.get("assessment_rows_match_cards", True)
+    )
     print("PASS: zero errors, zero lost records" if ok else "FAIL", flush=True)
     return 0 if ok else 1
 

@@ -15,7 +15,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from tests.chart import CPT, ICD10, LOINC, OBS_CATEGORY, RXNORM, SNOMED, UCUM, Chart, _concept, at, iso
+from tests.chart import CPT, LOINC, OBS_CATEGORY, RXNORM, SNOMED, UCUM, Chart, _concept, at, iso
 
 CIGNA = "Cigna Health and Life Insurance Company"
 DOS = "2026-09-14"
@@ -44,9 +44,14 @@ OTHER_DRUGS = [
 ]
 
 
-def _quantity_obs(c: Chart, code: str, display: str, unit: str, value: float, when, category: str) -> dict[str, Any]:
+def _quantity_obs(
+    c: Chart, code: str, display: str, unit: str, value: float, when, category: str
+) -> dict[str, Any]:
     obs = {
-        "resourceType": "Observation", "id": c._id("obs"), "status": "final", "subject": c._subject(),
+        "resourceType": "Observation",
+        "id": c._id("obs"),
+        "status": "final",
+        "subject": c._subject(),
         "meta": {"lastUpdated": iso(when)},
         "category": [_concept((OBS_CATEGORY, category, category.title()))],
         "code": _concept((LOINC, code, display), text=display),
@@ -58,28 +63,57 @@ def _quantity_obs(c: Chart, code: str, display: str, unit: str, value: float, wh
 
 
 def _blood_pressure(c: Chart, when, rng: random.Random) -> None:
-    c.resources["observations"].append({
-        "resourceType": "Observation", "id": c._id("bp"), "status": "final", "subject": c._subject(),
-        "category": [_concept((OBS_CATEGORY, "vital-signs", "Vital Signs"))],
-        "code": _concept((LOINC, "85354-9", "Blood pressure panel")),
-        "effectiveDateTime": iso(when),
-        "component": [
-            {"code": _concept((LOINC, "8480-6", "Systolic")),
-             "valueQuantity": {"value": rng.randint(110, 150), "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"}},
-            {"code": _concept((LOINC, "8462-4", "Diastolic")),
-             "valueQuantity": {"value": rng.randint(65, 95), "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"}},
-        ],
-    })
+    c.resources["observations"].append(
+        {
+            "resourceType": "Observation",
+            "id": c._id("bp"),
+            "status": "final",
+            "subject": c._subject(),
+            "category": [_concept((OBS_CATEGORY, "vital-signs", "Vital Signs"))],
+            "code": _concept((LOINC, "85354-9", "Blood pressure panel")),
+            "effectiveDateTime": iso(when),
+            "component": [
+                {
+                    "code": _concept((LOINC, "8480-6", "Systolic")),
+                    "valueQuantity": {
+                        "value": rng.randint(110, 150),
+                        "unit": "mmHg",
+                        "system": UCUM,
+                        "code": "mm[Hg]",
+                    },
+                },
+                {
+                    "code": _concept((LOINC, "8462-4", "Diastolic")),
+                    "valueQuantity": {
+                        "value": rng.randint(65, 95),
+                        "unit": "mmHg",
+                        "system": UCUM,
+                        "code": "mm[Hg]",
+                    },
+                },
+            ],
+        }
+    )
 
 
 def _other_medication(c: Chart, rxnorm: str, display: str, start: date, end: date) -> None:
-    c.resources["medications"].append({
-        "resourceType": "MedicationStatement", "id": c._id("med"), "status": "completed", "subject": c._subject(),
-        "medicationCodeableConcept": _concept((RXNORM, rxnorm, display), text=display),
-        "effectivePeriod": {"start": iso(start), "end": iso(end)},
-        "dosage": [{"text": f"{display} once daily", "route": _concept((SNOMED, "26643006", "Oral route")),
-                    "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}}],
-    })
+    c.resources["medications"].append(
+        {
+            "resourceType": "MedicationStatement",
+            "id": c._id("med"),
+            "status": "completed",
+            "subject": c._subject(),
+            "medicationCodeableConcept": _concept((RXNORM, rxnorm, display), text=display),
+            "effectivePeriod": {"start": iso(start), "end": iso(end)},
+            "dosage": [
+                {
+                    "text": f"{display} once daily",
+                    "route": _concept((SNOMED, "26643006", "Oral route")),
+                    "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                }
+            ],
+        }
+    )
 
 
 def _visit(c: Chart, day: date, n: int, rng: random.Random) -> None:

@@ -18,8 +18,12 @@ from urllib.parse import urlsplit
 from .asgi import InProcess
 
 TYPE_KEYS = {
-    "Coverage": "coverage", "Condition": "conditions", "Observation": "observations",
-    "MedicationStatement": "medications", "Procedure": "procedures", "Device": "devices",
+    "Coverage": "coverage",
+    "Condition": "conditions",
+    "Observation": "observations",
+    "MedicationStatement": "medications",
+    "Procedure": "procedures",
+    "Device": "devices",
     "AllergyIntolerance": "allergies",
 }
 
@@ -41,7 +45,7 @@ class SlowFhir:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+            def do_GET(self) -> None:
                 arrived = time.perf_counter()
                 time.sleep(outer.delay)
                 body = json.dumps(outer.answer(self.path)).encode()
@@ -65,9 +69,13 @@ class SlowFhir:
         rtype = urlsplit(path).path.removeprefix("/fhir/").split("/")[0]
         if rtype == "Patient":
             return self.chart.patient
-        return self.chart.bundle(TYPE_KEYS[rtype]) if rtype in TYPE_KEYS else {"resourceType": "Bundle", "type": "searchset"}
+        return (
+            self.chart.bundle(TYPE_KEYS[rtype])
+            if rtype in TYPE_KEYS
+            else {"resourceType": "Bundle", "type": "searchset"}
+        )
 
-    def __enter__(self) -> "SlowFhir":
+    def __enter__(self) -> SlowFhir:
         self._thread.start()
         return self
 

@@ -58,7 +58,9 @@ async def _connect(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.
     return await asyncio.open_connection(host, port, limit=1 << 24)
 
 
-async def closed_loop(host: str, port: int, payload: bytes, clients: int, count: int, budget_s: float) -> LoadResult:
+async def closed_loop(
+    host: str, port: int, payload: bytes, clients: int, count: int, budget_s: float
+) -> LoadResult:
     """`clients` connections, each sending again when answered, for `count` requests or `budget_s` seconds."""
     result = LoadResult()
     issued = 0
@@ -85,7 +87,9 @@ async def closed_loop(host: str, port: int, payload: bytes, clients: int, count:
     return result
 
 
-async def open_loop(host: str, port: int, payload: bytes, connections: int, rate: float, duration_s: float) -> LoadResult:
+async def open_loop(
+    host: str, port: int, payload: bytes, connections: int, rate: float, duration_s: float
+) -> LoadResult:
     """`rate` requests/s for `duration_s`, over a pool of `connections` keep-alive connections.
 
     Bounded: whatever is unanswered 2 × duration + 5 s after the start is counted, not awaited.

@@ -50,7 +50,9 @@ async def route_steps(services: Services, body: bytes) -> bytes:
     return HookResponse(cards=cards, systemActions=actions).to_json()
 
 
-async def interleaved(services: Services, client: InProcess, body: bytes, count: int, budget_s: float) -> dict[str, list[float]]:
+async def interleaved(
+    services: Services, client: InProcess, body: bytes, count: int, budget_s: float
+) -> dict[str, list[float]]:
     """json.loads, orjson.loads, the route's steps and the whole app, one after the other per round.
 
     Interleaving keeps the floor and the handling under the same conditions
@@ -114,12 +116,21 @@ async def stages(services: Services, body: bytes, rounds: int = 20) -> dict[str,
         return now
 
     today = date.today()
-    names = ("parse body (orjson)", "HookRequest", "build_record", "assess_hook", "cards and actions", "serialise response")
+    names = (
+        "parse body (orjson)",
+        "HookRequest",
+        "build_record",
+        "assess_hook",
+        "cards and actions",
+        "serialise response",
+    )
     for _ in range(rounds):
         t = time.perf_counter()
         light = hook_body.light(body)
         quick = HookRequest.model_validate(light) if light is not None else None
-        irrelevant = quick is not None and concerns_no_policy(quick, services.terminology, services.settings.max_orders_per_call)
+        irrelevant = quick is not None and concerns_no_policy(
+            quick, services.terminology, services.settings.max_orders_per_call
+        )
         t = lap("scan body (msgspec), HookRequest of it, orders no policy concerns?", t)
         if irrelevant:  # answered here, as the route does
             for name in names:
@@ -133,7 +144,10 @@ async def stages(services: Services, body: bytes, rounds: int = 20) -> dict[str,
         t = lap("build_record", t)
         outcome = assess_hook(req, record, services.terminology, services.store, today)
         t = lap("assess_hook", t)
-        cards = [card(a, record, "http://127.0.0.1:8000", "http://127.0.0.1:8000/smart/launch") for a in outcome.assessments]
+        cards = [
+            card(a, record, "http://127.0.0.1:8000", "http://127.0.0.1:8000/smart/launch")
+            for a in outcome.assessments
+        ]
         actions = system_actions(outcome.assessments, req.hook, outcome.routing, today)
         t = lap("cards and actions", t)
         HookResponse(cards=cards, systemActions=actions).to_json()
@@ -141,7 +155,9 @@ async def stages(services: Services, body: bytes, rounds: int = 20) -> dict[str,
     return {name: p50(values) for name, values in times.items()}
 
 
-async def measure(app: Any, services: Services, bodies: dict[str, bytes], quick: bool) -> dict[str, dict[str, Any]]:
+async def measure(
+    app: Any, services: Services, bodies: dict[str, bytes], quick: bool
+) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     async with InProcess(app) as client:
         for name, body in bodies.items():

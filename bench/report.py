@@ -12,7 +12,7 @@ import os
 import platform
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,9 @@ class Results:
     open_loop: list[dict[str, Any]] = field(default_factory=list)
     fetch: dict[str, float] = field(default_factory=dict)
     startup: dict[str, float] = field(default_factory=dict)
-    no_audit: list[dict[str, Any]] = field(default_factory=list)  # diagnostic: the app without its audit trail
+    no_audit: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # diagnostic: the app without its audit trail
     load_average: list[float] = field(default_factory=list)  # 1-minute load at the start and at the end
     side: Any = None  # bench/peer.SideBySide: the rounds against the trivial peer
     side_bytes: int = 0
@@ -59,13 +61,22 @@ def machine(r: Results) -> list[str]:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     libs = []
-    for name in ("fastapi", "starlette", "pydantic", "uvicorn", "orjson", "uvloop", "httptools", "fhir.resources"):
+    for name in (
+        "fastapi",
+        "starlette",
+        "pydantic",
+        "uvicorn",
+        "orjson",
+        "uvloop",
+        "httptools",
+        "fhir.resources",
+    ):
         try:
             libs.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             libs.append(f"{name} (not installed)")
     return [
-        f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {usable} CPUs usable (nproc), {model}, {platform.system()} {platform.release()}",
         f"- python: {sys.version.split()[0]} ({platform.python_implementation()})",
         f"- libraries: {', '.join(libs)}",
@@ -104,7 +115,10 @@ def inprocess_table(r: Results) -> list[str]:
 def stage_table(r: Results) -> list[str]:
     names = list(r.inprocess)
     stages = list(next(iter(r.inprocess.values()))["stages"]) if names else []
-    out = ["| stage | " + " | ".join(f"{n} (ms, ÷ json.loads)" for n in names) + " |", "|---|" + "---:|" * len(names)]
+    out = [
+        "| stage | " + " | ".join(f"{n} (ms, ÷ json.loads)" for n in names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
     for stage in stages:
         cells = []
         for n in names:
@@ -185,60 +199,80 @@ def targets(r: Results) -> list[tuple[str, str, bool, str]]:
         if m:
             ratio = m["p50"] / m["floor"]["json"]
             worst = max(m["stages"].items(), key=lambda kv: kv[1]) if m["stages"] else ("?", 0.0)
-            rows.append((
-                f"in-process handling (route steps), {name}, ≤ {limit:g}× json.loads",
-                f"{ratio:.2f}× ({_ms(m['p50'])} ms vs {_ms(m['floor']['json'])} ms)",
-                ratio <= limit,
-                f"largest step: {worst[0]} {_ms(worst[1])} ms",
-            ))
+            rows.append(
+                (
+                    f"in-process handling (route steps), {name}, ≤ {limit:g}× json.loads",
+                    f"{ratio:.2f}× ({_ms(m['p50'])} ms vs {_ms(m['floor']['json'])} ms)",
+                    ratio <= limit,
+                    f"largest step: {worst[0]} {_ms(worst[1])} ms",
+                )
+            )
     typical = r.inprocess.get("typical")
     best_rps = max((row["rps"] for row in r.http if row.get("size") == "typical"), default=0.0)
     typical50 = [row for row in r.http if row.get("size") == "typical" and row.get("clients") == 50]
     if typical50:
         best = min(typical50, key=lambda row: row["p99"])
-        rows.append((
-            f"end-to-end p99 ≤ {P99_MS:g} ms, typical, 50 concurrent clients (closed loop)",
-            f"{_ms(best['p99'])} ms at {best['rps']:.0f} req/s ({best['workers']} worker(s))",
-            best["p99"] * 1000 <= P99_MS,
-            f"Little's law: 50 clients always waiting ÷ {best['rps']:.0f} req/s = {50 / best['rps'] * 1000:.0f} ms mean "
-            f"latency; a {P99_MS:g} ms p99 with 50 clients in a closed loop needs over {50 / (P99_MS / 1000):.0f} req/s",
-        ))
+        rows.append(
+            (
+                f"end-to-end p99 ≤ {P99_MS:g} ms, typical, 50 concurrent clients (closed loop)",
+                f"{_ms(best['p99'])} ms at {best['rps']:.0f} req/s ({best['workers']} worker(s))",
+                best["p99"] * 1000 <= P99_MS,
+                f"Little's law: 50 clients always waiting ÷ {best['rps']:.0f} req/s = {50 / best['rps'] * 1000:.0f} ms mean "
+                f"latency; a {P99_MS:g} ms p99 with 50 clients in a closed loop needs over {50 / (P99_MS / 1000):.0f} req/s",
+            )
+        )
     for row in r.open_loop:
         if row.get("size") == "typical" and row["rate"] == OPEN_RATE:
-            rows.append((
-                f"end-to-end p99 ≤ {P99_MS:g} ms, typical, {row['rate']:.0f} req/s offered over 50 connections (open loop), {row['workers']} worker(s)",
-                f"{_ms(row['p99'])} ms, {row['achieved']:.0f} req/s answered",
-                row["p99"] * 1000 <= P99_MS,
-                f"{row['rate']:.0f} req/s is above what the service sustains ({best_rps:.0f} req/s): the queue only grows"
-                if row["achieved"] < 0.95 * row["rate"] else "",
-            ))
+            rows.append(
+                (
+                    f"end-to-end p99 ≤ {P99_MS:g} ms, typical, {row['rate']:.0f} req/s offered over 50 connections (open loop), {row['workers']} worker(s)",
+                    f"{_ms(row['p99'])} ms, {row['achieved']:.0f} req/s answered",
+                    row["p99"] * 1000 <= P99_MS,
+                    f"{row['rate']:.0f} req/s is above what the service sustains ({best_rps:.0f} req/s): the queue only grows"
+                    if row["achieved"] < 0.95 * row["rate"]
+                    else "",
+                )
+            )
     if best_rps:
         best = max((row for row in r.http if row.get("size") == "typical"), key=lambda row: row["rps"])
         why = ""
         if typical:
             middleware = typical["app_p50"] - typical["p50"]
-            why = (f"a typical call costs {_ms(typical['app_p50'])} ms of CPU in-process ({_ms(typical['p50'])} ms route steps "
-                   f"+ {_ms(middleware)} ms middleware: routing, CORS, caller check, audit hand-over), so {_cpus()} CPUs shared with the load "
-                   f"generator answer at most about {_cpus() / typical['app_p50']:.0f} req/s")
+            why = (
+                f"a typical call costs {_ms(typical['app_p50'])} ms of CPU in-process ({_ms(typical['p50'])} ms route steps "
+                f"+ {_ms(middleware)} ms middleware: routing, CORS, caller check, audit hand-over), so {_cpus()} CPUs shared with the load "
+                f"generator answer at most about {_cpus() / typical['app_p50']:.0f} req/s"
+            )
             if r.no_audit:
                 na = max(row["rps"] for row in r.no_audit)
                 why += f"; without the audit trail {na:.0f} req/s (diagnostic table)"
-        rows.append((f"throughput ≥ {RPS:g} req/s, typical", f"{best['rps']:.0f} req/s ({best['workers']} worker(s), {best['clients']} clients)", best["rps"] >= RPS, why))
+        rows.append(
+            (
+                f"throughput ≥ {RPS:g} req/s, typical",
+                f"{best['rps']:.0f} req/s ({best['workers']} worker(s), {best['clients']} clients)",
+                best["rps"] >= RPS,
+                why,
+            )
+        )
     if r.fetch:
         f = r.fetch
-        rows.append((
-            "missing prefetch: latency ≈ slowest query (≤ 1.5×), not the sum",
-            f"{_ms(f['hook_latency'])} ms vs slowest {_ms(f['slowest_query'])} ms, sum {_ms(f['sum_of_queries'])} ms",
-            f["hook_latency"] <= 1.5 * f["slowest_query"],
-            "",
-        ))
+        rows.append(
+            (
+                "missing prefetch: latency ≈ slowest query (≤ 1.5×), not the sum",
+                f"{_ms(f['hook_latency'])} ms vs slowest {_ms(f['slowest_query'])} ms, sum {_ms(f['sum_of_queries'])} ms",
+                f["hook_latency"] <= 1.5 * f["slowest_query"],
+                "",
+            )
+        )
     if r.startup:
-        rows.append((
-            f"start-up (Terminology + PolicyStore + CodeSystem) < {STARTUP_S:g} s",
-            f"{_ms(r.startup['load'])} ms (+ {_ms(r.startup['imports'])} ms imports)",
-            r.startup["load"] < STARTUP_S,
-            "",
-        ))
+        rows.append(
+            (
+                f"start-up (Terminology + PolicyStore + CodeSystem) < {STARTUP_S:g} s",
+                f"{_ms(r.startup['load'])} ms (+ {_ms(r.startup['imports'])} ms imports)",
+                r.startup["load"] < STARTUP_S,
+                "",
+            )
+        )
     return rows
 
 
@@ -256,10 +290,18 @@ def issue13_targets(r: Results) -> list[tuple[str, str, bool, str]]:
     rows: list[tuple[str, str, bool, str]] = []
     if r.side is not None and r.side.rounds:
         for request, limit, why in (
-            ("an order no policy concerns", PEER_IRRELEVANT, "the peer's own cost is mostly its framework; see the in-process rows for ours"),
-            ("an IDDS order, full assessment", PEER_FULL, "the in-process whole-app figure is about half of that: ten calls at once cost "
-             "more CPU each than one at a time (live charts, the collector, thread switches; see the notes), and what is left "
-             "is spread over the fact extractors, the parse, the audit writer and the framework"),
+            (
+                "an order no policy concerns",
+                PEER_IRRELEVANT,
+                "the peer's own cost is mostly its framework; see the in-process rows for ours",
+            ),
+            (
+                "an IDDS order, full assessment",
+                PEER_FULL,
+                "the in-process whole-app figure is about half of that: ten calls at once cost "
+                "more CPU each than one at a time (live charts, the collector, thread switches; see the notes), and what is left "
+                "is spread over the fact extractors, the parse, the audit writer and the framework",
+            ),
         ):
             ratios = _peer_ratios(r, request)
             rounds = [row for row in r.side.rounds if row["request"] == request]
@@ -269,57 +311,99 @@ def issue13_targets(r: Results) -> list[tuple[str, str, bool, str]]:
                 why = f"server CPU per request {ours_cpu:.2f} ms against the peer's {peer_cpu:.2f} ms; " + why
             if ratios:
                 med = _median(ratios)
-                rows.append((f"{request}, end to end, ≥ {limit:g}× the trivial peer (median of the rounds)",
-                             f"{med:.2f}× (rounds: {', '.join(f'{x:.2f}×' for x in ratios)})", med >= limit, why))
+                rows.append(
+                    (
+                        f"{request}, end to end, ≥ {limit:g}× the trivial peer (median of the rounds)",
+                        f"{med:.2f}× (rounds: {', '.join(f'{x:.2f}×' for x in ratios)})",
+                        med >= limit,
+                        why,
+                    )
+                )
     for size in ("small", "typical", "heavy"):
         m = r.inprocess.get(f"{size}, an order no policy concerns")
         if m:
             ratio = m["app_p50"] / m["floor"]["orjson"]
-            rows.append((f"an order no policy concerns, {size}, in process (whole app) ≤ {IRRELEVANT_ORJSON:g}× orjson.loads",
-                         f"{ratio:.2f}× ({_ms(m['app_p50'])} ms vs {_ms(m['floor']['orjson'])} ms)", ratio <= IRRELEVANT_ORJSON,
-                         "at this size the app's fixed cost (routing, middleware, the audit record) outweighs the parse it avoids"
-                         if size == "small" else "the app's fixed cost (routing, middleware, the audit record) on top of the scan"))
+            rows.append(
+                (
+                    f"an order no policy concerns, {size}, in process (whole app) ≤ {IRRELEVANT_ORJSON:g}× orjson.loads",
+                    f"{ratio:.2f}× ({_ms(m['app_p50'])} ms vs {_ms(m['floor']['orjson'])} ms)",
+                    ratio <= IRRELEVANT_ORJSON,
+                    "at this size the app's fixed cost (routing, middleware, the audit record) outweighs the parse it avoids"
+                    if size == "small"
+                    else "the app's fixed cost (routing, middleware, the audit record) on top of the scan",
+                )
+            )
     for size in ("small", "typical", "heavy"):
         m = r.inprocess.get(size)
         if m:
             ratio = m["app_p50"] / m["floor"]["json"]
-            worst = max(((k, v) for k, v in m["stages"].items()), key=lambda kv: kv[1]) if m["stages"] else ("?", 0.0)
-            rows.append((f"an IDDS order, {size} ({r.resources.get(size, '?')} resources), in process (whole app) ≤ {FULL_JSON:g}× json.loads",
-                         f"{ratio:.2f}× ({_ms(m['app_p50'])} ms vs {_ms(m['floor']['json'])} ms)", ratio <= FULL_JSON,
-                         f"largest step: {worst[0]} {_ms(worst[1])} ms"))
+            worst = (
+                max(((k, v) for k, v in m["stages"].items()), key=lambda kv: kv[1])
+                if m["stages"]
+                else ("?", 0.0)
+            )
+            rows.append(
+                (
+                    f"an IDDS order, {size} ({r.resources.get(size, '?')} resources), in process (whole app) ≤ {FULL_JSON:g}× json.loads",
+                    f"{ratio:.2f}× ({_ms(m['app_p50'])} ms vs {_ms(m['floor']['json'])} ms)",
+                    ratio <= FULL_JSON,
+                    f"largest step: {worst[0]} {_ms(worst[1])} ms",
+                )
+            )
     one, every = r.inprocess.get("heavy"), r.inprocess.get("heavy, every policy")
     if one and every:
         ratio = every["app_p50"] / one["app_p50"]
-        rows.append((f"every policy assessed (no Coverage) ≤ {EVERY_POLICY:g}× one policy, heavy, whole app",
-                     f"{ratio:.2f}× ({_ms(every['app_p50'])} ms vs {_ms(one['app_p50'])} ms)", ratio <= EVERY_POLICY, ""))
+        rows.append(
+            (
+                f"every policy assessed (no Coverage) ≤ {EVERY_POLICY:g}× one policy, heavy, whole app",
+                f"{ratio:.2f}× ({_ms(every['app_p50'])} ms vs {_ms(one['app_p50'])} ms)",
+                ratio <= EVERY_POLICY,
+                "",
+            )
+        )
     for size in ("small", "typical", "heavy"):
         m = r.inprocess.get(size)
         if m:
             ratio = m["peak_bytes"] / m["bytes"]
             parse = m.get("parse_peak_bytes")
-            floor = f"; orjson.loads of the body alone peaks at {parse / m['bytes']:.1f}× ({_mib(parse)})" if parse else ""
-            rows.append((f"peak memory per request ≤ {MEMORY:g}× the body, {size}", f"{ratio:.1f}× ({_mib(m['peak_bytes'])} for {m['bytes'] / 1024:.0f} KiB)",
-                         ratio <= MEMORY, "an assessed order needs the chart as Python objects, and a parsed chart is itself "
-                         f"several times its JSON bytes{floor}"))
+            floor = (
+                f"; orjson.loads of the body alone peaks at {parse / m['bytes']:.1f}× ({_mib(parse)})"
+                if parse
+                else ""
+            )
+            rows.append(
+                (
+                    f"peak memory per request ≤ {MEMORY:g}× the body, {size}",
+                    f"{ratio:.1f}× ({_mib(m['peak_bytes'])} for {m['bytes'] / 1024:.0f} KiB)",
+                    ratio <= MEMORY,
+                    "an assessed order needs the chart as Python objects, and a parsed chart is itself "
+                    f"several times its JSON bytes{floor}",
+                )
+            )
     return rows
 
 
 def side_table(r: Results) -> list[str]:
     s = r.side
-    out = [f"- peer: {s.peer}; {s.peer_versions}" + (f" (fallback because: {s.fallback_reason[:300]})" if s.fallback_reason else ""),
-           f"- load generator: {s.generator}, {s.seconds:g} s per round; both services uvicorn, 1 worker, 127.0.0.1; "
-           f"rounds alternate idds-cds, peer, idds-cds, peer; body {r.side_bytes / 1024:.0f} KiB (the typical chart, order-select)",
-           "",
-           "Server CPU per request is the service process's user + system time over the round ÷ the requests answered: "
-           "less sensitive than req/s to other work on the machine. Its ratio is the peer's ÷ ours (above 1: ours costs less).",
-           "",
-           "| request | round | idds-cds req/s | peer req/s | ratio (req/s) | idds-cds CPU ms / request | peer CPU ms / request | ratio (CPU, peer ÷ ours) | errors (ours / peer) |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        f"- peer: {s.peer}; {s.peer_versions}"
+        + (f" (fallback because: {s.fallback_reason[:300]})" if s.fallback_reason else ""),
+        f"- load generator: {s.generator}, {s.seconds:g} s per round; both services uvicorn, 1 worker, 127.0.0.1; "
+        f"rounds alternate idds-cds, peer, idds-cds, peer; body {r.side_bytes / 1024:.0f} KiB (the typical chart, order-select)",
+        "",
+        "Server CPU per request is the service process's user + system time over the round ÷ the requests answered: "
+        "less sensitive than req/s to other work on the machine. Its ratio is the peer's ÷ ours (above 1: ours costs less).",
+        "",
+        "| request | round | idds-cds req/s | peer req/s | ratio (req/s) | idds-cds CPU ms / request | peer CPU ms / request | ratio (CPU, peer ÷ ours) | errors (ours / peer) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in s.rounds:
         ratio = row["ours"] / row["peer"] if row["peer"] else float("nan")
         cpu = row["peer_cpu_ms"] / row["ours_cpu_ms"] if row.get("ours_cpu_ms") else float("nan")
-        out.append(f"| {row['request']} | {row['round']} | {row['ours']:.0f} | {row['peer']:.0f} | **{ratio:.2f}×** | "
-                   f"{row['ours_cpu_ms']:.2f} | {row['peer_cpu_ms']:.2f} | {cpu:.2f}× | {row['ours_errors']} / {row['peer_errors']} |")
+        out.append(
+            f"| {row['request']} | {row['round']} | {row['ours']:.0f} | {row['peer']:.0f} | **{ratio:.2f}×** | "
+            f"{row['ours_cpu_ms']:.2f} | {row['peer_cpu_ms']:.2f} | {cpu:.2f}× | {row['ours_errors']} / {row['peer_errors']} |"
+        )
     return out
 
 
@@ -358,34 +442,75 @@ NOTES = """### How the two paths work, and the JSON dependency
 
 
 def render(r: Results) -> str:
-    lines = ["# Benchmark results", "", "Written by `bench/run.py`" + (" with --quick: a smoke check, not a result." if r.quick else "."), ""]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `bench/run.py`" + (" with --quick: a smoke check, not a result." if r.quick else "."),
+        "",
+    ]
     lines += machine(r)
-    lines += ["", "The floor is `json.loads` of the same request body, timed in the same process and run; every ratio is to it.", ""]
-    lines += ["## Issue 13: side by side with a trivial peer, and the in-process ratios", "",
-              "| target | measured | | why not |", "|---|---|---|---|"]
-    lines += [f"| {t} | {m} | {'met' if ok else '**missed**'} | {'' if ok else why} |" for t, m, ok, why in issue13_targets(r)]
+    lines += [
+        "",
+        "The floor is `json.loads` of the same request body, timed in the same process and run; every ratio is to it.",
+        "",
+    ]
+    lines += [
+        "## Issue 13: side by side with a trivial peer, and the in-process ratios",
+        "",
+        "| target | measured | | why not |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {t} | {m} | {'met' if ok else '**missed**'} | {'' if ok else why} |"
+        for t, m, ok, why in issue13_targets(r)
+    ]
     if r.side is not None:
-        lines += [""] + side_table(r)
+        lines += ["", *side_table(r)]
     lines += ["", NOTES]
     lines += ["", "## Earlier targets", "", "| target | measured | | why not |", "|---|---|---|---|"]
-    lines += [f"| {t} | {m} | {'met' if ok else '**missed**'} | {'' if ok else why} |" for t, m, ok, why in targets(r)]
+    lines += [
+        f"| {t} | {m} | {'met' if ok else '**missed**'} | {'' if ok else why} |"
+        for t, m, ok, why in targets(r)
+    ]
     lines += ["", "## In-process handling, one request at a time", ""]
-    lines += ["Route steps: parse → HookRequest → build_record → assess_hook → cards → serialise, the route's own functions "
-              "in its order. Whole app: the same bytes through the ASGI app (routing, CORS, caller check, audit trail).", ""]
+    lines += [
+        "Route steps: parse → HookRequest → build_record → assess_hook → cards → serialise, the route's own functions "
+        "in its order. Whole app: the same bytes through the ASGI app (routing, CORS, caller check, audit trail).",
+        "",
+    ]
     lines += inprocess_table(r)
-    lines += ["", "## Where the time goes (each step the route takes, called one by one; p50)", ""] + stage_table(r)
+    lines += [
+        "",
+        "## Where the time goes (each step the route takes, called one by one; p50)",
+        "",
+        *stage_table(r),
+    ]
     if not r.http:
         return "\n".join(lines) + "\n"
     lines += ["", "## End-to-end HTTP over loopback (closed loop: each client sends again when answered)", ""]
-    lines += ["Load generator and service share the machine's CPUs.", ""] + http_table(r)
-    lines += ["", "## End-to-end HTTP at a fixed offered rate (open loop; latency from the scheduled send time)", ""] + open_table(r)
+    lines += ["Load generator and service share the machine's CPUs.", "", *http_table(r)]
+    lines += [
+        "",
+        "## End-to-end HTTP at a fixed offered rate (open loop; latency from the scheduled send time)",
+        "",
+        *open_table(r),
+    ]
     if r.no_audit:
-        lines += ["", "## Diagnostic: the same service without its audit-trail middleware (not deployable)", ""]
+        lines += [
+            "",
+            "## Diagnostic: the same service without its audit-trail middleware (not deployable)",
+            "",
+        ]
         lines += ["What recording each call costs end to end: compare with the typical rows above.", ""]
         lines += http_table(r, r.no_audit)
-    lines += ["", "## Server processes", ""] + server_table(r)
-    lines += ["", "## Missing prefetch, FHIR server on loopback answering each query after a delay", ""] + fetch_table(r)
-    lines += ["", "## Start-up (fresh interpreter)", ""] + startup_table(r)
+    lines += ["", "## Server processes", "", *server_table(r)]
+    lines += [
+        "",
+        "## Missing prefetch, FHIR server on loopback answering each query after a delay",
+        "",
+        *fetch_table(r),
+    ]
+    lines += ["", "## Start-up (fresh interpreter)", "", *startup_table(r)]
     return "\n".join(lines) + "\n"
 
 

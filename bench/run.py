@@ -48,7 +48,9 @@ def _loop_policy() -> None:
         pass
 
 
-def http_runs(bodies: dict[str, bytes], workers: tuple[int, ...], quick: bool) -> tuple[list[dict], list[dict]]:
+def http_runs(
+    bodies: dict[str, bytes], workers: tuple[int, ...], quick: bool
+) -> tuple[list[dict], list[dict]]:
     closed, opened = [], []
     for w in workers:
         with Server(workers=w) as server:
@@ -60,26 +62,47 @@ def http_runs(bodies: dict[str, bytes], workers: tuple[int, ...], quick: bool) -
                 asyncio.run(closed_loop("127.0.0.1", server.port, payload, 2, 10, 5))  # warm every worker
                 for clients in CLIENTS:
                     r = asyncio.run(closed_loop("127.0.0.1", server.port, payload, clients, count, budget))
-                    closed.append({
-                        "workers": w, "size": name, "clients": clients, "n": len(r.latencies), "errors": r.errors,
-                        "rps": r.throughput, "p50": p50(r.latencies), "p99": p99(r.latencies),
-                    })
-                    print(f"  http workers={w} {name:8} clients={clients:3}: {r.throughput:7.1f} req/s "
-                          f"p50 {p50(r.latencies) * 1000:7.2f} ms p99 {p99(r.latencies) * 1000:7.2f} ms errors {r.errors}")
+                    closed.append(
+                        {
+                            "workers": w,
+                            "size": name,
+                            "clients": clients,
+                            "n": len(r.latencies),
+                            "errors": r.errors,
+                            "rps": r.throughput,
+                            "p50": p50(r.latencies),
+                            "p99": p99(r.latencies),
+                        }
+                    )
+                    print(
+                        f"  http workers={w} {name:8} clients={clients:3}: {r.throughput:7.1f} req/s "
+                        f"p50 {p50(r.latencies) * 1000:7.2f} ms p99 {p99(r.latencies) * 1000:7.2f} ms errors {r.errors}"
+                    )
                 if name == "typical":
                     # the target rate, and half of what this configuration just sustained (unsaturated)
-                    sustained = max(row["rps"] for row in closed if row.get("workers") == w and row.get("size") == name)
+                    sustained = max(
+                        row["rps"] for row in closed if row.get("workers") == w and row.get("size") == name
+                    )
                     for rate in (OPEN_RATE, round(sustained / 2)):
                         duration = 2.0 if quick else 6.0
                         r = asyncio.run(open_loop("127.0.0.1", server.port, payload, 50, rate, duration))
-                        opened.append({
-                            "workers": w, "size": name, "connections": 50, "rate": rate, "achieved": r.throughput,
-                            "n": len(r.latencies), "errors": r.errors + r.unanswered,
-                            "p50": p50(r.latencies) if r.latencies else float("nan"),
-                            "p99": p99(r.latencies) if r.latencies else float("nan"),
-                        })
-                        print(f"  open loop workers={w} {rate:.0f} req/s offered: {r.throughput:.0f} answered/s, "
-                              f"p99 {opened[-1]['p99'] * 1000:.2f} ms, unanswered {r.unanswered}")
+                        opened.append(
+                            {
+                                "workers": w,
+                                "size": name,
+                                "connections": 50,
+                                "rate": rate,
+                                "achieved": r.throughput,
+                                "n": len(r.latencies),
+                                "errors": r.errors + r.unanswered,
+                                "p50": p50(r.latencies) if r.latencies else float("nan"),
+                                "p99": p99(r.latencies) if r.latencies else float("nan"),
+                            }
+                        )
+                        print(
+                            f"  open loop workers={w} {rate:.0f} req/s offered: {r.throughput:.0f} answered/s, "
+                            f"p99 {opened[-1]['p99'] * 1000:.2f} ms, unanswered {r.unanswered}"
+                        )
             rss = server.peak_rss_bytes()
             ready = server.ready_after
         closed.append({"workers": w, "peak_rss": rss, "ready": ready})
@@ -98,9 +121,21 @@ def without_audit(body: bytes, workers: tuple[int, ...], quick: bool) -> list[di
             asyncio.run(closed_loop("127.0.0.1", server.port, payload, 2, 10, 5))
             for clients in (1, 50):
                 r = asyncio.run(closed_loop("127.0.0.1", server.port, payload, clients, count, budget))
-                rows.append({"workers": w, "size": "typical", "clients": clients, "n": len(r.latencies), "errors": r.errors,
-                             "rps": r.throughput, "p50": p50(r.latencies), "p99": p99(r.latencies)})
-                print(f"  no audit workers={w} clients={clients:3}: {r.throughput:7.1f} req/s p99 {p99(r.latencies) * 1000:7.2f} ms")
+                rows.append(
+                    {
+                        "workers": w,
+                        "size": "typical",
+                        "clients": clients,
+                        "n": len(r.latencies),
+                        "errors": r.errors,
+                        "rps": r.throughput,
+                        "p50": p50(r.latencies),
+                        "p99": p99(r.latencies),
+                    }
+                )
+                print(
+                    f"  no audit workers={w} clients={clients:3}: {r.throughput:7.1f} req/s p99 {p99(r.latencies) * 1000:7.2f} ms"
+                )
     return rows
 
 
@@ -109,9 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer requests: a smoke check, not a result")
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to run, e.g. 1,2")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
-    parser.add_argument("--side-by-side-only", action="store_true",
-                        help="only the in-process figures and the rounds against the trivial peer (issue 13)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per request against the peer")
+    parser.add_argument(
+        "--side-by-side-only",
+        action="store_true",
+        help="only the in-process figures and the rounds against the trivial peer (issue 13)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds per request against the peer"
+    )
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each round against the peer")
     args = parser.parse_args(argv)
     workers = tuple(int(w) for w in args.workers.split(",") if w)
@@ -139,15 +179,25 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()  # as the app's lifespan does after loading (it skips that for injected services)
     results.inprocess = inprocess.run(create_app(services), services, bodies, args.quick)
     for name, r in results.inprocess.items():
-        print(f"  {name:20} json.loads {r['floor']['json'] * 1000:7.2f} ms  handling p50 {r['p50'] * 1000:7.2f} ms "
-              f"({r['p50'] / r['floor']['json']:.2f}x)  p99 {r['p99'] * 1000:7.2f} ms")
+        print(
+            f"  {name:20} json.loads {r['floor']['json'] * 1000:7.2f} ms  handling p50 {r['p50'] * 1000:7.2f} ms "
+            f"({r['p50'] / r['floor']['json']:.2f}x)  p99 {r['p99'] * 1000:7.2f} ms"
+        )
 
     print("side by side with the trivial peer")
     side_bodies = {
-        "an IDDS order, full assessment": ("idds-order-select", orjson.dumps(built["typical"].request("order-select"))),
-        "an order no policy concerns": ("idds-order-select", orjson.dumps(charts.irrelevant_request(charts.SIZES["typical"]))),
+        "an IDDS order, full assessment": (
+            "idds-order-select",
+            orjson.dumps(built["typical"].request("order-select")),
+        ),
+        "an order no policy concerns": (
+            "idds-order-select",
+            orjson.dumps(charts.irrelevant_request(charts.SIZES["typical"])),
+        ),
     }
-    results.side = peer.run(side_bodies, rounds=1 if args.quick else args.rounds, seconds=2.0 if args.quick else args.seconds)
+    results.side = peer.run(
+        side_bodies, rounds=1 if args.quick else args.rounds, seconds=2.0 if args.quick else args.seconds
+    )
     results.side_bytes = len(side_bodies["an IDDS order, full assessment"][1])
     if args.side_by_side_only:
         results.load_average.append(os.getloadavg()[0])

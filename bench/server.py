@@ -26,8 +26,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, workers: int = 1, env: dict[str, str] | None = None, app: str = "cds_service.app:app",
-                 python: str | None = None, cwd: Path | None = None, ready_path: str = "/cds-services"):
+    def __init__(
+        self,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        app: str = "cds_service.app:app",
+        python: str | None = None,
+        cwd: Path | None = None,
+        ready_path: str = "/cds-services",
+    ):
         self.workers = workers
         self.app = app
         self.python = python or sys.executable  # the peer (bench/peer.py) runs from its own virtualenv
@@ -38,16 +45,28 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.ready_after = 0.0
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         cmd = [
-            self.python, "-m", "uvicorn", self.app,
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
-            "--log-level", "warning", "--no-access-log",
+            self.python,
+            "-m",
+            "uvicorn",
+            self.app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
         ]
         start = time.perf_counter()
         # a file, not a pipe: nobody reads the log while the server runs, and a full pipe would stall it
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
         deadline = start + 30
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
@@ -69,7 +88,7 @@ class Server:
         """Sum of VmHWM over the server's processes (the supervisor and its workers)."""
         if self.proc is None:
             return 0
-        pids = [self.proc.pid] + _children(self.proc.pid)
+        pids = [self.proc.pid, *_children(self.proc.pid)]
         total = 0
         for pid in pids:
             try:

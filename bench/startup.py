@@ -34,7 +34,9 @@ def measure(rounds: int = 3) -> dict[str, float]:
     """The fastest of `rounds` fresh interpreters (the others paid for a cold disk cache)."""
     best: dict[str, float] | None = None
     for _ in range(rounds):
-        out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True
+        )
         found = json.loads(out.stdout.strip().splitlines()[-1])
         if best is None or found["load"] < best["load"]:
             best = found

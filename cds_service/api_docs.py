@@ -40,7 +40,10 @@ def _body(model: Any, schema: dict[str, Any]) -> dict[str, Any]:
     for name, sub in defs.pop("$defs", {}).items():
         components.setdefault(name, sub)
     components.setdefault(model.__name__, defs)
-    return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+    }
 
 
 def install(app: FastAPI) -> None:
@@ -56,7 +59,9 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             for path, model in ((HOOK_PATH, HookRequest), (FEEDBACK_PATH, Feedback)):
                 operation = schema.get("paths", {}).get(path, {}).get("post")
                 if operation is not None:

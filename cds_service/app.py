@@ -20,21 +20,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from . import api_docs, audit, auth, hook_body, logs, ops
+from . import __version__, api_docs, audit, auth, hook_body, log_redaction, logs, ops, packet
 from .cards import card, failure_card, system_actions
-from .notice_cards import orders_capped_card, unreadable_order_card
 from .discovery import HOOK_BY_SERVICE, configuration, discovery
 from .errors import operation_outcome
 from .hook_models import Feedback, HookRequest, HookResponse
+from .notice_cards import orders_capped_card, unreadable_order_card
 from .pipeline import assess_hook, concerns_no_policy
 from .policy_store import cited_sentences
 from .policy_text import render_html
 from .prefetch import PatientUnavailable, build_record
-from . import log_redaction, packet
+from .questionnaire.routes import router as questionnaire_router
 from .services import Services, get_services
 from .smart import smart_router
 from .web_security import ForwardedHeaders, SecurityHeaders
-from .questionnaire.routes import router as questionnaire_router
 
 log = logging.getLogger("idds")
 
@@ -56,8 +55,14 @@ def create_app(services: Services | None = None) -> FastAPI:
         yield
 
     log_redaction.install()
-    app = FastAPI(title="idds-cds", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="CDS Hooks coverage requirements for intrathecal drug delivery systems")
+    app = FastAPI(
+        title="idds-cds",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="CDS Hooks coverage requirements for intrathecal drug delivery systems",
+    )
     api_docs.install(app)  # /docs from packaged assets (no CDN); the hook bodies in /openapi.json
     app.state.services = services
     app.add_middleware(
@@ -81,8 +86,12 @@ def create_app(services: Services | None = None) -> FastAPI:
     async def get_discovery() -> dict[str, Any]:
         return discovery()
 
-    @app.post("/cds-services/{service_id}", response_model=HookResponse, response_model_exclude_none=True,
-              dependencies=[Depends(auth.verify_caller)])
+    @app.post(
+        "/cds-services/{service_id}",
+        response_model=HookResponse,
+        response_model_exclude_none=True,
+        dependencies=[Depends(auth.verify_caller)],
+    )
     async def call_hook(service_id: str, request: Request, services: Services = Depends(get_services)):
         hook = HOOK_BY_SERVICE.get(service_id)
         if hook is None:
@@ -106,21 +115,36 @@ def create_app(services: Services | None = None) -> FastAPI:
         try:
             record = await build_record(req, services.settings, services.fhir_transport)
         except PatientUnavailable as exc:  # the reason names the fetch's fault (deadline, size, refusal)
-            return operation_outcome(412, f"the Patient resource is neither in prefetch nor retrievable ({exc})"[:500], "not-found")
+            return operation_outcome(
+                412, f"the Patient resource is neither in prefetch nor retrievable ({exc})"[:500], "not-found"
+            )
         options = configuration(req.extension)
         base = services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
         smart = services.settings.smart_app_url or f"{base}/smart/launch"
         try:
             # CPU-bound (validation, the engine, rendering): in a worker thread, so a call with a
             # big chart never stalls discovery or the other calls on the event loop.
-            outcome, shown, cards, actions = await run_in_threadpool(_assess, req, record, services, base, smart, options)
+            outcome, shown, cards, actions = await run_in_threadpool(
+                _assess, req, record, services, base, smart, options
+            )
         except Exception:  # a bug must not cost the clinician a 500 mid-ordering
-            log.exception("assessment failed: hook=%s instance=%s patient=%s", hook, req.hookInstance, req.context.patientId)
+            log.exception(
+                "assessment failed: hook=%s instance=%s patient=%s",
+                hook,
+                req.hookInstance,
+                req.context.patientId,
+            )
             return _hook_json(HookResponse(cards=[failure_card()]))
-        await run_in_threadpool(_keep, services, shown, record, req.fhirServer)  # the shared database: every worker opens the link
+        await run_in_threadpool(
+            _keep, services, shown, record, req.fhirServer
+        )  # the shared database: every worker opens the link
         log.info(
             "hook %s instance=%s patient=%s orders=%d cards=%d",
-            hook, req.hookInstance, req.context.patientId, len(outcome.orders), len(cards),
+            hook,
+            req.hookInstance,
+            req.context.patientId,
+            len(outcome.orders),
+            len(cards),
         )
         answer = HookResponse(cards=cards, systemActions=actions)
         audit.note_answer(request, answer)  # the trail takes the assessments from the cards sent, unparsed
@@ -139,14 +163,24 @@ def create_app(services: Services | None = None) -> FastAPI:
         except ValidationError as exc:
             return operation_outcome(400, _describe(exc.errors()))
         if len(fb.feedback) > limits.feedback_max_outcomes:
-            return operation_outcome(413, f"more than {limits.feedback_max_outcomes} feedback outcomes in one request", "too-costly")
+            return operation_outcome(
+                413,
+                f"more than {limits.feedback_max_outcomes} feedback outcomes in one request",
+                "too-costly",
+            )
         if any(len(o.comment()) > limits.feedback_max_comment_chars for o in fb.feedback):
-            return operation_outcome(413, f"an override comment longer than {limits.feedback_max_comment_chars} characters", "too-costly")
+            return operation_outcome(
+                413,
+                f"an override comment longer than {limits.feedback_max_comment_chars} characters",
+                "too-costly",
+            )
         ids = list(dict.fromkeys(o.card for o in fb.feedback))
         known = await audit.known_cards(request.app, ids)
         if known is not None and len(known) < len(ids):
             unknown = [i for i in ids if i not in known]
-            return operation_outcome(404, f"unknown card(s): {', '.join(repr(i[:60]) for i in unknown[:5])}", "not-found")
+            return operation_outcome(
+                404, f"unknown card(s): {', '.join(repr(i[:60]) for i in unknown[:5])}", "not-found"
+            )
         log.info("feedback %s: %d outcome(s)", service_id, len(fb.feedback))
         await audit.record_feedback(request, service_id, fb)
         return JSONResponse({"accepted": len(fb.feedback)})
@@ -154,8 +188,14 @@ def create_app(services: Services | None = None) -> FastAPI:
     @app.get("/policies")
     async def list_policies(services: Services = Depends(get_services)) -> list[dict[str, Any]]:
         return [
-            {"id": p.policy, "version": p.version, "payer": p.payer, "title": p.title,
-             "effective": p.effective.isoformat(), "url": f"/policies/{p.policy}/{p.version}"}
+            {
+                "id": p.policy,
+                "version": p.version,
+                "payer": p.payer,
+                "title": p.title,
+                "effective": p.effective.isoformat(),
+                "url": f"/policies/{p.policy}/{p.version}",
+            }
             for p in services.store.all()
         ]
 
@@ -164,7 +204,11 @@ def create_app(services: Services | None = None) -> FastAPI:
         policy = services.store.get(policy_id, version)
         if policy is None:
             return operation_outcome(404, f"no policy {policy_id} version {version}", "not-found")
-        return HTMLResponse(render_html(policy.seed, f"{policy.payer} – {policy.title} ({policy.version})", cited_sentences(policy)))
+        return HTMLResponse(
+            render_html(
+                policy.seed, f"{policy.payer} – {policy.title} ({policy.version})", cited_sentences(policy)
+            )
+        )
 
     @app.get("/fhir/CodeSystem/idds")
     async def codesystem(services: Services = Depends(get_services)):
@@ -183,8 +227,15 @@ def create_app(services: Services | None = None) -> FastAPI:
     return app
 
 
-def _assess(req: HookRequest, record, services: Services, base: str, smart: str, options: dict[str, Any],
-            today: date | None = None):
+def _assess(
+    req: HookRequest,
+    record,
+    services: Services,
+    base: str,
+    smart: str,
+    options: dict[str, Any],
+    today: date | None = None,
+):
     """(outcome, the assessments shown, cards, system actions); run in a worker thread (`idds-cds assess`
     gives its own date)."""
     today = today or date.today()
@@ -196,11 +247,17 @@ def _assess(req: HookRequest, record, services: Services, base: str, smart: str,
     if outcome.routing.comparison and not options["comparison"]:
         return outcome, [], notices, []
     cards = [card(a, record, base, smart) for a in outcome.assessments] + notices
-    actions = system_actions(outcome.assessments, req.hook, outcome.routing, today) if options["coverage-info"] else []
+    actions = (
+        system_actions(outcome.assessments, req.hook, outcome.routing, today)
+        if options["coverage-info"]
+        else []
+    )
     return outcome, outcome.assessments, cards, actions
 
 
-def _concerns_no_policy(request: Request, hook: str, light: dict[str, Any] | None, services: Services) -> Response | None:
+def _concerns_no_policy(
+    request: Request, hook: str, light: dict[str, Any] | None, services: Services
+) -> Response | None:
     """An order no policy concerns, answered from the draft orders alone (no prefetch built,
     validated or fetched): no cards, as the full assessment answers it. None: take the full path."""
     if light is None:
@@ -209,11 +266,17 @@ def _concerns_no_policy(request: Request, hook: str, light: dict[str, Any] | Non
         req = HookRequest.model_validate(light)
     except ValidationError:
         return None  # the full path says why
-    if req.hook != hook or not concerns_no_policy(req, services.terminology, services.settings.max_orders_per_call):
+    if req.hook != hook or not concerns_no_policy(
+        req, services.terminology, services.settings.max_orders_per_call
+    ):
         return None
     audit.note_request(request, light)  # ids, order codes, prefetch entry counts: all the trail keeps
-    log.info("hook %s instance=%s patient=%s orders=0 cards=0 (no order a policy concerns)",
-             hook, req.hookInstance, req.context.patientId)
+    log.info(
+        "hook %s instance=%s patient=%s orders=0 cards=0 (no order a policy concerns)",
+        hook,
+        req.hookInstance,
+        req.context.patientId,
+    )
     answer = HookResponse()
     audit.note_answer(request, answer)
     return _hook_json(answer)

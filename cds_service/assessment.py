@@ -14,8 +14,8 @@ from typing import Any
 from .codes import Terminology
 from .engine import NOT_MET, UNKNOWN, CriterionResult, Outcome, evaluate
 from .facts import FactContext, compute
-from .facts.catalogue import OTHER_INDICATION
 from .facts.base import OrderFacts
+from .facts.catalogue import OTHER_INDICATION
 from .indication import indications_for
 from .orders import Order
 from .payers import Routing
@@ -74,9 +74,13 @@ class Comparison:
     def as_contract(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "comparison": {"reason": self.routing.reason, "note": self.routing.note,
-                           "coverage": self.routing.coverage_ref, "payer": self.routing.payer,
-                           **({"excluded": self.routing.exclusion} if self.routing.exclusion else {})},
+            "comparison": {
+                "reason": self.routing.reason,
+                "note": self.routing.note,
+                "coverage": self.routing.coverage_ref,
+                "payer": self.routing.payer,
+                **({"excluded": self.routing.exclusion} if self.routing.exclusion else {}),
+            },
             "order": {"reference": self.order.reference, "code": self.order.code, "phase": self.order.phase},
             "dateOfService": self.order.date_of_service.isoformat(),
             "notes": list(self.routing.notes),
@@ -120,13 +124,17 @@ def _indication_rule(policy: Policy, indication: str | None) -> IndicationRule |
     return rule
 
 
-def _scope_exclusion(policy: Policy, order: Order, indication: str | None, ctx: FactContext) -> Outcome | None:
+def _scope_exclusion(
+    policy: Policy, order: Order, indication: str | None, ctx: FactContext
+) -> Outcome | None:
     """The policy's own scope sentences, before any criterion: other indication, injectate, use, age."""
     scope = policy.scope
     if indication == OTHER_INDICATION:
         other = scope.other_indications
         if other is None:
-            return Outcome("not-applicable", [], "the order's reason is a condition this policy does not address")
+            return Outcome(
+                "not-applicable", [], "the order's reason is a condition this policy does not address"
+            )
         return _scoped_out(other.determination, f"{policy.policy}-other-indication", other.text, other.source)
     for ex in scope.excluded_injectates:
         hit = ex.excludes(order.injectate_classes, bool(order.injectate_ingredients))
@@ -143,11 +151,15 @@ def _scope_exclusion(policy: Policy, order: Order, indication: str | None, ctx: 
         age = compute(ctx, "age_years", {})
         if age.value is not None and age.value < scope.min_age_years:
             why = f"the patient is {age.value:g}; the policy does not address patients under {scope.min_age_years}"
-            return _scoped_out("not-applicable", f"{policy.policy}-age-scope", why, scope.age_source, list(age.evidence))
+            return _scoped_out(
+                "not-applicable", f"{policy.policy}-age-scope", why, scope.age_source, list(age.evidence)
+            )
     return None
 
 
-def _scoped_out(determination: str, crit_id: str, why: str, source: str, evidence: list[str] | None = None) -> Outcome:
+def _scoped_out(
+    determination: str, crit_id: str, why: str, source: str, evidence: list[str] | None = None
+) -> Outcome:
     """A scope sentence decides: not-applicable (the policy does not apply) or not covered."""
     crit = CriterionResult(crit_id, why, source, NOT_MET, evidence or [], blocking=True)
     return Outcome(determination, [crit], why)
@@ -189,17 +201,33 @@ def assess_order(
                     f"(effective {policy.effective.isoformat()}); assessed with it as the earliest version"
                 )
             if candidates == [OTHER_INDICATION]:
-                notes.append("the order's reason names a condition outside the indications these policies cover")
+                notes.append(
+                    "the order's reason names a condition outside the indications these policies cover"
+                )
             if len(candidates) > 1:
                 notes.append(f"indication ambiguous ({', '.join(candidates)}): each is assessed")
             if order.injectate_by_name:
                 notes.append("the injectate was identified by drug name only (no RxNorm code)")
             if order.injectate_unidentified:
-                notes.append("an ordered drug could not be identified (no known RxNorm code or name), "
-                             "so the policy's injectate scope could not be checked for it")
-            outcome = _scope_exclusion(policy, order, indication, ctx) or _evaluate(policy, order, indication, ctx)
+                notes.append(
+                    "an ordered drug could not be identified (no known RxNorm code or name), "
+                    "so the policy's injectate scope could not be checked for it"
+                )
+            outcome = _scope_exclusion(policy, order, indication, ctx) or _evaluate(
+                policy, order, indication, ctx
+            )
             out.append(
-                Assessment(str(uuid.uuid4()), policy, selection.in_force, order, indication, source, outcome, notes, routing)
+                Assessment(
+                    str(uuid.uuid4()),
+                    policy,
+                    selection.in_force,
+                    order,
+                    indication,
+                    source,
+                    outcome,
+                    notes,
+                    routing,
+                )
             )
     return out
 

@@ -24,10 +24,11 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import httpx
 import jwt
@@ -35,9 +36,9 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from starlette.concurrency import run_in_threadpool
 
 from .settings import Settings, get_settings
 from .state import state_for
@@ -65,6 +66,7 @@ class Unauthorized(Exception):
 
 # -- configuration -------------------------------------------------------------------
 
+
 class TrustedIssuer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -84,7 +86,7 @@ class TrustedIssuer(BaseModel):
         return urls
 
     @model_validator(mode="after")
-    def _keys(self) -> "TrustedIssuer":
+    def _keys(self) -> TrustedIssuer:
         if not self.jwks and not self.jku:
             raise ValueError(f"issuer {self.iss}: needs a pinned jwks or a jku allow-list")
         if self.jwks:
@@ -155,6 +157,7 @@ def _public_key(jwk: Any) -> tuple[str, Any]:
 
 # -- key sets fetched from an allowed jku, and the replay guard -----------------------
 
+
 @dataclass
 class _KeySet:
     keys: dict[str, Any] = field(default_factory=dict)
@@ -165,7 +168,9 @@ class _KeySet:
 class KeySetCache:
     """JWK Sets by URL: cached for `ttl`, refetched when a kid is unknown (at most every `min_refresh` s)."""
 
-    def __init__(self, ttl: float, min_refresh: float, timeout: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, ttl: float, min_refresh: float, timeout: float, clock: Callable[[], float] = time.monotonic
+    ):
         self.ttl, self.min_refresh, self.timeout, self.clock = ttl, min_refresh, timeout, clock
         self._sets: dict[str, _KeySet] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -191,25 +196,30 @@ class KeySetCache:
             except (httpx.HTTPError, ValueError, TimeoutError) as exc:
                 # Keep what was cached; an outage of the key server must not open the door or
                 # drop known keys. The next call tries again once min_refresh has passed.
-                log.warning("could not fetch JWK Set %s: %s", url, exc if isinstance(exc, ValueError) else type(exc).__name__)
+                log.warning(
+                    "could not fetch JWK Set %s: %s",
+                    url,
+                    exc if isinstance(exc, ValueError) else type(exc).__name__,
+                )
                 # Try again after min_refresh, not on every call: no amplification towards the key server.
                 entry.fetched_at = max(entry.fetched_at, self.clock() - self.ttl + max(self.min_refresh, 1.0))
-
 
     async def _fetch(self, url: str) -> bytes:
         """The key set's bytes, within one total timeout (a drip-feeding key server cannot hold
         the call) and read as a stream that stops at MAX_JWKS_BYTES."""
-        async with asyncio.timeout(self.timeout):
-            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                async with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
-                    if response.status_code != 200:
-                        raise ValueError(f"answered {response.status_code}")
-                    chunks, size = [], 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > MAX_JWKS_BYTES:
-                            raise ValueError(f"larger than {MAX_JWKS_BYTES} bytes")
-                        chunks.append(chunk)
+        async with (
+            asyncio.timeout(self.timeout),
+            httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client,
+            client.stream("GET", url, headers={"Accept": "application/json"}) as response,
+        ):
+            if response.status_code != 200:
+                raise ValueError(f"answered {response.status_code}")
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_JWKS_BYTES:
+                    raise ValueError(f"larger than {MAX_JWKS_BYTES} bytes")
+                chunks.append(chunk)
         return b"".join(chunks)
 
 
@@ -247,13 +257,22 @@ def _shown(value: Any) -> str:
 
 
 class Verifier:
-    def __init__(self, settings: Settings, issuers: dict[str, TrustedIssuer] | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        settings: Settings,
+        issuers: dict[str, TrustedIssuer] | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.settings = settings
         self.issuers = issuers if issuers is not None else load_issuers(settings.trusted_issuers_file)
-        self.pinned = {iss: parse_jwks(i.jwks, strict=True) if i.jwks else {} for iss, i in self.issuers.items()}
-        self.key_sets = KeySetCache(settings.auth_jwks_cache_seconds, settings.auth_jwks_min_refresh_seconds,
-                                    settings.auth_jwks_timeout_seconds)
+        self.pinned = {
+            iss: parse_jwks(i.jwks, strict=True) if i.jwks else {} for iss, i in self.issuers.items()
+        }
+        self.key_sets = KeySetCache(
+            settings.auth_jwks_cache_seconds,
+            settings.auth_jwks_min_refresh_seconds,
+            settings.auth_jwks_timeout_seconds,
+        )
         self.replay = ReplayGuard(settings, clock)
         self.clock = clock
 
@@ -285,7 +304,12 @@ class Verifier:
         leeway = self.settings.auth_leeway_seconds
         try:
             claims = jwt.decode(
-                token, key[0], algorithms=[alg], audience=_audiences(audience), issuer=iss, leeway=leeway,
+                token,
+                key[0],
+                algorithms=[alg],
+                audience=_audiences(audience),
+                issuer=iss,
+                leeway=leeway,
                 options={"require": ["iss", "aud", "exp", "iat", "jti"]},
             )
         except jwt.PyJWTError as exc:
@@ -298,7 +322,9 @@ class Verifier:
             raise AuthError(f"jti missing or not a string (iss {iss})")
         lifetime = float(claims["exp"]) - float(claims["iat"])
         if lifetime > self.settings.auth_max_token_lifetime_seconds + leeway:
-            raise AuthError(f"token lifetime {lifetime:.0f} s exceeds {self.settings.auth_max_token_lifetime_seconds} s (iss {iss})")
+            raise AuthError(
+                f"token lifetime {lifetime:.0f} s exceeds {self.settings.auth_max_token_lifetime_seconds} s (iss {iss})"
+            )
         if not await run_in_threadpool(self.replay.first_use, (iss, jti), float(claims["exp"]) + leeway):
             raise AuthError(f"jti reused (iss {iss}, jti {_shown(jti)})")
         return claims
@@ -349,11 +375,12 @@ def audience_for(request: Request, settings: Settings) -> str:
     if not base:
         raise AuthError("IDDS_PUBLIC_BASE_URL is not set: no audience to check the token against")
     if root and path.startswith(root):
-        path = path[len(root):]
+        path = path[len(root) :]
     return base + path
 
 
 # -- FastAPI wiring ---------------------------------------------------------------------
+
 
 def _settings(app: FastAPI) -> Settings:
     services = getattr(app.state, "services", None)
@@ -374,8 +401,9 @@ async def verify_caller(request: Request) -> None:
     if not settings.require_auth:
         return
     try:
-        claims = await verifier_for(request.app).verify(request.headers.get("authorization"),
-                                                        audience_for(request, settings))
+        claims = await verifier_for(request.app).verify(
+            request.headers.get("authorization"), audience_for(request, settings)
+        )
     except AuthError as exc:
         log.warning("refused %s %s: %s", request.method, request.url.path, exc.reason)
         raise Unauthorized() from None
@@ -394,13 +422,17 @@ def announce(settings: Settings) -> Verifier | None:
     if not settings.require_auth:
         log.warning(
             "CALLER AUTHENTICATION IS OFF: any client can call the CDS services. Set IDDS_REQUIRE_AUTH=1 "
-            "and list the EHRs in %s before this service sees real patients.", settings.trusted_issuers_file)
+            "and list the EHRs in %s before this service sees real patients.",
+            settings.trusted_issuers_file,
+        )
         return None
     settings.check()  # no public base URL with auth on: refuse to start (the audience would fail open)
     verifier = Verifier(settings)
     if not verifier.issuers:
-        log.error("IDDS_REQUIRE_AUTH=1 but %s enables no issuer: every call will be refused",
-                  settings.trusted_issuers_file)
+        log.error(
+            "IDDS_REQUIRE_AUTH=1 but %s enables no issuer: every call will be refused",
+            settings.trusted_issuers_file,
+        )
     else:
         log.info("caller authentication on; trusted issuers: %s", ", ".join(sorted(verifier.issuers)))
     return verifier

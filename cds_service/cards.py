@@ -13,12 +13,12 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from . import next_steps, payers
 from .assessment import Assessment, Comparison
 from .engine import MET, NOT_MET, UNKNOWN, CriterionResult, count_requirements
-from .hook_models import Action, Card, Coding, Link, Source, Suggestion
-from . import next_steps, payers
-from .payers import Routing
 from .facts.catalogue import FLAG_LABEL, INDICATION_LABEL, OTHER_INDICATION, PUMP_STATUS_LABEL, SCALE_LABEL
+from .hook_models import Action, Card, Coding, Link, Source, Suggestion
+from .payers import Routing
 from .questionnaire.crd import canonical_for
 from .record import PatientRecord
 
@@ -39,37 +39,61 @@ DETERMINATION_LABEL = {
 
 # How a card names a FHIR resource instead of its raw reference ("Observation/obs-7").
 RESOURCE_WORDS = {
-    "Patient": "the patient record", "Condition": "a condition", "Observation": "an observation",
-    "Procedure": "a procedure", "MedicationRequest": "a medication order", "MedicationStatement": "a medication statement",
-    "MedicationAdministration": "a medication administration", "MedicationDispense": "a medication dispense",
-    "Device": "a device record", "DeviceRequest": "a device order", "ServiceRequest": "an order",
-    "Coverage": "a coverage record", "AllergyIntolerance": "an allergy record", "DiagnosticReport": "a report",
-    "QuestionnaireResponse": "a questionnaire response", "Encounter": "an encounter", "DocumentReference": "a document",
-    "Practitioner": "a practitioner", "PractitionerRole": "a practitioner role", "Organization": "an organization",
-    "Claim": "a claim", "Bundle": "a bundle",
+    "Patient": "the patient record",
+    "Condition": "a condition",
+    "Observation": "an observation",
+    "Procedure": "a procedure",
+    "MedicationRequest": "a medication order",
+    "MedicationStatement": "a medication statement",
+    "MedicationAdministration": "a medication administration",
+    "MedicationDispense": "a medication dispense",
+    "Device": "a device record",
+    "DeviceRequest": "a device order",
+    "ServiceRequest": "an order",
+    "Coverage": "a coverage record",
+    "AllergyIntolerance": "an allergy record",
+    "DiagnosticReport": "a report",
+    "QuestionnaireResponse": "a questionnaire response",
+    "Encounter": "an encounter",
+    "DocumentReference": "a document",
+    "Practitioner": "a practitioner",
+    "PractitionerRole": "a practitioner role",
+    "Organization": "an organization",
+    "Claim": "a claim",
+    "Bundle": "a bundle",
 }
 _REF = re.compile(r"\b([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?<!\.)")
 
 
 def _slug_words() -> dict[str, str]:
     words: dict[str, str] = {}
-    for table in (FLAG_LABEL, PUMP_STATUS_LABEL, SCALE_LABEL, INDICATION_LABEL, next_steps.load().therapy_labels):
+    for table in (
+        FLAG_LABEL,
+        PUMP_STATUS_LABEL,
+        SCALE_LABEL,
+        INDICATION_LABEL,
+        next_steps.load().therapy_labels,
+    ):
         words.update({slug: label for slug, label in table.items() if "-" in slug})
     return words
 
 
 _SLUGS = _slug_words()
-_SLUG = re.compile(r"(?<![\w-])(" + "|".join(sorted(map(re.escape, _SLUGS), key=len, reverse=True)) + r")(?![\w-])")
+_SLUG = re.compile(
+    r"(?<![\w-])(" + "|".join(sorted(map(re.escape, _SLUGS), key=len, reverse=True)) + r")(?![\w-])"
+)
 
 
 def plain(text: str) -> str:
     """A note in a clinician's words: raw references named by what they are, coded values by their
     labels, no doubled full stops. Fact notes should already read so; this is the card's last guard."""
+
     def ref(m: re.Match) -> str:
         word = RESOURCE_WORDS.get(m.group(1))
         if word is None:
             return m.group(0) if not re.search(r"[a-z][A-Z]", m.group(1)) else "a record"
         return word
+
     text = _REF.sub(ref, text)
     text = _SLUG.sub(lambda m: _SLUGS[m.group(1)], text)
     return re.sub(r"(?<!\.)\.\.(?!\.)", ".", text)
@@ -131,13 +155,17 @@ def date_assumption(order: Any) -> str | None:
     """When the order carries no occurrence date, which date was assumed and what depends on it."""
     dos = order.date_of_service.isoformat()
     if order.date_basis == "today":
-        return (f"**Date of service assumed:** the order carries no date, so today ({dos}) is assumed. "
-                "The policy version in force and the patient's age are read on that date; "
-                "set the order's planned date to check that day.")
+        return (
+            f"**Date of service assumed:** the order carries no date, so today ({dos}) is assumed. "
+            "The policy version in force and the patient's age are read on that date; "
+            "set the order's planned date to check that day."
+        )
     if order.date_basis == "authoredOn":
-        return (f"**Date of service assumed:** the order carries no occurrence date, so the day it was written "
-                f"({dos}) is assumed. The policy version in force and the patient's age are read on that date; "
-                "set the order's planned date to check that day.")
+        return (
+            f"**Date of service assumed:** the order carries no occurrence date, so the day it was written "
+            f"({dos}) is assumed. The policy version in force and the patient's age are read on that date; "
+            "set the order's planned date to check that day."
+        )
     return None
 
 
@@ -181,14 +209,19 @@ def detail(a: Assessment, record: PatientRecord) -> str:
             if c.blocking:
                 lines.append(f"\n{_quote(c.source)}")
     else:
-        for status, heading in ((NOT_MET, "Not met"), (UNKNOWN, "Not documented" if a.determination != "not-evaluable" else "Documentation missing")):
+        for status, heading in (
+            (NOT_MET, "Not met"),
+            (UNKNOWN, "Not documented" if a.determination != "not-evaluable" else "Documentation missing"),
+        ):
             items = a.blocking(status)
             if items:
                 lines.append(f"\n**{heading}**")
                 lines.extend(_item(a, c) for c in items)
     met = [c for c in a.outcome.criteria if c.status == MET]
     if met:
-        lines.append(f"\n**Met:** {plural(len(met), 'criterion', 'criteria')} documented as met (listed in the checklist).")
+        lines.append(
+            f"\n**Met:** {plural(len(met), 'criterion', 'criteria')} documented as met (listed in the checklist)."
+        )
     notes = list(a.notes) + [why for why in record.unavailable.values()] + record.issues
     if notes:
         lines.append("\n**Data notes**")
@@ -208,17 +241,30 @@ def suggestions(a: Assessment, record: PatientRecord, card_id: str) -> list[Sugg
         step = steps.step(leaf) if leaf is not None else None
         order = step.order if step is not None else None
         # Done but its outcome not recorded: the next step is the result, not another order.
-        if order is None or order.label in out or (c.status == UNKNOWN and any(e.startswith("Procedure/") for e in c.evidence)):
+        if (
+            order is None
+            or order.label in out
+            or (c.status == UNKNOWN and any(e.startswith("Procedure/") for e in c.evidence))
+        ):
             continue
         resource = {
             "resourceType": "ServiceRequest",
             "status": "draft",
             "intent": "order",
-            "code": {"coding": [{"system": steps.system_uri(sys), "code": code, **({"display": d} if d else {})}
-                                for sys, code, d in order.codes], "text": order.service},
+            "code": {
+                "coding": [
+                    {"system": steps.system_uri(sys), "code": code, **({"display": d} if d else {})}
+                    for sys, code, d in order.codes
+                ],
+                "text": order.service,
+            },
             "subject": {"reference": f"Patient/{record.patient_id}"},
-            "note": [{"text": f"Asked by {a.policy.payer} {a.policy.title} (version {a.policy.version}): "
-                              f"{_sentence(c.text)}"}],
+            "note": [
+                {
+                    "text": f"Asked by {a.policy.payer} {a.policy.title} (version {a.policy.version}): "
+                    f"{_sentence(c.text)}"
+                }
+            ],
         }
         if a.order.resource.get("requester"):
             resource["requester"] = copy.deepcopy(a.order.resource["requester"])
@@ -253,17 +299,38 @@ def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart
         source=Source(
             label=a.policy.payer,
             url=a.policy.url,
-            topic={"system": CARD_TYPE, "code": topic_code, "display": "Coverage information" if topic_code == "coverage-info" else "Documentation requirements"},
+            topic={
+                "system": CARD_TYPE,
+                "code": topic_code,
+                "display": "Coverage information"
+                if topic_code == "coverage-info"
+                else "Documentation requirements",
+            },
         ),
         suggestions=offered or None,
         selectionBehavior="any" if offered else None,
         overrideReasons=override_reasons(),
         links=[
-            Link(label="Open the coverage checklist", url=smart_url, type="smart", appContext=f"assessment={a.id}"),
+            Link(
+                label="Open the coverage checklist",
+                url=smart_url,
+                type="smart",
+                appContext=f"assessment={a.id}",
+            ),
             Link(label=f"Policy text: {a.policy.title}", url=policy_url + anchor, type="absolute"),
             *documentation_link(a, smart_url),
-        ] + ([Link(label="Prior-authorization packet (FHIR Bundle)", url=f"{base_url}/assessments/{quote(a.id)}/packet",
-                   type="absolute")] if own_payer else []),
+        ]
+        + (
+            [
+                Link(
+                    label="Prior-authorization packet (FHIR Bundle)",
+                    url=f"{base_url}/assessments/{quote(a.id)}/packet",
+                    type="absolute",
+                )
+            ]
+            if own_payer
+            else []
+        ),
         extension={"idds-cds.assessment": a.as_contract()},
     )
 
@@ -273,11 +340,20 @@ def documentation_link(a: Assessment, smart_url: str) -> list[Link]:
     canonical = canonical_for(a) if a.determination == "documentation-incomplete" else None
     if canonical is None:
         return []
-    return [Link(label="Complete the documentation", url=smart_url, type="smart",
-                 appContext=urlencode({"assessment": a.id, "questionnaire": canonical, "order": a.order.reference}))]
+    return [
+        Link(
+            label="Complete the documentation",
+            url=smart_url,
+            type="smart",
+            appContext=urlencode(
+                {"assessment": a.id, "questionnaire": canonical, "order": a.order.reference}
+            ),
+        )
+    ]
 
 
 # -- a comparison: no payer's policy applies --------------------------------------------------
+
 
 def comparison_summary(c: Comparison) -> str:
     """Under 140 characters: what is missing (the payer), the phase, and that policies are only compared."""
@@ -304,28 +380,38 @@ def comparison_detail(c: Comparison, record: PatientRecord) -> str:
     dos = o.date_of_service.isoformat()
     lead = {
         payers.NO_COVERAGE: f"**No coverage in force on {dos} was found** for this order, so no payer's requirements "
-                            "can be shown as the patient's. Add the patient's Coverage to see their payer's requirements.",
+        "can be shown as the patient's. Add the patient's Coverage to see their payer's requirements.",
         payers.UNAVAILABLE: "**The patient's coverage could not be retrieved**, so no payer's requirements can be shown "
-                            "as the patient's.",
+        "as the patient's.",
         payers.UNMATCHED: f"**The patient's payer ({r.payer or 'not named'}) has no policy encoded in this "
-                          "service**, so its requirements cannot be shown.",
+        "service**, so its requirements cannot be shown.",
         payers.EXCLUDED: f"**The payer's policy does not apply to this member** ({r.payer or 'payer not named'}), "
-                         f"so its requirements cannot be shown. {plain(r.exclusion or '')}",
+        f"so its requirements cannot be shown. {plain(r.exclusion or '')}",
     }.get(r.reason or "", f"**{plain(r.note or '')}**")
     lines = [lead, order_line(o)]
     assumed = date_assumption(o)
     if assumed:
         lines.append(assumed)
-    lines.append("\nFor reference only, every encoded policy compared – none of these is this patient's payer's verdict:\n")
+    lines.append(
+        "\nFor reference only, every encoded policy compared – none of these is this patient's payer's verdict:\n"
+    )
     several = len({a.indication for a in c.assessments}) > 1
-    lines.append("| Policy | Version | Result" + (" | Indication" if several else "") + " | Not met | Not documented |")
+    lines.append(
+        "| Policy | Version | Result" + (" | Indication" if several else "") + " | Not met | Not documented |"
+    )
     lines.append("|---|---|---" + ("|---" if several else "") + "|---|---|")
     for a in c.assessments:
         unmet = count_requirements(a.outcome.criteria, NOT_MET)
         missing = count_requirements(a.outcome.criteria, UNKNOWN)
-        ind = f" | {INDICATION_LABEL.get(a.indication, 'not determined') if a.indication != OTHER_INDICATION else 'other condition'}" if several else ""
-        lines.append(f"| {a.policy.payer} {a.policy.title.split(':')[0]} | {a.policy.version} | "
-                     f"{DETERMINATION_LABEL[a.determination]}{ind} | {unmet} | {missing} |")
+        ind = (
+            f" | {INDICATION_LABEL.get(a.indication, 'not determined') if a.indication != OTHER_INDICATION else 'other condition'}"
+            if several
+            else ""
+        )
+        lines.append(
+            f"| {a.policy.payer} {a.policy.title.split(':')[0]} | {a.policy.version} | "
+            f"{DETERMINATION_LABEL[a.determination]}{ind} | {unmet} | {missing} |"
+        )
     lines.append("\nThe checklist link opens each policy's requirements with their source sentences.")
     notes = list(r.notes) + list(record.unavailable.values()) + record.issues
     if notes:
@@ -339,11 +425,25 @@ def comparison_card(c: Comparison, record: PatientRecord, base_url: str, smart_u
     assessment carried under `idds-cds.assessments`, the per-policy detail behind the checklist link."""
     actionable = c.routing.reason in (payers.NO_COVERAGE, payers.UNAVAILABLE)
     policies = list(dict.fromkeys((a.policy.policy, a.policy.version) for a in c.assessments))
-    titles = {(a.policy.policy, a.policy.version): f"{a.policy.payer} {a.policy.title}" for a in c.assessments}
-    links = [Link(label="Open the checklist: every policy compared", url=smart_url, type="smart",
-                  appContext=f"assessment={c.id}")]
-    links += [Link(label=f"Policy text: {titles[k]}", url=f"{base_url}/policies/{quote(k[0])}/{quote(k[1])}", type="absolute")
-              for k in policies]
+    titles = {
+        (a.policy.policy, a.policy.version): f"{a.policy.payer} {a.policy.title}" for a in c.assessments
+    }
+    links = [
+        Link(
+            label="Open the checklist: every policy compared",
+            url=smart_url,
+            type="smart",
+            appContext=f"assessment={c.id}",
+        )
+    ]
+    links += [
+        Link(
+            label=f"Policy text: {titles[k]}",
+            url=f"{base_url}/policies/{quote(k[0])}/{quote(k[1])}",
+            type="absolute",
+        )
+        for k in policies
+    ]
     return Card(
         uuid=c.id,
         summary=comparison_summary(c),
@@ -351,8 +451,10 @@ def comparison_card(c: Comparison, record: PatientRecord, base_url: str, smart_u
         # Something to fix in the record (no Coverage) is a warning; a payer this service has no
         # policy for leaves nothing to act on, and other payers' gaps are not this patient's.
         indicator="warning" if actionable else "info",
-        source=Source(label=SERVICE_LABEL,
-                      topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"}),
+        source=Source(
+            label=SERVICE_LABEL,
+            topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"},
+        ),
         overrideReasons=override_reasons(),
         links=links,
         extension={
@@ -390,17 +492,21 @@ def coverage_extension(a: Assessment, coverage_ref: str, today: date) -> dict[st
         {"url": "coverage-assertion-id", "valueString": a.id},
     ]
     if a.determination != "criteria-met":
-        ext.append({
-            "url": "reason",
-            "valueCodeableConcept": {
-                "coding": [{"system": IDDS_SYSTEM, "code": a.determination}],
-                "text": f"{a.policy.payer} {a.policy.title} ({a.policy.version}): {a.outcome.reason}",
-            },
-        })
+        ext.append(
+            {
+                "url": "reason",
+                "valueCodeableConcept": {
+                    "coding": [{"system": IDDS_SYSTEM, "code": a.determination}],
+                    "text": f"{a.policy.payer} {a.policy.title} ({a.policy.version}): {a.outcome.reason}",
+                },
+            }
+        )
     return {"url": CRD_COVERAGE_EXT, "extension": ext}
 
 
-def system_actions(assessments: list[Assessment | Comparison], hook: str, routing: Routing | None, today: date) -> list[Action]:
+def system_actions(
+    assessments: list[Assessment | Comparison], hook: str, routing: Routing | None, today: date
+) -> list[Action]:
     """order-sign: update each assessed order with coverage information; order-select only
     where no documentation is asked for (CRD hook-19). Only for the patient's own payer:
     CRD's coverage-information is an assertion about one Coverage (`coverage` 1..1), so a
@@ -424,10 +530,10 @@ def system_actions(assessments: list[Assessment | Comparison], hook: str, routin
         resource = copy.deepcopy(items[0].order.resource)
         kept = [e for e in resource.get("extension") or () if e.get("url") != CRD_COVERAGE_EXT]
         resource["extension"] = kept + [coverage_extension(a, coverage_of[ref], today) for a in items]
-        actions.append(Action(type="update", description=f"Coverage information for {ref}", resource=resource))
+        actions.append(
+            Action(type="update", description=f"Coverage information for {ref}", resource=resource)
+        )
     return actions
-
-
 
 
 def failure_card() -> Card:
@@ -438,5 +544,8 @@ def failure_card() -> Card:
         detail="idds-cds hit an internal error while assessing this order. No coverage conclusion "
         "can be drawn from this card; the error has been logged for the service team.",
         indicator="warning",
-        source=Source(label=SERVICE_LABEL, topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"}),
+        source=Source(
+            label=SERVICE_LABEL,
+            topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"},
+        ),
     )

@@ -22,9 +22,10 @@ import sys
 import tempfile
 import textwrap
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import parse_qsl
 
 ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
@@ -38,6 +39,7 @@ class BadInput(Exception):
 
 # -- assess -----------------------------------------------------------------------------------
 
+
 def read_bundle(path: str) -> dict[str, Any]:
     try:
         raw = Path(path).read_bytes()
@@ -48,7 +50,9 @@ def read_bundle(path: str) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path} is not JSON: {exc}") from None
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise BadInput(f"{path} is not a FHIR Bundle (resourceType is {bundle.get('resourceType') if isinstance(bundle, dict) else type(bundle).__name__!r})")
+        raise BadInput(
+            f"{path} is not a FHIR Bundle (resourceType is {bundle.get('resourceType') if isinstance(bundle, dict) else type(bundle).__name__!r})"
+        )
     entries = bundle.get("entry")
     if not isinstance(entries, list):
         raise BadInput(f"{path}: the Bundle has no entry list")
@@ -57,7 +61,9 @@ def read_bundle(path: str) -> dict[str, Any]:
 
 def split(bundle: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """(the Patient, the chart's other resources, the draft orders)."""
-    resources = [e["resource"] for e in bundle["entry"] if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+    resources = [
+        e["resource"] for e in bundle["entry"] if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+    ]
     patients = [r for r in resources if r.get("resourceType") == "Patient"]
     if len(patients) != 1:
         raise BadInput(f"the Bundle holds {len(patients)} Patient resources; one is needed")
@@ -83,8 +89,12 @@ def prefetch(patient: dict[str, Any], chart: list[dict[str, Any]]) -> dict[str, 
         for name, value in parse_qsl(template.partition("?")[2]):
             if name == "status":
                 matches = [r for r in matches if r.get("status") in value.split(",")]
-        out[key] = {"resourceType": "Bundle", "type": "searchset", "total": len(matches),
-                    "entry": [{"resource": r, "search": {"mode": "match"}} for r in matches]}
+        out[key] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(matches),
+            "entry": [{"resource": r, "search": {"mode": "match"}} for r in matches],
+        }
     return out
 
 
@@ -92,10 +102,17 @@ def hook_request(bundle: dict[str, Any], order: str | None) -> dict[str, Any]:
     patient, chart, drafts = split(bundle)
     orders = [r for r in drafts if r.get("resourceType") in ORDER_TYPES]
     if not orders:
-        raise BadInput("the Bundle holds no draft order (a ServiceRequest or DeviceRequest with status \"draft\")")
+        raise BadInput(
+            'the Bundle holds no draft order (a ServiceRequest or DeviceRequest with status "draft")'
+        )
     context: dict[str, Any] = {
-        "userId": "Practitioner/idds-cds-cli", "patientId": patient["id"],
-        "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in drafts]},
+        "userId": "Practitioner/idds-cds-cli",
+        "patientId": patient["id"],
+        "draftOrders": {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in drafts],
+        },
     }
     hook = "order-sign"
     if order:
@@ -104,7 +121,12 @@ def hook_request(bundle: dict[str, Any], order: str | None) -> dict[str, Any]:
             known = ", ".join(f"{r['resourceType']}/{r.get('id')}" for r in orders)
             raise BadInput(f"no draft order {order!r} in the Bundle (draft orders: {known})")
         hook, context["selections"] = "order-select", [f"{r['resourceType']}/{r.get('id')}" for r in chosen]
-    return {"hook": hook, "hookInstance": str(uuid.uuid4()), "context": context, "prefetch": prefetch(patient, chart)}
+    return {
+        "hook": hook,
+        "hookInstance": str(uuid.uuid4()),
+        "context": context,
+        "prefetch": prefetch(patient, chart),
+    }
 
 
 def assess(bundle: dict[str, Any], order: str | None, today: date, base: str = "http://127.0.0.1:8000"):
@@ -122,14 +144,17 @@ def assess(bundle: dict[str, Any], order: str | None, today: date, base: str = "
     try:
         req = HookRequest.model_validate(body)
     except ValidationError as exc:
-        raise BadInput(f"the Bundle does not make a valid hook request: {exc.errors()[0].get('msg')}") from None
+        raise BadInput(
+            f"the Bundle does not make a valid hook request: {exc.errors()[0].get('msg')}"
+        ) from None
     services = Services.load(Settings(allowed_fhir_servers=""))  # offline: nothing is ever fetched
     try:
         record = asyncio.run(build_record(req, services.settings))
     except PatientUnavailable as exc:
         raise BadInput(f"the Bundle's Patient could not be read ({exc})") from None
-    outcome, _, cards, actions = _assess(req, record, services, base, f"{base}/smart/launch",
-                                         configuration(req.extension), today)
+    outcome, _, cards, actions = _assess(
+        req, record, services, base, f"{base}/smart/launch", configuration(req.extension), today
+    )
     response = json.loads(HookResponse(cards=cards, systemActions=actions).to_json())
     return [a for item in outcome.assessments for a in _contract(item)], response
 
@@ -145,19 +170,35 @@ def render_text(assessments: list[dict[str, Any]], width: int = 100) -> str:
     lines: list[str] = []
     for a in assessments:
         policy, order = a.get("policy", {}), a.get("order", {})
-        lines.append(f"== {policy.get('payer', '')} {policy.get('id')} ({policy.get('version')}): {a.get('determination')}")
-        lines.append(f"   order {order.get('reference')} {order.get('code') or ''} ({order.get('phase')}); "
-                     f"indication {a.get('indication')}; date of service {a.get('dateOfService')}")
+        lines.append(
+            f"== {policy.get('payer', '')} {policy.get('id')} ({policy.get('version')}): {a.get('determination')}"
+        )
+        lines.append(
+            f"   order {order.get('reference')} {order.get('code') or ''} ({order.get('phase')}); "
+            f"indication {a.get('indication')}; date of service {a.get('dateOfService')}"
+        )
         for c in a.get("criteria", []):
             mark = "*" if c.get("blocking") else " "
             lines.append(f" {mark} [{STATUS_LABEL.get(c.get('status'), c.get('status'))}] {c.get('text')}")
             if c.get("note"):
-                lines.append(textwrap.fill(c["note"], width, initial_indent="      note: ", subsequent_indent="      "))
+                lines.append(
+                    textwrap.fill(c["note"], width, initial_indent="      note: ", subsequent_indent="      ")
+                )
             if c.get("source"):
-                lines.append(textwrap.fill(f"\u201c{c['source']}\u201d", width, initial_indent="      ",
-                                           subsequent_indent="      ", max_lines=3, placeholder=" …\u201d"))
+                lines.append(
+                    textwrap.fill(
+                        f"\u201c{c['source']}\u201d",
+                        width,
+                        initial_indent="      ",
+                        subsequent_indent="      ",
+                        max_lines=3,
+                        placeholder=" …\u201d",
+                    )
+                )
         for note in a.get("notes", []):
-            lines.append(textwrap.fill(note, width, initial_indent="   note: ", subsequent_indent="         "))
+            lines.append(
+                textwrap.fill(note, width, initial_indent="   note: ", subsequent_indent="         ")
+            )
         lines.append("")
     lines.append("* decides the outcome")
     return "\n".join(lines)
@@ -180,11 +221,14 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 # -- policies ---------------------------------------------------------------------------------
 
+
 def cmd_check_policies(args: argparse.Namespace) -> int:
     from .policy_store import PolicyFileError, PolicyStore, cited_sentences, load_policy_file
 
     try:
-        store = PolicyStore([load_policy_file(Path(a)) for a in args.files]) if args.files else PolicyStore.load()
+        store = (
+            PolicyStore([load_policy_file(Path(a)) for a in args.files]) if args.files else PolicyStore.load()
+        )
     except (PolicyFileError, OSError) as exc:
         print(f"policy error: {exc}", file=sys.stderr)
         return 1
@@ -218,6 +262,7 @@ def cmd_integration_tables(args: argparse.Namespace) -> int:
 
 # -- serve ------------------------------------------------------------------------------------
 
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -232,13 +277,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Every worker writes its metrics here; /metrics adds them up, whichever worker answers.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="idds-metrics-")
-    uvicorn.run("cds_service.app:app", host=args.host, port=args.port, workers=args.workers, proxy_headers=False,
-                log_config=uvicorn_log_config(settings))
+    uvicorn.run(
+        "cds_service.app:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=False,
+        log_config=uvicorn_log_config(settings),
+    )
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="idds-cds", description="CDS Hooks coverage requirements for intrathecal pumps")
+    p = argparse.ArgumentParser(
+        prog="idds-cds", description="CDS Hooks coverage requirements for intrathecal pumps"
+    )
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("assess", help="assess a FHIR Bundle file offline and print the checklist")
     a.add_argument("chart", metavar="CHART.json")
@@ -252,7 +305,9 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("policy-table", help="print the README's policy table, or write it into a file")
     t.add_argument("--write", metavar="FILE")
     t.set_defaults(run=cmd_policy_table)
-    i = sub.add_parser("integration-tables", help="print docs/integration.md's generated tables, or write them into it")
+    i = sub.add_parser(
+        "integration-tables", help="print docs/integration.md's generated tables, or write them into it"
+    )
     i.add_argument("--write", metavar="FILE")
     i.set_defaults(run=cmd_integration_tables)
     s = sub.add_parser("serve", help="run the service (uvicorn)")

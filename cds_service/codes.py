@@ -7,10 +7,11 @@ Matching rules: ICD-10 by prefix (dots ignored, case-insensitive), ranges
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -104,7 +105,9 @@ class Terminology:
             for group in groups:
                 for vs in group:
                     if vs not in self.value_sets:
-                        raise MappingFileError(f"conditions.yaml: indication_combinations.{indication}: unknown value set {vs!r}")
+                        raise MappingFileError(
+                            f"conditions.yaml: indication_combinations.{indication}: unknown value set {vs!r}"
+                        )
         return raw
 
     def _read(self, name: str) -> dict[str, Any]:
@@ -169,7 +172,11 @@ class Terminology:
         one dict lookup; anything that is not a string system and code matches nothing.
         """
         if not isinstance(concept, dict):
-            return frozenset().union(*(self.observation_sets_of(c) for c in concept)) if isinstance(concept, list) else _EMPTY
+            return (
+                frozenset().union(*(self.observation_sets_of(c) for c in concept))
+                if isinstance(concept, list)
+                else _EMPTY
+            )
         codings = concept.get("coding")
         if not isinstance(codings, list):
             return _EMPTY
@@ -184,7 +191,9 @@ class Terminology:
             hit = memo.get((system, code))
             if hit is None:
                 alias = self.alias(system)
-                hit = frozenset(self._observation_index.get((alias, _norm_code(code)), ())) if alias else _EMPTY
+                hit = (
+                    frozenset(self._observation_index.get((alias, _norm_code(code)), ())) if alias else _EMPTY
+                )
                 _remember(memo, (system, code), hit)
             if hit:
                 found = found | hit if found else hit
@@ -196,7 +205,9 @@ class Terminology:
         hit = self._sets_of.get(key)
         if hit is None:
             alias = self.alias(system)
-            hit = frozenset(n for n, vs in self.value_sets.items() if vs.has(alias, code)) if alias else _EMPTY
+            hit = (
+                frozenset(n for n, vs in self.value_sets.items() if vs.has(alias, code)) if alias else _EMPTY
+            )
             _remember(self._sets_of, key, hit)
         return hit
 

@@ -64,7 +64,9 @@ def all_of(statuses: list[str]) -> str:
 
 def any_of(statuses: list[str]) -> str:
     """ANY: met if any child is met, not-met if all are not-met, else unknown."""
-    return MET if MET in statuses else (NOT_MET if statuses and all(s == NOT_MET for s in statuses) else UNKNOWN)
+    return (
+        MET if MET in statuses else (NOT_MET if statuses and all(s == NOT_MET for s in statuses) else UNKNOWN)
+    )
 
 
 def negate(status: str) -> str:
@@ -152,7 +154,9 @@ class _Evaluator:
         note = fact.note
         evidence = list(fact.evidence)
         if status == UNKNOWN and fact.value is not None and leaf.undecided:
-            note = f"{note}: the record neither shows nor rules out what this requirement asks" if note else None
+            note = (
+                f"{note}: the record neither shows nor rules out what this requirement asks" if note else None
+            )
         if leaf.applies_if is not None:
             # "only if C, then L" is (not C) or L, three-valued: a requirement that may not
             # apply is never contradicted, and one that does not apply is met.
@@ -212,7 +216,15 @@ def evaluate(policy: Policy, rule: PhaseRule | Deferred, phase: str, ctx: FactCo
     if rule.not_covered is not None:
         return Outcome(
             "criteria-not-met",
-            [CriterionResult(f"{policy.policy}-not-covered", rule.not_covered.text, rule.not_covered.source, NOT_MET, blocking=True)],
+            [
+                CriterionResult(
+                    f"{policy.policy}-not-covered",
+                    rule.not_covered.text,
+                    rule.not_covered.source,
+                    NOT_MET,
+                    blocking=True,
+                )
+            ],
             rule.not_covered.text,
         )
     if rule.not_addressed is not None:
@@ -230,7 +242,9 @@ def evaluate(policy: Policy, rule: PhaseRule | Deferred, phase: str, ctx: FactCo
     ev = _Evaluator(policy, ctx)
     status = ev.node(tree)
     ev.mark_blocking(tree)
-    determination = {MET: "criteria-met", NOT_MET: "criteria-not-met", UNKNOWN: "documentation-incomplete"}[status]
+    determination = {MET: "criteria-met", NOT_MET: "criteria-not-met", UNKNOWN: "documentation-incomplete"}[
+        status
+    ]
     criteria = list(ev.results.values())
     unmet = count_requirements(criteria, NOT_MET)
     missing = count_requirements(criteria, UNKNOWN)

@@ -54,10 +54,19 @@ class _TooLarge(Exception):
 
 
 class FhirFetcher:
-    def __init__(self, base_url: str, token: str | None, timeout: float, max_pages: int,
-                 transport: httpx.AsyncBaseTransport | None = None, *, deadline: float = 5.0,
-                 max_response_bytes: int = 8_000_000, max_total_bytes: int = 32_000_000,
-                 deadline_at: float | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        timeout: float,
+        max_pages: int,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        deadline: float = 5.0,
+        max_response_bytes: int = 8_000_000,
+        max_total_bytes: int = 32_000_000,
+        deadline_at: float | None = None,
+    ):
         # Callers check the allow-list first; normalising again here means no raw string
         # (control characters, `..`) ever reaches httpx. An unusable base fetches nothing.
         try:
@@ -87,7 +96,9 @@ class FhirFetcher:
         results = {k: FetchResult() for k in queries}
         if self.base_url is None:
             for r in results.values():
-                r.error = "the FHIR server's URL is not usable (control characters, '..' segments or the like)"
+                r.error = (
+                    "the FHIR server's URL is not usable (control characters, '..' segments or the like)"
+                )
             return results
         if not self._token_ok:
             for r in results.values():
@@ -101,17 +112,24 @@ class FhirFetcher:
             return results
         budget = _Budget(self.max_total_bytes)
         async with httpx.AsyncClient(
-            headers=self._headers, timeout=self.timeout, transport=self._transport, follow_redirects=False,
+            headers=self._headers,
+            timeout=self.timeout,
+            transport=self._transport,
+            follow_redirects=False,
             verify=_tls_context(),
         ) as client:
-            tasks = {k: asyncio.create_task(self._one(client, q, results[k], budget)) for k, q in queries.items()}
+            tasks = {
+                k: asyncio.create_task(self._one(client, q, results[k], budget)) for k, q in queries.items()
+            }
             _, pending = await asyncio.wait(tasks.values(), timeout=left)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
         for key, task in tasks.items():
             if task in pending:
-                results[key].error = f"the FHIR server did not answer within the {self.deadline:g}-second deadline"
+                results[
+                    key
+                ].error = f"the FHIR server did not answer within the {self.deadline:g}-second deadline"
             elif not task.cancelled() and task.exception() is not None:  # a bug here must not cost a 500
                 log.error("fhir fetch failed: %s", type(task.exception()).__name__)
                 results[key].error = "the FHIR data could not be read (internal error)"
@@ -159,9 +177,11 @@ class FhirFetcher:
             try:
                 status, raw = await self._read(client, url, budget)
             except _TooLarge as exc:
-                out.error = (f"the FHIR server's answers together were larger than {self.max_total_bytes:,} bytes"
-                             if exc.total else
-                             f"the FHIR server's answer was larger than {self.max_response_bytes:,} bytes")
+                out.error = (
+                    f"the FHIR server's answers together were larger than {self.max_total_bytes:,} bytes"
+                    if exc.total
+                    else f"the FHIR server's answer was larger than {self.max_response_bytes:,} bytes"
+                )
                 return
             except httpx.TimeoutException:
                 out.error = "the FHIR server did not answer in time"
@@ -195,10 +215,18 @@ class FhirFetcher:
                     search = entry.get("search")
                     if (search.get("mode", "match") if isinstance(search, dict) else "match") == "match":
                         out.resources.append(res)
-            nxt = next(
-                (l.get("url") for l in links if isinstance(l, dict) and l.get("relation") == "next"),
-                None,
-            ) if isinstance(links, list) else None
+            nxt = (
+                next(
+                    (
+                        link.get("url")
+                        for link in links
+                        if isinstance(link, dict) and link.get("relation") == "next"
+                    ),
+                    None,
+                )
+                if isinstance(links, list)
+                else None
+            )
             if not isinstance(nxt, str) or not nxt:
                 total = body.get("total")
                 matched = len(out.resources)

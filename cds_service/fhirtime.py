@@ -7,7 +7,7 @@ cheap and gives one rule for partial dates (a date is its first instant, UTC).
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 
@@ -17,15 +17,15 @@ def parse(value: Any) -> datetime | None:
         return None
     try:
         if len(value) == 4:
-            return datetime(int(value), 1, 1, tzinfo=timezone.utc)
+            return datetime(int(value), 1, 1, tzinfo=UTC)
         if len(value) == 7:
-            return datetime(int(value[:4]), int(value[5:7]), 1, tzinfo=timezone.utc)
+            return datetime(int(value[:4]), int(value[5:7]), 1, tzinfo=UTC)
         if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(), timezone.utc)
+            return datetime.combine(date.fromisoformat(value), time(), UTC)
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def parse_date(value: Any) -> date | None:
@@ -50,11 +50,11 @@ def last_day(value: Any) -> date | None:
 
 
 def end_of_day(d: date) -> datetime:
-    return datetime.combine(d, time.max, timezone.utc)
+    return datetime.combine(d, time.max, UTC)
 
 
 def start_of_day(d: date) -> datetime:
-    return datetime.combine(d, time(), timezone.utc)
+    return datetime.combine(d, time(), UTC)
 
 
 def add_months(d: date, months: int) -> date:

@@ -28,6 +28,7 @@ _FIELDS = ("hook", "hookInstance", "fhirServer", "fhirAuthorization", "context",
 
 class _Shape(msgspec.Struct):
     """A prefetch value as the audit summary sees it: its type and how many entries (left unbuilt)."""
+
     resourceType: Any = None
     entry: list[msgspec.Raw] | None = None
 
@@ -39,7 +40,7 @@ class _Top(msgspec.Struct):
     fhirAuthorization: msgspec.Raw = _UNSET
     context: msgspec.Raw = _UNSET
     extension: msgspec.Raw = _UNSET
-    prefetch: dict[str, _Shape | None] | None | msgspec.UnsetType = _UNSET
+    prefetch: dict[str, _Shape | None] | msgspec.UnsetType | None = _UNSET
 
 
 _top = msgspec.json.Decoder(_Top)
@@ -65,10 +66,15 @@ def light(raw: bytes) -> dict[str, Any] | None:
             return None
     try:
         top = _top.decode(raw)
-        fields = {name: orjson.loads(memoryview(value)) for name in _FIELDS
-                  if (value := getattr(top, name)) is not _UNSET}
+        fields = {
+            name: orjson.loads(memoryview(value))
+            for name in _FIELDS
+            if (value := getattr(top, name)) is not _UNSET
+        }
     except (msgspec.ValidationError, msgspec.DecodeError, orjson.JSONDecodeError):
         return None
     if top.prefetch is not _UNSET:
-        fields["prefetch"] = None if top.prefetch is None else {k: _shape_dict(v) for k, v in top.prefetch.items()}
+        fields["prefetch"] = (
+            None if top.prefetch is None else {k: _shape_dict(v) for k, v in top.prefetch.items()}
+        )
     return fields

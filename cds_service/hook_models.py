@@ -83,7 +83,9 @@ class Card(BaseModel):
     indicator: Literal["info", "warning", "critical"]
     source: Source
     suggestions: list[Suggestion] | None = None
-    selectionBehavior: Literal["at-most-one", "any"] | None = None  # required with suggestions (CDS Hooks 2.0)
+    selectionBehavior: Literal["at-most-one", "any"] | None = (
+        None  # required with suggestions (CDS Hooks 2.0)
+    )
     overrideReasons: list[Coding] | None = None
     links: list[Link] = Field(default_factory=list)
     extension: dict[str, Any] | None = None

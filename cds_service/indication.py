@@ -21,7 +21,7 @@ from .orders import Order
 from .record import PatientRecord
 
 ORDERED = ("cancer-pain", "nonmalignant-pain", "spasticity", "dystonia")
-RELEVANT_SETS = tuple(f"indication-{i}" for i in ORDERED) + ("malignant-neoplasm", "pain-condition")
+RELEVANT_SETS = (*tuple(f"indication-{i}" for i in ORDERED), "malignant-neoplasm", "pain-condition")
 # Only these code systems are complete enough to say a reason is *outside* every indication
 # (ICD-10-CM categories are matched by prefix; our SNOMED lists are examples, not complete).
 DECIDING_SYSTEMS = ("icd10",)
@@ -49,16 +49,15 @@ def names_other_condition(concept: Any, terminology: Terminology) -> bool:
     deciding = [(a, c) for a, c in terminology.codings(concept) if a in DECIDING_SYSTEMS and c]
     if not deciding:
         return False
-    for vs in RELEVANT_SETS + ("order-reason-neutral",):
-        if terminology.in_set(concept, vs):
-            return False
-    return True
+    return all(not terminology.in_set(concept, vs) for vs in (*RELEVANT_SETS, "order-reason-neutral"))
 
 
 def _pain_injectate(order: Order, terminology: Terminology) -> bool:
     """The injectate implies a pain indication (mappings/drugs.yaml indication_by_injectate)."""
     implied = terminology.drugs.indication_by_injectate
-    return any(i in ("nonmalignant-pain", "cancer-pain") for c in order.injectate_classes for i in implied.get(c, ()))
+    return any(
+        i in ("nonmalignant-pain", "cancer-pain") for c in order.injectate_classes for i in implied.get(c, ())
+    )
 
 
 def indications_for(order: Order, record: PatientRecord, terminology: Terminology) -> tuple[list[str], str]:
@@ -79,8 +78,11 @@ def indications_for(order: Order, record: PatientRecord, terminology: Terminolog
 
     # Only conditions that could name an indication are validated; the rest cannot change the answer.
     conditions = [
-        c for c in record.resources("Condition")
-        if is_active_condition(c) and any(t.in_set(c.get("code"), vs) for vs in RELEVANT_SETS) and record.usable(c)
+        c
+        for c in record.resources("Condition")
+        if is_active_condition(c)
+        and any(t.in_set(c.get("code"), vs) for vs in RELEVANT_SETS)
+        and record.usable(c)
     ]
     codes = [c.get("code") for c in conditions]
     has_pain = any(t.in_set(c, "pain-condition") for c in codes)

@@ -14,8 +14,13 @@ from .prefetch import LABEL
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- BEGIN generated integration tables -->", "<!-- END generated integration tables -->"
-ORDER_ENTRIES = ("order-trial-injection", "order-implant", "order-replacement-only", "order-pump-device",
-                 "order-trial-marker")
+ORDER_ENTRIES = (
+    "order-trial-injection",
+    "order-implant",
+    "order-replacement-only",
+    "order-pump-device",
+    "order-trial-marker",
+)
 
 
 def _codes(entry: dict) -> str:
@@ -31,10 +36,22 @@ def tables() -> str:
     lines = ["**Services (GET /cds-services)**", "", "| id | hook | title |", "|---|---|---|"]
     lines += [f"| `{s['id']}` | `{s['hook']}` | {s.get('title', '')} |" for s in services]
     prefetch = services[0].get("prefetch") or {}
-    lines += ["", "**Prefetch (the same for every service)**", "", "| key | query | what it feeds |", "|---|---|---|"]
+    lines += [
+        "",
+        "**Prefetch (the same for every service)**",
+        "",
+        "| key | query | what it feeds |",
+        "|---|---|---|",
+    ]
     lines += [f"| `{k}` | `{q}` | {LABEL.get(k, '')} |" for k, q in prefetch.items()]
     procedures = yaml.safe_load((ROOT / "mappings" / "procedures.yaml").read_text(encoding="utf-8"))
-    lines += ["", "**Order codes (mappings/procedures.yaml)**", "", "| entry | codes | meaning |", "|---|---|---|"]
+    lines += [
+        "",
+        "**Order codes (mappings/procedures.yaml)**",
+        "",
+        "| entry | codes | meaning |",
+        "|---|---|---|",
+    ]
     for name in ORDER_ENTRIES:
         entry = procedures.get(name) or {}
         lines.append(f"| `{name}` | {_codes(entry)} | {entry.get('description', '')} |")

@@ -15,7 +15,7 @@ class DropQueryStrings(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
-            record.args = args[:2] + (args[2].split("?", 1)[0] + "?…",) + args[3:]
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?…", *args[3:])
         return True
 
 

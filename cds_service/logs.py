@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from .log_redaction import DropQueryStrings
@@ -24,8 +24,18 @@ UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 _SCRUB = (
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [redacted]"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
-    (re.compile(r"(?i)\b(access_token|refresh_token|id_token|code|code_verifier|client_secret)=[^&\s\"']+"), r"\1=[redacted]"),
-    (re.compile(r"(?i)(['\"](?:access_token|refresh_token|id_token|code_verifier|patient|patientId)['\"]\s*:\s*['\"])[^'\"]*"), r"\1[redacted]"),
+    (
+        re.compile(
+            r"(?i)\b(access_token|refresh_token|id_token|code|code_verifier|client_secret)=[^&\s\"']+"
+        ),
+        r"\1=[redacted]",
+    ),
+    (
+        re.compile(
+            r"(?i)(['\"](?:access_token|refresh_token|id_token|code_verifier|patient|patientId)['\"]\s*:\s*['\"])[^'\"]*"
+        ),
+        r"\1[redacted]",
+    ),
     (re.compile(r"\b(patient|patientId)=(?!\[redacted\])[^\s,;&]+"), r"\1=[redacted]"),
 )
 
@@ -49,7 +59,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": scrub(record.getMessage()),
@@ -105,8 +115,9 @@ def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "filters": {"queries": {"()": "cds_service.log_redaction.DropQueryStrings"}},
         "formatters": {"idds": {"()": "cds_service.logs.formatter", "kind": settings.log_format}},
-        "handlers": {"idds": {"()": "cds_service.logs._Handler", "formatter": "idds",
-                              "filters": ["queries"]}},
+        "handlers": {
+            "idds": {"()": "cds_service.logs._Handler", "formatter": "idds", "filters": ["queries"]}
+        },
         "root": {"level": settings.log_level, "handlers": ["idds"]},
         "loggers": {name: {"handlers": [], "propagate": True, "level": "NOTSET"} for name in UVICORN_LOGGERS},
     }

@@ -42,7 +42,9 @@ class Step:
 
 
 class NextSteps:
-    def __init__(self, raw: dict[str, Any], therapy_labels: dict[str, str], systems: dict[str, list[str]] | None = None):
+    def __init__(
+        self, raw: dict[str, Any], therapy_labels: dict[str, str], systems: dict[str, list[str]] | None = None
+    ):
         self.systems = systems or {}
         if not isinstance(raw, dict) or not isinstance(raw.get("steps"), dict):
             raise MappingFileError(f"{FILE}: expected `steps:` at the top level")
@@ -51,7 +53,8 @@ class NextSteps:
         reasons = raw.get("override_reasons") or {}
         system = reasons.get("system")
         self.override_reasons = [
-            {"system": system, "code": str(c["code"]), "display": str(c["display"])} for c in reasons.get("codes") or ()
+            {"system": system, "code": str(c["code"]), "display": str(c["display"])}
+            for c in reasons.get("codes") or ()
         ]
 
     def system_uri(self, alias: str) -> str:
@@ -67,7 +70,11 @@ class NextSteps:
 
     def step(self, leaf: Leaf) -> Step | None:
         entry = self._entry(leaf)
-        if entry is None or not isinstance(entry.get("unknown"), str) or not isinstance(entry.get("not_met"), str):
+        if (
+            entry is None
+            or not isinstance(entry.get("unknown"), str)
+            or not isinstance(entry.get("not_met"), str)
+        ):
             return None
         cls = leaf.params.get("class")
         therapy = self.therapy_labels.get(cls) or (str(cls).replace("-", " ") if cls else "treatment")
@@ -76,8 +83,13 @@ class NextSteps:
         suggestion = None
         if isinstance(order, dict):
             suggestion = OrderSuggestion(
-                str(order["label"]), str(order.get("service") or order["label"]), str(order["value_set"]),
-                tuple((str(c["system"]), str(c["code"]), str(c.get("display") or "")) for c in order.get("codes") or ()),
+                str(order["label"]),
+                str(order.get("service") or order["label"]),
+                str(order["value_set"]),
+                tuple(
+                    (str(c["system"]), str(c["code"]), str(c.get("display") or ""))
+                    for c in order.get("codes") or ()
+                ),
             )
         return Step(fill(entry["unknown"]), fill(entry["not_met"]), suggestion)
 
@@ -115,6 +127,8 @@ def leaf_index(policy: Policy) -> tuple[dict[str, Leaf], frozenset[str]]:
     key = (policy.policy, policy.version)
     found = _INDEX.get(key)
     if found is None:
-        found = _INDEX[key] = ({leaf.id: leaf for leaf in all_leaves(policy)},
-                               frozenset(c.criterion.id for c in policy.contraindications))
+        found = _INDEX[key] = (
+            {leaf.id: leaf for leaf in all_leaves(policy)},
+            frozenset(c.criterion.id for c in policy.contraindications),
+        )
     return found

@@ -13,7 +13,10 @@ SHOWN = 20  # references listed on a card; the count says how many there were
 
 
 def _source() -> Source:
-    return Source(label="idds-cds", topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"})
+    return Source(
+        label="idds-cds",
+        topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"},
+    )
 
 
 def _refs(refs: list[str]) -> str:
@@ -26,9 +29,11 @@ def orders_capped_card(not_assessed: list[str], cap: int) -> Card:
     return Card(
         uuid=str(uuid.uuid4()),
         summary=f"{n} more draft order(s) not assessed: at most {cap} per request",
-        detail=(f"This request carried more draft orders than the {cap} the service assesses in one call. "
-                f"The first {cap} were assessed; these were not, so no coverage conclusion can be drawn for them: "
-                f"{_refs(not_assessed)}. Select or sign them in smaller groups to have them assessed."),
+        detail=(
+            f"This request carried more draft orders than the {cap} the service assesses in one call. "
+            f"The first {cap} were assessed; these were not, so no coverage conclusion can be drawn for them: "
+            f"{_refs(not_assessed)}. Select or sign them in smaller groups to have them assessed."
+        ),
         indicator="warning",
         source=_source(),
     )
@@ -38,9 +43,11 @@ def unreadable_order_card(reference: str, why: str) -> Card:
     return Card(
         uuid=str(uuid.uuid4()),
         summary="An intrathecal pump order could not be read; coverage not assessed",
-        detail=(f"The draft order {reference[:80]} is an intrathecal drug delivery order, but part of it could not "
-                f"be read, so its coverage requirements were not assessed. What could not be read: {why[:500]} "
-                "Correct the order (for instance its date) and select it again."),
+        detail=(
+            f"The draft order {reference[:80]} is an intrathecal drug delivery order, but part of it could not "
+            f"be read, so its coverage requirements were not assessed. What could not be read: {why[:500]} "
+            "Correct the order (for instance its date) and select it again."
+        ),
         indicator="warning",
         source=_source(),
     )

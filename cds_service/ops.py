@@ -30,6 +30,7 @@ from .metrics import HOOK_CALLS, HOOK_LATENCY
 
 router = APIRouter(tags=["operations"])
 
+
 def service_label(service_id: str) -> str:
     return service_id if service_id in HOOK_BY_SERVICE else "unknown"
 
@@ -83,15 +84,21 @@ async def readyz(request: Request):
         problems.append("policies not loaded")
     if services is not None:
         try:
-            await asyncio.wait_for(run_in_threadpool(_ping, services),
-                                   timeout=services.settings.readiness_timeout_seconds)
+            await asyncio.wait_for(
+                run_in_threadpool(_ping, services), timeout=services.settings.readiness_timeout_seconds
+            )
         except Exception as exc:  # unreachable, refused, timed out: not ready (the reason's kind only)
             problems.append(f"database not reachable ({type(exc).__name__})")
     if problems:
-        return JSONResponse({"status": "not ready", "problems": problems}, status_code=503,
-                            headers={"Cache-Control": "no-store"})
-    return JSONResponse({"status": "ready", "policies": len(list(services.store.all()))},
-                        headers={"Cache-Control": "no-store"})
+        return JSONResponse(
+            {"status": "not ready", "problems": problems},
+            status_code=503,
+            headers={"Cache-Control": "no-store"},
+        )
+    return JSONResponse(
+        {"status": "ready", "policies": len(list(services.store.all()))},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _ping(services: Any) -> None:

@@ -78,8 +78,14 @@ def injectates(
     """
     meds = [r for r in draft if r.get("resourceType") == "MedicationRequest"]
     ref = resource_ref(order)
-    linked = [m for m in meds if any(isinstance(b, dict) and isinstance(b.get("reference"), str) and b["reference"].endswith(ref)
-                                     for b in m.get("basedOn") or ())]
+    linked = [
+        m
+        for m in meds
+        if any(
+            isinstance(b, dict) and isinstance(b.get("reference"), str) and b["reference"].endswith(ref)
+            for b in m.get("basedOn") or ()
+        )
+    ]
     chosen = linked or meds
     ingredients: set[str] = set()
     by_name = False
@@ -117,7 +123,10 @@ def classify(
     dos = date_of_service(order, today)
     uses = frozenset(
         use
-        for use, vs in (("obstetric-anesthesia", "anesthesia-use-obstetric"), ("surgical-anesthesia", "anesthesia-use-surgical"))
+        for use, vs in (
+            ("obstetric-anesthesia", "anesthesia-use-obstetric"),
+            ("surgical-anesthesia", "anesthesia-use-surgical"),
+        )
         if t.in_set(order.get("reasonCode") or [], vs) or t.in_set(order.get("orderDetail") or [], vs)
     )
     base = dict(
@@ -138,12 +147,24 @@ def classify(
         return Order(phase="replacement", why=f"{code} is a replacement code", pump_refs=pump_refs, **base)
     if t.in_set(concept, "order-implant"):
         if pumps and t.in_set(concept, "order-pump-device"):
-            return Order(phase="replacement", why=f"{code} with an active implanted pump ({', '.join(pump_refs)})", pump_refs=pump_refs, **base)
+            return Order(
+                phase="replacement",
+                why=f"{code} with an active implanted pump ({', '.join(pump_refs)})",
+                pump_refs=pump_refs,
+                **base,
+            )
         if pumps:
-            return Order(phase=None, why=f"{code} is a catheter revision for an existing pump", pump_refs=pump_refs, **base)
+            return Order(
+                phase=None,
+                why=f"{code} is a catheter revision for an existing pump",
+                pump_refs=pump_refs,
+                **base,
+            )
         return Order(phase="permanent", why=f"{code} with no active implanted pump", **base)
     if t.in_set(concept, "order-trial-injection"):
-        marker = t.in_set(concept, "order-trial-marker") or t.in_set(order.get("orderDetail") or [], "order-trial-marker")
+        marker = t.in_set(concept, "order-trial-marker") or t.in_set(
+            order.get("orderDetail") or [], "order-trial-marker"
+        )
         steroid = bool(classes & t.drugs.epidural_steroid_classes)
         trial_drug = bool(classes & t.drugs.trial_injectate_classes) and neuraxial and not steroid
         if marker or trial_drug:

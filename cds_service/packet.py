@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -52,7 +52,9 @@ def _find(record: PatientRecord, ref: str) -> dict[str, Any] | None:
     return None
 
 
-def keep(services: Services, item: Assessment | Comparison, record: PatientRecord, fhir_server: str | None) -> None:
+def keep(
+    services: Services, item: Assessment | Comparison, record: PatientRecord, fhir_server: str | None
+) -> None:
     """Keep what the packet of each assessment needs: the order, Coverage, Patient and evidence resources.
     A failure here costs the packet, never the clinician's card."""
     try:
@@ -61,35 +63,54 @@ def keep(services: Services, item: Assessment | Comparison, record: PatientRecor
         log.exception("packet data not kept for %s", getattr(item, "id", "?"))
 
 
-def _keep(services: Services, item: Assessment | Comparison, record: PatientRecord, fhir_server: str | None) -> None:
+def _keep(
+    services: Services, item: Assessment | Comparison, record: PatientRecord, fhir_server: str | None
+) -> None:
     items = item.assessments if isinstance(item, Comparison) else [item]
     for a in items:
         routing = a.routing
-        comparison = isinstance(item, Comparison) or routing is None or routing.comparison or routing.coverage_ref is None
+        comparison = (
+            isinstance(item, Comparison)
+            or routing is None
+            or routing.comparison
+            or routing.coverage_ref is None
+        )
         leaves, _ = leaf_index(a.policy)
         refs = {ref for c in a.outcome.criteria for ref in c.evidence}
         resources = {ref: r for ref in sorted(refs) if (r := _find(record, ref)) is not None}
-        diagnoses = [ref for c in a.outcome.criteria if leaves.get(c.id) is not None
-                     and leaves[c.id].fact == "diagnosis_documented" for ref in c.evidence if ref.startswith("Condition/")]
+        diagnoses = [
+            ref
+            for c in a.outcome.criteria
+            if leaves.get(c.id) is not None and leaves[c.id].fact == "diagnosis_documented"
+            for ref in c.evidence
+            if ref.startswith("Condition/")
+        ]
         qrs = [r for r in record.resources("QuestionnaireResponse") if record.usable(r)]
-        services.remember_packet(a.id, {
-            "assessment": a.as_contract(),
-            "comparison": comparison,
-            "order": a.order.resource,
-            "order_code": a.order.code,
-            "patient": record.patient,
-            "patient_id": record.patient_id,
-            "coverage": _find(record, routing.coverage_ref) if routing and routing.coverage_ref else None,
-            "coverage_ref": routing.coverage_ref if routing else None,
-            "resources": resources,
-            "diagnoses": list(dict.fromkeys(diagnoses)),
-            "questionnaire_responses": qrs,
-            "fhir_server": fhir_server,
-        })
+        services.remember_packet(
+            a.id,
+            {
+                "assessment": a.as_contract(),
+                "comparison": comparison,
+                "order": a.order.resource,
+                "order_code": a.order.code,
+                "patient": record.patient,
+                "patient_id": record.patient_id,
+                "coverage": _find(record, routing.coverage_ref) if routing and routing.coverage_ref else None,
+                "coverage_ref": routing.coverage_ref if routing else None,
+                "resources": resources,
+                "diagnoses": list(dict.fromkeys(diagnoses)),
+                "questionnaire_responses": qrs,
+                "fhir_server": fhir_server,
+            },
+        )
 
 
 def _coding_of(order: dict[str, Any], code: str | None) -> dict[str, Any]:
-    concept = order.get("codeCodeableConcept") if order.get("resourceType") == "DeviceRequest" else order.get("code")
+    concept = (
+        order.get("codeCodeableConcept")
+        if order.get("resourceType") == "DeviceRequest"
+        else order.get("code")
+    )
     for coding in (concept or {}).get("coding") or () if isinstance(concept, dict) else ():
         if isinstance(coding, dict) and coding.get("code") == code:
             return {"coding": [{k: coding[k] for k in ("system", "code", "display") if coding.get(k)}]}
@@ -114,7 +135,7 @@ def _diagnosis(kept: dict[str, Any], resources: dict[str, dict[str, Any]]) -> li
 
 def build(kept: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """The PAS-shaped Bundle for one kept assessment."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     a = kept["assessment"]
     policy = a["policy"]
     order = kept["order"]
@@ -128,30 +149,49 @@ def build(kept: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     for qr in kept["questionnaire_responses"]:
         resources.setdefault(resource_ref(qr), qr)
 
-    info: list[dict[str, Any]] = [{
-        "sequence": 1,
-        "category": {"coding": [{"system": INFO_CATEGORY, "code": "info"}], "text": "Coverage policy assessed"},
-        "code": {"coding": [{"system": POLICY_SYSTEM, "code": policy["id"], "display": policy["title"]}],
-                 "text": f"{policy['payer']} {policy['title']}, version {policy['version']}"},
-        "valueString": f"{policy['id']} version {policy['version']}: {a['determination']}",
-    }]
+    info: list[dict[str, Any]] = [
+        {
+            "sequence": 1,
+            "category": {
+                "coding": [{"system": INFO_CATEGORY, "code": "info"}],
+                "text": "Coverage policy assessed",
+            },
+            "code": {
+                "coding": [{"system": POLICY_SYSTEM, "code": policy["id"], "display": policy["title"]}],
+                "text": f"{policy['payer']} {policy['title']}, version {policy['version']}",
+            },
+            "valueString": f"{policy['id']} version {policy['version']}: {a['determination']}",
+        }
+    ]
     for c in a["criteria"]:
         for ref in c.get("evidence") or ():
             if ref not in kept["resources"]:
                 continue
-            info.append({
-                "sequence": len(info) + 1,
-                "category": {"coding": [{"system": INFO_CATEGORY, "code": "info"}], "text": "Evidence for a policy criterion"},
-                "code": {"coding": [{"system": CRITERION_SYSTEM, "code": c["id"]}],
-                         "text": f"{c['text']} ({STATUS_WORDS.get(c['status'], c['status'])})"},
-                "valueReference": {"reference": ref},
-            })
+            info.append(
+                {
+                    "sequence": len(info) + 1,
+                    "category": {
+                        "coding": [{"system": INFO_CATEGORY, "code": "info"}],
+                        "text": "Evidence for a policy criterion",
+                    },
+                    "code": {
+                        "coding": [{"system": CRITERION_SYSTEM, "code": c["id"]}],
+                        "text": f"{c['text']} ({STATUS_WORDS.get(c['status'], c['status'])})",
+                    },
+                    "valueReference": {"reference": ref},
+                }
+            )
     for qr in kept["questionnaire_responses"]:
-        info.append({
-            "sequence": len(info) + 1,
-            "category": {"coding": [{"system": INFO_CATEGORY, "code": "info"}], "text": "Questionnaire response"},
-            "valueReference": {"reference": resource_ref(qr)},
-        })
+        info.append(
+            {
+                "sequence": len(info) + 1,
+                "category": {
+                    "coding": [{"system": INFO_CATEGORY, "code": "info"}],
+                    "text": "Questionnaire response",
+                },
+                "valueReference": {"reference": resource_ref(qr)},
+            }
+        )
     diagnosis = _diagnosis(kept, resources)
     order_ref = resource_ref(order)
     item: dict[str, Any] = {
@@ -170,14 +210,19 @@ def build(kept: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
         "meta": {"profile": [PAS_CLAIM]},
         "identifier": [{"system": ASSESSMENT_SYSTEM, "value": a["id"]}],
         "status": "active",
-        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}]},
+        "type": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}]
+        },
         "use": "preauthorization",
         "patient": {"reference": resource_ref(patient) if patient else f"Patient/{kept['patient_id']}"},
         "created": now.isoformat(timespec="seconds"),
         "insurer": payor[0] if payor and isinstance(payor[0], dict) else {"display": policy["payer"]},
-        "provider": order.get("requester") if isinstance(order.get("requester"), dict)
+        "provider": order.get("requester")
+        if isinstance(order.get("requester"), dict)
         else {"display": "ordering provider (not named on the order)"},
-        "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
+        "priority": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]
+        },
         "referral": {"reference": order_ref},
         "supportingInfo": info,
         "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": kept["coverage_ref"]}}],
@@ -188,7 +233,11 @@ def build(kept: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     base = (kept.get("fhir_server") or "").rstrip("/")
 
     def entry(resource: dict[str, Any]) -> dict[str, Any]:
-        return {"fullUrl": f"{base}/{resource_ref(resource)}", "resource": resource} if base else {"resource": resource}
+        return (
+            {"fullUrl": f"{base}/{resource_ref(resource)}", "resource": resource}
+            if base
+            else {"resource": resource}
+        )
 
     entries = [{"fullUrl": f"urn:uuid:{claim_id}", "resource": claim}, entry(order)]
     entries += [entry(r) for ref, r in sorted(resources.items()) if ref != order_ref]
@@ -209,13 +258,19 @@ async def get_packet(assessment_id: str, services: Services = Depends(get_servic
     if kept is None:
         return operation_outcome(404, "unknown or expired assessment id", "not-found")
     if kept["comparison"]:
-        return operation_outcome(409, "no prior-authorization packet: this assessment compares policies because the "
-                                      "patient's own payer has no policy here or no Coverage is in force; add the "
-                                      "patient's Coverage and assess the order again", "business-rule")
+        return operation_outcome(
+            409,
+            "no prior-authorization packet: this assessment compares policies because the "
+            "patient's own payer has no policy here or no Coverage is in force; add the "
+            "patient's Coverage and assess the order again",
+            "business-rule",
+        )
     bundle = build(kept)
     try:
         Bundle.model_validate(bundle)
     except (ValidationError, ValueError) as exc:
         log.error("packet for %s is not valid FHIR: %s", assessment_id, str(exc)[:300])
-        return operation_outcome(422, "the packet could not be built as valid FHIR from this record", "processing")
+        return operation_outcome(
+            422, "the packet could not be built as valid FHIR from this record", "processing"
+        )
     return JSONResponse(bundle, media_type="application/fhir+json")

@@ -78,7 +78,9 @@ def load_routes(terminology: Terminology) -> tuple[Route, ...]:
         exclusions = []
         for j, ex in enumerate(r.get("not_for") or ()):
             where = f"payers.yaml: routes[{i}].not_for[{j}]"
-            if not isinstance(ex, dict) or not all(isinstance(ex.get(k), str) and ex[k] for k in ("members", "source", "seed")):
+            if not isinstance(ex, dict) or not all(
+                isinstance(ex.get(k), str) and ex[k] for k in ("members", "source", "seed")
+            ):
                 raise MappingFileError(f"{where} needs `members`, `source` (verbatim) and `seed`")
             typ = ex.get("type") or {}
             if not isinstance(typ, dict):
@@ -89,8 +91,16 @@ def load_routes(terminology: Terminology) -> tuple[Route, ...]:
             plan = _strings(ex.get("plan_contains"))
             if not (prefixes or plan):
                 raise MappingFileError(f"{where} marks no member: give `type` or `plan_contains`")
-            exclusions.append(Exclusion(ex["members"], ex["source"], ex["seed"], frozenset(systems), tuple(prefixes),
-                                        tuple(p.lower() for p in plan)))
+            exclusions.append(
+                Exclusion(
+                    ex["members"],
+                    ex["source"],
+                    ex["seed"],
+                    frozenset(systems),
+                    tuple(prefixes),
+                    tuple(p.lower() for p in plan),
+                )
+            )
         routes.append(Route(r["policy"], tuple(m.lower() for m in _strings(r["match"])), tuple(exclusions)))
     out = tuple(routes)
     terminology._payer_routes = out  # type: ignore[attr-defined]
@@ -195,7 +205,11 @@ def in_force(coverage: dict[str, Any], dos: date) -> tuple[bool | None, str]:
 
 
 def _beneficiary_is(coverage: dict[str, Any], patient_id: str) -> bool:
-    ref = (coverage.get("beneficiary") or {}).get("reference") if isinstance(coverage.get("beneficiary"), dict) else None
+    ref = (
+        (coverage.get("beneficiary") or {}).get("reference")
+        if isinstance(coverage.get("beneficiary"), dict)
+        else None
+    )
     return isinstance(ref, str) and ref.rpartition("/")[2] == patient_id
 
 
@@ -213,8 +227,13 @@ def _label(coverage: dict[str, Any]) -> str:
 # -- routing --------------------------------------------------------------------------------
 
 
-def route(record: PatientRecord, terminology: Terminology, all_policy_ids: list[str], dos: date,
-          names: dict[str, str] | None = None) -> Routing:
+def route(
+    record: PatientRecord,
+    terminology: Terminology,
+    all_policy_ids: list[str],
+    dos: date,
+    names: dict[str, str] | None = None,
+) -> Routing:
     """The policies to assess for an order with date of service `dos`; `names` (policy id → how a
     clinician knows it, its payer and title) words the notes."""
     names = names or {}
@@ -228,7 +247,9 @@ def route(record: PatientRecord, terminology: Terminology, all_policy_ids: list[
         if not _beneficiary_is(cov, record.patient_id):
             if isinstance(cov.get("beneficiary"), dict) and cov["beneficiary"].get("reference"):
                 continue  # another patient's: reported when the record was built
-            notes.append(f"{resource_ref(cov)} does not reference the patient as its beneficiary; it was not used.")
+            notes.append(
+                f"{resource_ref(cov)} does not reference the patient as its beneficiary; it was not used."
+            )
             continue
         if cov.get("status") != "active":
             continue  # cancelled, draft: not in force
@@ -242,21 +263,38 @@ def route(record: PatientRecord, terminology: Terminology, all_policy_ids: list[
     if not current:
         if not record.available("Coverage"):
             why = "Coverage could not be retrieved"
-            return Routing(every, True, None, f"{why}: this is a comparison of every policy, not the patient's payer's verdict",
-                           UNAVAILABLE, None, tuple(notes))
-        return Routing(every, True, None,
-                       f"no Coverage in force on {dos.isoformat()}: this is a comparison of every policy, not the patient's payer's verdict",
-                       NO_COVERAGE, None, tuple(notes))
+            return Routing(
+                every,
+                True,
+                None,
+                f"{why}: this is a comparison of every policy, not the patient's payer's verdict",
+                UNAVAILABLE,
+                None,
+                tuple(notes),
+            )
+        return Routing(
+            every,
+            True,
+            None,
+            f"no Coverage in force on {dos.isoformat()}: this is a comparison of every policy, not the patient's payer's verdict",
+            NO_COVERAGE,
+            None,
+            tuple(notes),
+        )
     ranked = sorted(enumerate(current), key=lambda ic: (_order(ic[1]), ic[0]))
     primary = ranked[0][1]
     if len(ranked) > 1 and _order(ranked[1][1]) == _order(primary):
-        notes.append(f"Several Coverages are in force and their `order` does not say which is primary; "
-                     f"{resource_ref(primary)} was taken as primary.")
+        notes.append(
+            f"Several Coverages are in force and their `order` does not say which is primary; "
+            f"{resource_ref(primary)} was taken as primary."
+        )
     for _, other in ranked[1:]:
         notes.append(f"Also in force: {_label(other)}; its requirements are not shown here.")
     ref, payer = resource_ref(primary), payer_name(primary)
     strings = _payer_strings(primary)
-    matched = [r for r in routes if r.policy in all_policy_ids and any(m in s for s in strings for m in r.match)]
+    matched = [
+        r for r in routes if r.policy in all_policy_ids and any(m in s for s in strings for m in r.match)
+    ]
     applied, excluded = [], []
     for r in matched:
         hit = next(((ex, why) for ex in r.not_for if (why := excluded_by(primary, ex))), None)
@@ -264,15 +302,28 @@ def route(record: PatientRecord, terminology: Terminology, all_policy_ids: list[
             applied.append(r.policy)
         else:
             ex, why = hit
-            excluded.append(f"{names.get(r.policy, r.policy)} was not applied: {ref} is for {ex.members} ({why}), "
-                            f"and the policy says \u201c{ex.source}\u201d")
+            excluded.append(
+                f"{names.get(r.policy, r.policy)} was not applied: {ref} is for {ex.members} ({why}), "
+                f"and the policy says \u201c{ex.source}\u201d"
+            )
     if applied:
-        return Routing(tuple(dict.fromkeys(applied)), False, ref, f"payer from {ref} ({payer or 'payer not named'})",
-                       None, payer, tuple(notes))
+        return Routing(
+            tuple(dict.fromkeys(applied)),
+            False,
+            ref,
+            f"payer from {ref} ({payer or 'payer not named'})",
+            None,
+            payer,
+            tuple(notes),
+        )
     if excluded:
-        note = (f"the payer's policy does not apply to this member ({ref}): this is a comparison of every policy, "
-                "not the patient's payer's verdict")
+        note = (
+            f"the payer's policy does not apply to this member ({ref}): this is a comparison of every policy, "
+            "not the patient's payer's verdict"
+        )
         return Routing(every, True, ref, note, EXCLUDED, payer, tuple(notes), " ".join(excluded))
-    note = (f"no encoded policy is the payer's on {ref} ({payer or 'payer not named'}): this is a comparison of every "
-            "policy, not the patient's payer's verdict")
+    note = (
+        f"no encoded policy is the payer's on {ref} ({payer or 'payer not named'}): this is a comparison of every "
+        "policy, not the patient's payer's verdict"
+    )
     return Routing(every, True, ref, note, UNMATCHED, payer, tuple(notes))

@@ -7,11 +7,10 @@ into one Comparison: one card per order, not one payer-named card per policy.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-
-import uuid
 
 from .assessment import Assessment, Comparison, assess_order
 from .codes import Terminology
@@ -33,12 +32,18 @@ class HookOutcome:
     routing: Routing  # the first order's payer routing (a comparison only when every order's is)
     record: PatientRecord
     not_assessed: list[str] = field(default_factory=list)  # order references past the per-call cap
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (IDDS order reference, what was unreadable)
+    unreadable: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (IDDS order reference, what was unreadable)
 
     @property
     def every_assessment(self) -> list[Assessment]:
         """Each (order, policy) assessment, a comparison's unfolded."""
-        return [a for item in self.assessments for a in (item.assessments if isinstance(item, Comparison) else [item])]
+        return [
+            a
+            for item in self.assessments
+            for a in (item.assessments if isinstance(item, Comparison) else [item])
+        ]
 
 
 def draft_resources(draft_orders: dict[str, Any], record: PatientRecord) -> list[dict[str, Any]]:
@@ -86,9 +91,14 @@ def concerns_no_policy(req: HookRequest, terminology: Terminology, limit: int | 
     return not any(terminology.in_set(_order_concept(o), vs) for o in orders for vs in IDDS_ORDER_SETS)
 
 
-def orders_to_assess(req: HookRequest, draft: list[dict[str, Any]], record: PatientRecord,
-                     limit: int | None = None, terminology: Terminology | None = None,
-                     outcome: HookOutcome | None = None) -> list[dict[str, Any]]:
+def orders_to_assess(
+    req: HookRequest,
+    draft: list[dict[str, Any]],
+    record: PatientRecord,
+    limit: int | None = None,
+    terminology: Terminology | None = None,
+    outcome: HookOutcome | None = None,
+) -> list[dict[str, Any]]:
     """order-select: only the selections; order-sign: every draft order. At most `limit` are
     read (the rest go to `outcome.not_assessed`); an IDDS order that is not valid FHIR (an
     unreadable date, say) goes to `outcome.unreadable` with what was wrong."""
@@ -102,14 +112,22 @@ def orders_to_assess(req: HookRequest, draft: list[dict[str, Any]], record: Pati
         before = len(record.issues)
         if record.usable(o):
             out.append(o)
-        elif outcome is not None and terminology is not None and len(record.issues) > before \
-                and any(terminology.in_set(_order_concept(o), vs) for vs in IDDS_ORDER_SETS):
+        elif (
+            outcome is not None
+            and terminology is not None
+            and len(record.issues) > before
+            and any(terminology.in_set(_order_concept(o), vs) for vs in IDDS_ORDER_SETS)
+        ):
             outcome.unreadable.append((f"{o.get('resourceType')}/{o.get('id')}", record.issues[before]))
     return out
 
 
 def assess_hook(
-    req: HookRequest, record: PatientRecord, terminology: Terminology, store: PolicyStore, today: date,
+    req: HookRequest,
+    record: PatientRecord,
+    terminology: Terminology,
+    store: PolicyStore,
+    today: date,
     max_orders: int | None = None,
 ) -> HookOutcome:
     outcome = HookOutcome([], [], None, record)  # type: ignore[arg-type]

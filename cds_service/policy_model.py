@@ -7,7 +7,7 @@ with the file and field named, instead of surfacing as a wrong card later.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
@@ -34,10 +34,10 @@ class Leaf(_Strict):
     # A requirement that holds only in some cases ("prior to undergoing an intrathecal
     # opioid trial"): when this condition is not met the requirement does not apply
     # (met, with the reason); when it is met or unknown, the requirement stands.
-    applies_if: "Leaf | None" = None
+    applies_if: Leaf | None = None
 
     @model_validator(mode="after")
-    def _fits_catalogue(self) -> "Leaf":
+    def _fits_catalogue(self) -> Leaf:
         spec = FACTS.get(self.fact)
         if spec is None:
             raise ValueError(f"unknown fact {self.fact!r}; known: {sorted(FACTS)}")
@@ -55,15 +55,23 @@ class Leaf(_Strict):
                 for value in values:
                     if value not in allowed:
                         raise ValueError(f"param {name}={value!r} not in {allowed}")
-            elif isinstance(allowed, type) or (isinstance(allowed, tuple) and allowed and isinstance(allowed[0], type)):
+            elif isinstance(allowed, type) or (
+                isinstance(allowed, tuple) and allowed and isinstance(allowed[0], type)
+            ):
                 for value in values:
                     if not isinstance(value, allowed) or (isinstance(value, bool) and allowed is not bool):
                         raise ValueError(f"param {name}={value!r} is not a {allowed}")
         for name in spec.required:
             if name not in self.params:
                 raise ValueError(f"fact {self.fact!r} needs param {name!r}")
-        if "over_days" in spec.params and self.params.get("aggregate", "latest") != "latest" and "over_days" not in self.params:
-            raise ValueError(f"aggregate {self.params['aggregate']!r} of {self.fact!r} needs over_days (the period)")
+        if (
+            "over_days" in spec.params
+            and self.params.get("aggregate", "latest") != "latest"
+            and "over_days" not in self.params
+        ):
+            raise ValueError(
+                f"aggregate {self.params['aggregate']!r} of {self.fact!r} needs over_days (the period)"
+            )
         if self.op not in OPS_BY_KIND[spec.kind]:
             raise ValueError(f"op {self.op!r} not valid for {spec.kind} fact {self.fact!r}")
         if spec.kind == "duration" and self.op != "documented" and self.unit not in DURATION_UNITS:
@@ -81,11 +89,11 @@ Leaf.model_rebuild()
 
 
 class All(_Strict):
-    all: list["Node"]
+    all: list[Node]
 
 
 class AnyOf(_Strict):
-    any: list["Node"]
+    any: list[Node]
     # An open list ("including, but not limited to", "e.g."): the named
     # alternatives can make it met, but none of them met is not a contradiction,
     # since an unnamed alternative may still be documented; it stays unknown.
@@ -93,7 +101,7 @@ class AnyOf(_Strict):
 
 
 class Not(_Strict):
-    not_: "Node" = Field(alias="not")
+    not_: Node = Field(alias="not")
 
 
 class Ref(_Strict):
@@ -107,7 +115,7 @@ class Ref(_Strict):
     @classmethod
     def _shape(cls, v: str) -> str:
         indication, _, phase = v.partition(".")
-        if indication not in INDICATIONS + ("*",) or phase not in PHASES:
+        if indication not in (*INDICATIONS, "*") or phase not in PHASES:
             raise ValueError(f"ref must be <indication>.<phase>, got {v!r}")
         return v
 
@@ -123,13 +131,11 @@ def _node_kind(value: Any) -> str | None:
 
 
 Node = Annotated[
-    Union[
-        Annotated[Leaf, Tag("leaf")],
-        Annotated[All, Tag("all")],
-        Annotated[AnyOf, Tag("any")],
-        Annotated[Not, Tag("not")],
-        Annotated[Ref, Tag("ref")],
-    ],
+    Annotated[Leaf, Tag("leaf")]
+    | Annotated[All, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[Not, Tag("not")]
+    | Annotated[Ref, Tag("ref")],
     Discriminator(_node_kind),
 ]
 All.model_rebuild()
@@ -162,10 +168,12 @@ class PhaseRule(_Strict):
     not_addressed: NotAddressed | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "PhaseRule":
+    def _exactly_one(self) -> PhaseRule:
         given = [k for k in ("criteria", "deferred", "not_covered", "not_addressed") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError(f"a phase needs exactly one of criteria/deferred/not_covered/not_addressed, got {given}")
+            raise ValueError(
+                f"a phase needs exactly one of criteria/deferred/not_covered/not_addressed, got {given}"
+            )
         return self
 
 
@@ -191,7 +199,7 @@ class ExcludedInjectates(_Strict):
     source: str
 
     @model_validator(mode="after")
-    def _one_rule(self) -> "ExcludedInjectates":
+    def _one_rule(self) -> ExcludedInjectates:
         if bool(self.classes) == bool(self.other_than):
             raise ValueError("an injectate exclusion names either classes or other_than")
         return self
@@ -228,7 +236,7 @@ class Scope(_Strict):
     age_source: str | None = None
 
     @model_validator(mode="after")
-    def _age_cited(self) -> "Scope":
+    def _age_cited(self) -> Scope:
         if (self.min_age_years is None) != (self.age_source is None):
             raise ValueError("min_age_years and age_source go together (a scope age cites its sentence)")
         return self
@@ -262,7 +270,7 @@ class Policy(_Strict):
     @classmethod
     def _known_indications(cls, v: dict[str, IndicationRule]) -> dict[str, IndicationRule]:
         for key, rule in v.items():
-            if key not in INDICATIONS + ("*",):
+            if key not in (*INDICATIONS, "*"):
                 raise ValueError(f"unknown indication {key!r}")
             if rule.same_as and rule.same_as not in v:
                 raise ValueError(f"{key}.same_as names {rule.same_as!r}, not in this file")

@@ -8,10 +8,10 @@ to a tree that does not exist stops the service with the file and field named.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 from pydantic import ValidationError
@@ -169,7 +169,7 @@ class PolicyStore:
         self._by_key = {(p.policy, p.version): p for p in policies}
 
     @classmethod
-    def load(cls, directory: Path = POLICIES_DIR) -> "PolicyStore":
+    def load(cls, directory: Path = POLICIES_DIR) -> PolicyStore:
         files = sorted(directory.glob("*.yaml"))
         if not files:
             raise PolicyFileError(f"{directory}: no policy files")
@@ -206,6 +206,6 @@ if __name__ == "__main__":  # python -m cds_service.policy_store: check every fi
             store = PolicyStore.load()
     except PolicyFileError as exc:
         print(f"policy error: {exc}", file=sys.stderr)
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     for p in store.all():
         print(f"ok {p.policy}@{p.version} ({len(cited_sentences(p))} cited sentences)")

@@ -59,7 +59,10 @@ def cell(policy: Policy, indication: str, phase: str) -> str:
 
 
 def table(store: PolicyStore) -> str:
-    lines = ["| policy | version | indication | trial | permanent | replacement |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| policy | version | indication | trial | permanent | replacement |",
+        "|---|---|---|---|---|---|",
+    ]
     for policy in sorted(store.all(), key=lambda p: (p.policy, p.effective)):
         for indication in INDICATIONS:
             cells = [cell(policy, indication, phase) for phase in PHASES]

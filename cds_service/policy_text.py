@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent / "policies" / "sources"
@@ -34,13 +34,13 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-@lru_cache(maxsize=None)
+@cache
 def seed_text(seed: str) -> str:
     """The raw seed file as shipped in policies/sources/."""
     return (SOURCES_DIR / seed).read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def normalised_seed(seed: str) -> str:
     return normalise(seed_text(seed))
 

@@ -80,15 +80,30 @@ def _query(key: str, patient_id: str) -> str:
     return TEMPLATES[key].replace("{{context.patientId}}", urls.quote_id(patient_id))
 
 
-def fetcher_for(settings: Settings, server: str, token: str | None,
-                transport: httpx.AsyncBaseTransport | None = None, deadline_at: float | None = None) -> FhirFetcher:
-    return FhirFetcher(server, token, settings.fhir_timeout_seconds, settings.fhir_max_pages, transport,
-                       deadline=settings.fhir_deadline_seconds, max_response_bytes=settings.fhir_max_response_bytes,
-                       max_total_bytes=settings.fhir_max_total_bytes, deadline_at=deadline_at)
+def fetcher_for(
+    settings: Settings,
+    server: str,
+    token: str | None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    deadline_at: float | None = None,
+) -> FhirFetcher:
+    return FhirFetcher(
+        server,
+        token,
+        settings.fhir_timeout_seconds,
+        settings.fhir_max_pages,
+        transport,
+        deadline=settings.fhir_deadline_seconds,
+        max_response_bytes=settings.fhir_max_response_bytes,
+        max_total_bytes=settings.fhir_max_total_bytes,
+        deadline_at=deadline_at,
+    )
 
 
 async def build_record(
-    req: HookRequest, settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
+    req: HookRequest,
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
     deadline_at: float | None = None,
 ) -> PatientRecord:
     patient_id = req.context.patientId
@@ -112,7 +127,9 @@ def _finish(record: PatientRecord, patient_id: str) -> None:
     if record.patient is None:
         _readable_patient(record, patient_id)
     if record.patient is None:
-        raise PatientUnavailable(record.unavailable.get("Patient") or "the Patient resource was not valid FHIR")
+        raise PatientUnavailable(
+            record.unavailable.get("Patient") or "the Patient resource was not valid FHIR"
+        )
     _keep_patient_only(record, patient_id)
 
 
@@ -123,15 +140,19 @@ def _refusal(req: HookRequest, settings: Settings) -> str | None:
         return "not sent in prefetch and no FHIR server was given"
     # With callers authenticated, the access token is real: never send it over plain http.
     if settings.require_auth and not urls.is_https(server):
-        return "not sent in prefetch and the FHIR server is not https (required when callers are authenticated)"
+        return (
+            "not sent in prefetch and the FHIR server is not https (required when callers are authenticated)"
+        )
     if not settings.fhir_server_allowed(server):
         return "not sent in prefetch and the FHIR server is not allowed by configuration"
     if not urls.fhir_id_ok(req.context.patientId):
         return "not sent in prefetch, and the patient id is not a valid FHIR id, so nothing was fetched"
     token = req.fhirAuthorization.access_token if req.fhirAuthorization else None
     if token and not urls.bearer_token_ok(token):
-        return ("not sent in prefetch, and the EHR's access token holds characters no HTTP header can carry, "
-                "so nothing was fetched")
+        return (
+            "not sent in prefetch, and the EHR's access token holds characters no HTTP header can carry, "
+            "so nothing was fetched"
+        )
     return None
 
 
@@ -168,8 +189,10 @@ def _readable_patient(record: PatientRecord, patient_id: str) -> None:
             stale = f"Patient/{patient_id} was not valid FHIR and was ignored"
             record.issues[:] = [n for n in record.issues if not n.startswith(stale)]
             shown = repr(born)[:40] if isinstance(born, str) else f"a {type(born).__name__}"
-            record.issues.append(f"Patient/{patient_id}: the birth date in the record ({shown}) could not be read, "
-                                 "so the patient's age is unknown.")
+            record.issues.append(
+                f"Patient/{patient_id}: the birth date in the record ({shown}) could not be read, "
+                "so the patient's age is unknown."
+            )
             return
 
 
@@ -188,5 +211,7 @@ def _keep_patient_only(record: PatientRecord, patient_id: str) -> None:
             if ok:
                 keep(res)
             else:
-                record.issues.append(f"{rtype}/{res.get('id', '?')} belongs to another patient and was ignored.")
+                record.issues.append(
+                    f"{rtype}/{res.get('id', '?')} belongs to another patient and was ignored."
+                )
         record.by_type[rtype] = kept

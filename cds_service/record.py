@@ -11,8 +11,9 @@ is reported on the card instead of being dropped unnoticed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 from fhir.resources.R4B import get_fhir_model_class

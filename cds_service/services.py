@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 from fastapi import Request
@@ -31,11 +32,13 @@ class Services:
     packets: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, settings: Settings | None = None) -> "Services":
+    def load(cls, settings: Settings | None = None) -> Services:
         terminology = Terminology()
         load_routes(terminology)  # a malformed mappings/payers.yaml stops start-up, not a request
         store = PolicyStore.load()
-        questionnaires(store)  # generated once, validated: a broken mappings/questionnaire.yaml stops start-up
+        questionnaires(
+            store
+        )  # generated once, validated: a broken mappings/questionnaire.yaml stops start-up
         return cls(settings or get_settings(), terminology, store, load_codesystem())
 
     @property

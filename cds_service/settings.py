@@ -100,8 +100,10 @@ class Settings(BaseSettings):
         """Start-up: refuse a configuration that would make authentication fail open."""
         if self.require_auth:
             if not self.public_base_url:
-                raise ValueError("IDDS_REQUIRE_AUTH=1 needs IDDS_PUBLIC_BASE_URL: the JWT audience must come from "
-                                 "configuration, never from the request's Host or X-Forwarded-* headers")
+                raise ValueError(
+                    "IDDS_REQUIRE_AUTH=1 needs IDDS_PUBLIC_BASE_URL: the JWT audience must come from "
+                    "configuration, never from the request's Host or X-Forwarded-* headers"
+                )
             if not urls.is_https(self.public_base_url) and not urls.is_loopback(self.public_base_url):
                 raise ValueError("IDDS_PUBLIC_BASE_URL must be https when IDDS_REQUIRE_AUTH=1")
 

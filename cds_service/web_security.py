@@ -30,7 +30,9 @@ UNPROTECTED = ("/docs", "/redoc")
 
 
 def script_hash(script: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+    return (
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+    )
 
 
 def _settings(scope: dict[str, Any]) -> Settings:
@@ -42,10 +44,12 @@ def _settings(scope: dict[str, Any]) -> Settings:
 def content_security_policy(settings: Settings) -> str:
     from .smart.html import JS  # the only script the service serves
 
-    return ("default-src 'none'; "
-            f"script-src {script_hash(JS)}; style-src 'unsafe-inline'; img-src 'self' data:; "
-            "form-action 'self'; base-uri 'none'; "
-            f"frame-ancestors {settings.frame_ancestors or chr(39) + 'none' + chr(39)}")
+    return (
+        "default-src 'none'; "
+        f"script-src {script_hash(JS)}; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; base-uri 'none'; "
+        f"frame-ancestors {settings.frame_ancestors or chr(39) + 'none' + chr(39)}"
+    )
 
 
 class SecurityHeaders:
@@ -67,7 +71,10 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                for name, value in ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")):
+                for name, value in (
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                ):
                     if name not in present:
                         headers.append((name, value))
                 if with_csp and b"content-security-policy" not in present:

@@ -22,10 +22,11 @@ import argparse
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -42,8 +43,16 @@ TABLE_END = "<!-- patients:end -->"
 
 # Draft orders carry this tag so fire.py (and the checklist) can tell them from the chart.
 SANDBOX_TAG_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds-sandbox"
-DRAFT_TAG = {"system": SANDBOX_TAG_SYSTEM, "code": "draft-order", "display": "Draft order: send in context.draftOrders"}
-EXAMPLE_TAG = {"system": SANDBOX_TAG_SYSTEM, "code": "example-patient", "display": "Synthetic sandbox patient"}
+DRAFT_TAG = {
+    "system": SANDBOX_TAG_SYSTEM,
+    "code": "draft-order",
+    "display": "Draft order: send in context.draftOrders",
+}
+EXAMPLE_TAG = {
+    "system": SANDBOX_TAG_SYSTEM,
+    "code": "example-patient",
+    "display": "Synthetic sandbox patient",
+}
 UUID_NS = uuid.UUID("6f1c1d1e-9c51-4f0c-9a51-1dd5c0de0001")
 
 CIGNA = "Cigna Health and Life Insurance Company"
@@ -144,7 +153,9 @@ def cigna_cancer_exception(pid: str) -> Chart:
     c.condition(icd10="C50.911", display="Malignant neoplasm of unspecified site of right female breast")
     c.condition(icd10="G89.3", display="Neoplasm related pain (acute) (chronic)")
     c.nrs(9, c.days_before(5))
-    c.medication("morphine", c.days_before(120), c.days_before(10), fixed=True, reason="intolerable-side-effects")
+    c.medication(
+        "morphine", c.days_before(120), c.days_before(10), fixed=True, reason="intolerable-side-effects"
+    )
     c.flag("advanced-disease", True)
     c.flag("limited-survival", True)
     c.flag("high-procedural-risk", True)
@@ -180,7 +191,9 @@ def oxford_pain_trial(pid: str, birth_date: str = "1968-03-02", gaps: bool = Fal
         c.nrs(8, c.days_before(30))
         c.therapy("physical-therapy", c.days_before(400), c.days_before(100), outcome="ineffective")
         c.medication("gabapentin", c.days_before(400), c.days_before(20), fixed=True, reason="ineffective")
-        c.therapy("behavioral-health-treatment", c.days_before(300), c.days_before(100), outcome="ineffective")
+        c.therapy(
+            "behavioral-health-treatment", c.days_before(300), c.days_before(100), outcome="ineffective"
+        )
     else:
         _pain_trial_basics(c)
     if not gaps:
@@ -207,10 +220,14 @@ def oxford_pain_permanent(pid: str, relief: float | None = None) -> Chart:
 
 def oxford_cancer_trial(pid: str) -> Chart:
     c = _chart(pid, OXFORD, birth_date="1955-01-14")
-    c.condition(icd10="C34.90", display="Malignant neoplasm of unspecified part of unspecified bronchus or lung")
+    c.condition(
+        icd10="C34.90", display="Malignant neoplasm of unspecified part of unspecified bronchus or lung"
+    )
     c.condition(icd10="G89.3", display="Neoplasm related pain (acute) (chronic)")
     c.nrs(8, c.days_before(4))
-    c.medication("morphine", c.days_before(100), c.days_before(6), fixed=True, reason="intolerable-side-effects")
+    c.medication(
+        "morphine", c.days_before(100), c.days_before(6), fixed=True, reason="intolerable-side-effects"
+    )
     c.life_expectancy(6)
     c.order("62322", drug="morphine", route="intrathecal")
     return c
@@ -254,10 +271,14 @@ def nia_pain_permanent(pid: str, gaps: bool = False) -> Chart:
 
 def nia_spasticity_trial(pid: str) -> Chart:
     c = _chart(pid, NIA, birth_date="1979-09-09")
-    c.condition(icd10="S14.109S", display="Unspecified injury at unspecified level of cervical spinal cord, sequela")
+    c.condition(
+        icd10="S14.109S", display="Unspecified injury at unspecified level of cervical spinal cord, sequela"
+    )
     c.flag("functional-impairment", True)
     c.medication("baclofen", c.days_before(300), c.days_before(100), fixed=True, reason="ineffective")
-    c.medication("tizanidine", c.days_before(120), c.days_before(30), fixed=True, reason="intolerable-side-effects")
+    c.medication(
+        "tizanidine", c.days_before(120), c.days_before(30), fixed=True, reason="intolerable-side-effects"
+    )
     c.therapy("physical-therapy", c.days_before(300), c.days_before(100), outcome="ineffective")
     c.score("modified-ashworth", 3, c.days_before(14))
     c.life_expectancy(360)
@@ -309,62 +330,188 @@ def molina_cancer_trial(pid: str) -> Chart:
 
 EXAMPLES: list[Example] = [
     # Cigna (EviCore) CMM-210, version 2026-08-04
-    Example("cigna-pain-trial-met", "Avery", "Cigna: failed back surgery syndrome, intrathecal morphine trial, every criterion documented",
-            {C_AUG: "criteria-met"}, cigna_pain_trial),
-    Example("cigna-pain-permanent-met", "Blake", "Cigna: permanent pump after a bolus trial with 62 % relief still at 9 h and better function",
-            {C_AUG: "criteria-met"}, lambda p: cigna_pain_permanent(p, after=3), hook="order-sign"),
-    Example("cigna-pain-permanent-relief-50", "Casey", "Cigna: permanent pump, trial relief exactly 50 % at 8 h (the policy needs more than 50 %)",
-            {C_AUG: "criteria-not-met"}, lambda p: cigna_pain_permanent(p, after=4)),
-    Example("cigna-pain-trial-gaps", "Devon", "Cigna: pain trial with no behavioural-health attestation and no opioid-reduction agreement",
-            {C_AUG: "documentation-incomplete"}, lambda p: cigna_pain_trial(p, gaps=True)),
-    Example("cigna-spasticity-trial-mas-psfs", "Emery", "Cigna: MS spasticity baclofen trial carried by MAS 3 and Penn Spasm Frequency 3 (oral baclofen failed after 3 weeks)",
-            {C_AUG: "criteria-met"}, cigna_spasticity_trial),
-    Example("cigna-cancer-permanent-exception", "Finley", "Cigna: cancer pain, permanent pump without a trial under the criteria exception (advanced disease, limited survival, high risk)",
-            {C_AUG: "criteria-met"}, cigna_cancer_exception),
+    Example(
+        "cigna-pain-trial-met",
+        "Avery",
+        "Cigna: failed back surgery syndrome, intrathecal morphine trial, every criterion documented",
+        {C_AUG: "criteria-met"},
+        cigna_pain_trial,
+    ),
+    Example(
+        "cigna-pain-permanent-met",
+        "Blake",
+        "Cigna: permanent pump after a bolus trial with 62 % relief still at 9 h and better function",
+        {C_AUG: "criteria-met"},
+        lambda p: cigna_pain_permanent(p, after=3),
+        hook="order-sign",
+    ),
+    Example(
+        "cigna-pain-permanent-relief-50",
+        "Casey",
+        "Cigna: permanent pump, trial relief exactly 50 % at 8 h (the policy needs more than 50 %)",
+        {C_AUG: "criteria-not-met"},
+        lambda p: cigna_pain_permanent(p, after=4),
+    ),
+    Example(
+        "cigna-pain-trial-gaps",
+        "Devon",
+        "Cigna: pain trial with no behavioural-health attestation and no opioid-reduction agreement",
+        {C_AUG: "documentation-incomplete"},
+        lambda p: cigna_pain_trial(p, gaps=True),
+    ),
+    Example(
+        "cigna-spasticity-trial-mas-psfs",
+        "Emery",
+        "Cigna: MS spasticity baclofen trial carried by MAS 3 and Penn Spasm Frequency 3 (oral baclofen failed after 3 weeks)",
+        {C_AUG: "criteria-met"},
+        cigna_spasticity_trial,
+    ),
+    Example(
+        "cigna-cancer-permanent-exception",
+        "Finley",
+        "Cigna: cancer pain, permanent pump without a trial under the criteria exception (advanced disease, limited survival, high risk)",
+        {C_AUG: "criteria-met"},
+        cigna_cancer_exception,
+    ),
     # UnitedHealthcare Oxford PHARMACY 339.7
-    Example("oxford-pain-trial-met", "Gray", "Oxford: failed back surgery syndrome, intrathecal morphine trial, every criterion documented",
-            {OXF: "criteria-met"}, oxford_pain_trial),
-    Example("oxford-pain-permanent-met", "Harper", "Oxford: permanent pump after a bolus trial with 57 % relief",
-            {OXF: "criteria-met"}, oxford_pain_permanent),
-    Example("oxford-pain-trial-age-17", "Indy", "Oxford: CRPS in a 17-year-old (the policy does not address patients under 18)",
-            {OXF: "not-applicable"}, lambda p: oxford_pain_trial(p, birth_date="2009-01-10")),
-    Example("oxford-pain-permanent-relief-49", "Jordan", "Oxford: permanent pump, documented trial relief 49 % (needs at least 50 %)",
-            {OXF: "criteria-not-met"}, lambda p: oxford_pain_permanent(p, relief=49)),
-    Example("oxford-pain-trial-gaps", "Kai", "Oxford: pain trial with no psychological evaluation and nothing on further treatment",
-            {OXF: "documentation-incomplete"}, lambda p: oxford_pain_trial(p, gaps=True)),
-    Example("oxford-cancer-trial", "Logan", "Oxford: lung-cancer pain trial; Oxford defers to InterQual, so only its documentation list is shown",
-            {OXF: "not-evaluable"}, oxford_cancer_trial),
+    Example(
+        "oxford-pain-trial-met",
+        "Gray",
+        "Oxford: failed back surgery syndrome, intrathecal morphine trial, every criterion documented",
+        {OXF: "criteria-met"},
+        oxford_pain_trial,
+    ),
+    Example(
+        "oxford-pain-permanent-met",
+        "Harper",
+        "Oxford: permanent pump after a bolus trial with 57 % relief",
+        {OXF: "criteria-met"},
+        oxford_pain_permanent,
+    ),
+    Example(
+        "oxford-pain-trial-age-17",
+        "Indy",
+        "Oxford: CRPS in a 17-year-old (the policy does not address patients under 18)",
+        {OXF: "not-applicable"},
+        lambda p: oxford_pain_trial(p, birth_date="2009-01-10"),
+    ),
+    Example(
+        "oxford-pain-permanent-relief-49",
+        "Jordan",
+        "Oxford: permanent pump, documented trial relief 49 % (needs at least 50 %)",
+        {OXF: "criteria-not-met"},
+        lambda p: oxford_pain_permanent(p, relief=49),
+    ),
+    Example(
+        "oxford-pain-trial-gaps",
+        "Kai",
+        "Oxford: pain trial with no psychological evaluation and nothing on further treatment",
+        {OXF: "documentation-incomplete"},
+        lambda p: oxford_pain_trial(p, gaps=True),
+    ),
+    Example(
+        "oxford-cancer-trial",
+        "Logan",
+        "Oxford: lung-cancer pain trial; Oxford defers to InterQual, so only its documentation list is shown",
+        {OXF: "not-evaluable"},
+        oxford_cancer_trial,
+    ),
     # NIA CG 310
-    Example("nia-pain-trial-met", "Morgan", "NIA: failed back surgery syndrome, NRS 8, 12+ weeks of active and inactive care failed, on opioids",
-            {NIA_P: "criteria-met"}, nia_pain_trial),
-    Example("nia-pain-permanent-met", "Noor", "NIA: permanent pump after a tolerated trial with 62 % relief, psych evaluation and body habitus documented",
-            {NIA_P: "criteria-met"}, nia_pain_permanent),
-    Example("nia-pain-trial-opiate-naive", "Oakley", "NIA: pain trial in an opiate-naive patient (gabapentin and duloxetine only)",
-            {NIA_P: "criteria-not-met"}, lambda p: nia_pain_trial(p, opioids=False)),
-    Example("nia-pain-permanent-gaps", "Parker", "NIA: permanent pump with no psychological assessment and no body-habitus check",
-            {NIA_P: "documentation-incomplete"}, lambda p: nia_pain_permanent(p, gaps=True)),
-    Example("nia-spasticity-trial", "Quinn", "NIA: spinal-cord-injury spasticity, baclofen trial after 12+ weeks of failed baclofen and PT",
-            {NIA_P: "criteria-met"}, nia_spasticity_trial),
+    Example(
+        "nia-pain-trial-met",
+        "Morgan",
+        "NIA: failed back surgery syndrome, NRS 8, 12+ weeks of active and inactive care failed, on opioids",
+        {NIA_P: "criteria-met"},
+        nia_pain_trial,
+    ),
+    Example(
+        "nia-pain-permanent-met",
+        "Noor",
+        "NIA: permanent pump after a tolerated trial with 62 % relief, psych evaluation and body habitus documented",
+        {NIA_P: "criteria-met"},
+        nia_pain_permanent,
+    ),
+    Example(
+        "nia-pain-trial-opiate-naive",
+        "Oakley",
+        "NIA: pain trial in an opiate-naive patient (gabapentin and duloxetine only)",
+        {NIA_P: "criteria-not-met"},
+        lambda p: nia_pain_trial(p, opioids=False),
+    ),
+    Example(
+        "nia-pain-permanent-gaps",
+        "Parker",
+        "NIA: permanent pump with no psychological assessment and no body-habitus check",
+        {NIA_P: "documentation-incomplete"},
+        lambda p: nia_pain_permanent(p, gaps=True),
+    ),
+    Example(
+        "nia-spasticity-trial",
+        "Quinn",
+        "NIA: spinal-cord-injury spasticity, baclofen trial after 12+ weeks of failed baclofen and PT",
+        {NIA_P: "criteria-met"},
+        nia_spasticity_trial,
+    ),
     # Molina MCP 160
-    Example("molina-pain-trial-met", "Reese", "Molina: failed back surgery syndrome, NRS 8, fixed-schedule opioids failed with documented compliance",
-            {MOL: "criteria-met"}, molina_pain_trial),
-    Example("molina-pain-permanent-met", "Sage", "Molina: permanent pump after a trial with 62 % relief and better daily function",
-            {MOL: "criteria-met"}, molina_pain_permanent),
-    Example("molina-pain-trial-nrs-6", "Tatum", "Molina: pain trial with NRS 6 (the policy needs more than 6)",
-            {MOL: "criteria-not-met"}, lambda p: molina_pain_trial(p, nrs=6)),
-    Example("molina-pain-trial-gaps", "Uma", "Molina: pain trial with no medication-compliance note and nothing on treating the underlying cause",
-            {MOL: "documentation-incomplete"}, lambda p: molina_pain_trial(p, gaps=True)),
-    Example("molina-cancer-trial", "Val", "Molina: colon-cancer pain trial, life expectancy 8 months, no thecal-sac encroachment",
-            {MOL: "criteria-met"}, molina_cancer_trial),
+    Example(
+        "molina-pain-trial-met",
+        "Reese",
+        "Molina: failed back surgery syndrome, NRS 8, fixed-schedule opioids failed with documented compliance",
+        {MOL: "criteria-met"},
+        molina_pain_trial,
+    ),
+    Example(
+        "molina-pain-permanent-met",
+        "Sage",
+        "Molina: permanent pump after a trial with 62 % relief and better daily function",
+        {MOL: "criteria-met"},
+        molina_pain_permanent,
+    ),
+    Example(
+        "molina-pain-trial-nrs-6",
+        "Tatum",
+        "Molina: pain trial with NRS 6 (the policy needs more than 6)",
+        {MOL: "criteria-not-met"},
+        lambda p: molina_pain_trial(p, nrs=6),
+    ),
+    Example(
+        "molina-pain-trial-gaps",
+        "Uma",
+        "Molina: pain trial with no medication-compliance note and nothing on treating the underlying cause",
+        {MOL: "documentation-incomplete"},
+        lambda p: molina_pain_trial(p, gaps=True),
+    ),
+    Example(
+        "molina-cancer-trial",
+        "Val",
+        "Molina: colon-cancer pain trial, life expectancy 8 months, no thecal-sac encroachment",
+        {MOL: "criteria-met"},
+        molina_cancer_trial,
+    ),
     # Replacement: no Coverage, so every policy is assessed (a comparison)
-    Example("replacement-battery-near-end", "Wren", "No coverage on file (comparison): pain pump nearing end of battery life, replacement ordered",
-            {C_AUG: "criteria-met", NIA_P: "criteria-not-met", OXF: "not-applicable", MOL: "not-applicable"},
-            lambda p: replacement(p, None, "battery-near-end"), hook="order-sign"),
-    Example("cigna-replacement-functional-pump", "Xen", "Cigna: replacement of a pump that still works",
-            {C_AUG: "criteria-not-met"}, lambda p: replacement(p, CIGNA, "functional")),
+    Example(
+        "replacement-battery-near-end",
+        "Wren",
+        "No coverage on file (comparison): pain pump nearing end of battery life, replacement ordered",
+        {C_AUG: "criteria-met", NIA_P: "criteria-not-met", OXF: "not-applicable", MOL: "not-applicable"},
+        lambda p: replacement(p, None, "battery-near-end"),
+        hook="order-sign",
+    ),
+    Example(
+        "cigna-replacement-functional-pump",
+        "Xen",
+        "Cigna: replacement of a pump that still works",
+        {C_AUG: "criteria-not-met"},
+        lambda p: replacement(p, CIGNA, "functional"),
+    ),
     # Out of scope
-    Example("out-of-scope-epidural-steroid", "Yael", "Cigna: epidural steroid injection (62321 + methylprednisolone): not an IDDS order, no card",
-            {}, epidural_steroid),
+    Example(
+        "out-of-scope-epidural-steroid",
+        "Yael",
+        "Cigna: epidural steroid injection (62321 + methylprednisolone): not an IDDS order, no card",
+        {},
+        epidural_steroid,
+    ),
 ]
 
 
@@ -411,11 +558,13 @@ def bundle_for(example: Example) -> dict[str, Any]:
     entries = []
     for res in resources:
         ref = f"{res['resourceType']}/{res['id']}"
-        entries.append({
-            "fullUrl": f"urn:uuid:{uuid.uuid5(UUID_NS, ref)}",
-            "resource": res,
-            "request": {"method": "PUT", "url": ref},
-        })
+        entries.append(
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid5(UUID_NS, ref)}",
+                "resource": res,
+                "request": {"method": "PUT", "url": ref},
+            }
+        )
     return {
         "resourceType": "Bundle",
         "id": f"sandbox-{example.id}",
@@ -428,7 +577,7 @@ def bundle_for(example: Example) -> dict[str, Any]:
 def expected_document() -> dict[str, Any]:
     return {
         "_comment": "Expected determination per policy@version for each example patient, read off policies/*.yaml. "
-                    "{} means the service must return no card. Generated by sandbox/build_patients.py.",
+        "{} means the service must return no card. Generated by sandbox/build_patients.py.",
         "patients": {
             e.id: {"file": f"patients/{e.id}.json", "hook": e.hook, "shows": e.shows, "expected": e.expected}
             for e in EXAMPLES
@@ -436,13 +585,20 @@ def expected_document() -> dict[str, Any]:
     }
 
 
-POLICY_SHORT = {C_AUG: "Cigna 2026-08-04", OXF: "Oxford 339.7", NIA_P: "NIA 2023-01", MOL: "Molina 2024-08-14"}
+POLICY_SHORT = {
+    C_AUG: "Cigna 2026-08-04",
+    OXF: "Oxford 339.7",
+    NIA_P: "NIA 2023-01",
+    MOL: "Molina 2024-08-14",
+}
 
 
 def readme_table() -> str:
     lines = [TABLE_BEGIN, "| patient | what it shows | hook | expected determination |", "|---|---|---|---|"]
     for e in EXAMPLES:
-        expected = "<br>".join(f"{POLICY_SHORT.get(k, k)}: **{v}**" for k, v in e.expected.items()) or "no card"
+        expected = (
+            "<br>".join(f"{POLICY_SHORT.get(k, k)}: **{v}**" for k, v in e.expected.items()) or "no card"
+        )
         lines.append(f"| `{e.id}` | {e.shows} | {e.hook} | {expected} |")
     lines.append(TABLE_END)
     return "\n".join(lines)
@@ -488,7 +644,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if stale or extra else 0
     for p in extra:
         p.unlink()
-    print(f"{len(EXAMPLES)} patients written to {PATIENTS_DIR.relative_to(ROOT)}/ and {EXPECTED_FILE.relative_to(ROOT)}")
+    print(
+        f"{len(EXAMPLES)} patients written to {PATIENTS_DIR.relative_to(ROOT)}/ and {EXPECTED_FILE.relative_to(ROOT)}"
+    )
     return 0
 
 

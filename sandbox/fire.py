@@ -23,8 +23,9 @@ import json
 import sys
 import textwrap
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 HERE = Path(__file__).resolve().parent
@@ -84,7 +85,11 @@ def patient_of(resources: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 def _refers_to(resource: dict[str, Any], patient_id: str) -> bool:
     for element in PATIENT_ELEMENTS:
-        ref = (resource.get(element) or {}).get("reference") if isinstance(resource.get(element), dict) else None
+        ref = (
+            (resource.get(element) or {}).get("reference")
+            if isinstance(resource.get(element), dict)
+            else None
+        )
         if isinstance(ref, str):
             return ref == f"Patient/{patient_id}" or ref.endswith(f"/Patient/{patient_id}")
     return False
@@ -120,8 +125,14 @@ def answer(template: str, patient_id: str, resources: list[dict[str, Any]], warn
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(matches),
-        "entry": [{"fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, r['resourceType'] + '/' + r['id'])}",
-                   "resource": r, "search": {"mode": "match"}} for r in matches],
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, r['resourceType'] + '/' + r['id'])}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in matches
+        ],
     }
 
 
@@ -150,13 +161,22 @@ def hook_request(
     context: dict[str, Any] = {
         "userId": "Practitioner/sandbox-clinician",
         "patientId": pid,
-        "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in drafts]},
+        "draftOrders": {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in drafts],
+        },
     }
     if hook == "order-select":
-        context["selections"] = [f"{r['resourceType']}/{r['id']}" for r in drafts if r["resourceType"] in ORDER_TYPES]
+        context["selections"] = [
+            f"{r['resourceType']}/{r['id']}" for r in drafts if r["resourceType"] in ORDER_TYPES
+        ]
     request: dict[str, Any] = {"hook": hook, "hookInstance": str(uuid.uuid4()), "context": context}
     if templates is not None:
-        request["prefetch"] = {key: answer(t, pid, chart, warnings if warnings is not None else []) for key, t in templates.items()}
+        request["prefetch"] = {
+            key: answer(t, pid, chart, warnings if warnings is not None else [])
+            for key, t in templates.items()
+        }
     if fhir_server:
         request["fhirServer"] = fhir_server
     return request
@@ -198,6 +218,8 @@ def mismatches(expected: dict[str, str], actual: dict[str, list[str]]) -> list[s
 
 
 STATUS_LABEL = {"not-met": "NOT MET", "unknown": "NOT DOCUMENTED", "met": "met"}
+
+
 def open_items(card: dict[str, Any], a: dict[str, Any]) -> list[dict[str, Any]]:
     """The criteria that decide the outcome: the service marks them `blocking`.
 
@@ -207,7 +229,9 @@ def open_items(card: dict[str, Any], a: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in a.get("criteria", []) if c.get("blocking")]
 
 
-def render(patient: str, hook: str, response: dict[str, Any], expected: dict[str, str] | None, width: int = 100) -> str:
+def render(
+    patient: str, hook: str, response: dict[str, Any], expected: dict[str, str] | None, width: int = 100
+) -> str:
     """Cards as a clinician would skim them: summary, determination, what is missing and why.
     A comparison (no payer's policy applies) is one card; each policy it compares is listed under it."""
     lines = [f"== {patient} ({hook})"]
@@ -219,7 +243,9 @@ def render(patient: str, hook: str, response: dict[str, Any], expected: dict[str
         folded = (card.get("extension") or {}).get("idds-cds.comparison")
         indent = "   "
         if isinstance(folded, dict):
-            lines.append(f"   comparison ({folded.get('reason')}): {len(card_assessments(card))} policies, none the patient's payer's verdict")
+            lines.append(
+                f"   comparison ({folded.get('reason')}): {len(card_assessments(card))} policies, none the patient's payer's verdict"
+            )
             indent = "      "
         for a in card_assessments(card) or [{}]:
             _render_assessment(lines, card, a, expected, width, indent)
@@ -229,26 +255,52 @@ def render(patient: str, hook: str, response: dict[str, Any], expected: dict[str
     return "\n".join(lines)
 
 
-def _render_assessment(lines: list[str], card: dict[str, Any], a: dict[str, Any], expected: dict[str, str] | None,
-                       width: int, ind: str) -> None:
+def _render_assessment(
+    lines: list[str],
+    card: dict[str, Any],
+    a: dict[str, Any],
+    expected: dict[str, str] | None,
+    width: int,
+    ind: str,
+) -> None:
     key = f"{a.get('policy', {}).get('id')}@{a.get('policy', {}).get('version')}"
     want = (expected or {}).get(key)
-    verdict = "" if expected is None else ("  [as expected]" if want == a.get("determination") else f"  [EXPECTED {want or 'no card'}]")
+    verdict = (
+        ""
+        if expected is None
+        else ("  [as expected]" if want == a.get("determination") else f"  [EXPECTED {want or 'no card'}]")
+    )
     order = a.get("order", {})
     lines.append(f"{ind}{a.get('determination')}{verdict}")
-    lines.append(f"{ind}policy {key}; order {order.get('reference')} {order.get('code')} ({order.get('phase')}); "
-                 f"indication {a.get('indication')}; date of service {a.get('dateOfService')}")
+    lines.append(
+        f"{ind}policy {key}; order {order.get('reference')} {order.get('code')} ({order.get('phase')}); "
+        f"indication {a.get('indication')}; date of service {a.get('dateOfService')}"
+    )
     if a.get("determination") == "not-applicable" and "idds-cds.assessment" in (card.get("extension") or {}):
         first = (card.get("detail") or "").split("\n")[0]
         lines.append(ind + first.split(" – ", 1)[-1])
     for c in open_items(card, a):
         lines.append(f"{ind}{STATUS_LABEL.get(c['status'], c['status'])}: {c['text']}")
         if c.get("note"):
-            lines.append(textwrap.fill(c["note"], width, initial_indent=f"{ind}   note: ", subsequent_indent=f"{ind}   "))
-        lines.append(textwrap.fill(f"\u201c{c['source']}\u201d", width, initial_indent=f"{ind}   ", subsequent_indent=f"{ind}   ",
-                                   max_lines=3, placeholder=" …\u201d"))
+            lines.append(
+                textwrap.fill(
+                    c["note"], width, initial_indent=f"{ind}   note: ", subsequent_indent=f"{ind}   "
+                )
+            )
+        lines.append(
+            textwrap.fill(
+                f"\u201c{c['source']}\u201d",
+                width,
+                initial_indent=f"{ind}   ",
+                subsequent_indent=f"{ind}   ",
+                max_lines=3,
+                placeholder=" …\u201d",
+            )
+        )
     for note in a.get("notes", []):
-        lines.append(textwrap.fill(note, width, initial_indent=f"{ind}note: ", subsequent_indent=f"{ind}      "))
+        lines.append(
+            textwrap.fill(note, width, initial_indent=f"{ind}note: ", subsequent_indent=f"{ind}      ")
+        )
 
 
 # -- the loop ---------------------------------------------------------------------------------
@@ -307,13 +359,21 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Send a CDS Hooks call for sandbox patients and print the cards.")
+    parser = argparse.ArgumentParser(
+        description="Send a CDS Hooks call for sandbox patients and print the cards."
+    )
     parser.add_argument("patients", nargs="*", help="patient ids (see sandbox/README.md) or Bundle files")
     parser.add_argument("--all", action="store_true", help="every patient in sandbox/expected.json")
-    parser.add_argument("--hook", choices=sorted(SERVICE_FOR_HOOK), help="default: the patient's hook in expected.json")
+    parser.add_argument(
+        "--hook", choices=sorted(SERVICE_FOR_HOOK), help="default: the patient's hook in expected.json"
+    )
     parser.add_argument("--service", default="http://127.0.0.1:8000", help="base URL of the idds-cds service")
-    parser.add_argument("--no-prefetch", action="store_true", help="send no prefetch: the service fetches from --fhir-server")
-    parser.add_argument("--fhir-server", help="fhirServer to send (it must be on the service's IDDS_ALLOWED_FHIR_SERVERS)")
+    parser.add_argument(
+        "--no-prefetch", action="store_true", help="send no prefetch: the service fetches from --fhir-server"
+    )
+    parser.add_argument(
+        "--fhir-server", help="fhirServer to send (it must be on the service's IDDS_ALLOWED_FHIR_SERVERS)"
+    )
     parser.add_argument("--list", action="store_true", help="list the patients and what each shows")
     args = parser.parse_args(argv)
     expected = load_expected()
@@ -325,12 +385,17 @@ def main(argv: list[str] | None = None) -> int:
     if not patients:
         parser.error("name a patient or use --all (--list shows them)")
     if args.no_prefetch and not args.fhir_server:
-        print("warning: --no-prefetch without --fhir-server: the service has nothing to read the chart from", file=sys.stderr)
+        print(
+            "warning: --no-prefetch without --fhir-server: the service has nothing to read the chart from",
+            file=sys.stderr,
+        )
     import requests  # only the command line needs it; the tests pass their own client
 
     with requests.Session() as session:
         try:
-            problems = run(session, args.service.rstrip("/"), patients, args.hook, not args.no_prefetch, args.fhir_server)
+            problems = run(
+                session, args.service.rstrip("/"), patients, args.hook, not args.no_prefetch, args.fhir_server
+            )
         except requests.ConnectionError:
             print(f"cannot reach the service at {args.service} (start it with `make run`)", file=sys.stderr)
             return 1

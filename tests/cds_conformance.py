@@ -40,7 +40,9 @@ def check_card(card: dict[str, Any]) -> None:
         assert card["selectionBehavior"] in {"at-most-one", "any"}
     for reason in card.get("overrideReasons") or []:  # an array of Coding
         assert isinstance(reason, dict) and isinstance(reason.get("code"), str) and reason["code"], reason
-        assert isinstance(reason.get("system", ""), str) and isinstance(reason.get("display", ""), str), reason
+        assert isinstance(reason.get("system", ""), str) and isinstance(reason.get("display", ""), str), (
+            reason
+        )
 
 
 def check_action(action: dict[str, Any]) -> None:
@@ -65,15 +67,25 @@ def check_response(body: dict[str, Any]) -> None:
 
 PHASES = {"trial", "permanent", "replacement"}
 INDICATIONS = {"nonmalignant-pain", "cancer-pain", "spasticity", "dystonia", None}
-DETERMINATIONS = {"criteria-met", "criteria-not-met", "documentation-incomplete", "not-applicable", "not-evaluable"}
+DETERMINATIONS = {
+    "criteria-met",
+    "criteria-not-met",
+    "documentation-incomplete",
+    "not-applicable",
+    "not-evaluable",
+}
 CRITERION_STATUSES = {"met", "not-met", "unknown"}
 
 
 def check_assessment(a: dict[str, Any]) -> None:
     """One assessment per (order, policy), shaped as the contract's example."""
     policy, order = a.get("policy"), a.get("order")
-    assert isinstance(policy, dict) and all(isinstance(policy.get(k), str) and policy[k] for k in ("id", "version", "payer", "title")), policy
-    assert isinstance(order, dict) and isinstance(order.get("reference"), str) and "/" in order["reference"], order
+    assert isinstance(policy, dict) and all(
+        isinstance(policy.get(k), str) and policy[k] for k in ("id", "version", "payer", "title")
+    ), policy
+    assert (
+        isinstance(order, dict) and isinstance(order.get("reference"), str) and "/" in order["reference"]
+    ), order
     assert order.get("phase") in PHASES, order
     assert a.get("indication") in INDICATIONS, a.get("indication")
     assert isinstance(a.get("dateOfService"), str) and len(a["dateOfService"]) == 10
@@ -93,7 +105,9 @@ def check_payer_card(card: dict[str, Any]) -> None:
     check_assessment(a)
     assert "idds-cds.assessments" not in card["extension"]
     assert card["source"]["label"] == a["policy"]["payer"]
-    assert card["indicator"] == ("info" if a["determination"] in ("criteria-met", "not-applicable") else "warning")
+    assert card["indicator"] == (
+        "info" if a["determination"] in ("criteria-met", "not-applicable") else "warning"
+    )
 
 
 def check_comparison_card(card: dict[str, Any], service_label: str = "idds-cds") -> None:
@@ -112,5 +126,9 @@ def check_comparison_card(card: dict[str, Any], service_label: str = "idds-cds")
     assert card["source"]["label"] not in {a["policy"]["payer"] for a in items}
     smart = [l for l in card.get("links") or () if l["type"] == "smart"]
     assert len(smart) == 1 and smart[0].get("appContext"), card.get("links")
-    texts = {l["url"].split("#")[0].rstrip("/").rsplit("/", 2)[-2] for l in card["links"] if l["type"] == "absolute"}
+    texts = {
+        l["url"].split("#")[0].rstrip("/").rsplit("/", 2)[-2]
+        for l in card["links"]
+        if l["type"] == "absolute"
+    }
     assert texts == {a["policy"]["id"] for a in items}, texts  # every compared policy's text

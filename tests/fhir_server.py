@@ -7,9 +7,9 @@ import queue
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -32,8 +32,20 @@ def fhir_server(page_size: int = 20, timeout: float = 60.0) -> Iterator[str]:
     """Yields the server's base URL (http://127.0.0.1:PORT/fhir)."""
     node = require_node()
     proc = subprocess.Popen(
-        [node, str(SERVER_DIR / "server.mjs"), "--port", "0", "--load", str(PATIENTS), "--page-size", str(page_size)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        [
+            node,
+            str(SERVER_DIR / "server.mjs"),
+            "--port",
+            "0",
+            "--load",
+            str(PATIENTS),
+            "--page-size",
+            str(page_size),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()  # type: ignore[union-attr]

@@ -37,7 +37,9 @@ def assessment(chart: Chart, policy: str, indication: str | None = "any", **kw: 
     found = [a for a in assessments(chart, **kw) if a["policy"]["id"] == policy]
     if indication != "any":
         found = [a for a in found if a["indication"] == indication]
-    assert len(found) == 1, f"expected one {policy} assessment, got {[(a['indication'], a['determination']) for a in found]}"
+    assert len(found) == 1, (
+        f"expected one {policy} assessment, got {[(a['indication'], a['determination']) for a in found]}"
+    )
     return found[0]
 
 

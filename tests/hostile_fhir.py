@@ -22,6 +22,7 @@ maybe the EHR's token, outside the allowed base.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -63,7 +64,7 @@ class HostileFhir:
 
     # -- life cycle -------------------------------------------------------------------
 
-    def __enter__(self) -> "HostileFhir":
+    def __enter__(self) -> HostileFhir:
         ready = threading.Event()
 
         def run() -> None:
@@ -99,24 +100,25 @@ class HostileFhir:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
             lines = head.decode("latin-1").split("\r\n")
-            method, target, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
+            _method, target, _ = ([*lines[0].split(" ", 2), "", ""])[:3]
             headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if l)}
             self.hits.append(Hit(target, "authorization" in headers))
             await self._answer(target, headers, reader, writer)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, asyncio.TimeoutError):
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
         except asyncio.CancelledError:
             pass
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 writer.close()
-            except Exception:
-                pass
 
     async def _send(self, writer, status: int, body: bytes, extra: str = "") -> None:
         reason = {200: "OK", 302: "Found", 404: "Not Found"}.get(status, "X")
-        writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/fhir+json\r\n"
-                     f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n".encode() + body)
+        writer.write(
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/fhir+json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n".encode()
+            + body
+        )
         await writer.drain()
         self.sent_bytes += len(body)
 
@@ -139,8 +141,10 @@ class HostileFhir:
             await self._send(writer, 200, b"\x00\xff{not json")
             return
         if mode == "drip":
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nConnection: close\r\n\r\n"
-                         b'{"resourceType":"Bundle","type":"searchset","entry":[')
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nConnection: close\r\n\r\n"
+                b'{"resourceType":"Bundle","type":"searchset","entry":['
+            )
             await writer.drain()
             stop = time.monotonic() + self.drip_seconds
             while time.monotonic() < stop:
@@ -154,12 +158,21 @@ class HostileFhir:
             await writer.drain()
             return
         if mode == "huge":
-            entry = json.dumps({"resource": {"resourceType": "Observation", "id": "o", "status": "final",
-                                             "code": {"text": "x" * 900}}}).encode()
+            entry = json.dumps(
+                {
+                    "resource": {
+                        "resourceType": "Observation",
+                        "id": "o",
+                        "status": "final",
+                        "code": {"text": "x" * 900},
+                    }
+                }
+            ).encode()
             count = max(1, self.huge_bytes // (len(entry) + 1))
             head = b'{"resourceType":"Bundle","type":"searchset","entry":['
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n"
-                         b"Connection: close\r\n\r\n" + head)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nConnection: close\r\n\r\n" + head
+            )
             for i in range(count):
                 if writer.is_closing() or reader.at_eof():
                     return  # the client stopped reading
@@ -172,8 +185,13 @@ class HostileFhir:
             return
         if rest.startswith("Patient/"):
             pid = unquote(rest.split("/", 1)[1])
-            await self._send(writer, 200, json.dumps({"resourceType": "Patient", "id": pid, "gender": "female",
-                                                      "birthDate": "1970-01-01"}).encode())
+            await self._send(
+                writer,
+                200,
+                json.dumps(
+                    {"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": "1970-01-01"}
+                ).encode(),
+            )
             return
         link = {
             "dotdot": f"{base}/../admin/{rest}?page=2",

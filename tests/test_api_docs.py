@@ -32,11 +32,15 @@ def test_the_docs_page_loads_only_from_the_service_itself(tmp_path):
 def test_the_openapi_document_describes_the_hook_request_and_response(tmp_path):
     doc = client(tmp_path).get("/openapi.json").json()
     hook = doc["paths"]["/cds-services/{service_id}"]["post"]
-    assert hook["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/HookRequest"}
+    assert hook["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/HookRequest"
+    }
     assert "HookResponse" in str(hook["responses"]["200"])
     schemas = doc["components"]["schemas"]
     assert {"hook", "hookInstance", "context"} <= set(schemas["HookRequest"]["properties"])
     feedback = doc["paths"]["/cds-services/{service_id}/feedback"]["post"]
-    assert feedback["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Feedback"}
+    assert feedback["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Feedback"
+    }
     for ref in re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', __import__("json").dumps(doc)):
         assert ref in schemas  # every reference resolves

@@ -11,8 +11,8 @@ import logging
 import os
 import time
 import uuid
-from datetime import datetime, timezone
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +87,14 @@ def chart() -> Chart:
     return c
 
 
-def call(client, path: str = SIGN, body: dict[str, Any] | None = None, **request_args: Any) -> tuple[str, httpx.Response]:
-    body = body if body is not None else chart().request(hook="order-select" if path == SELECT else "order-sign", **request_args)
+def call(
+    client, path: str = SIGN, body: dict[str, Any] | None = None, **request_args: Any
+) -> tuple[str, httpx.Response]:
+    body = (
+        body
+        if body is not None
+        else chart().request(hook="order-select" if path == SELECT else "order-sign", **request_args)
+    )
     body["hookInstance"] = str(uuid.uuid4())
     return body["hookInstance"], client.post(path, json=body)
 
@@ -113,6 +119,7 @@ def everything_stored(store: AuditStore, db_url: str) -> bytes:
 
 # -- one record per call ----------------------------------------------------------------
 
+
 def test_every_hook_call_is_one_record_with_its_status(client, store):
     expected: dict[str, int] = {}
     for path in (SIGN, SIGN, SELECT):
@@ -129,7 +136,12 @@ def test_every_hook_call_is_one_record_with_its_status(client, store):
     assert r.status_code == 412
     expected[instance] = 412
     # no hook instance to file these under: not recorded (the log has them)
-    assert client.post(SIGN, content=b'{"hook": "order-sign",', headers={"Content-Type": "application/json"}).status_code == 400
+    assert (
+        client.post(
+            SIGN, content=b'{"hook": "order-sign",', headers={"Content-Type": "application/json"}
+        ).status_code
+        == 400
+    )
     assert client.post("/cds-services/no-such-service", json=chart().request()).status_code == 404
     recorded = rows(store)
     assert {r.hook_instance: r.status_code for r in recorded} == expected
@@ -142,7 +154,9 @@ def test_every_hook_call_is_one_record_with_its_status(client, store):
 
 
 def test_concurrent_calls_each_leave_exactly_one_record(loaded, settings):
-    app = create_app(replace(loaded, settings=settings))  # driven without its lifespan: the store opens lazily
+    app = create_app(
+        replace(loaded, settings=settings)
+    )  # driven without its lifespan: the store opens lazily
     bodies = [chart().request() | {"hookInstance": str(uuid.uuid4())} for _ in range(24)]
 
     async def fire():
@@ -174,13 +188,20 @@ def test_the_route_hands_its_parse_to_the_trail_else_the_bytes_are_read(client, 
     fallback, r3 = call(client)
     assert r3.status_code == 200 and len(parsed) == 2
     first, second, third = sorted(rows(store), key=lambda row: row.received_at)
-    assert first.hook_instance == instance and first.cards == len(r.json()["cards"]) == len(first.assessments) > 0
+    assert (
+        first.hook_instance == instance
+        and first.cards == len(r.json()["cards"]) == len(first.assessments) > 0
+    )
     assert second.status_code == 400 and second.hook_instance == "x" * 200
-    assert third.hook_instance == fallback and third.cards == len(r3.json()["cards"]) == len(third.assessments) > 0
+    assert (
+        third.hook_instance == fallback
+        and third.cards == len(r3.json()["cards"]) == len(third.assessments) > 0
+    )
     assert third.request_summary == first.request_summary
 
 
 # -- what is recorded ---------------------------------------------------------------------
+
 
 def test_assessments_and_their_criteria_are_stored_as_answered(client, store):
     instance, r = call(client)
@@ -193,13 +214,24 @@ def test_assessments_and_their_criteria_are_stored_as_answered(client, store):
     for card in body["cards"]:
         a, stored = card["extension"]["idds-cds.assessment"], by_id[card["uuid"]]
         assert (stored.policy_id, stored.policy_version) == (a["policy"]["id"], a["policy"]["version"])
-        assert (stored.order_ref, stored.order_code, stored.phase) == (a["order"]["reference"], a["order"]["code"], a["order"]["phase"])
+        assert (stored.order_ref, stored.order_code, stored.phase) == (
+            a["order"]["reference"],
+            a["order"]["code"],
+            a["order"]["phase"],
+        )
         assert stored.indication == a["indication"] and stored.determination == a["determination"]
-        assert stored.criteria == [{"id": c["id"], "status": c["status"], "evidence": c["evidence"]} for c in a["criteria"]]
+        assert stored.criteria == [
+            {"id": c["id"], "status": c["status"], "evidence": c["evidence"]} for c in a["criteria"]
+        ]
     # the CRD coverage-assertion-id of each systemAction finds its assessment
-    assertions = [part["valueString"] for action in body["systemActions"] for e in action["resource"]["extension"]
-                  if e["url"].endswith("ext-coverage-information")
-                  for part in e["extension"] if part["url"] == "coverage-assertion-id"]
+    assertions = [
+        part["valueString"]
+        for action in body["systemActions"]
+        for e in action["resource"]["extension"]
+        if e["url"].endswith("ext-coverage-information")
+        for part in e["extension"]
+        if part["url"] == "coverage-assertion-id"
+    ]
     assert assertions and set(assertions) <= set(by_id)
 
 
@@ -209,28 +241,57 @@ def test_the_request_summary_holds_orders_and_ids_not_the_chart(client, store, d
     call(client, body=body)
     (row,) = rows(store)
     summary = row.request_summary
-    assert [o["reference"] for o in summary["orders"]] == ["ServiceRequest/sr-1", "ServiceRequest/sr-trial", "MedicationRequest/sr-trial-med"]
+    assert [o["reference"] for o in summary["orders"]] == [
+        "ServiceRequest/sr-1",
+        "ServiceRequest/sr-trial",
+        "MedicationRequest/sr-trial-med",
+    ]
     assert "http://www.ama-assn.org/go/cpt|62362" in summary["orders"][0]["codes"]
     assert summary["user"] == "Practitioner/dr-1"
-    assert summary["prefetch"]["allergies"] == "missing" and summary["prefetch"]["observations"] == len(c.resources["observations"])
+    assert summary["prefetch"]["allergies"] == "missing" and summary["prefetch"]["observations"] == len(
+        c.resources["observations"]
+    )
     stored = everything_stored(store, db_url)
-    for private in (b"Testpatient", b"1968-03-02", b"999-00-1234", b"Multiple sclerosis", b"SynchroMed", b"Essential (primary) hypertension"):
+    for private in (
+        b"Testpatient",
+        b"1968-03-02",
+        b"999-00-1234",
+        b"Multiple sclerosis",
+        b"SynchroMed",
+        b"Essential (primary) hypertension",
+    ):
         assert private not in stored, private
 
 
 def test_no_token_is_ever_stored(loaded, settings, tmp_path, db_url):
     """Neither the EHR's FHIR access token nor the caller's JWT, nor credentials in the FHIR server URL."""
-    s = settings.model_copy(update={"require_auth": True, "trusted_issuers_file": issuers_file(tmp_path),
-                                    "public_base_url": BASE,
-                                    "allowed_fhir_servers": "https://ehr.example.org/fhir"})
+    s = settings.model_copy(
+        update={
+            "require_auth": True,
+            "trusted_issuers_file": issuers_file(tmp_path),
+            "public_base_url": BASE,
+            "allowed_fhir_servers": "https://ehr.example.org/fhir",
+        }
+    )
     jwt_token = token()
     body = chart().request(fhir_server="https://ehr.example.org/fhir")
     body["fhirServer"] = "https://ehr.example.org/fhir?access_token=url-secret-123"
     with TestClient(create_app(replace(loaded, settings=s))) as c:
         r = c.post(SIGN, json=body, headers=bearer(jwt_token))
         assert r.status_code == 200
-        fb = {"feedback": [{"card": r.json()["cards"][0]["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-09-14T10:00:00Z"}]}
-        assert c.post(f"{SIGN}/feedback", json=fb, headers=bearer(token(path=f"{SIGN}/feedback"))).status_code == 200
+        fb = {
+            "feedback": [
+                {
+                    "card": r.json()["cards"][0]["uuid"],
+                    "outcome": "accepted",
+                    "outcomeTimestamp": "2026-09-14T10:00:00Z",
+                }
+            ]
+        }
+        assert (
+            c.post(f"{SIGN}/feedback", json=fb, headers=bearer(token(path=f"{SIGN}/feedback"))).status_code
+            == 200
+        )
     store = store_for(s)
     (row,) = rows(store)
     assert row.fhir_server == "https://ehr.example.org/fhir"
@@ -243,17 +304,35 @@ def test_no_token_is_ever_stored(loaded, settings, tmp_path, db_url):
 def test_feedback_is_stored(client, store):
     _, r = call(client)
     card = r.json()["cards"][0]["uuid"]
-    fb = {"feedback": [
-        {"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-09-14T10:00:00Z",
-         "overrideReason": {"reason": {"code": "patient-declined", "system": "http://example.org/override"},
-                            "userComment": "will document at the next visit"}},
-        {"card": card, "outcome": "accepted", "outcomeTimestamp": "2026-09-14T10:05:00Z",
-         "acceptedSuggestions": [{"id": "s-1"}]},
-    ]}
+    fb = {
+        "feedback": [
+            {
+                "card": card,
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-09-14T10:00:00Z",
+                "overrideReason": {
+                    "reason": {"code": "patient-declined", "system": "http://example.org/override"},
+                    "userComment": "will document at the next visit",
+                },
+            },
+            {
+                "card": card,
+                "outcome": "accepted",
+                "outcomeTimestamp": "2026-09-14T10:05:00Z",
+                "acceptedSuggestions": [{"id": "s-1"}],
+            },
+        ]
+    }
     assert client.post(f"{SIGN}/feedback", json=fb).status_code == 200
-    assert client.post(f"{SIGN}/feedback", json={"feedback": [{"card": "x", "outcome": "maybe"}]}).status_code == 400
+    assert (
+        client.post(f"{SIGN}/feedback", json={"feedback": [{"card": "x", "outcome": "maybe"}]}).status_code
+        == 400
+    )
     stored = sorted(rows(store, FeedbackRow), key=lambda f: f.outcome_timestamp)
-    assert [(f.card_id, f.outcome, f.service_id) for f in stored] == [(card, "overridden", "idds-order-sign"), (card, "accepted", "idds-order-sign")]
+    assert [(f.card_id, f.outcome, f.service_id) for f in stored] == [
+        (card, "overridden", "idds-order-sign"),
+        (card, "accepted", "idds-order-sign"),
+    ]
     assert stored[0].override_reason["reason"]["code"] == "patient-declined"
     assert stored[1].accepted_suggestions == [{"id": "s-1"}]
     assert all(f.received_at is not None for f in stored)
@@ -272,16 +351,37 @@ def test_an_override_reason_offered_on_the_card_comes_back_in_feedback_and_is_st
     card = r.json()["cards"][0]
     offered = card["overrideReasons"][0]
     suggestion = (card.get("suggestions") or [{"uuid": None}])[0]["uuid"]
-    fb = {"feedback": [
-        {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-09-14T10:00:00Z",
-         "overrideReason": {"reason": offered, "userComment": "evaluation on paper in the clinic file"}},
-        {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-09-14T10:01:00Z",
-         "acceptedSuggestions": [{"id": suggestion}]},
-    ]}
+    fb = {
+        "feedback": [
+            {
+                "card": card["uuid"],
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-09-14T10:00:00Z",
+                "overrideReason": {
+                    "reason": offered,
+                    "userComment": "evaluation on paper in the clinic file",
+                },
+            },
+            {
+                "card": card["uuid"],
+                "outcome": "accepted",
+                "outcomeTimestamp": "2026-09-14T10:01:00Z",
+                "acceptedSuggestions": [{"id": suggestion}],
+            },
+        ]
+    }
     assert client.post(f"{SELECT}/feedback", json=fb).status_code == 200
-    stored = sorted((f for f in rows(store, FeedbackRow) if f.card_id == card["uuid"]), key=lambda f: f.outcome_timestamp)
-    assert stored[0].override_reason == {"reason": offered, "userComment": "evaluation on paper in the clinic file"}
-    assert stored[0].override_reason["reason"]["system"] == "http://idds-cds.org/fhir/CodeSystem/idds-override-reason"
+    stored = sorted(
+        (f for f in rows(store, FeedbackRow) if f.card_id == card["uuid"]), key=lambda f: f.outcome_timestamp
+    )
+    assert stored[0].override_reason == {
+        "reason": offered,
+        "userComment": "evaluation on paper in the clinic file",
+    }
+    assert (
+        stored[0].override_reason["reason"]["system"]
+        == "http://idds-cds.org/fhir/CodeSystem/idds-override-reason"
+    )
     assert stored[1].accepted_suggestions == [{"id": suggestion}]
 
 
@@ -296,7 +396,9 @@ def test_odd_text_is_recorded_not_refused(client, store):
     assert row.hook_instance == instance and "\x00" not in row.request_summary["user"]
 
 
-def test_a_failing_store_is_logged_and_the_clinician_still_gets_the_answer(client, store, monkeypatch, caplog):
+def test_a_failing_store_is_logged_and_the_clinician_still_gets_the_answer(
+    client, store, monkeypatch, caplog
+):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
@@ -311,7 +413,9 @@ def test_a_failing_store_is_logged_and_the_clinician_still_gets_the_answer(clien
     assert r.status_code == 200 and len(rows(store)) == 1
 
 
-def test_each_answer_waits_for_its_record_and_concurrent_calls_share_a_transaction(loaded, settings, monkeypatch):
+def test_each_answer_waits_for_its_record_and_concurrent_calls_share_a_transaction(
+    loaded, settings, monkeypatch
+):
     app = create_app(replace(loaded, settings=settings))
     app.state.services = replace(loaded, settings=settings)
     store = store_for(settings)
@@ -327,11 +431,17 @@ def test_each_answer_waits_for_its_record_and_concurrent_calls_share_a_transacti
 
     def recorded(instance: str) -> int:
         with store.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(HookCall).where(HookCall.hook_instance == instance)).scalar()
+            return conn.execute(
+                select(func.count()).select_from(HookCall).where(HookCall.hook_instance == instance)
+            ).scalar()
 
     async def one(c, body):
         r = await c.post(SIGN, json=body)
-        return r.status_code, len(r.json()["cards"]), recorded(body["hookInstance"])  # looked up the moment the answer came
+        return (
+            r.status_code,
+            len(r.json()["cards"]),
+            recorded(body["hookInstance"]),
+        )  # looked up the moment the answer came
 
     async def fire():
         transport = httpx.ASGITransport(app=app)
@@ -342,15 +452,32 @@ def test_each_answer_waits_for_its_record_and_concurrent_calls_share_a_transacti
     assert all(status == 200 and cards > 0 and found == 1 for status, cards, found in results)
     assert sum(batches) == len(bodies) and max(batches) > 1, batches
     with Session(store.engine) as s:
-        assert s.scalar(select(func.count()).select_from(AssessmentRow)) == sum(cards for _, cards, _ in results)
+        assert s.scalar(select(func.count()).select_from(AssessmentRow)) == sum(
+            cards for _, cards, _ in results
+        )
 
 
 def test_one_bad_record_does_not_cost_the_others_of_its_batch(store):
     def job(instance: str, assessment_id: str):
-        call = {"id": str(uuid.uuid4()), "received_at": datetime.now(timezone.utc), "hook": "order-sign", "hook_instance": instance,
-                "service_id": "idds-order-sign", "request_summary": {}, "cards": 1, "system_actions": 0, "duration_ms": 1.0,
-                "status_code": 200}
-        assessment = {"id": assessment_id, "policy_id": "p", "policy_version": "1", "determination": "criteria-met", "criteria": []}
+        call = {
+            "id": str(uuid.uuid4()),
+            "received_at": datetime.now(UTC),
+            "hook": "order-sign",
+            "hook_instance": instance,
+            "service_id": "idds-order-sign",
+            "request_summary": {},
+            "cards": 1,
+            "system_actions": 0,
+            "duration_ms": 1.0,
+            "status_code": 200,
+        }
+        assessment = {
+            "id": assessment_id,
+            "policy_id": "p",
+            "policy_version": "1",
+            "determination": "criteria-met",
+            "criteria": [],
+        }
         return _Job(call, [assessment], [])
 
     batch = [job("a", "card-1"), job("b", "card-2"), job("c", "card-1")]  # c reuses a's card id: refused
@@ -360,6 +487,7 @@ def test_one_bad_record_does_not_cost_the_others_of_its_batch(store):
 
 
 # -- schema ---------------------------------------------------------------------------------
+
 
 def test_migrations_are_idempotent_and_match_the_models(store):
     store.migrate()  # a second start-up changes nothing
@@ -371,4 +499,7 @@ def test_migrations_are_idempotent_and_match_the_models(store):
 
 def test_default_database_is_a_sqlite_file_under_var():
     assert database_url(Settings(database_url="")).endswith("/var/audit.sqlite")
-    assert database_url(Settings(database_url="postgresql://u:p@127.0.0.1/db")) == "postgresql+psycopg://u:p@127.0.0.1/db"
+    assert (
+        database_url(Settings(database_url="postgresql://u:p@127.0.0.1/db"))
+        == "postgresql+psycopg://u:p@127.0.0.1/db"
+    )

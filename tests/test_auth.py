@@ -48,23 +48,45 @@ def jwk(private, kid: str) -> dict[str, Any]:
 
 
 def issuers_file(tmp_path, **extra) -> str:
-    data = {"issuers": [
-        {"iss": ISS, "algorithms": ["ES384", "RS384"],
-         "jwks": {"keys": [jwk(EC_KEY, "ec-1"), jwk(RSA_KEY, "rsa-1"), jwk(EC256_KEY, "ec256-1")]}},
-        {"iss": JKU_ISS, "algorithms": ["ES384"], "jku": [JKU]},
-        {"iss": "https://disabled.example.org", "enabled": False, "jwks": {"keys": [jwk(EC_KEY, "ec-1")]}},
-        *extra.get("more", []),
-    ]}
+    data = {
+        "issuers": [
+            {
+                "iss": ISS,
+                "algorithms": ["ES384", "RS384"],
+                "jwks": {"keys": [jwk(EC_KEY, "ec-1"), jwk(RSA_KEY, "rsa-1"), jwk(EC256_KEY, "ec256-1")]},
+            },
+            {"iss": JKU_ISS, "algorithms": ["ES384"], "jku": [JKU]},
+            {
+                "iss": "https://disabled.example.org",
+                "enabled": False,
+                "jwks": {"keys": [jwk(EC_KEY, "ec-1")]},
+            },
+            *extra.get("more", []),
+        ]
+    }
     path = tmp_path / "trusted-issuers.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
 
 
-def token(key=EC_KEY, alg: str = "ES384", kid: str | None = "ec-1", path: str = SIGN, base: str = BASE,
-          headers: dict[str, Any] | None = None, **claims: Any) -> str:
+def token(
+    key=EC_KEY,
+    alg: str = "ES384",
+    kid: str | None = "ec-1",
+    path: str = SIGN,
+    base: str = BASE,
+    headers: dict[str, Any] | None = None,
+    **claims: Any,
+) -> str:
     now = int(time.time())
-    payload = {"iss": ISS, "aud": base + path, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4()),
-               "sub": "ehr-client-1"} | claims
+    payload = {
+        "iss": ISS,
+        "aud": base + path,
+        "iat": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
+        "sub": "ehr-client-1",
+    } | claims
     payload = {k: v for k, v in payload.items() if v is not None}
     head = dict(headers or {})
     if kid is not None:
@@ -75,9 +97,14 @@ def token(key=EC_KEY, alg: str = "ES384", kid: str | None = "ec-1", path: str = 
 def unsigned(**header: Any) -> str:
     """A token with alg none (PyJWT will not make one)."""
     now = int(time.time())
-    enc = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
-    return f"{enc({'alg': 'none', 'typ': 'JWT', **header})}." \
-           f"{enc({'iss': ISS, 'aud': BASE + SIGN, 'iat': now, 'exp': now + 300, 'jti': str(uuid.uuid4())})}."
+
+    def enc(d):
+        return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+
+    return (
+        f"{enc({'alg': 'none', 'typ': 'JWT', **header})}."
+        f"{enc({'iss': ISS, 'aud': BASE + SIGN, 'iat': now, 'exp': now + 300, 'jti': str(uuid.uuid4())})}."
+    )
 
 
 def bearer(t: str) -> dict[str, str]:
@@ -92,9 +119,14 @@ def loaded(tmp_path_factory) -> Services:
 
 @pytest.fixture
 def settings(tmp_path, loaded) -> Settings:
-    return loaded.settings.model_copy(update={
-        "require_auth": True, "trusted_issuers_file": issuers_file(tmp_path), "auth_jwks_min_refresh_seconds": 30,
-        "public_base_url": BASE})
+    return loaded.settings.model_copy(
+        update={
+            "require_auth": True,
+            "trusted_issuers_file": issuers_file(tmp_path),
+            "auth_jwks_min_refresh_seconds": 30,
+            "public_base_url": BASE,
+        }
+    )
 
 
 @pytest.fixture
@@ -119,7 +151,10 @@ def assert_refused(response: httpx.Response) -> None:
 
 # -- what passes ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("key,alg,kid", [(EC_KEY, "ES384", "ec-1"), (RSA_KEY, "RS384", "rsa-1")], ids=["ES384", "RS384"])
+
+@pytest.mark.parametrize(
+    "key,alg,kid", [(EC_KEY, "ES384", "ec-1"), (RSA_KEY, "RS384", "rsa-1")], ids=["ES384", "RS384"]
+)
 def test_a_valid_token_passes(client, key, alg, kid):
     r = client.post(SIGN, json=request_body(), headers=bearer(token(key, alg, kid)))
     assert r.status_code == 200
@@ -132,7 +167,10 @@ def test_discovery_and_feedback_are_protected_too(client):
     card = client.post(SIGN, json=request_body(), headers=bearer(token())).json()["cards"][0]["uuid"]
     fb = {"feedback": [{"card": card, "outcome": "accepted", "outcomeTimestamp": "2026-09-14T10:00:00Z"}]}
     assert_refused(client.post(f"{SIGN}/feedback", json=fb))
-    assert client.post(f"{SIGN}/feedback", json=fb, headers=bearer(token(path=f"{SIGN}/feedback"))).status_code == 200
+    assert (
+        client.post(f"{SIGN}/feedback", json=fb, headers=bearer(token(path=f"{SIGN}/feedback"))).status_code
+        == 200
+    )
 
 
 def test_policy_pages_and_the_checklist_stay_reachable_from_a_browser(client):
@@ -142,19 +180,28 @@ def test_policy_pages_and_the_checklist_stay_reachable_from_a_browser(client):
 
 
 def test_cors_preflight_is_answered_without_a_token(client):
-    r = client.options(SIGN, headers={"Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
-                                      "Access-Control-Request-Headers": "authorization,content-type"})
+    r = client.options(
+        SIGN,
+        headers={
+            "Origin": "https://sandbox.cds-hooks.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
     assert r.status_code == 200
 
 
 def test_aud_is_the_public_url_when_one_is_configured(loaded, settings):
     public = "https://cds.example-hospital.org"
-    with TestClient(create_app(replace(loaded, settings=settings.model_copy(update={"public_base_url": public})))) as c:
+    with TestClient(
+        create_app(replace(loaded, settings=settings.model_copy(update={"public_base_url": public})))
+    ) as c:
         assert c.post(SIGN, json=request_body(), headers=bearer(token(base=public))).status_code == 200
         assert_refused(c.post(SIGN, json=request_body(), headers=bearer(token(base=BASE))))
 
 
 # -- what is refused ------------------------------------------------------------------
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -164,7 +211,11 @@ def _hs(alg: str, secret: bytes) -> str:
     """An HMAC-signed token made by hand (PyJWT refuses a PEM as an HMAC secret, as it should)."""
     now = int(time.time())
     head = _b64(json.dumps({"alg": alg, "typ": "JWT", "kid": "ec-1"}).encode())
-    body = _b64(json.dumps({"iss": ISS, "aud": BASE + SIGN, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}).encode())
+    body = _b64(
+        json.dumps(
+            {"iss": ISS, "aud": BASE + SIGN, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
+        ).encode()
+    )
     digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384}[alg]
     return f"{head}.{body}.{_b64(hmac.new(secret, f'{head}.{body}'.encode(), digest).digest())}"
 
@@ -175,7 +226,9 @@ def reheader(t: str, **changes: Any) -> str:
     return f"{_b64(json.dumps(header).encode())}.{rest}"
 
 
-PUBLIC_PEM = EC_KEY.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+PUBLIC_PEM = EC_KEY.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+)
 NOW = int(time.time())
 
 REFUSED = {
@@ -190,7 +243,9 @@ REFUSED = {
     "unknown-kid": lambda: "Bearer " + token(kid="who-knows"),
     "wrong-iss": lambda: "Bearer " + token(iss="https://evil.example.org"),
     "disabled-iss": lambda: "Bearer " + token(iss="https://disabled.example.org"),
-    "wrong-aud": lambda: "Bearer " + token(aud="https://another-service.example.org/cds-services/idds-order-sign"),
+    "wrong-aud": lambda: (
+        "Bearer " + token(aud="https://another-service.example.org/cds-services/idds-order-sign")
+    ),
     "aud-of-another-endpoint": lambda: "Bearer " + token(path="/cds-services/idds-order-select"),
     "expired": lambda: "Bearer " + token(iat=NOW - 600, exp=NOW - 120),
     "iat-in-the-future": lambda: "Bearer " + token(iat=int(time.time()) + 600, exp=int(time.time()) + 900),
@@ -201,7 +256,9 @@ REFUSED = {
     "rs256-not-configured": lambda: "Bearer " + token(RSA_KEY, "RS256", "rsa-1"),
     "es256-not-configured": lambda: "Bearer " + token(EC256_KEY, "ES256", "ec256-1"),
     "rsa-key-named-as-ec": lambda: "Bearer " + token(RSA_KEY, "RS384", "ec-1"),
-    "p256-key-under-es384-kid": lambda: "Bearer " + reheader(token(EC256_KEY, "ES256", "ec256-1"), alg="ES384"),
+    "p256-key-under-es384-kid": lambda: (
+        "Bearer " + reheader(token(EC256_KEY, "ES256", "ec256-1"), alg="ES384")
+    ),
     "jku-not-allowed": lambda: "Bearer " + token(headers={"jku": "https://evil.example.org/jwks.json"}),
     "jku-of-another-issuer": lambda: "Bearer " + token(headers={"jku": JKU}),
 }
@@ -228,18 +285,27 @@ def test_a_jti_is_accepted_once(client):
     t = token()
     assert client.post(SIGN, json=request_body(), headers=bearer(t)).status_code == 200
     assert_refused(client.post(SIGN, json=request_body(), headers=bearer(t)))
-    assert_refused(client.post(SIGN, json=request_body(), headers=bearer(token(jti=jwt.decode(t, options={"verify_signature": False})["jti"]))))
+    assert_refused(
+        client.post(
+            SIGN,
+            json=request_body(),
+            headers=bearer(token(jti=jwt.decode(t, options={"verify_signature": False})["jti"])),
+        )
+    )
 
 
 def test_no_trusted_issuer_refuses_everything(loaded, tmp_path):
     empty = tmp_path / "none.yaml"
     empty.write_text("issuers: []\n")
-    s = loaded.settings.model_copy(update={"require_auth": True, "trusted_issuers_file": str(empty), "public_base_url": BASE})
+    s = loaded.settings.model_copy(
+        update={"require_auth": True, "trusted_issuers_file": str(empty), "public_base_url": BASE}
+    )
     with TestClient(create_app(replace(loaded, settings=s))) as c:
         assert_refused(c.post(SIGN, json=request_body(), headers=bearer(token())))
 
 
 # -- keys from an allowed jku -----------------------------------------------------------
+
 
 def jku_token(key, kid: str, with_jku: bool = True) -> str:
     return token(key, "ES384", kid, iss=JKU_ISS, headers={"jku": JKU} if with_jku else None)
@@ -249,11 +315,20 @@ def test_jku_key_set_is_fetched_cached_and_refetched_for_an_unknown_kid(client):
     sets = [{"keys": [jwk(JKU_KEY_1, "k1")]}, {"keys": [jwk(JKU_KEY_1, "k1"), jwk(JKU_KEY_2, "k2")]}]
     with respx.mock(assert_all_called=True) as mock:
         route = mock.get(JKU).mock(side_effect=[httpx.Response(200, json=s) for s in sets])
-        assert client.post(SIGN, json=request_body(), headers=bearer(jku_token(JKU_KEY_1, "k1"))).status_code == 200
-        assert client.post(SIGN, json=request_body(), headers=bearer(jku_token(JKU_KEY_1, "k1"))).status_code == 200
+        assert (
+            client.post(SIGN, json=request_body(), headers=bearer(jku_token(JKU_KEY_1, "k1"))).status_code
+            == 200
+        )
+        assert (
+            client.post(SIGN, json=request_body(), headers=bearer(jku_token(JKU_KEY_1, "k1"))).status_code
+            == 200
+        )
         assert route.call_count == 1  # cached
         # the EHR rotates its key: an unknown kid refetches the set once
-        assert client.post(SIGN, json=request_body(), headers=bearer(jku_token(JKU_KEY_2, "k2"))).status_code == 200
+        assert (
+            client.post(SIGN, json=request_body(), headers=bearer(jku_token(JKU_KEY_2, "k2"))).status_code
+            == 200
+        )
         assert route.call_count == 2
         # a made-up kid right after cannot make the service hammer the key server
         assert_refused(client.post(SIGN, json=request_body(), headers=bearer(jku_token(JKU_KEY_2, "k3"))))
@@ -264,7 +339,12 @@ def test_jku_key_set_is_fetched_cached_and_refetched_for_an_unknown_kid(client):
 def test_a_token_without_jku_uses_the_key_set_registered_for_its_issuer(client):
     with respx.mock() as mock:
         mock.get(JKU).respond(json={"keys": [jwk(JKU_KEY_1, "k1")]})
-        assert client.post(SIGN, json=request_body(), headers=bearer(jku_token(JKU_KEY_1, "k1", with_jku=False))).status_code == 200
+        assert (
+            client.post(
+                SIGN, json=request_body(), headers=bearer(jku_token(JKU_KEY_1, "k1", with_jku=False))
+            ).status_code
+            == 200
+        )
 
 
 def test_a_failing_key_server_refuses_the_call(client):
@@ -277,18 +357,26 @@ def test_a_failing_key_server_refuses_the_call(client):
 
 # -- configuration ------------------------------------------------------------------------
 
+
 def test_the_shipped_issuers_file_loads_and_enables_nobody_by_default():
     assert load_issuers("config/trusted-issuers.yaml") == {}
 
 
-@pytest.mark.parametrize("issuer,why", [
-    ({"iss": ISS, "jwks": {"keys": [ECAlgorithm.to_jwk(EC_KEY, as_dict=True) | {"kid": "p"}]}}, "private key"),
-    ({"iss": ISS, "jku": ["http://keys.example.org/jwks.json"]}, "https"),
-    ({"iss": ISS}, "jwks or a jku"),
-    ({"iss": ISS, "algorithms": ["HS256"], "jwks": {"keys": [jwk(EC_KEY, "a")]}}, "HS256"),
-    ({"iss": ISS, "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "s"}]}}, "not accepted"),
-    ({"iss": ISS, "jwks": {"keys": [jwk(EC_KEY, "a") | {"kid": ""}]}}, "kid"),
-], ids=["private-key", "http-jku", "no-keys", "hmac-alg", "oct-key", "no-kid"])
+@pytest.mark.parametrize(
+    "issuer,why",
+    [
+        (
+            {"iss": ISS, "jwks": {"keys": [ECAlgorithm.to_jwk(EC_KEY, as_dict=True) | {"kid": "p"}]}},
+            "private key",
+        ),
+        ({"iss": ISS, "jku": ["http://keys.example.org/jwks.json"]}, "https"),
+        ({"iss": ISS}, "jwks or a jku"),
+        ({"iss": ISS, "algorithms": ["HS256"], "jwks": {"keys": [jwk(EC_KEY, "a")]}}, "HS256"),
+        ({"iss": ISS, "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "s"}]}}, "not accepted"),
+        ({"iss": ISS, "jwks": {"keys": [jwk(EC_KEY, "a") | {"kid": ""}]}}, "kid"),
+    ],
+    ids=["private-key", "http-jku", "no-keys", "hmac-alg", "oct-key", "no-kid"],
+)
 def test_a_bad_issuers_file_stops_start_up(tmp_path, issuer, why):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({"issuers": [issuer]}))
@@ -297,9 +385,8 @@ def test_a_bad_issuers_file_stops_start_up(tmp_path, issuer, why):
 
 
 def test_auth_off_warns_loudly_at_start_up_and_lets_calls_through(loaded, caplog):
-    with caplog.at_level(logging.WARNING, logger="idds.auth"):
-        with TestClient(create_app(loaded)) as c:
-            assert c.post(SIGN, json=request_body()).status_code == 200
+    with caplog.at_level(logging.WARNING, logger="idds.auth"), TestClient(create_app(loaded)) as c:
+        assert c.post(SIGN, json=request_body()).status_code == 200
     assert any("CALLER AUTHENTICATION IS OFF" in r.getMessage() for r in caplog.records)
 
 

@@ -24,8 +24,14 @@ def _decisions(body: dict) -> list[tuple]:
     out = []
     for card in body["cards"]:
         a = card["extension"]["idds-cds.assessment"]
-        out.append((card["summary"], card["indicator"], a["determination"],
-                    tuple((c["id"], c["status"], tuple(c["evidence"])) for c in a["criteria"])))
+        out.append(
+            (
+                card["summary"],
+                card["indicator"],
+                a["determination"],
+                tuple((c["id"], c["status"], tuple(c["evidence"])) for c in a["criteria"]),
+            )
+        )
     return out
 
 

@@ -26,11 +26,31 @@ EXPECTED = fire.load_expected()
 STORE = PolicyStore.load()
 CRITERION_IDS = {leaf.id for p in STORE.all() for leaf in all_leaves(p)}
 CONTRAINDICATION_IDS = {c.criterion.id for p in STORE.all() for c in p.contraindications}
-SLUGS = {s for s in (*FLAG_CODES, *INDICATIONS, *PUMP_STATUSES, *THERAPY_CLASSES,
-                     "trial-function-improved", "trial-side-effects-tolerable", "modified-ashworth",
-                     "penn-spasm-frequency", "ashworth-or-modified-ashworth") if "-" in s}
+SLUGS = {
+    s
+    for s in (
+        *FLAG_CODES,
+        *INDICATIONS,
+        *PUMP_STATUSES,
+        *THERAPY_CLASSES,
+        "trial-function-improved",
+        "trial-side-effects-tolerable",
+        "modified-ashworth",
+        "penn-spasm-frequency",
+        "ashworth-or-modified-ashworth",
+    )
+    if "-" in s
+}
 RAW_REFERENCE = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)*/[A-Za-z0-9][A-Za-z0-9\-.]*")
-BANNED = ("requirement(s)", "(s) ", "..", "is not still", "not documented is not", "None", "nonmalignant-pain")
+BANNED = (
+    "requirement(s)",
+    "(s) ",
+    "..",
+    "is not still",
+    "not documented is not",
+    "None",
+    "nonmalignant-pain",
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +64,9 @@ def answers(client):
     templates = {hook: fire.discovery_templates(client, "", hook) for hook in fire.SERVICE_FOR_HOOK}
     out = {}
     for pid, entry in EXPECTED.items():
-        status, body, _ = fire.fire(client, "", fire.load_bundle(pid, EXPECTED), entry["hook"], templates=templates[entry["hook"]])
+        status, body, _ = fire.fire(
+            client, "", fire.load_bundle(pid, EXPECTED), entry["hook"], templates=templates[entry["hook"]]
+        )
         assert status == 200, body
         out[pid] = body
     return out
@@ -82,11 +104,15 @@ def test_no_card_of_a_sandbox_patient_shows_an_internal_code_slug_or_raw_referen
 
 def test_the_scan_catches_what_the_old_cards_said():
     """The scan fails on the phrases the cards used to show (issue 15)."""
-    for old in ("Order ServiceRequest/cigna-pain-trial-gaps-sr-1 (62322, trial); indication: nonmalignant-pain",
-                "opioid-reduction-agreed is not documented", "pump status battery-near-end on 2026-09-07",
-                "IDDS trial – 2 requirement(s) undocumented", "(favourable evaluation).. – x",
-                "The existing pump is not still functional",
-                "**Not met**\n- Not opiate-naive (an opioid was taken or prescribed before)"):
+    for old in (
+        "Order ServiceRequest/cigna-pain-trial-gaps-sr-1 (62322, trial); indication: nonmalignant-pain",
+        "opioid-reduction-agreed is not documented",
+        "pump status battery-near-end on 2026-09-07",
+        "IDDS trial – 2 requirement(s) undocumented",
+        "(favourable evaluation).. – x",
+        "The existing pump is not still functional",
+        "**Not met**\n- Not opiate-naive (an opioid was taken or prescribed before)",
+    ):
         assert leaks(old, "someone"), old
 
 
@@ -94,7 +120,9 @@ def test_the_scan_catches_what_the_old_cards_said():
 def test_every_open_item_says_the_next_step_and_met_is_a_count(answers, pid):
     for card in answers[pid]["cards"]:
         detail = card.get("detail") or ""
-        for a in fire.card_assessments(card) if "idds-cds.assessment" in (card.get("extension") or {}) else ():
+        for a in (
+            fire.card_assessments(card) if "idds-cds.assessment" in (card.get("extension") or {}) else ()
+        ):
             open_items = [c for c in a["criteria"] if c.get("blocking") and c["status"] != "met"]
             if a["determination"] != "not-applicable":
                 assert detail.count("**Next step:**") == len(open_items), (pid, detail)
@@ -108,7 +136,10 @@ def test_every_open_item_says_the_next_step_and_met_is_a_count(answers, pid):
 def test_a_contraindication_sentence_is_introduced_as_one(answers):
     (card,) = answers["nia-pain-permanent-gaps"]["cards"]
     detail = card["detail"]
-    assert "The policy lists this as a contraindication:\n\n  > Body habitus that is insufficient to support" in detail
+    assert (
+        "The policy lists this as a contraindication:\n\n  > Body habitus that is insufficient to support"
+        in detail
+    )
     # the psychological assessment is not a contraindication and is not introduced as one
     before = detail.split("> Documentation of a completed psychological assessment")[0].rsplit("\n- ", 1)[-1]
     assert "contraindication" not in before
@@ -116,8 +147,10 @@ def test_a_contraindication_sentence_is_introduced_as_one(answers):
 
 def test_the_undocumented_opioid_reduction_agreement_says_what_to_record(answers):
     (card,) = answers["cigna-pain-trial-gaps"]["cards"]
-    assert ("**Next step:** Document the patient's agreement to a 50 % reduction of systemic opioids "
-            "before the opioid trial.") in card["detail"]
+    assert (
+        "**Next step:** Document the patient's agreement to a 50 % reduction of systemic opioids "
+        "before the opioid trial."
+    ) in card["detail"]
     assert "the patient's agreement to reduce systemic opioids" in card["detail"]
 
 
@@ -134,6 +167,7 @@ def test_a_missing_psychological_evaluation_comes_with_a_draft_order_to_place(an
     assert sr["subject"] == {"reference": "Patient/cigna-pain-trial-gaps"}
     assert sr["code"]["text"] == "Psychological evaluation before an intrathecal pump"
     from fhir.resources.R4B.servicerequest import ServiceRequest
+
     ServiceRequest.model_validate(sr)
 
 
@@ -152,6 +186,7 @@ def test_every_card_offers_override_reasons(answers, pid):
 
 # -- the date of service ------------------------------------------------------------------------
 
+
 def _undated(pid: str, keep_authored: bool) -> dict:
     bundle = copy.deepcopy(fire.load_bundle(pid, EXPECTED))
     for e in bundle["entry"]:
@@ -168,7 +203,10 @@ def test_an_order_without_any_date_says_today_was_assumed_and_what_depends_on_it
     _, body, _ = fire.fire(client, "", _undated("cigna-pain-trial-gaps", keep_authored=False), "order-select")
     (card,) = body["cards"]
     today = date.today().isoformat()
-    assert f"**Date of service assumed:** the order carries no date, so today ({today}) is assumed." in card["detail"]
+    assert (
+        f"**Date of service assumed:** the order carries no date, so today ({today}) is assumed."
+        in card["detail"]
+    )
     assert "The policy version in force and the patient's age are read on that date" in card["detail"]
     assert card["extension"]["idds-cds.assessment"]["dateOfService"] == today
 
@@ -176,12 +214,17 @@ def test_an_order_without_any_date_says_today_was_assumed_and_what_depends_on_it
 def test_an_order_with_only_its_authored_date_says_that_date_was_assumed(client):
     _, body, _ = fire.fire(client, "", _undated("cigna-pain-trial-gaps", keep_authored=True), "order-select")
     (card,) = body["cards"]
-    assert "the order carries no occurrence date, so the day it was written (2026-09-11) is assumed" in card["detail"]
+    assert (
+        "the order carries no occurrence date, so the day it was written (2026-09-11) is assumed"
+        in card["detail"]
+    )
     assert "policy version in force and the patient's age" in card["detail"]
 
 
 def test_a_comparison_card_for_an_undated_order_says_the_assumed_date_too(client):
-    _, body, _ = fire.fire(client, "", _undated("replacement-battery-near-end", keep_authored=False), "order-select")
+    _, body, _ = fire.fire(
+        client, "", _undated("replacement-battery-near-end", keep_authored=False), "order-select"
+    )
     (card,) = body["cards"]
     assert "**Date of service assumed:**" in card["detail"]
 
@@ -194,8 +237,10 @@ def test_a_dated_order_assumes_nothing(answers):
 
 # -- when not to suggest the evaluation ----------------------------------------------------------
 
+
 def _cigna_pain_trial():
     from .chart import Chart
+
     c = Chart()  # Cigna by default
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
     c.order("62322", drug="morphine")
@@ -206,22 +251,36 @@ def _psych_card(client, c):
     body = client.post("/cds-services/idds-order-select", json=c.request(hook="order-select")).json()
     check_response(body)
     (card,) = body["cards"]
-    (crit,) = [x for x in card["extension"]["idds-cds.assessment"]["criteria"] if x["id"].endswith("psych-attestation")]
+    (crit,) = [
+        x
+        for x in card["extension"]["idds-cds.assessment"]["criteria"]
+        if x["id"].endswith("psych-attestation")
+    ]
     return card, crit
 
 
 def test_an_evaluation_performed_without_its_outcome_gets_no_order_the_next_step_is_the_result(client):
     c = _cigna_pain_trial()
-    c.resources["procedures"].append({
-        "resourceType": "Procedure", "id": "psych-done", "status": "completed", "subject": {"reference": "Patient/pat-1"},
-        "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "90791"}]},
-        "performedDateTime": "2026-08-01"})
+    c.resources["procedures"].append(
+        {
+            "resourceType": "Procedure",
+            "id": "psych-done",
+            "status": "completed",
+            "subject": {"reference": "Patient/pat-1"},
+            "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "90791"}]},
+            "performedDateTime": "2026-08-01",
+        }
+    )
     card, crit = _psych_card(client, c)
     assert crit["status"] == "unknown" and "Procedure/psych-done" in crit["evidence"]
-    assert not any(s["label"].startswith("Order a psychological evaluation") for s in card.get("suggestions") or ())
+    assert not any(
+        s["label"].startswith("Order a psychological evaluation") for s in card.get("suggestions") or ()
+    )
 
 
 def test_no_evaluation_on_file_gets_the_order(client):
     card, crit = _psych_card(client, _cigna_pain_trial())
     assert crit["status"] == "unknown"
-    assert [s["label"] for s in card["suggestions"]] == ["Order a psychological evaluation before the intrathecal pump"]
+    assert [s["label"] for s in card["suggestions"]] == [
+        "Order a psychological evaluation before the intrathecal pump"
+    ]

@@ -64,11 +64,14 @@ def folded(body: dict) -> dict:
 
 # -- the folded answer ---------------------------------------------------------------------------
 
+
 def test_no_coverage_is_one_card_per_order_not_one_payer_named_card_per_policy(client):
     body = client.post(SIGN, json=replacement().request()).json()
     card = folded(body)
     assert {a["policy"]["id"] for a in card["extension"]["idds-cds.assessments"]} == EVERY
-    assert not any(card["summary"].startswith(p) for p in ("Cigna", "UnitedHealthcare", "National Imaging", "Molina"))
+    assert not any(
+        card["summary"].startswith(p) for p in ("Cigna", "UnitedHealthcare", "National Imaging", "Molina")
+    )
 
 
 def test_no_coverage_summary_says_none_was_found_and_what_to_do(client):
@@ -88,7 +91,9 @@ def test_two_orders_without_coverage_give_two_folded_cards(client):
     for card in body["cards"]:
         check_comparison_card(card)
     assert {card["extension"]["idds-cds.assessments"][0]["order"]["reference"] for card in body["cards"]} == {
-        "ServiceRequest/sr-1", "ServiceRequest/sr-trial"}
+        "ServiceRequest/sr-1",
+        "ServiceRequest/sr-trial",
+    }
 
 
 def test_the_comparison_detail_does_not_read_as_any_payers_verdict(client):
@@ -99,7 +104,9 @@ def test_the_comparison_detail_does_not_read_as_any_payers_verdict(client):
     # a compact table, one row per policy, not any policy's criteria and sources
     rows = [l for l in detail.splitlines() if l.startswith("| ") and "Policy" not in l]
     assert len(rows) == 4
-    assert "Battery depletion" not in detail and "> " not in detail  # NIA's source sentence stays behind the link
+    assert (
+        "Battery depletion" not in detail and "> " not in detail
+    )  # NIA's source sentence stays behind the link
     table = {r.split(" | ")[0].strip("| "): r.split(" | ")[2] for r in rows}
     assert table["Cigna (EviCore) CMM-210"] == "criteria met"
     assert table["National Imaging Associates (Magellan Healthcare) NIA_CG_310"] == "criteria not met"
@@ -140,7 +147,10 @@ def test_coverage_that_ended_the_day_before_is_folded_and_the_card_says_it_ended
     c = replacement()
     cov = c.coverage("Cigna Healthcare", start="2025-01-01", end=c.dos - timedelta(days=1))
     card = folded(client.post(SIGN, json=c.request()).json())
-    assert "a coverage record (Cigna Healthcare) is not in force on 2026-09-14: it ended 2026-09-13" in card["detail"]
+    assert (
+        "a coverage record (Cigna Healthcare) is not in force on 2026-09-14: it ended 2026-09-13"
+        in card["detail"]
+    )
     assert f"Coverage/{cov['id']}" not in card["detail"]  # named by what it is, not its raw reference
 
 
@@ -149,7 +159,10 @@ def test_a_coverage_with_an_unreadable_period_is_said_on_the_card(client):
     cov = c.coverage("Cigna Healthcare")
     cov["period"] = {"start": "2025-01-01", "end": "2026-02-30"}
     card = folded(client.post(SIGN, json=c.request()).json())
-    assert "a coverage record was not valid FHIR" in card["detail"] and f"Coverage/{cov['id']}" not in card["detail"]
+    assert (
+        "a coverage record was not valid FHIR" in card["detail"]
+        and f"Coverage/{cov['id']}" not in card["detail"]
+    )
 
 
 def test_the_comparison_option_off_returns_no_cards(client):
@@ -159,6 +172,7 @@ def test_the_comparison_option_off_returns_no_cards(client):
 
 
 # -- Medicare Advantage ---------------------------------------------------------------------------
+
 
 def test_uhc_medicare_advantage_gets_the_comparison_and_the_card_says_why_oxford_was_not_applied(client):
     c = replacement()
@@ -174,7 +188,9 @@ def test_uhc_medicare_advantage_gets_the_comparison_and_the_card_says_why_oxford
 
 def test_uhc_commercial_plan_gets_the_oxford_card(client):
     c = replacement()
-    c.coverage("UnitedHealthcare", plan="UHC Choice Plus", type_code=(SOPT, "512", "Commercial Managed Care - PPO"))
+    c.coverage(
+        "UnitedHealthcare", plan="UHC Choice Plus", type_code=(SOPT, "512", "Commercial Managed Care - PPO")
+    )
     body = client.post(SIGN, json=c.request()).json()
     check_response(body)
     (card,) = body["cards"]
@@ -184,6 +200,7 @@ def test_uhc_commercial_plan_gets_the_oxford_card(client):
 
 
 # -- the payer known ----------------------------------------------------------------------------
+
 
 def test_primary_molina_card_notes_the_secondary_cigna_coverage_in_force(client):
     c = pain_trial()
@@ -209,10 +226,13 @@ def test_order_sign_coverage_information_names_the_coverage_in_force_not_an_ende
     body = client.post(SIGN, json=c.request()).json()
     (action,) = body["systemActions"]
     (ext,) = [e for e in action["resource"]["extension"] if e["url"] == CRD_EXT]
-    assert {e["url"]: e for e in ext["extension"]}["coverage"]["valueReference"]["reference"] == f"Coverage/{current['id']}"
+    assert {e["url"]: e for e in ext["extension"]}["coverage"]["valueReference"][
+        "reference"
+    ] == f"Coverage/{current['id']}"
 
 
 # -- the checklist behind the link ----------------------------------------------------------------
+
 
 def test_the_checklist_link_opens_every_policy_of_the_comparison(client):
     card = folded(client.post(SIGN, json=replacement().request()).json())

@@ -57,17 +57,25 @@ def test_flag_codes_are_the_boolean_observations_of_observations_yaml():
 
 def test_every_idds_code_the_catalogue_names_is_in_the_service_codesystem():
     concepts = set(_yaml("codesystem-idds.yaml")["concepts"])
-    names = set(catalogue.FLAG_CODES) | set(catalogue.PUMP_STATUSES) | set(catalogue.FACTS["trial_flag"].params["code"])
+    names = (
+        set(catalogue.FLAG_CODES)
+        | set(catalogue.PUMP_STATUSES)
+        | set(catalogue.FACTS["trial_flag"].params["code"])
+    )
     assert names <= concepts, names - concepts
 
 
 def test_trial_drug_classes_are_classes_of_drugs_yaml():
-    drug_classes = {c for body in _yaml("drugs.yaml")["ingredients"].values() for c in body.get("classes") or ()}
+    drug_classes = {
+        c for body in _yaml("drugs.yaml")["ingredients"].values() for c in body.get("classes") or ()
+    }
     assert set(catalogue.TRIAL_DRUG_CLASSES) <= drug_classes
 
 
 def test_every_injectate_class_a_policy_excludes_or_admits_is_a_class_of_drugs_yaml():
-    drug_classes = {c for body in _yaml("drugs.yaml")["ingredients"].values() for c in body.get("classes") or ()}
+    drug_classes = {
+        c for body in _yaml("drugs.yaml")["ingredients"].values() for c in body.get("classes") or ()
+    }
     for policy in PolicyStore.load().all():
         for ex in policy.scope.excluded_injectates:
             assert set(ex.classes) | set(ex.other_than) <= drug_classes, (policy.policy, ex)
@@ -96,8 +104,8 @@ def test_every_waiver_therapy_a_policy_names_is_a_therapy_kind_or_a_drug():
 
 
 def _rules(policy):
-    from cds_service.policy_store import documentation_leaves, phase_rules
     from cds_service.policy_model import Deferred
+    from cds_service.policy_store import documentation_leaves, phase_rules
 
     for indication, phase, rule in phase_rules(policy):
         if isinstance(rule, Deferred):

@@ -16,9 +16,17 @@ def indications(chart: Chart) -> set[str | None]:
     return {a["indication"] for a in assessments(chart)}
 
 
-@pytest.mark.parametrize("drug,route", [("morphine", "intrathecal"), ("ziconotide", "intrathecal"),
-                                        ("baclofen", "intrathecal"), ("clonidine", "epidural"),
-                                        ("bupivacaine", "epidural"), ("hydromorphone", "epidural")])
+@pytest.mark.parametrize(
+    "drug,route",
+    [
+        ("morphine", "intrathecal"),
+        ("ziconotide", "intrathecal"),
+        ("baclofen", "intrathecal"),
+        ("clonidine", "epidural"),
+        ("bupivacaine", "epidural"),
+        ("hydromorphone", "epidural"),
+    ],
+)
 def test_62320_to_62327_with_a_trial_injectate_is_a_trial(drug, route):
     c = Chart()
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
@@ -37,8 +45,21 @@ def test_an_epidural_steroid_injection_with_bupivacaine_is_not_a_trial():
     c = Chart()
     c.condition(icd10="M54.16", display="Radiculopathy, lumbar region")
     c.order("62321", drug="methylprednisolone", route="epidural")
-    c.draft.append({**c.draft[-1], "id": "sr-1-med-2",
-                    "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1815", "display": "bupivacaine"}]}})
+    c.draft.append(
+        {
+            **c.draft[-1],
+            "id": "sr-1-med-2",
+            "medicationCodeableConcept": {
+                "coding": [
+                    {
+                        "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                        "code": "1815",
+                        "display": "bupivacaine",
+                    }
+                ]
+            },
+        }
+    )
     assert phases(c) == {}
 
 
@@ -93,7 +114,9 @@ def test_http_and_https_hcpcs_systems_are_both_accepted():
     assert phases(c) == {"ServiceRequest/sr-1": "replacement"}
 
 
-@pytest.mark.parametrize("code", ["62355", "62365", "62367", "62368", "62369", "62370", "95990", "95991", "99213"])
+@pytest.mark.parametrize(
+    "code", ["62355", "62365", "62367", "62368", "62369", "62370", "95990", "95991", "99213"]
+)
 def test_removal_analysis_and_refill_codes_are_out_of_scope(code):
     c = Chart()
     c.pump("functional")

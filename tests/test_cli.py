@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -43,7 +42,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("name", ["cigna-pain-trial-met", "molina-pain-trial-gaps", "nia-spasticity-trial"])
-def test_assess_json_gives_the_sandbox_determinations_from_a_bundle_with_no_sandbox_tag(capsys, tmp_path, name):
+def test_assess_json_gives_the_sandbox_determinations_from_a_bundle_with_no_sandbox_tag(
+    capsys, tmp_path, name
+):
     code, out, err = run(capsys, "assess", str(untagged(name, tmp_path)), "--format", "json")
     assert code == 0, err
     got = {f"{a['policy']['id']}@{a['policy']['version']}": a["determination"] for a in json.loads(out)}
@@ -60,7 +61,10 @@ def test_assess_text_is_the_checklist_with_the_policy_words(capsys, tmp_path):
 def test_assess_cards_is_the_hook_response(capsys, tmp_path):
     code, out, _ = run(capsys, "assess", str(untagged("cigna-pain-trial-met", tmp_path)), "--format", "cards")
     response = json.loads(out)
-    assert code == 0 and response["cards"][0]["extension"]["idds-cds.assessment"]["determination"] == "criteria-met"
+    assert (
+        code == 0
+        and response["cards"][0]["extension"]["idds-cds.assessment"]["determination"] == "criteria-met"
+    )
 
 
 def test_assess_order_picks_one_draft_order_and_date_is_the_assessment_date(capsys, tmp_path):
@@ -73,26 +77,43 @@ def test_assess_order_picks_one_draft_order_and_date_is_the_assessment_date(caps
         undated.pop(key)
     chart = [c.patient, *[r for group in c.resources.values() for r in group], *c.draft]
     path = tmp_path / "chart.json"
-    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in chart]}))
-    code, out, err = run(capsys, "assess", str(path), "--order", "sr-b", "--format", "json", "--date", "2026-10-01")
+    path.write_text(
+        json.dumps(
+            {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in chart]}
+        )
+    )
+    code, out, err = run(
+        capsys, "assess", str(path), "--order", "sr-b", "--format", "json", "--date", "2026-10-01"
+    )
     assert code == 0, err
     found = json.loads(out)
     assert found and {a["order"]["reference"] for a in found} == {"ServiceRequest/sr-b"}
     assert {a["dateOfService"] for a in found} == {"2026-10-01"}
     code, out, _ = run(capsys, "assess", str(path), "--format", "json")
-    assert {a["order"]["reference"] for a in json.loads(out)} == {"ServiceRequest/sr-a", "ServiceRequest/sr-b"}
+    assert {a["order"]["reference"] for a in json.loads(out)} == {
+        "ServiceRequest/sr-a",
+        "ServiceRequest/sr-b",
+    }
 
 
-@pytest.mark.parametrize("content,args,message", [
-    (None, (), "cannot read"),
-    ("not json", (), "is not JSON"),
-    (json.dumps({"resourceType": "Patient", "id": "p"}), (), "is not a FHIR Bundle"),
-    (json.dumps({"resourceType": "Bundle", "entry": []}), (), "0 Patient resources"),
-    (json.dumps({"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "id": "p"}}]}), (),
-     "no draft order"),
-    ("BUNDLE", ("--order", "ServiceRequest/nope"), "no draft order 'ServiceRequest/nope'"),
-    ("BUNDLE", ("--date", "2026-02-30"), "is not a date"),
-])
+@pytest.mark.parametrize(
+    "content,args,message",
+    [
+        (None, (), "cannot read"),
+        ("not json", (), "is not JSON"),
+        (json.dumps({"resourceType": "Patient", "id": "p"}), (), "is not a FHIR Bundle"),
+        (json.dumps({"resourceType": "Bundle", "entry": []}), (), "0 Patient resources"),
+        (
+            json.dumps(
+                {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "id": "p"}}]}
+            ),
+            (),
+            "no draft order",
+        ),
+        ("BUNDLE", ("--order", "ServiceRequest/nope"), "no draft order 'ServiceRequest/nope'"),
+        ("BUNDLE", ("--date", "2026-02-30"), "is not a date"),
+    ],
+)
 def test_assess_bad_input_exits_2_with_a_clear_message(capsys, tmp_path, content, args, message):
     path = tmp_path / "chart.json"
     if content == "BUNDLE":
@@ -126,9 +147,16 @@ def _samples(text: str, name: str) -> float:
 def test_serve_with_two_workers_answers_and_adds_up_every_workers_metrics(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IDDS_", "PROMETHEUS_"))} | {
-        "IDDS_DATABASE_URL": f"sqlite:///{tmp_path / 'audit.sqlite'}"}
-    proc = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port), "--workers", "2"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        "IDDS_DATABASE_URL": f"sqlite:///{tmp_path / 'audit.sqlite'}"
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90

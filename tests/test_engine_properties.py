@@ -14,12 +14,13 @@ Orders: truth not-met < unknown < met; information unknown < {met, not-met}.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 from unittest import mock
 
-import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from cds_service import engine
@@ -61,21 +62,26 @@ assignments = st.fixed_dictionaries({i: st.sampled_from(STATUSES) for i in LEAF_
 @contextmanager
 def statuses(values: dict[str, str]) -> Iterator[None]:
     """Every leaf reads as values[leaf.id]; the facts are never computed."""
-    with mock.patch.object(engine, "compute", lambda ctx, fact, params: Fact(None)), \
-         mock.patch.object(engine, "compare", lambda lf, fact: values[lf.id]):
+    with (
+        mock.patch.object(engine, "compute", lambda ctx, fact, params: Fact(None)),
+        mock.patch.object(engine, "compare", lambda lf, fact: values[lf.id]),
+    ):
         yield
 
 
-def determine(tree, values: dict[str, str], policy: Policy = BASE_POLICY, rule: Any = None, phase: str = "trial"):
+def determine(
+    tree, values: dict[str, str], policy: Policy = BASE_POLICY, rule: Any = None, phase: str = "trial"
+):
     with statuses(values):
         return evaluate(policy, rule or PhaseRule(criteria=tree), phase, ctx=None)
 
 
 def weaker(values: dict[str, str], forget: list[bool]) -> dict[str, str]:
-    return {k: (UNKNOWN if f else v) for (k, v), f in zip(values.items(), forget)}
+    return {k: (UNKNOWN if f else v) for (k, v), f in zip(values.items(), forget, strict=False)}
 
 
 # -- synthetic trees ---------------------------------------------------------------------
+
 
 @settings(max_examples=300, deadline=None)
 @given(tree=trees(with_not=True), values=assignments, forget=st.lists(st.booleans(), min_size=8, max_size=8))
@@ -135,6 +141,7 @@ def test_an_answer_short_of_met_names_a_blocking_criterion(tree, values):
 
 # -- every real policy tree ------------------------------------------------------------------
 
+
 def _leaf_ids(obj: Any) -> set[str]:
     if isinstance(obj, Leaf):
         return {obj.id} | (_leaf_ids(obj.applies_if) if obj.applies_if else set())
@@ -161,7 +168,11 @@ REAL_IDS = {p.policy + p.version: sorted(_leaf_ids(p)) for p in STORE.all()}
 def real_cases(draw):
     policy, phase, rule = draw(st.sampled_from(REAL_RULES))
     ids = REAL_IDS[policy.policy + policy.version]
-    values = dict(zip(ids, draw(st.lists(st.sampled_from(STATUSES), min_size=len(ids), max_size=len(ids)))))
+    values = dict(
+        zip(
+            ids, draw(st.lists(st.sampled_from(STATUSES), min_size=len(ids), max_size=len(ids))), strict=False
+        )
+    )
     forget = draw(st.lists(st.booleans(), min_size=len(ids), max_size=len(ids)))
     return policy, phase, rule, values, forget
 
@@ -190,6 +201,7 @@ def test_real_policy_trees_all_met_is_criteria_met(case):
 
 
 # -- a real chart, real facts -----------------------------------------------------------------
+
 
 def documented_permanent_chart() -> Chart:
     """Non-malignant pain, permanent pump after a trial, no payer: every policy assessed, some

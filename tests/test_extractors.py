@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import date, timedelta
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cds_service.facts import Duration, FactContext, compute
 from cds_service.hook_models import HookRequest
@@ -29,6 +30,7 @@ def fact(chart: Chart, name: str, indication: str | None = None, omit=(), **para
 
 # -- latest observation -------------------------------------------------------
 
+
 def test_latest_nrs_is_the_last_one_on_or_before_the_date_of_service():
     c = Chart()
     c.nrs(9, c.days_before(30))
@@ -42,7 +44,12 @@ def test_nrs_accepts_the_alternate_loinc_and_value_quantity():
     c = Chart()
     obs = c.nrs(8, c.days_before(2), loinc="38208-5")
     obs.pop("valueInteger")
-    obs["valueQuantity"] = {"value": 8, "unit": "{score}", "system": "http://unitsofmeasure.org", "code": "{score}"}
+    obs["valueQuantity"] = {
+        "value": 8,
+        "unit": "{score}",
+        "system": "http://unitsofmeasure.org",
+        "code": "{score}",
+    }
     assert fact(c, "pain_nrs_latest").value == 8
 
 
@@ -85,6 +92,7 @@ def test_life_expectancy_converts_weeks_and_years_to_months():
 
 # -- age and conditions --------------------------------------------------------
 
+
 def test_age_is_whole_years_at_the_date_of_service():
     assert fact(Chart(dos="2026-09-14", birth_date="2008-09-14"), "age_years").value == 18
     assert fact(Chart(dos="2026-09-13", birth_date="2008-09-14"), "age_years").value == 17
@@ -116,6 +124,7 @@ def test_absent_infection_is_documented_absence_only_when_the_problem_list_was_r
 
 
 # -- therapies -----------------------------------------------------------------
+
 
 def test_therapy_duration_is_the_union_of_failed_course_periods():
     c = Chart(dos="2026-09-14")
@@ -204,8 +213,15 @@ def test_a_not_taken_or_intended_medication_is_no_time_on_it():
 def test_a_physical_therapy_not_tolerated_counts_as_failed_for_its_own_weeks_only():
     c = Chart()
     pt = c.therapy("physical-therapy", c.days_before(100), c.days_before(80), outcome="not-tolerated")
-    f = fact(c, "therapy_failed_duration", **{"class": "physical-therapy", "waived_by": ["contraindication"],
-                                               "waiver_therapies": ["physical-therapy"]})
+    f = fact(
+        c,
+        "therapy_failed_duration",
+        **{
+            "class": "physical-therapy",
+            "waived_by": ["contraindication"],
+            "waiver_therapies": ["physical-therapy"],
+        },
+    )
     assert not f.value.waived and f.value.days == 21 and f.evidence == (f"Procedure/{pt['id']}",)
     assert "accepts only a contraindication" in f.note
 
@@ -213,22 +229,41 @@ def test_a_physical_therapy_not_tolerated_counts_as_failed_for_its_own_weeks_onl
 def test_an_intolerance_waives_only_where_the_policy_names_intolerance():
     c = Chart()
     c.therapy("physical-therapy", c.days_before(100), c.days_before(80), outcome="not-tolerated")
-    f = fact(c, "therapy_failed_duration", **{"class": "physical-therapy", "waived_by": ["contraindication", "intolerance"],
-                                               "waiver_therapies": ["physical-therapy"]})
+    f = fact(
+        c,
+        "therapy_failed_duration",
+        **{
+            "class": "physical-therapy",
+            "waived_by": ["contraindication", "intolerance"],
+            "waiver_therapies": ["physical-therapy"],
+        },
+    )
     assert f.value.waived and "not tolerated" in f.note
-    assert fact(c, "therapy_failed_duration", **{"class": "physical-therapy"}).value.days == 21  # no waiver by default
+    assert (
+        fact(c, "therapy_failed_duration", **{"class": "physical-therapy"}).value.days == 21
+    )  # no waiver by default
 
 
 def test_an_allergy_to_baclofen_waives_only_for_baclofen():
     c = Chart()
     allergy = c.allergy("baclofen")
-    f = fact(c, "therapy_failed_duration", **{"class": "oral-antispasmodic", "waived_by": ["intolerance"],
-                                               "waiver_therapies": ["baclofen"]})
+    f = fact(
+        c,
+        "therapy_failed_duration",
+        **{"class": "oral-antispasmodic", "waived_by": ["intolerance"], "waiver_therapies": ["baclofen"]},
+    )
     assert f.value.waived and f.evidence == (f"AllergyIntolerance/{allergy['id']}",)
     c2 = Chart()
     c2.allergy("tizanidine")["type"] = "allergy"
-    f2 = fact(c2, "therapy_failed_duration", **{"class": "oral-antispasmodic", "waived_by": ["contraindication", "intolerance"],
-                                                 "waiver_therapies": ["baclofen"]})
+    f2 = fact(
+        c2,
+        "therapy_failed_duration",
+        **{
+            "class": "oral-antispasmodic",
+            "waived_by": ["contraindication", "intolerance"],
+            "waiver_therapies": ["baclofen"],
+        },
+    )
     assert f2.value is None and "concerns that drug only" in f2.note
 
 
@@ -242,11 +277,21 @@ def test_an_intolerance_type_allergy_is_not_a_contraindication():
 
 
 def test_a_refuted_unconfirmed_or_another_patients_allergy_waives_nothing():
-    params = {"class": "oral-antispasmodic", "waived_by": ["contraindication", "intolerance"], "waiver_therapies": ["baclofen"]}
+    params = {
+        "class": "oral-antispasmodic",
+        "waived_by": ["contraindication", "intolerance"],
+        "waiver_therapies": ["baclofen"],
+    }
     for verification in ("refuted", "unconfirmed", "entered-in-error"):
         c = Chart()
-        c.allergy("baclofen")["verificationStatus"] = {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "code": verification}]}
+        c.allergy("baclofen")["verificationStatus"] = {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                    "code": verification,
+                }
+            ]
+        }
         assert fact(c, "therapy_failed_duration", **params).value is None, verification
     c = Chart()
     c.allergy("baclofen")["patient"] = {"reference": "Patient/someone-else"}
@@ -263,7 +308,9 @@ def test_an_allergy_recorded_after_the_date_of_service_waives_nothing():
 
 
 def _route(stmt, code, display):
-    stmt["dosage"][0]["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}]}
+    stmt["dosage"][0]["route"] = {
+        "coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}]
+    }
     return stmt
 
 
@@ -271,14 +318,19 @@ def test_an_intrathecal_drug_is_not_a_systemic_or_oral_therapy_course():
     c = Chart()
     _route(c.medication("morphine", c.days_before(300), c.days_before(10)), "72607000", "Intrathecal route")
     _route(c.medication("baclofen", c.days_before(300), c.days_before(10)), "404820008", "Epidural route")
-    assert fact(c, "therapy_failed_duration", **{"class": "systemic-opioid", "require_failure": False}).value is None
+    assert (
+        fact(c, "therapy_failed_duration", **{"class": "systemic-opioid", "require_failure": False}).value
+        is None
+    )
     assert fact(c, "therapy_failed_duration", **{"class": "oral-antispasmodic"}).value is None
 
 
 def test_routes_count_only_drugs_given_by_those_routes():
     params = {"class": "systemic-opioid", "require_failure": False, "routes": ["oral", "transdermal"]}
     c = Chart()
-    iv = _route(c.medication("hydromorphone", c.days_before(300), c.days_before(10)), "47625008", "Intravenous route")
+    iv = _route(
+        c.medication("hydromorphone", c.days_before(300), c.days_before(10)), "47625008", "Intravenous route"
+    )
     f = fact(c, "therapy_failed_duration", **params)
     assert f.value is None and "oral or transdermal" in f.note
     _route(iv, "45890007", "Transdermal route")
@@ -299,7 +351,9 @@ def test_therapy_documented_needs_a_treatment_tried_or_a_reason_it_was_not_given
     c.allergy("gabapentin")
     c.medication("tramadol", c.days_before(40), c.days_before(30), status="not-taken", reason=None)
     assert fact(c, "therapy_documented", **{"class": "conservative-any"}).value is None
-    c.medication("oxycodone", c.days_before(40), c.days_before(30), status="not-taken", reason="contraindicated")
+    c.medication(
+        "oxycodone", c.days_before(40), c.days_before(30), status="not-taken", reason="contraindicated"
+    )
     assert fact(c, "therapy_documented", **{"class": "conservative-any"}).value is True
 
 
@@ -316,8 +370,12 @@ def test_an_opioid_not_taken_intended_or_in_error_is_no_opioid_exposure():
     c = Chart()
     c.medication("oxycodone", c.days_before(100), c.days_before(10), status="not-taken", reason=None)
     c.medication("morphine", c.days_before(100), c.days_before(10), status="intended", reason=None)
-    c.medication("tramadol", c.days_before(100), c.days_before(10), reason=None)["status"] = "entered-in-error"
-    c.medication("hydromorphone", c.days_before(-10), c.days_before(-40), status="active", reason=None)  # after the DOS
+    c.medication("tramadol", c.days_before(100), c.days_before(10), reason=None)["status"] = (
+        "entered-in-error"
+    )
+    c.medication(
+        "hydromorphone", c.days_before(-10), c.days_before(-40), status="active", reason=None
+    )  # after the DOS
     f = fact(c, "opiate_naive")
     assert f.value is True and f.evidence == ()
 
@@ -327,16 +385,21 @@ def test_a_malformed_opioid_statement_is_ignored_not_an_error():
     c.medication("oxycodone", c.days_before(100), c.days_before(10), reason=None)["status"] = ["active"]
     c.medication("morphine", c.days_before(100), c.days_before(10), reason=None)["dosage"] = "twice daily"
     assert fact(c, "opiate_naive").value is True
-    assert fact(c, "therapy_failed_duration", **{"class": "systemic-opioid", "routes": ["oral"]}).value is None
+    assert (
+        fact(c, "therapy_failed_duration", **{"class": "systemic-opioid", "routes": ["oral"]}).value is None
+    )
 
 
 def test_another_patients_opioid_is_no_opioid_exposure():
     c = Chart()
-    c.medication("oxycodone", c.days_before(100), c.days_before(10), reason=None)["subject"] = {"reference": "Patient/someone-else"}
+    c.medication("oxycodone", c.days_before(100), c.days_before(10), reason=None)["subject"] = {
+        "reference": "Patient/someone-else"
+    }
     assert fact(c, "opiate_naive").value is True
 
 
 # -- trial outcomes ------------------------------------------------------------
+
 
 def _trial_chart(*after: tuple[float, int], baseline: int = 8) -> Chart:
     c = Chart()
@@ -406,8 +469,11 @@ def test_covered_days_are_exactly_the_days_the_courses_cover(courses):
     covered = {s + timedelta(days=i) for s, e in ranges for i in range((e - s).days + 1)}
     assert d.days == len(covered)
     # joined spans never touch: a gap of at least one uncovered day separates them
-    assert all((b[0] - a[1]).days >= 2 for a, b in zip(d.intervals, d.intervals[1:]))
+    assert all((b[0] - a[1]).days >= 2 for a, b in zip(d.intervals, d.intervals[1:], strict=False))
+
+
 # -- which procedure is the trial (clinical-data contract, "The trial") -------------
+
 
 def test_a_later_epidural_steroid_injection_does_not_displace_the_trial():
     c = _trial_chart((2, 3), (9, 3))
@@ -490,6 +556,7 @@ def test_an_undated_trial_leaves_the_latest_trial_and_the_standing_score_unknown
 
 # -- the trial window -------------------------------------------------------------
 
+
 def test_a_score_a_week_after_a_single_bolus_is_the_standing_score():
     c = Chart()
     t = at(c.days_before(10), 8)
@@ -562,6 +629,7 @@ def test_relief_naming_the_older_trial_counts_when_that_trial_is_the_one_asked_f
 
 
 # -- standing and baseline scores ---------------------------------------------------
+
 
 def test_a_baseline_average_is_the_mean_of_the_standing_scores_in_the_period():
     c = Chart()

@@ -9,8 +9,9 @@ not be criteria-met, and the card must say which data was missing and why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -34,13 +35,18 @@ MAX_PAGES = 5
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     db = tmp_path_factory.mktemp("faults") / "audit.sqlite"
-    settings = Settings(allowed_fhir_servers=EHR, fhir_timeout_seconds=0.3, fhir_max_pages=MAX_PAGES,
-                        database_url=f"sqlite:///{db}")
+    settings = Settings(
+        allowed_fhir_servers=EHR,
+        fhir_timeout_seconds=0.3,
+        fhir_max_pages=MAX_PAGES,
+        database_url=f"sqlite:///{db}",
+    )
     with TestClient(create_app(Services.load(settings))) as c:
         yield c
 
 
 # -- charts whose answer depends on the key that fails -----------------------------------------
+
 
 def replacement() -> Chart:
     c = Chart(payer="Cigna Healthcare")
@@ -64,7 +70,9 @@ def nia_replacement_with_infection() -> Chart:
     c.flag("body-habitus-adequate", True)
     c.pump("malfunction")
     order = c.order("62362")
-    order["reasonCode"] = [{"coding": [{"system": ICD10, "code": "M96.1", "display": "Postlaminectomy syndrome"}]}]
+    order["reasonCode"] = [
+        {"coding": [{"system": ICD10, "code": "M96.1", "display": "Postlaminectomy syndrome"}]}
+    ]
     return c
 
 
@@ -81,6 +89,7 @@ CASES = {
 
 # -- the ways a server fails ---------------------------------------------------------------------
 
+
 @dataclass
 class Fault:
     says: str  # what the card must say
@@ -88,7 +97,11 @@ class Fault:
 
 
 def _page(resources: list[dict[str, Any]], next_url: str | None = None) -> dict[str, Any]:
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": r} for r in resources],
+    }
     if next_url:
         bundle["link"] = [{"relation": "next", "url": next_url}]
     return bundle
@@ -104,27 +117,53 @@ def _endless(mock: respx.MockRouter, rtype: str) -> None:
     def next_page(request: httpx.Request) -> httpx.Response:
         n = int(request.url.params.get("page", "0")) + 1
         return httpx.Response(200, json=_page([], f"{EHR}/{rtype}?page={n}"))
+
     mock.get(f"{EHR}/{rtype}").mock(side_effect=next_page)
 
 
 FAULTS = {
-    "timeout": Fault("did not answer in time", lambda m, t: m.get(f"{EHR}/{t}").mock(side_effect=httpx.ReadTimeout("slow"))),
-    "connect-error": Fault("could not be reached", lambda m, t: m.get(f"{EHR}/{t}").mock(side_effect=httpx.ConnectError("refused"))),
+    "timeout": Fault(
+        "did not answer in time", lambda m, t: m.get(f"{EHR}/{t}").mock(side_effect=httpx.ReadTimeout("slow"))
+    ),
+    "connect-error": Fault(
+        "could not be reached",
+        lambda m, t: m.get(f"{EHR}/{t}").mock(side_effect=httpx.ConnectError("refused")),
+    ),
     "500": Fault("answered 500", lambda m, t: m.get(f"{EHR}/{t}").respond(500, text="Internal Server Error")),
-    "401": Fault("answered 401", lambda m, t: m.get(f"{EHR}/{t}").respond(401, json={"resourceType": "OperationOutcome"})),
-    "malformed-json": Fault("malformed JSON", lambda m, t: m.get(f"{EHR}/{t}").respond(
-        200, content=b'{"resourceType": "Bundle", "entry": [{"resource": ', headers={"Content-Type": "application/fhir+json"})),
-    "operation-outcome": Fault("OperationOutcome", lambda m, t: m.get(f"{EHR}/{t}").respond(
-        200, json={"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "too-costly"}]})),
-    "not-a-resource": Fault("not a FHIR resource", lambda m, t: m.get(f"{EHR}/{t}").respond(200, json=["a", "list"])),
+    "401": Fault(
+        "answered 401",
+        lambda m, t: m.get(f"{EHR}/{t}").respond(401, json={"resourceType": "OperationOutcome"}),
+    ),
+    "malformed-json": Fault(
+        "malformed JSON",
+        lambda m, t: m.get(f"{EHR}/{t}").respond(
+            200,
+            content=b'{"resourceType": "Bundle", "entry": [{"resource": ',
+            headers={"Content-Type": "application/fhir+json"},
+        ),
+    ),
+    "operation-outcome": Fault(
+        "OperationOutcome",
+        lambda m, t: m.get(f"{EHR}/{t}").respond(
+            200,
+            json={"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "too-costly"}]},
+        ),
+    ),
+    "not-a-resource": Fault(
+        "not a FHIR resource", lambda m, t: m.get(f"{EHR}/{t}").respond(200, json=["a", "list"])
+    ),
     "paging-loop": Fault("paging links loop", _loop),
-    "paging-elsewhere": Fault("points to another server", lambda m, t: m.get(f"{EHR}/{t}").respond(
-        json=_page([], "https://elsewhere.example.net/fhir/page2"))),
+    "paging-elsewhere": Fault(
+        "points to another server",
+        lambda m, t: m.get(f"{EHR}/{t}").respond(json=_page([], "https://elsewhere.example.net/fhir/page2")),
+    ),
     "endless-pages": Fault(f"more than {MAX_PAGES} pages", _endless),
 }
 
 
-def post(client, chart: Chart, omit: tuple[str, ...], setup: Callable[[respx.MockRouter], Any]) -> dict[str, Any]:
+def post(
+    client, chart: Chart, omit: tuple[str, ...], setup: Callable[[respx.MockRouter], Any]
+) -> dict[str, Any]:
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
         setup(mock)
         mock.get(url__startswith=EHR).respond(json=_page([]))  # anything else: an empty result
@@ -151,7 +190,9 @@ def test_a_failing_fetch_is_never_criteria_met_and_the_card_says_what_is_missing
         a = card["extension"]["idds-cds.assessment"]
         assert a["determination"] != "criteria-met", (a["policy"]["id"], a["determination"])
         assert LABEL[key] in card["detail"] and fault.says in card["detail"], card["detail"]
-        assert any(c["status"] == "unknown" for c in a["criteria"]) or a["determination"] == "criteria-not-met"
+        assert (
+            any(c["status"] == "unknown" for c in a["criteria"]) or a["determination"] == "criteria-not-met"
+        )
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
@@ -160,8 +201,14 @@ def test_a_bundle_without_entries_is_an_empty_result_never_criteria_met(client, 
     make, key, _ = case
     if key == "conditions":
         pytest.skip("an empty problem list is documented absence of safety findings (clinical-data contract)")
-    body = post(client, make(), (key,), lambda m: m.get(f"{EHR}/{RESOURCE_TYPE[key]}").respond(
-        json={"resourceType": "Bundle", "type": "searchset", "total": 0}))
+    body = post(
+        client,
+        make(),
+        (key,),
+        lambda m: m.get(f"{EHR}/{RESOURCE_TYPE[key]}").respond(
+            json={"resourceType": "Bundle", "type": "searchset", "total": 0}
+        ),
+    )
     for card in body["cards"]:
         a = card["extension"]["idds-cds.assessment"]
         assert a["determination"] == "documentation-incomplete"
@@ -169,8 +216,14 @@ def test_a_bundle_without_entries_is_an_empty_result_never_criteria_met(client, 
 
 
 def test_a_bundle_that_claims_matches_but_carries_none_is_not_taken_as_empty(client):
-    body = post(client, nia_replacement_with_infection(), ("conditions",), lambda m: m.get(f"{EHR}/Condition").respond(
-        json={"resourceType": "Bundle", "type": "searchset", "total": 2}))
+    body = post(
+        client,
+        nia_replacement_with_infection(),
+        ("conditions",),
+        lambda m: m.get(f"{EHR}/Condition").respond(
+            json={"resourceType": "Bundle", "type": "searchset", "total": 2}
+        ),
+    )
     (card,) = body["cards"]
     assert card["extension"]["idds-cds.assessment"]["determination"] != "criteria-met"
     assert "the problem list" in card["detail"] and "reported 2 matches but sent 0" in card["detail"]

@@ -48,7 +48,9 @@ def test_server_reads_searches_by_patient_and_pages(fhir):
             url = next((l["url"] for l in page.get("link", []) if l["relation"] == "next"), None)
         assert len(ids) == len(set(ids)) == first["total"]
         assert all(i.startswith(pid) for i in ids)
-        by_subject = http.get(f"{fhir}/Observation", params={"subject": f"Patient/{pid}", "_count": 100}).json()
+        by_subject = http.get(
+            f"{fhir}/Observation", params={"subject": f"Patient/{pid}", "_count": 100}
+        ).json()
         assert sorted(e["resource"]["id"] for e in by_subject["entry"]) == sorted(ids)
         drafts = http.get(f"{fhir}/ServiceRequest", params={"patient": pid, "status": "draft"}).json()
         assert [e["resource"]["id"] for e in drafts["entry"]] == [f"{pid}-sr-1"]
@@ -60,7 +62,9 @@ def test_server_accepts_the_example_bundles_as_transactions(fhir):
     with httpx.Client(timeout=10) as http:
         answer = http.post(fhir, json=bundle, headers={"Content-Type": "application/fhir+json"}).json()
     assert answer["type"] == "transaction-response"
-    assert [e["response"]["location"].split("/_history")[0] for e in answer["entry"]] == [e["request"]["url"] for e in bundle["entry"]]
+    assert [e["response"]["location"].split("/_history")[0] for e in answer["entry"]] == [
+        e["request"]["url"] for e in bundle["entry"]
+    ]
 
 
 @pytest.mark.parametrize("pid", sorted(EXPECTED))
@@ -81,16 +85,22 @@ def test_checklist_reads_an_open_server(client, fhir):
     assert page.status_code == 200
     assert "Criteria not met" in page.text
     assert "The latest pain score is greater than 6" in page.text
-    assert "Pain severity - 0-10 verbal numeric rating [Score] - Reported: 6" in page.text  # the evidence, described
+    assert (
+        "Pain severity - 0-10 verbal numeric rating [Score] - Reported: 6" in page.text
+    )  # the evidence, described
     summary = client.get("/smart/summary", params={"iss": fhir, "patient": "molina-pain-trial-nrs-6"})
     assert summary.status_code == 200 and "Still to document or resolve before submitting" in summary.text
 
 
 def test_checklist_order_parameter_picks_one_draft_order(client, fhir):
     pid = "nia-pain-trial-met"
-    one = client.get("/smart/checklist", params={"iss": fhir, "patient": pid, "order": f"ServiceRequest/{pid}-sr-1"})
+    one = client.get(
+        "/smart/checklist", params={"iss": fhir, "patient": pid, "order": f"ServiceRequest/{pid}-sr-1"}
+    )
     assert one.status_code == 200 and "Criteria met" in one.text
-    none = client.get("/smart/checklist", params={"iss": fhir, "patient": pid, "order": "ServiceRequest/other"})
+    none = client.get(
+        "/smart/checklist", params={"iss": fhir, "patient": pid, "order": "ServiceRequest/other"}
+    )
     assert none.status_code == 200 and "No draft intrathecal pump order was found" in none.text
     assert client.get("/smart/checklist", params={"iss": fhir, "patient": "nobody"}).status_code == 404
 

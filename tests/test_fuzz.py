@@ -12,13 +12,13 @@ from __future__ import annotations
 import copy
 import os
 import uuid
-from dataclasses import replace
 from typing import Any
 
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,13 +35,52 @@ from .chart import Chart
 # `make fuzz` (IDDS_FUZZ_PROFILE=long) runs every search here ten times longer; `make test` the quick profile.
 SCALE = 10 if os.environ.get("IDDS_FUZZ_PROFILE", "quick") == "long" else 1
 SERVICES = {"order-sign": "/cds-services/idds-order-sign", "order-select": "/cds-services/idds-order-select"}
-RESOURCE_TYPES = ["Observation", "Condition", "Procedure", "MedicationStatement", "Device", "Coverage",
-                  "ServiceRequest", "DeviceRequest", "MedicationRequest", "AllergyIntolerance", "Patient",
-                  "OperationOutcome", "Bundle", "Basic", "", "💉"]
-SYSTEMS = ["http://loinc.org", "http://snomed.info/sct", "http://hl7.org/fhir/sid/icd-10-cm",
-           "http://www.ama-assn.org/go/cpt", "http://idds-cds.org/fhir/CodeSystem/idds", "urn:x", ""]
-CODES = ["72514-3", "G35", "M96.1", "62362", "62322", "E0782", "pump-status", "battery-near-end",
-         "modified-ashworth", "mas-1+", "C79.4", "A41", "7052", "1292", "", "∞", "\x00"]
+RESOURCE_TYPES = [
+    "Observation",
+    "Condition",
+    "Procedure",
+    "MedicationStatement",
+    "Device",
+    "Coverage",
+    "ServiceRequest",
+    "DeviceRequest",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "Patient",
+    "OperationOutcome",
+    "Bundle",
+    "Basic",
+    "",
+    "💉",
+]
+SYSTEMS = [
+    "http://loinc.org",
+    "http://snomed.info/sct",
+    "http://hl7.org/fhir/sid/icd-10-cm",
+    "http://www.ama-assn.org/go/cpt",
+    "http://idds-cds.org/fhir/CodeSystem/idds",
+    "urn:x",
+    "",
+]
+CODES = [
+    "72514-3",
+    "G35",
+    "M96.1",
+    "62362",
+    "62322",
+    "E0782",
+    "pump-status",
+    "battery-near-end",
+    "modified-ashworth",
+    "mas-1+",
+    "C79.4",
+    "A41",
+    "7052",
+    "1292",
+    "",
+    "∞",
+    "\x00",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,28 +95,56 @@ def app_and_store(tmp_path_factory):
 # -- strategies -------------------------------------------------------------------------
 
 text = st.text(max_size=40)
-scalars = st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False, allow_infinity=False) | text
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
-                           max_leaves=12)
-codings = st.fixed_dictionaries({"system": st.sampled_from(SYSTEMS), "code": st.sampled_from(CODES) | text},
-                                optional={"display": text})
-concepts = st.fixed_dictionaries({}, optional={"coding": st.lists(codings, max_size=3), "text": text}) | json_values
-periods = st.fixed_dictionaries({}, optional={"start": st.sampled_from(["2026-01-01", "2025-13-40", "", "2026-09-14T10:00:00Z"]) | text,
-                                              "end": st.sampled_from(["2026-06-01", "yesterday"]) | text})
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | text
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    max_leaves=12,
+)
+codings = st.fixed_dictionaries(
+    {"system": st.sampled_from(SYSTEMS), "code": st.sampled_from(CODES) | text}, optional={"display": text}
+)
+concepts = (
+    st.fixed_dictionaries({}, optional={"coding": st.lists(codings, max_size=3), "text": text}) | json_values
+)
+periods = st.fixed_dictionaries(
+    {},
+    optional={
+        "start": st.sampled_from(["2026-01-01", "2025-13-40", "", "2026-09-14T10:00:00Z"]) | text,
+        "end": st.sampled_from(["2026-06-01", "yesterday"]) | text,
+    },
+)
 resources = st.fixed_dictionaries(
     {"resourceType": st.sampled_from(RESOURCE_TYPES), "id": text | st.integers()},
     optional={
-        "status": st.sampled_from(["final", "active", "completed", "draft", "entered-in-error"]) | json_values,
-        "code": concepts, "codeCodeableConcept": concepts, "medicationCodeableConcept": concepts,
+        "status": st.sampled_from(["final", "active", "completed", "draft", "entered-in-error"])
+        | json_values,
+        "code": concepts,
+        "codeCodeableConcept": concepts,
+        "medicationCodeableConcept": concepts,
         "subject": st.just({"reference": "Patient/pat-1"}) | json_values,
         "patient": st.just({"reference": "Patient/pat-1"}) | json_values,
         "valueInteger": st.integers(-5, 20) | json_values,
-        "valueQuantity": st.fixed_dictionaries({"value": st.floats(allow_nan=False, allow_infinity=False) | text, "unit": text}),
-        "valueCodeableConcept": concepts, "valueBoolean": st.booleans() | json_values,
+        "valueQuantity": st.fixed_dictionaries(
+            {"value": st.floats(allow_nan=False, allow_infinity=False) | text, "unit": text}
+        ),
+        "valueCodeableConcept": concepts,
+        "valueBoolean": st.booleans() | json_values,
         "effectiveDateTime": st.sampled_from(["2026-09-01", "2026-09-01T25:00:00Z", ""]) | text,
-        "effectivePeriod": periods, "performedPeriod": periods, "occurrenceDateTime": text,
-        "clinicalStatus": concepts, "reasonCode": st.lists(concepts, max_size=2),
-        "dosage": json_values, "component": json_values, "extension": json_values,
+        "effectivePeriod": periods,
+        "performedPeriod": periods,
+        "occurrenceDateTime": text,
+        "clinicalStatus": concepts,
+        "reasonCode": st.lists(concepts, max_size=2),
+        "dosage": json_values,
+        "component": json_values,
+        "extension": json_values,
     },
 )
 
@@ -86,10 +153,10 @@ def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     out = [prefix] if prefix else []
     if isinstance(node, dict):
         for k, v in node.items():
-            out += _paths(v, prefix + (k,))
+            out += _paths(v, (*prefix, k))
     elif isinstance(node, list):
         for i, v in enumerate(node[:6]):
-            out += _paths(v, prefix + (i,))
+            out += _paths(v, (*prefix, i))
     return out
 
 
@@ -139,10 +206,18 @@ def hook_requests(draw) -> tuple[str, dict[str, Any]]:
             else:
                 parent[path[-1]] = draw(st.text(min_size=1, max_size=300))
         elif action in ("add-resource", "add-order"):
-            key = draw(st.sampled_from(["observations", "conditions", "devices", "procedures", "medications"]))
-            where = _get(_get(req, "context"), "draftOrders") if action == "add-order" else _get(_get(req, "prefetch"), key)
+            key = draw(
+                st.sampled_from(["observations", "conditions", "devices", "procedures", "medications"])
+            )
+            where = (
+                _get(_get(req, "context"), "draftOrders")
+                if action == "add-order"
+                else _get(_get(req, "prefetch"), key)
+            )
             if isinstance(where, dict) and isinstance(where.get("entry"), list):
-                where["entry"].extend({"resource": r} for r in draw(st.lists(resources, min_size=1, max_size=5)))
+                where["entry"].extend(
+                    {"resource": r} for r in draw(st.lists(resources, min_size=1, max_size=5))
+                )
         else:  # a big bundle: the same observations many times over, within reason
             bundle = _get(_get(req, "prefetch"), "observations")
             if isinstance(bundle, dict) and isinstance(bundle.get("entry"), list) and bundle["entry"]:
@@ -155,7 +230,9 @@ def hook_requests(draw) -> tuple[str, dict[str, Any]]:
 
 def _recorded(store, instance: str) -> int:
     with Session(store.engine) as s:
-        return s.scalar(select(func.count()).select_from(HookCall).where(HookCall.hook_instance == instance[:200]))
+        return s.scalar(
+            select(func.count()).select_from(HookCall).where(HookCall.hook_instance == instance[:200])
+        )
 
 
 def _assert_cds_or_outcome(r) -> None:
@@ -170,7 +247,12 @@ def _assert_cds_or_outcome(r) -> None:
 
 # -- hypothesis over hook requests ------------------------------------------------------------
 
-@settings(max_examples=100 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+@settings(
+    max_examples=100 * SCALE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(call=hook_requests())
 def test_mangled_hook_requests_never_get_a_5xx(app_and_store, call):
     client, store = app_and_store
@@ -185,7 +267,15 @@ def test_mangled_hook_requests_never_get_a_5xx(app_and_store, call):
         assert _recorded(store, instance) == before + 1
 
 
-SWEEP_VALUES = {"missing": None, "null": None, "number": 7, "string": "x", "list": [], "object": {}, "true": True}
+SWEEP_VALUES = {
+    "missing": None,
+    "null": None,
+    "number": 7,
+    "string": "x",
+    "list": [],
+    "object": {},
+    "true": True,
+}
 
 
 @pytest.mark.parametrize("kind", SWEEP_VALUES)
@@ -221,9 +311,24 @@ def test_arbitrary_bodies_never_get_a_5xx(app_and_store, body):
 
 
 @settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(feedback=st.fixed_dictionaries({"feedback": st.lists(st.fixed_dictionaries(
-    {"card": text, "outcome": st.sampled_from(["accepted", "overridden", "maybe"]), "outcomeTimestamp": text},
-    optional={"overrideReason": json_values, "acceptedSuggestions": json_values}), max_size=3)}) | json_values)
+@given(
+    feedback=st.fixed_dictionaries(
+        {
+            "feedback": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "card": text,
+                        "outcome": st.sampled_from(["accepted", "overridden", "maybe"]),
+                        "outcomeTimestamp": text,
+                    },
+                    optional={"overrideReason": json_values, "acceptedSuggestions": json_values},
+                ),
+                max_size=3,
+            )
+        }
+    )
+    | json_values
+)
 def test_arbitrary_feedback_never_gets_a_5xx(app_and_store, feedback):
     client, _ = app_and_store
     r = client.post(SERVICES["order-sign"] + "/feedback", json=feedback)
@@ -233,6 +338,7 @@ def test_arbitrary_feedback_never_gets_a_5xx(app_and_store, feedback):
 
 
 # -- schemathesis over the OpenAPI document ---------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def openapi(app_and_store):

@@ -16,11 +16,13 @@ DOC = (ROOT / "docs" / "integration.md").read_text(encoding="utf-8")
 
 
 def test_the_generated_tables_match_the_data_files():
-    block = DOC[DOC.index(BEGIN) + len(BEGIN):DOC.index(END)].strip()
+    block = DOC[DOC.index(BEGIN) + len(BEGIN) : DOC.index(END)].strip()
     assert block == tables(), "run: idds-cds integration-tables --write docs/integration.md"
 
 
-EXAMPLES = re.findall(r"\| (trial|permanent|replacement) \| `idds-cds assess (\S+)` \| (\S+) (\S+): (\S+?)[ |]", DOC)
+EXAMPLES = re.findall(
+    r"\| (trial|permanent|replacement) \| `idds-cds assess (\S+)` \| (\S+) (\S+): (\S+?)[ |]", DOC
+)
 
 
 def test_there_is_a_worked_example_per_phase():
@@ -28,11 +30,14 @@ def test_there_is_a_worked_example_per_phase():
 
 
 @pytest.mark.parametrize("phase,path,policy,version,determination", EXAMPLES)
-def test_each_worked_example_gives_the_determination_it_states(capsys, phase, path, policy, version, determination):
+def test_each_worked_example_gives_the_determination_it_states(
+    capsys, phase, path, policy, version, determination
+):
     assert main(["assess", str(ROOT / path), "--format", "json"]) == 0
     found = json.loads(capsys.readouterr().out)
-    assert [(a["policy"]["id"], a["policy"]["version"], a["order"]["phase"], a["determination"]) for a in found] == \
-        [(policy, version, phase, determination)]
+    assert [
+        (a["policy"]["id"], a["policy"]["version"], a["order"]["phase"], a["determination"]) for a in found
+    ] == [(policy, version, phase, determination)]
 
 
 def test_nothing_in_the_docs_or_readme_links_outside_the_repository():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from dataclasses import replace
 
 import orjson
 import pytest
@@ -64,15 +63,28 @@ def post(client, body, path=SIGN):
 
 def test_an_order_no_policy_concerns_has_no_card_even_without_the_patient_in_prefetch(client):
     body = lab_chart().request()
-    body["prefetch"]["patient"] = None  # with a pump order this is a 412: nothing to assess without the patient
+    body["prefetch"]["patient"] = (
+        None  # with a pump order this is a 412: nothing to assess without the patient
+    )
     r = post(client, body)
     assert r.status_code == 200, r.text
     assert r.json() == {"cards": [], "systemActions": []}
 
 
 def test_an_order_no_policy_concerns_fetches_nothing_from_the_fhir_server(client):
-    body = lab_chart().request(omit=("patient", "conditions", "observations", "procedures", "devices",
-                                     "medications", "allergies", "coverage"), fhir_server=EHR)
+    body = lab_chart().request(
+        omit=(
+            "patient",
+            "conditions",
+            "observations",
+            "procedures",
+            "devices",
+            "medications",
+            "allergies",
+            "coverage",
+        ),
+        fhir_server=EHR,
+    )
     with respx.mock(assert_all_called=False) as mock:
         route = mock.route(host="ehr.example.org").respond(200, json={"resourceType": "Bundle", "entry": []})
         r = post(client, body)
@@ -116,15 +128,20 @@ def test_order_select_of_the_pump_order_beside_the_lab_order_is_assessed(client)
     c.order("62362", order_id="sr-pump")
     body = c.request(hook="order-select", selections=["ServiceRequest/sr-pump"])
     cards = post(client, body, SELECT).json()["cards"]
-    assert cards and all(x["extension"]["idds-cds.assessment"]["order"]["reference"] == "ServiceRequest/sr-pump"
-                         for x in cards if "idds-cds.assessment" in x["extension"])
+    assert cards and all(
+        x["extension"]["idds-cds.assessment"]["order"]["reference"] == "ServiceRequest/sr-pump"
+        for x in cards
+        if "idds-cds.assessment" in x["extension"]
+    )
 
 
 def test_lab_orders_past_the_per_call_cap_are_still_named_on_a_card(client, loaded):
     cap = loaded.settings.max_orders_per_call
     body = lab_chart().request()
     first = body["context"]["draftOrders"]["entry"][0]["resource"]
-    body["context"]["draftOrders"]["entry"] = [{"resource": copy.deepcopy(first) | {"id": f"lab-{i}"}} for i in range(cap + 3)]
+    body["context"]["draftOrders"]["entry"] = [
+        {"resource": copy.deepcopy(first) | {"id": f"lab-{i}"}} for i in range(cap + 3)
+    ]
     cards = post(client, body).json()["cards"]
     assert [x["summary"] for x in cards] == [f"3 more draft order(s) not assessed: at most {cap} per request"]
 
@@ -137,12 +154,15 @@ def test_an_unreadable_pump_order_beside_a_lab_order_still_gets_its_card(client)
     assert any("ServiceRequest/sr-pump" in (x.get("detail") or "") for x in cards)
 
 
-@pytest.mark.parametrize("spoil, why", [
-    (lambda b: b["context"].pop("patientId"), "context.patientId"),
-    (lambda b: b.update(hook="order-select"), "answers order-sign"),
-    (lambda b: b.update(prefetch=[1, 2]), "prefetch"),
-    (lambda b: b["prefetch"].update(conditions="a string"), None),
-])
+@pytest.mark.parametrize(
+    "spoil, why",
+    [
+        (lambda b: b["context"].pop("patientId"), "context.patientId"),
+        (lambda b: b.update(hook="order-select"), "answers order-sign"),
+        (lambda b: b.update(prefetch=[1, 2]), "prefetch"),
+        (lambda b: b["prefetch"].update(conditions="a string"), None),
+    ],
+)
 def test_a_malformed_request_for_a_lab_order_is_still_a_400_or_answered_as_before(client, spoil, why):
     body = lab_chart().request()
     spoil(body)
@@ -170,8 +190,13 @@ def test_the_lab_order_call_is_recorded_before_the_answer_with_the_prefetch_coun
     assert row.status_code == 200 and row.cards == 0
     summary = row.request_summary
     assert [o["reference"] for o in summary["orders"]] == ["ServiceRequest/sr-lab"]
-    assert summary["prefetch"]["allergies"] == "missing" and summary["prefetch"]["coverage"] == "OperationOutcome"
-    assert summary["prefetch"]["patient"] == 1 and summary["prefetch"]["observations"] == len(c.resources["observations"])
+    assert (
+        summary["prefetch"]["allergies"] == "missing"
+        and summary["prefetch"]["coverage"] == "OperationOutcome"
+    )
+    assert summary["prefetch"]["patient"] == 1 and summary["prefetch"]["observations"] == len(
+        c.resources["observations"]
+    )
 
 
 def test_the_scanned_body_gives_the_audit_trail_what_the_whole_parse_gives():

@@ -39,7 +39,9 @@ def validated(ctx: FactContext) -> set[str]:
 
 
 def reported(ctx: FactContext, resource: dict) -> bool:
-    return any(f"{resource['resourceType']}/{resource['id']} was not valid FHIR" in i for i in ctx.record.issues)
+    return any(
+        f"{resource['resourceType']}/{resource['id']} was not valid FHIR" in i for i in ctx.record.issues
+    )
 
 
 def test_an_invalid_latest_nrs_is_reported_and_the_previous_valid_nrs_is_used():
@@ -109,8 +111,10 @@ def test_an_invalid_latest_trial_procedure_is_reported_and_the_previous_trial_an
 def test_an_invalid_latest_pump_status_is_reported_and_the_previous_status_is_used():
     c = Chart()
     pump = c.pump("battery-near-end")
-    newer = [o for o in c.resources["observations"] if o.get("device")][0]
-    older = dict(newer, id="obs-older", effectiveDateTime=at(c.days_before(80)).isoformat().replace("+00:00", "Z"))
+    newer = next(o for o in c.resources["observations"] if o.get("device"))
+    older = dict(
+        newer, id="obs-older", effectiveDateTime=at(c.days_before(80)).isoformat().replace("+00:00", "Z")
+    )
     c.resources["observations"].append(older)
     newer["valueCodeableConcept"] = "battery-depleted"  # a string where a CodeableConcept belongs
     ctx = context(c)
@@ -183,10 +187,17 @@ def test_a_record_validates_each_resource_once():
 
 
 def test_the_response_bytes_are_what_fastapi_would_have_serialised():
-    response = HookResponse(cards=[Card(
-        uuid="u", summary="s", indicator="info", source=Source(label="l"),
-        extension={"idds-cds.assessment": {"indication": None, "notes": []}},
-    )])
+    response = HookResponse(
+        cards=[
+            Card(
+                uuid="u",
+                summary="s",
+                indicator="info",
+                source=Source(label="l"),
+                extension={"idds-cds.assessment": {"indication": None, "notes": []}},
+            )
+        ]
+    )
     assert orjson.loads(response.to_json()) == response.model_dump(mode="json", exclude_none=True)
     assert b'"detail"' not in response.to_json()  # absent fields left out
     assert b'"indication":null' in response.to_json()  # nulls inside the contract kept, as before
@@ -194,11 +205,17 @@ def test_the_response_bytes_are_what_fastapi_would_have_serialised():
 
 # -- the verdict is remembered by content (issue 13): the same chart comes with every order-select --------
 
+
 def _validations(monkeypatch) -> list[str]:
     from cds_service import record as record_module
+
     seen: list[str] = []
     real = PatientRecord._validate_now
-    monkeypatch.setattr(PatientRecord, "_validate_now", lambda self, res: seen.append(record_module.resource_ref(res)) or real(self, res))
+    monkeypatch.setattr(
+        PatientRecord,
+        "_validate_now",
+        lambda self, res: seen.append(record_module.resource_ref(res)) or real(self, res),
+    )
     record_module._VERDICTS.clear()
     return seen
 

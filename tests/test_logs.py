@@ -34,12 +34,22 @@ def test_the_service_and_uvicorn_share_one_handler_in_json_with_nothing_secret()
     buf = io.StringIO()
     try:
         configure(Settings(log_format="json", log_level="INFO"), stream=buf)
-        configure(Settings(log_format="json", log_level="INFO"), stream=buf)  # a second app: still one handler
+        configure(
+            Settings(log_format="json", log_level="INFO"), stream=buf
+        )  # a second app: still one handler
         assert sum(isinstance(h, _Handler) for h in logging.getLogger().handlers) == 1
         logging.getLogger("idds").info("hook order-sign instance=%s patient=%s", "hi-1", "pat-42")
-        logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET",
-                                                 "/smart/callback?code=SECRET-CODE&state=s", "1.1", 302)
-        logging.getLogger("idds.smart").info("token response %s", {"access_token": "tok-123", "patient": "pat-42"})
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5000",
+            "GET",
+            "/smart/callback?code=SECRET-CODE&state=s",
+            "1.1",
+            302,
+        )
+        logging.getLogger("idds.smart").info(
+            "token response %s", {"access_token": "tok-123", "patient": "pat-42"}
+        )
         logging.getLogger("idds.auth").warning("refused: Authorization: Bearer %s", JWT)
         logging.getLogger("idds").debug("below the level")
     finally:
@@ -70,13 +80,23 @@ def test_scrub_keeps_what_is_not_secret():
     assert scrub(line) == line
 
 
-def test_under_idds_cds_serve_every_line_is_json_the_idds_lines_included_without_the_token_or_the_patient(tmp_path):
+def test_under_idds_cds_serve_every_line_is_json_the_idds_lines_included_without_the_token_or_the_patient(
+    tmp_path,
+):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDDS_")} | {
-        "IDDS_DATABASE_URL": f"sqlite:///{tmp_path / 'audit.sqlite'}", "IDDS_LOG_FORMAT": "json",
-        "IDDS_ALLOWED_FHIR_SERVERS": "https://ehr.example.org/fhir"}
-    proc = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        "IDDS_DATABASE_URL": f"sqlite:///{tmp_path / 'audit.sqlite'}",
+        "IDDS_LOG_FORMAT": "json",
+        "IDDS_ALLOWED_FHIR_SERVERS": "https://ehr.example.org/fhir",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 60
         while True:
@@ -92,11 +112,18 @@ def test_under_idds_cds_serve_every_line_is_json_the_idds_lines_included_without
         c.pump("battery-near-end")
         c.order("62362")
         body = c.request(fhir_server="https://ehr.example.org/fhir")  # its token: secret-token-xyz
-        assert httpx.post(f"http://127.0.0.1:{port}/cds-services/idds-order-sign", json=body, timeout=30).status_code == 200
+        assert (
+            httpx.post(
+                f"http://127.0.0.1:{port}/cds-services/idds-order-sign", json=body, timeout=30
+            ).status_code
+            == 200
+        )
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # every line is JSON
     assert any(l["logger"] == "idds" and l["message"].startswith("hook order-sign") for l in lines)
-    assert any(l["logger"] == "uvicorn.access" and "/cds-services/idds-order-sign" in l["message"] for l in lines)
+    assert any(
+        l["logger"] == "uvicorn.access" and "/cds-services/idds-order-sign" in l["message"] for l in lines
+    )
     assert "secret-token-xyz" not in err and "pat-secret-77" not in err

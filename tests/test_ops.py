@@ -90,7 +90,9 @@ def test_metrics_count_hook_calls_by_service_and_status_with_their_latency(loade
         assert c.post(SIGN, content=b"not json").status_code == 400
         assert sample(c, "idds_hook_calls_total", **ok) == before + 1
         assert sample(c, "idds_hook_duration_seconds_count", service="idds-order-sign") == latency + 2
-        assert sample(c, "idds_hook_calls_total", service="unknown", status="404") == unknown + 1  # no label from the path
+        assert (
+            sample(c, "idds_hook_calls_total", service="unknown", status="404") == unknown + 1
+        )  # no label from the path
         assert sample(c, "idds_hook_calls_total", service="idds-order-sign", status="400") == bad + 1
 
 
@@ -119,15 +121,18 @@ def test_metrics_count_fhir_fetch_errors_by_kind(loaded):
         assert "secret-token-xyz" not in c.get("/metrics").text
 
 
-@pytest.mark.parametrize("reason,kind", [
-    ("the FHIR server did not answer within the 5-second deadline", "deadline"),
-    ("the FHIR server did not answer in time", "timeout"),
-    ("the FHIR server's answer was larger than 8,000,000 bytes", "too-large"),
-    ("the FHIR server could not be reached (ConnectError)", "unreachable"),
-    ("the FHIR server answered 403", "status"),
-    ("the FHIR server answered with malformed JSON", "malformed"),
-    ("the FHIR server reported 9 matches but sent 3", "incomplete"),
-    ("the server's paging links loop", "paging"),
-])
+@pytest.mark.parametrize(
+    "reason,kind",
+    [
+        ("the FHIR server did not answer within the 5-second deadline", "deadline"),
+        ("the FHIR server did not answer in time", "timeout"),
+        ("the FHIR server's answer was larger than 8,000,000 bytes", "too-large"),
+        ("the FHIR server could not be reached (ConnectError)", "unreachable"),
+        ("the FHIR server answered 403", "status"),
+        ("the FHIR server answered with malformed JSON", "malformed"),
+        ("the FHIR server reported 9 matches but sent 3", "incomplete"),
+        ("the server's paging links loop", "paging"),
+    ],
+)
 def test_a_fhir_fetch_reason_is_one_of_a_few_kinds(reason, kind):
     assert fhir_error_kind(reason) == kind

@@ -15,7 +15,9 @@ from cds_service.settings import Settings
 from sandbox import fire
 
 EXPECTED = fire.load_expected()
-WITH_COVERAGE = sorted(pid for pid, e in EXPECTED.items() if e["expected"] and pid != "replacement-battery-near-end")
+WITH_COVERAGE = sorted(
+    pid for pid, e in EXPECTED.items() if e["expected"] and pid != "replacement-battery-near-end"
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +58,21 @@ def test_the_packet_validates_and_every_supporting_reference_is_a_resource_of_th
         carried = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in packet["entry"]}
         assert set(refs) <= carried
         # the evidence of each criterion that has any is cited
-        cited = {(i["code"]["coding"][0]["code"], i["valueReference"]["reference"])
-                 for i in claim["supportingInfo"] if "valueReference" in i and "code" in i}
+        cited = {
+            (i["code"]["coding"][0]["code"], i["valueReference"]["reference"])
+            for i in claim["supportingInfo"]
+            if "valueReference" in i and "code" in i
+        }
         for c in a["criteria"]:
             for ref in c["evidence"]:
                 if ref in chart_refs(bundle):
                     assert (c["id"], ref) in cited, (c["id"], ref)
         policy_info = claim["supportingInfo"][0]
         assert policy_info["code"]["coding"][0]["code"] == a["policy"]["id"]
-        assert a["policy"]["version"] in policy_info["valueString"] and a["policy"]["version"] in policy_info["code"]["text"]
+        assert (
+            a["policy"]["version"] in policy_info["valueString"]
+            and a["policy"]["version"] in policy_info["code"]["text"]
+        )
 
 
 def test_the_claim_carries_the_order_code_the_diagnosis_and_the_coverage(client):
@@ -74,14 +82,18 @@ def test_the_claim_carries_the_order_code_the_diagnosis_and_the_coverage(client)
     claim = packet["entry"][0]["resource"]
     chart, drafts = fire.split(bundle)
     (coverage,) = [r for r in chart if r["resourceType"] == "Coverage"]
-    assert claim["insurance"] == [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{coverage['id']}"}}]
+    assert claim["insurance"] == [
+        {"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{coverage['id']}"}}
+    ]
     assert claim["item"][0]["productOrService"]["coding"][0]["code"] == "62322"
     assert claim["item"][0]["servicedDate"] == "2026-09-14"
     assert claim["referral"] == {"reference": f"ServiceRequest/{drafts[0]['id']}"}
     assert claim["patient"] == {"reference": "Patient/cigna-pain-trial-gaps"}
     (dx, *_) = claim["diagnosis"]
     target = dx.get("diagnosisReference", {}).get("reference")
-    assert target in chart_refs(bundle) and target.startswith("Condition/") or dx.get("diagnosisCodeableConcept")
+    assert (target in chart_refs(bundle) and target.startswith("Condition/")) or dx.get(
+        "diagnosisCodeableConcept"
+    )
     assert claim["identifier"][0]["value"] == card["uuid"]
 
 
@@ -107,13 +119,20 @@ def test_a_questionnaire_response_the_record_holds_is_cited_and_carried(client):
     _, body = answer(client, "cigna-pain-trial-gaps")
     (card,) = body["cards"]
     kept = dict(client.app.state.services.recall_packet(card["uuid"]))
-    qr = {"resourceType": "QuestionnaireResponse", "id": "qr-1", "status": "completed",
-          "subject": {"reference": "Patient/cigna-pain-trial-gaps"}, "authored": "2026-09-10"}
+    qr = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "qr-1",
+        "status": "completed",
+        "subject": {"reference": "Patient/cigna-pain-trial-gaps"},
+        "authored": "2026-09-10",
+    }
     kept["questionnaire_responses"] = [qr]
     packet = build(kept)
     Bundle.model_validate(packet)
     claim = packet["entry"][0]["resource"]
-    assert {"reference": "QuestionnaireResponse/qr-1"} in [i.get("valueReference") for i in claim["supportingInfo"]]
+    assert {"reference": "QuestionnaireResponse/qr-1"} in [
+        i.get("valueReference") for i in claim["supportingInfo"]
+    ]
     assert qr in [e["resource"] for e in packet["entry"]]
 
 
@@ -121,6 +140,7 @@ def test_a_device_request_order_with_a_reason_code_a_requester_and_a_fhir_server
     """HCPCS on a DeviceRequest, the order's reasonCode as the diagnosis, its requester as provider;
     the chart's irrelevant and entered-in-error records never cited."""
     from .chart import Chart
+
     c = Chart()
     c.condition(icd10="G35", display="Multiple sclerosis")
     c.pump("battery-near-end")

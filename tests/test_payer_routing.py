@@ -61,10 +61,15 @@ def policies(chart: Chart) -> set[str]:
 
 # -- which Coverage is in force ---------------------------------------------------------------
 
+
 def test_coverage_without_a_period_is_in_force():
     c = replacement("Cigna Healthcare")
     r = routed(c)
-    assert not r.comparison and r.policy_ids == (CIGNA,) and r.coverage_ref == c.resources["coverage"][0]["id"].join(["Coverage/", ""])
+    assert (
+        not r.comparison
+        and r.policy_ids == (CIGNA,)
+        and r.coverage_ref == c.resources["coverage"][0]["id"].join(["Coverage/", ""])
+    )
 
 
 def test_coverage_that_ended_the_day_before_the_date_of_service_is_not_in_force():
@@ -123,8 +128,11 @@ def test_coverage_with_an_unreadable_period_is_not_used_and_the_record_says_so()
     assert any(f"Coverage/{cov['id']} was not valid FHIR" in n and "period" in n for n in out.record.issues)
 
 
-@pytest.mark.parametrize("period", [{"end": "14/09/2026"}, {"start": 20250101}, "2025-01-01/2026-12-31"],
-                         ids=["end-not-a-date", "start-a-number", "period-a-string"])
+@pytest.mark.parametrize(
+    "period",
+    [{"end": "14/09/2026"}, {"start": 20250101}, "2025-01-01/2026-12-31"],
+    ids=["end-not-a-date", "start-a-number", "period-a-string"],
+)
 def test_a_period_the_service_cannot_read_is_neither_in_force_nor_out_of_force(period):
     force, how = payers.in_force({"resourceType": "Coverage", "period": period}, date(2026, 9, 14))
     assert force is None and ("could not be read" in how or "not a Period" in how)
@@ -174,6 +182,7 @@ def test_a_dependent_covered_under_a_parents_subscription_is_routed_by_their_own
 
 # -- the primary -------------------------------------------------------------------------------
 
+
 def test_secondary_cigna_and_primary_molina_routes_to_molina_and_notes_cigna():
     c = replacement()
     cigna = c.coverage("Cigna Healthcare", order=2)
@@ -214,6 +223,7 @@ def test_primary_payer_unknown_and_secondary_cigna_is_a_comparison_noting_cigna(
 
 # -- matching the payer ------------------------------------------------------------------------
 
+
 def test_payer_is_matched_by_payor_identifier_value_when_there_is_no_display():
     c = replacement()
     cov = c.coverage(None, plan="Gold 500", payor_id="MOLINA-OH-1234")
@@ -249,6 +259,7 @@ def test_coverage_unavailable_is_a_comparison_that_says_it_could_not_be_retrieve
 
 # -- Oxford and Medicare Advantage ---------------------------------------------------------------
 
+
 def test_uhc_medicare_advantage_by_sopt_type_111_is_not_routed_to_oxford():
     c = replacement()
     cov = c.coverage("UnitedHealthcare", plan="UHC Choice Plus", type_code=(SOPT, "111", "Medicare HMO"))
@@ -267,7 +278,11 @@ def test_uhc_medicare_advantage_by_sopt_type_11_is_not_routed_to_oxford():
 
 def test_uhc_medicare_advantage_by_the_sopt_oid_is_not_routed_to_oxford():
     c = replacement()
-    c.coverage("UnitedHealthcare", plan="UHC Plan 7", type_code=("urn:oid:2.16.840.1.113883.3.221.5", "112", "Medicare PPO"))
+    c.coverage(
+        "UnitedHealthcare",
+        plan="UHC Plan 7",
+        type_code=("urn:oid:2.16.840.1.113883.3.221.5", "112", "Medicare PPO"),
+    )
     assert routed(c).reason == payers.EXCLUDED
 
 
@@ -287,15 +302,20 @@ def test_oxford_medicare_plan_name_is_not_routed_to_oxford():
 
 def test_uhc_commercial_plan_still_routes_to_oxford():
     c = replacement()
-    c.coverage("UnitedHealthcare", plan="UHC Choice Plus", type_code=(SOPT, "512", "Commercial Managed Care - PPO"))
+    c.coverage(
+        "UnitedHealthcare", plan="UHC Choice Plus", type_code=(SOPT, "512", "Commercial Managed Care - PPO")
+    )
     r = routed(c)
     assert r.policy_ids == (OXFORD,) and not r.comparison and r.exclusion is None
 
 
 def test_a_code_11_from_another_system_does_not_mark_medicare_advantage():
     c = replacement()
-    c.coverage("UnitedHealthcare", plan="UHC Choice Plus",
-               type_code=("http://terminology.hl7.org/CodeSystem/v3-ActCode", "11", "not a payment typology"))
+    c.coverage(
+        "UnitedHealthcare",
+        plan="UHC Choice Plus",
+        type_code=("http://terminology.hl7.org/CodeSystem/v3-ActCode", "11", "not a payment typology"),
+    )
     assert routed(c).policy_ids == (OXFORD,)
 
 
@@ -333,6 +353,7 @@ def test_molina_medicaid_member_still_routes_to_molina():
 
 # -- the exclusion is data ---------------------------------------------------------------------
 
+
 def test_payers_yaml_quotes_each_exclusion_verbatim_from_its_seed():
     raw = yaml.safe_load((ROOT / "mappings/payers.yaml").read_text(encoding="utf-8"))
     seen = 0
@@ -365,6 +386,7 @@ def test_a_malformed_exclusion_is_refused_when_the_mappings_load(tmp_path):
 
 # -- per order -----------------------------------------------------------------------------------
 
+
 def test_each_order_is_routed_by_the_coverage_in_force_on_its_own_date_of_service():
     c = replacement()
     c.coverage("Cigna Healthcare", end="2026-09-30")
@@ -381,4 +403,6 @@ def test_a_coverage_whose_beneficiary_is_not_a_reference_to_the_patient_is_not_u
     cov = c.coverage("Cigna Healthcare")
     cov["beneficiary"] = {"identifier": {"system": "urn:oid:2.16.840.1.113883.4.1", "value": "999-00-1234"}}
     r = routed(c)
-    assert r.comparison and any(f"Coverage/{cov['id']} does not reference the patient as its beneficiary" in n for n in r.notes)
+    assert r.comparison and any(
+        f"Coverage/{cov['id']} does not reference the patient as its beneficiary" in n for n in r.notes
+    )

@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from cds_service.policy_store import POLICIES_DIR, PolicyFileError, PolicyStore, cited_sentences, load_policy_file
+from cds_service.policy_store import (
+    POLICIES_DIR,
+    PolicyFileError,
+    PolicyStore,
+    cited_sentences,
+    load_policy_file,
+)
 from cds_service.policy_text import SOURCES_DIR, cites, normalise
 
 SHARED_SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -39,8 +45,12 @@ def test_shipped_seed_copies_are_identical_to_shared_seeds():
 def test_struck_redline_text_cannot_be_cited():
     # "Intrathecal trials are not indicated in opiate-naïve patients" is struck in NIA; the
     # post-edit sentence says "individuals".
-    assert not cites("003_ee3eda3fc3f19395.txt", "Intrathecal trials are not indicated in opiate-naïve patients.")
-    assert cites("003_ee3eda3fc3f19395.txt", "Intrathecal trials are not indicated in opiate-naïve individuals.")
+    assert not cites(
+        "003_ee3eda3fc3f19395.txt", "Intrathecal trials are not indicated in opiate-naïve patients."
+    )
+    assert cites(
+        "003_ee3eda3fc3f19395.txt", "Intrathecal trials are not indicated in opiate-naïve individuals."
+    )
 
 
 def test_normalise_drops_markdown_glyphs_and_tags_but_keeps_words():
@@ -55,14 +65,16 @@ def test_a_paraphrased_source_stops_start_up(tmp_path):
     assert original in text
     bad = tmp_path / "molina-mcp-160@2024-08-14.yaml"
     bad.write_text(text.replace(original, "Life expectancy of at least three months"), encoding="utf-8")
-    with pytest.raises(PolicyFileError, match="molina-mcp-160@2024-08-14.yaml.*not verbatim"):
+    with pytest.raises(PolicyFileError, match=r"molina-mcp-160@2024-08-14\.yaml.*not verbatim"):
         load_policy_file(bad)
 
 
 def test_an_unknown_fact_stops_start_up_naming_file_and_field(tmp_path):
     text = (POLICIES_DIR / "molina-mcp-160@2024-08-14.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "molina-mcp-160@2024-08-14.yaml"
-    bad.write_text(text.replace("fact: life_expectancy_months", "fact: life_expectancy_years", 1), encoding="utf-8")
+    bad.write_text(
+        text.replace("fact: life_expectancy_months", "fact: life_expectancy_years", 1), encoding="utf-8"
+    )
     with pytest.raises(PolicyFileError, match=r"molina-mcp-160@2024-08-14.yaml: indications\..*unknown fact"):
         load_policy_file(bad)
 
@@ -71,22 +83,27 @@ def test_readme_policy_table_is_generated_from_the_policy_files():
     from cds_service.policy_table import BEGIN, END, table
 
     readme = (POLICIES_DIR.parent / "README.md").read_text(encoding="utf-8")
-    block = readme[readme.index(BEGIN) + len(BEGIN): readme.index(END)].strip()
+    block = readme[readme.index(BEGIN) + len(BEGIN) : readme.index(END)].strip()
     assert block == table(PolicyStore.load())
 
 
-@pytest.mark.parametrize("old, new", [
-    ("params: {class: analgesic, schedule: fixed}", "params: {class: analgesic, schedule: as-needed}"),
-    ("params: {class: physical-therapy, waived_by: [contraindication, intolerance]",
-     "params: {class: physical-therapy, waived_by: [contraindication, refusal]"),
-    ("waiver_therapies: [baclofen]}", "waiver_therapies: baclofen}"),
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("params: {class: analgesic, schedule: fixed}", "params: {class: analgesic, schedule: as-needed}"),
+        (
+            "params: {class: physical-therapy, waived_by: [contraindication, intolerance]",
+            "params: {class: physical-therapy, waived_by: [contraindication, refusal]",
+        ),
+        ("waiver_therapies: [baclofen]}", "waiver_therapies: baclofen}"),
+    ],
+)
 def test_a_param_value_outside_the_catalogue_stops_start_up(tmp_path, old, new):
     text = (POLICIES_DIR / "cigna-cmm-210@2026-08-04.yaml").read_text(encoding="utf-8")
     assert old in text
     bad = tmp_path / "cigna-cmm-210@2026-08-04.yaml"
     bad.write_text(text.replace(old, new, 1), encoding="utf-8")
-    with pytest.raises(PolicyFileError, match="cigna-cmm-210@2026-08-04.yaml"):
+    with pytest.raises(PolicyFileError, match=r"cigna-cmm-210@2026-08-04\.yaml"):
         load_policy_file(bad)
 
 
@@ -104,11 +121,28 @@ def test_every_waiver_therapy_is_a_known_procedure_kind_or_drug():
         for name in leaf.params.get("waiver_therapies", ())
     }
     assert named and {n for _, n in named} <= known
-@pytest.mark.parametrize("old, new, message", [
-    ("injectates: [opioid, pain-injectate]", "injectates: [opioid, steroid]", r"injectates='steroid' not in"),
-    ("injectates: [opioid, pain-injectate]", "injectates: opioid", r"injectates .* takes a non-empty list"),
-    ("single_shot_window_hours: 24}", "single_shot_window_hours: a day}", r"single_shot_window_hours='a day' is not"),
-])
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (
+            "injectates: [opioid, pain-injectate]",
+            "injectates: [opioid, steroid]",
+            r"injectates='steroid' not in",
+        ),
+        (
+            "injectates: [opioid, pain-injectate]",
+            "injectates: opioid",
+            r"injectates .* takes a non-empty list",
+        ),
+        (
+            "single_shot_window_hours: 24}",
+            "single_shot_window_hours: a day}",
+            r"single_shot_window_hours='a day' is not",
+        ),
+    ],
+)
 def test_a_trial_param_outside_the_catalogue_stops_start_up(tmp_path, old, new, message):
     text = (POLICIES_DIR / "molina-mcp-160@2024-08-14.yaml").read_text(encoding="utf-8")
     assert old in text

@@ -17,7 +17,7 @@ from cds_service.hook_models import HookRequest
 from cds_service.pipeline import assess_hook
 from cds_service.prefetch import build_record
 from cds_service.settings import Settings
-from tests.chart import IDDS, UCUM, Chart, iso, at
+from tests.chart import IDDS, UCUM, Chart, at, iso
 from tests.helpers import criterion, services
 from tests.policies.test_molina_mcp_160 import POLICY, cancer_chart, nonmalignant_chart
 
@@ -33,8 +33,15 @@ def yes(value: bool = True) -> dict[str, Any]:
     return {"valueBoolean": value}
 
 
-def respond(c: Chart, questionnaire: str, answers: dict[str, Any], status: str = "completed",
-            authored: str | None = None, patient: str | None = None, qr_id: str | None = None) -> dict[str, Any]:
+def respond(
+    c: Chart,
+    questionnaire: str,
+    answers: dict[str, Any],
+    status: str = "completed",
+    authored: str | None = None,
+    patient: str | None = None,
+    qr_id: str | None = None,
+) -> dict[str, Any]:
     """A QuestionnaireResponse as a DTR app would save it: one item per answered linkId."""
     qr = {
         "resourceType": "QuestionnaireResponse",
@@ -44,8 +51,10 @@ def respond(c: Chart, questionnaire: str, answers: dict[str, Any], status: str =
         "subject": {"reference": f"Patient/{patient or c.patient_id}"},
         "authored": authored or iso(at(c.days_before(1))),
         "author": {"reference": "Practitioner/dr-1"},
-        "item": [{"linkId": link, "answer": [answer] if isinstance(answer, dict) else answer}
-                 for link, answer in answers.items()],
+        "item": [
+            {"linkId": link, "answer": [answer] if isinstance(answer, dict) else answer}
+            for link, answer in answers.items()
+        ],
     }
     c.resources["questionnaireResponses"].append(qr)
     return qr
@@ -75,23 +84,39 @@ def test_open_items_without_a_response_are_documentation_incomplete():
 
 def test_completed_response_answering_every_open_item_is_criteria_met():
     c = open_nonmalignant()
-    respond(c, NM_TRIAL_Q, {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()}, qr_id="qr-dtr-1")
+    respond(
+        c,
+        NM_TRIAL_Q,
+        {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
+        qr_id="qr-dtr-1",
+    )
     a, issues = run(c)
     assert a["determination"] == "criteria-met", [(x["id"], x["status"]) for x in a["criteria"]]
-    assert criterion(a, UNDERLYING)["evidence"] == ["QuestionnaireResponse/qr-dtr-1#underlying-cause-treatment-failed"]
+    assert criterion(a, UNDERLYING)["evidence"] == [
+        "QuestionnaireResponse/qr-dtr-1#underlying-cause-treatment-failed"
+    ]
     assert criterion(a, COMPLIANCE)["evidence"] == ["QuestionnaireResponse/qr-dtr-1#medication-compliance"]
     assert not [i for i in issues if "QuestionnaireResponse" in i]
 
 
 def test_amended_response_is_read_like_a_completed_one():
     c = open_nonmalignant()
-    respond(c, NM_TRIAL_Q, {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()}, status="amended")
+    respond(
+        c,
+        NM_TRIAL_Q,
+        {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
+        status="amended",
+    )
     assert run(c)[0]["determination"] == "criteria-met"
 
 
 def test_response_citing_the_questionnaire_version_is_read():
     c = open_nonmalignant()
-    respond(c, f"{NM_TRIAL_Q}|2024-08-14", {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()})
+    respond(
+        c,
+        f"{NM_TRIAL_Q}|2024-08-14",
+        {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
+    )
     assert run(c)[0]["determination"] == "criteria-met"
 
 
@@ -112,15 +137,24 @@ def test_later_answer_supersedes_an_earlier_observation_like_any_later_observati
 
 def test_answer_authored_after_the_date_of_service_is_not_counted():
     c = open_nonmalignant()
-    respond(c, NM_TRIAL_Q, {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
-            authored=iso(at(c.days_before(-3))))
+    respond(
+        c,
+        NM_TRIAL_Q,
+        {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
+        authored=iso(at(c.days_before(-3))),
+    )
     assert run(c)[0]["determination"] == "documentation-incomplete"
 
 
 def test_another_patients_response_is_never_counted_and_is_reported():
     c = open_nonmalignant()
-    respond(c, NM_TRIAL_Q, {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
-            patient="pat-2", qr_id="qr-other")
+    respond(
+        c,
+        NM_TRIAL_Q,
+        {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
+        patient="pat-2",
+        qr_id="qr-other",
+    )
     a, issues = run(c)
     assert a["determination"] == "documentation-incomplete"
     assert any("QuestionnaireResponse/qr-other" in i and "another patient" in i for i in issues)
@@ -128,8 +162,13 @@ def test_another_patients_response_is_never_counted_and_is_reported():
 
 def test_in_progress_response_is_not_documentation_and_is_reported():
     c = open_nonmalignant()
-    respond(c, NM_TRIAL_Q, {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
-            status="in-progress", qr_id="qr-draft")
+    respond(
+        c,
+        NM_TRIAL_Q,
+        {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
+        status="in-progress",
+        qr_id="qr-draft",
+    )
     a, issues = run(c)
     assert a["determination"] == "documentation-incomplete"
     assert any("QuestionnaireResponse/qr-draft" in i and "in progress" in i for i in issues)
@@ -137,8 +176,13 @@ def test_in_progress_response_is_not_documentation_and_is_reported():
 
 def test_entered_in_error_response_is_ignored_and_reported():
     c = open_nonmalignant()
-    respond(c, NM_TRIAL_Q, {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
-            status="entered-in-error", qr_id="qr-eie")
+    respond(
+        c,
+        NM_TRIAL_Q,
+        {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
+        status="entered-in-error",
+        qr_id="qr-eie",
+    )
     a, issues = run(c)
     assert a["determination"] == "documentation-incomplete"
     assert any("QuestionnaireResponse/qr-eie" in i and "entered in error" in i for i in issues)
@@ -146,12 +190,18 @@ def test_entered_in_error_response_is_ignored_and_reported():
 
 def test_wrong_value_type_is_not_counted_and_is_reported():
     c = open_nonmalignant()
-    respond(c, NM_TRIAL_Q, {"underlying-cause-treatment-failed": {"valueString": "yes"}, "medication-compliance": yes()},
-            qr_id="qr-typo")
+    respond(
+        c,
+        NM_TRIAL_Q,
+        {"underlying-cause-treatment-failed": {"valueString": "yes"}, "medication-compliance": yes()},
+        qr_id="qr-typo",
+    )
     a, issues = run(c)
     assert criterion(a, UNDERLYING)["status"] == "unknown"
     assert criterion(a, COMPLIANCE)["status"] == "met"  # the well-typed answer still counts
-    assert any("qr-typo" in i and "valueString" in i and "underlying-cause-treatment-failed" in i for i in issues)
+    assert any(
+        "qr-typo" in i and "valueString" in i and "underlying-cause-treatment-failed" in i for i in issues
+    )
 
 
 def test_unknown_link_id_is_reported():
@@ -172,11 +222,17 @@ def test_question_not_in_the_answered_questionnaire_is_reported():
 
 def test_unpublished_questionnaire_version_is_not_read_and_is_reported():
     c = open_nonmalignant()
-    respond(c, f"{NM_TRIAL_Q}|1999-01-01", {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
-            qr_id="qr-old")
+    respond(
+        c,
+        f"{NM_TRIAL_Q}|1999-01-01",
+        {"underlying-cause-treatment-failed": yes(), "medication-compliance": yes()},
+        qr_id="qr-old",
+    )
     a, issues = run(c)
     assert a["determination"] == "documentation-incomplete"
-    assert any("qr-old" in i and "not a questionnaire (or version) this service publishes" in i for i in issues)
+    assert any(
+        "qr-old" in i and "not a questionnaire (or version) this service publishes" in i for i in issues
+    )
 
 
 def test_another_services_questionnaire_is_not_read():
@@ -206,14 +262,22 @@ def test_two_answers_to_one_question_are_reported():
 
 def test_life_expectancy_answer_two_months_is_not_met():
     c = cancer_chart(omit=("life",))
-    respond(c, CA_TRIAL_Q, {"life-expectancy": {"valueQuantity": {"value": 2, "unit": "mo", "system": UCUM, "code": "mo"}}})
+    respond(
+        c,
+        CA_TRIAL_Q,
+        {"life-expectancy": {"valueQuantity": {"value": 2, "unit": "mo", "system": UCUM, "code": "mo"}}},
+    )
     a, _ = run(c)
     assert criterion(a, LIFE)["status"] == "not-met"
 
 
 def test_life_expectancy_answer_one_year_is_met():
     c = cancer_chart(omit=("life",))
-    respond(c, CA_TRIAL_Q, {"life-expectancy": {"valueQuantity": {"value": 1, "unit": "a", "system": UCUM, "code": "a"}}})
+    respond(
+        c,
+        CA_TRIAL_Q,
+        {"life-expectancy": {"valueQuantity": {"value": 1, "unit": "a", "system": UCUM, "code": "a"}}},
+    )
     a, _ = run(c)
     assert criterion(a, LIFE)["status"] == "met"
     assert a["determination"] == "criteria-met"
@@ -229,7 +293,12 @@ def test_life_expectancy_answer_without_a_time_unit_is_reported():
 
 def test_psych_evaluation_choice_outside_the_list_is_reported():
     c = nonmalignant_chart(omit=("psych",))
-    respond(c, NM_TRIAL_Q, {"psych-evaluation": {"valueCoding": {"system": IDDS, "code": "maybe"}}}, qr_id="qr-maybe")
+    respond(
+        c,
+        NM_TRIAL_Q,
+        {"psych-evaluation": {"valueCoding": {"system": IDDS, "code": "maybe"}}},
+        qr_id="qr-maybe",
+    )
     a, issues = run(c)
     assert criterion(a, "molina-160-nonmalignant-e-psych-favorable")["status"] == "unknown"
     assert any("qr-maybe" in i and "#maybe" in i for i in issues)
@@ -263,28 +332,39 @@ def _policy_run(c: Chart, policy: str) -> tuple[dict[str, Any], list[str]]:
 def _relief(percent: float, hours: float | None) -> dict[str, Any]:
     answer: dict[str, Any] = {"valueDecimal": percent}
     if hours is not None:
-        answer["item"] = [{"linkId": "trial-pain-relief.relief-duration", "answer": [{"valueDecimal": hours}]}]
+        answer["item"] = [
+            {"linkId": "trial-pain-relief.relief-duration", "answer": [{"valueDecimal": hours}]}
+        ]
     return answer
 
 
 def test_cigna_trial_relief_answer_75_percent_for_12_hours_is_met():
     c, t = cigna_tests.nonmalignant_permanent_chart(cigna_tests.AUG, relief=False)
-    respond(c, CIGNA_NM_PERMANENT_Q, {"trial-pain-relief": _relief(75, 12)}, authored=iso(t + timedelta(hours=13)))
+    respond(
+        c, CIGNA_NM_PERMANENT_Q, {"trial-pain-relief": _relief(75, 12)}, authored=iso(t + timedelta(hours=13))
+    )
     a, _ = _policy_run(c, "cigna-cmm-210")
     assert criterion(a, CIGNA_RELIEF)["status"] == "met"
 
 
 def test_cigna_trial_relief_answer_lasting_only_6_hours_is_not_met():
     c, t = cigna_tests.nonmalignant_permanent_chart(cigna_tests.AUG, relief=False)
-    respond(c, CIGNA_NM_PERMANENT_Q, {"trial-pain-relief": _relief(75, 6)}, authored=iso(t + timedelta(hours=13)))
+    respond(
+        c, CIGNA_NM_PERMANENT_Q, {"trial-pain-relief": _relief(75, 6)}, authored=iso(t + timedelta(hours=13))
+    )
     a, _ = _policy_run(c, "cigna-cmm-210")
     assert criterion(a, CIGNA_RELIEF)["status"] == "not-met"
 
 
 def test_cigna_trial_relief_answer_above_100_percent_is_reported():
     c, t = cigna_tests.nonmalignant_permanent_chart(cigna_tests.AUG, relief=False)
-    respond(c, CIGNA_NM_PERMANENT_Q, {"trial-pain-relief": _relief(750, 12)}, authored=iso(t + timedelta(hours=13)),
-            qr_id="qr-750")
+    respond(
+        c,
+        CIGNA_NM_PERMANENT_Q,
+        {"trial-pain-relief": _relief(750, 12)},
+        authored=iso(t + timedelta(hours=13)),
+        qr_id="qr-750",
+    )
     a, issues = _policy_run(c, "cigna-cmm-210")
     assert criterion(a, CIGNA_RELIEF)["status"] != "met"
     assert any("qr-750" in i and "outside 0–100" in i for i in issues)
@@ -293,17 +373,27 @@ def test_cigna_trial_relief_answer_above_100_percent_is_reported():
 def _pump_answer(status: str, device: str | None) -> dict[str, Any]:
     answer: dict[str, Any] = {"valueCoding": {"system": IDDS, "code": status}}
     if device:
-        answer["item"] = [{"linkId": "pump-status.device", "answer": [{"valueReference": {"reference": device}}]}]
+        answer["item"] = [
+            {"linkId": "pump-status.device", "answer": [{"valueReference": {"reference": device}}]}
+        ]
     return answer
 
 
 def test_nia_pump_status_answer_naming_the_pump_is_read():
     c = nia_tests.nia_replacement_chart(pump_status=None)
     pump = c.resources["devices"][-1]
-    respond(c, NIA_REPLACEMENT_Q, {"pump-status": _pump_answer("battery-depleted", f"Device/{pump['id']}")}, qr_id="qr-pump")
+    respond(
+        c,
+        NIA_REPLACEMENT_Q,
+        {"pump-status": _pump_answer("battery-depleted", f"Device/{pump['id']}")},
+        qr_id="qr-pump",
+    )
     a, _ = _policy_run(c, "nia-cg-310")
     assert criterion(a, "nia-310-replacement-battery-depleted")["status"] == "met"
-    assert "QuestionnaireResponse/qr-pump#pump-status" in criterion(a, "nia-310-replacement-battery-depleted")["evidence"]
+    assert (
+        "QuestionnaireResponse/qr-pump#pump-status"
+        in criterion(a, "nia-310-replacement-battery-depleted")["evidence"]
+    )
 
 
 def test_nia_pump_status_answer_naming_no_pump_does_not_speak_for_the_active_pump():
@@ -315,7 +405,12 @@ def test_nia_pump_status_answer_naming_no_pump_does_not_speak_for_the_active_pum
 
 def test_nia_pump_status_answer_naming_another_kind_of_resource_is_reported():
     c = nia_tests.nia_replacement_chart(pump_status=None)
-    respond(c, NIA_REPLACEMENT_Q, {"pump-status": _pump_answer("battery-depleted", "Patient/pat-1")}, qr_id="qr-badref")
+    respond(
+        c,
+        NIA_REPLACEMENT_Q,
+        {"pump-status": _pump_answer("battery-depleted", "Patient/pat-1")},
+        qr_id="qr-badref",
+    )
     a, issues = _policy_run(c, "nia-cg-310")
     assert criterion(a, "nia-310-replacement-battery-depleted")["status"] == "unknown"
     assert any("qr-badref" in i and "Device" in i for i in issues)
@@ -323,9 +418,12 @@ def test_nia_pump_status_answer_naming_another_kind_of_resource_is_reported():
 
 def test_malformed_responses_are_reported_never_a_failed_assessment():
     c = open_nonmalignant()
-    for qr_id, broken in (("qr-b1", {"status": ["completed"]}), ("qr-b2", {"item": "yes"}),
-                          ("qr-b3", {"subject": "Patient/pat-1"}),
-                          ("qr-b4", {"item": [{"linkId": "underlying-cause-treatment-failed", "answer": [None]}]})):
+    for qr_id, broken in (
+        ("qr-b1", {"status": ["completed"]}),
+        ("qr-b2", {"item": "yes"}),
+        ("qr-b3", {"subject": "Patient/pat-1"}),
+        ("qr-b4", {"item": [{"linkId": "underlying-cause-treatment-failed", "answer": [None]}]}),
+    ):
         qr = respond(c, NM_TRIAL_Q, {"underlying-cause-treatment-failed": yes()}, qr_id=qr_id)
         qr.update(broken)
     a, issues = run(c)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,8 +24,8 @@ from cds_service.questionnaire import form
 from cds_service.services import Services
 from cds_service.settings import Settings
 
-from .fhir_server import SERVER_DIR, fhir_server
 from .browser import CHROMIUM, chromium
+from .fhir_server import SERVER_DIR, fhir_server
 from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,9 +33,11 @@ SCREENSHOT = ROOT / "docs" / "documentation-form.png"
 PID = "cigna-pain-trial-gaps"
 
 pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() or shutil.which("node") is None
+    not Path(CHROMIUM).exists()
+    or shutil.which("node") is None
     or not (SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir(),
-    reason="Debian chromium or the sandbox FHIR server (node) is not available")
+    reason="Debian chromium or the sandbox FHIR server (node) is not available",
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,9 @@ def site():
     with fhir_server() as fhir:
         services = Services.load(Settings(allowed_fhir_servers=fhir, fhir_timeout_seconds=10))
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         url = f"http://127.0.0.1:{port}"
@@ -74,7 +78,7 @@ def test_a_clinician_completes_the_documentation_and_sees_criteria_met(site, bro
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     service, fhir = site
-    monkeypatch.setattr(form, "clock", lambda: datetime(2026, 9, 12, 10, tzinfo=timezone.utc))
+    monkeypatch.setattr(form, "clock", lambda: datetime(2026, 9, 12, 10, tzinfo=UTC))
     browser.get(f"{service}/smart/checklist?iss={fhir}&patient={PID}")
     cigna = browser.find_element(By.CSS_SELECTOR, 'section[data-policy="cigna-cmm-210"]')
     assert cigna.find_element(By.CSS_SELECTOR, ".determination").text == "Documentation incomplete"
@@ -93,7 +97,8 @@ def test_a_clinician_completes_the_documentation_and_sees_criteria_met(site, bro
     # the answer is a new page: wait for the old one to go before reading the new verdict
     WebDriverWait(browser, 30).until(EC.staleness_of(cigna))
     cigna = WebDriverWait(browser, 30).until(
-        lambda b: b.find_element(By.CSS_SELECTOR, 'section[data-policy="cigna-cmm-210"]'))
+        lambda b: b.find_element(By.CSS_SELECTOR, 'section[data-policy="cigna-cmm-210"]')
+    )
     assert cigna.find_element(By.CSS_SELECTOR, ".determination").text == "Criteria met"
     assert not browser.find_elements(By.CSS_SELECTOR, "form.dtr")
     saved = requests.get(f"{fhir}/QuestionnaireResponse", params={"patient": PID}, timeout=5).json()

@@ -7,7 +7,7 @@ criteria-not-met. Skipped only when node is absent."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 
 import httpx
 import pytest
@@ -50,14 +50,19 @@ def _determination(page: str) -> str:
 def _submit(client, fhir, page: str, psych: str, monkeypatch, day: str):
     monkeypatch.setattr(form, "clock", lambda: datetime.fromisoformat(f"{day}T10:00:00+00:00"))
     data = {
-        "iss": fhir, "patient": PID,
-        "assessment": _hidden(page, "assessment"), "questionnaire": _hidden(page, "questionnaire"),
-        "q:psych-evaluation": psych, "q:opioid-reduction-agreed": "true",
+        "iss": fhir,
+        "patient": PID,
+        "assessment": _hidden(page, "assessment"),
+        "questionnaire": _hidden(page, "questionnaire"),
+        "q:psych-evaluation": psych,
+        "q:opioid-reduction-agreed": "true",
     }
     return client.post("/smart/documentation", data=data, follow_redirects=False)
 
 
-def test_form_saved_to_the_fhir_server_turns_incomplete_into_met_then_a_contradiction_into_not_met(client, fhir, monkeypatch):
+def test_form_saved_to_the_fhir_server_turns_incomplete_into_met_then_a_contradiction_into_not_met(
+    client, fhir, monkeypatch
+):
     page = client.get("/smart/checklist", params={"iss": fhir, "patient": PID}).text
     assert _determination(page) == "documentation-incomplete"
     assert 'action="/smart/documentation"' in page
@@ -72,8 +77,13 @@ def test_form_saved_to_the_fhir_server_turns_incomplete_into_met_then_a_contradi
 
     again = client.get(saved.headers["location"]).text  # the checklist re-assessed at once
     assert _determination(again) == "criteria-met"
-    assert "What was the outcome of the mental and behavioural health evaluation?: Favorable" in again  # the answer, described
-    assert 'action="/smart/documentation"' not in again.split('data-policy="cigna-cmm-210"')[1].split("</section>")[0]
+    assert (
+        "What was the outcome of the mental and behavioural health evaluation?: Favorable" in again
+    )  # the answer, described
+    assert (
+        'action="/smart/documentation"'
+        not in again.split('data-policy="cigna-cmm-210"')[1].split("</section>")[0]
+    )
 
     # the hook, prefetch-free: the service fetches the chart from the server, responses included
     body = _hook_body(fhir)
@@ -85,10 +95,17 @@ def test_form_saved_to_the_fhir_server_turns_incomplete_into_met_then_a_contradi
     # a later response contradicting the evaluation: an unfavorable outcome
     later = {k: v for k, v in qr.items() if k not in ("id", "meta")}
     later["authored"] = "2026-09-13T10:00:00Z"
-    later["item"] = [{"linkId": "psych-evaluation", "answer": [{"valueCoding": {
-        "system": "http://idds-cds.org/fhir/CodeSystem/idds", "code": "unfavorable"}}]}]
-    assert httpx.post(f"{fhir}/QuestionnaireResponse", json=later,
-                      headers={"Content-Type": "application/fhir+json"}).status_code in (200, 201)
+    later["item"] = [
+        {
+            "linkId": "psych-evaluation",
+            "answer": [
+                {"valueCoding": {"system": "http://idds-cds.org/fhir/CodeSystem/idds", "code": "unfavorable"}}
+            ],
+        }
+    ]
+    assert httpx.post(
+        f"{fhir}/QuestionnaireResponse", json=later, headers={"Content-Type": "application/fhir+json"}
+    ).status_code in (200, 201)
     answer = client.post(f"/cds-services/idds-{body['hook']}", json=_hook_body(fhir)).json()
     assert answer["cards"][0]["extension"]["idds-cds.assessment"]["determination"] == "criteria-not-met"
 

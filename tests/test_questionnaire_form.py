@@ -47,13 +47,23 @@ def test_checklist_shows_a_field_for_each_open_question_only(client):
 
 def test_complete_chart_has_no_form(client):
     aid = _assessment_id(client, nonmalignant_chart())
-    assert 'action="/smart/documentation"' not in client.get("/smart/checklist", params={"assessment": aid}).text
+    assert (
+        'action="/smart/documentation"' not in client.get("/smart/checklist", params={"assessment": aid}).text
+    )
 
 
 def test_without_a_writable_fhir_server_the_response_is_offered_as_a_download(client):
     aid = _assessment_id(client, cancer_chart(omit=("life",)))
-    r = client.post("/smart/documentation", data={"assessment": aid, "questionnaire": CA_Q, "patient": "pat-1",
-                                                   "q:life-expectancy": "8", "q:life-expectancy:unit": "mo"})
+    r = client.post(
+        "/smart/documentation",
+        data={
+            "assessment": aid,
+            "questionnaire": CA_Q,
+            "patient": "pat-1",
+            "q:life-expectancy": "8",
+            "q:life-expectancy:unit": "mo",
+        },
+    )
     assert r.status_code == 200
     assert "No FHIR server that accepts writes" in r.text and 'download="questionnaire-response-' in r.text
     assert 'value="8"' in r.text  # the answer is kept in the form
@@ -61,22 +71,41 @@ def test_without_a_writable_fhir_server_the_response_is_offered_as_a_download(cl
 
 def test_a_bad_number_keeps_the_form_filled_and_says_why(client):
     aid = _assessment_id(client, cancer_chart(omit=("life",)))
-    r = client.post("/smart/documentation", data={"assessment": aid, "questionnaire": CA_Q, "patient": "pat-1",
-                                                   "q:life-expectancy": "about six", "q:life-expectancy:unit": "mo"})
+    r = client.post(
+        "/smart/documentation",
+        data={
+            "assessment": aid,
+            "questionnaire": CA_Q,
+            "patient": "pat-1",
+            "q:life-expectancy": "about six",
+            "q:life-expectancy:unit": "mo",
+        },
+    )
     assert r.status_code == 422 and "is not a number" in r.text and 'value="about six"' in r.text
 
 
 def test_nothing_answered_is_said(client):
     aid = _assessment_id(client, cancer_chart(omit=("life",)))
-    r = client.post("/smart/documentation", data={"assessment": aid, "questionnaire": CA_Q, "patient": "pat-1"})
+    r = client.post(
+        "/smart/documentation", data={"assessment": aid, "questionnaire": CA_Q, "patient": "pat-1"}
+    )
     assert r.status_code == 422 and "Nothing was answered" in r.text
 
 
 def test_a_failed_save_keeps_the_answers_and_says_why(client):
     aid = _assessment_id(client, cancer_chart(omit=("life",)))
     posted.clear()
-    r = client.post("/smart/documentation", data={"assessment": aid, "questionnaire": CA_Q, "iss": EHR, "patient": "pat-1",
-                                                   "q:life-expectancy": "2", "q:life-expectancy:unit": "a"})
+    r = client.post(
+        "/smart/documentation",
+        data={
+            "assessment": aid,
+            "questionnaire": CA_Q,
+            "iss": EHR,
+            "patient": "pat-1",
+            "q:life-expectancy": "2",
+            "q:life-expectancy:unit": "a",
+        },
+    )
     assert r.status_code == 502 and "Not saved: the FHIR server answered HTTP 500" in r.text
     assert 'value="2"' in r.text and 'download="questionnaire-response-' in r.text
     (req,) = posted
@@ -85,15 +114,31 @@ def test_a_failed_save_keeps_the_answers_and_says_why(client):
 
 def test_a_server_not_on_the_allow_list_is_refused(client):
     aid = _assessment_id(client, cancer_chart(omit=("life",)))
-    r = client.post("/smart/documentation", data={"assessment": aid, "questionnaire": CA_Q, "iss": "http://evil.test/fhir",
-                                                   "patient": "pat-1", "q:life-expectancy": "2", "q:life-expectancy:unit": "a"})
+    r = client.post(
+        "/smart/documentation",
+        data={
+            "assessment": aid,
+            "questionnaire": CA_Q,
+            "iss": "http://evil.test/fhir",
+            "patient": "pat-1",
+            "q:life-expectancy": "2",
+            "q:life-expectancy:unit": "a",
+        },
+    )
     assert r.status_code == 403
 
 
 def test_another_questionnaire_version_is_refused(client):
     aid = _assessment_id(client, cancer_chart(omit=("life",)))
-    r = client.post("/smart/documentation", data={"assessment": aid, "questionnaire": CA_Q.replace("2024-08-14", "1999-01-01"),
-                                                   "patient": "pat-1", "q:life-expectancy": "2"})
+    r = client.post(
+        "/smart/documentation",
+        data={
+            "assessment": aid,
+            "questionnaire": CA_Q.replace("2024-08-14", "1999-01-01"),
+            "patient": "pat-1",
+            "q:life-expectancy": "2",
+        },
+    )
     assert r.status_code == 400 and "questionnaire" in r.text
 
 
@@ -101,15 +146,18 @@ def test_unknown_assessment_is_404(client):
     assert client.post("/smart/documentation", data={"assessment": "nope"}).status_code == 404
 
 
-@pytest.mark.parametrize("scope,ok", [
-    ("launch patient/QuestionnaireResponse.write", True),
-    ("patient/QuestionnaireResponse.cu", True),
-    ("patient/*.write", True),
-    ("patient/*.read", False),
-    ("patient/QuestionnaireResponse.rs", False),
-    ("patient/Observation.write", False),
-    (None, False),
-])
+@pytest.mark.parametrize(
+    "scope,ok",
+    [
+        ("launch patient/QuestionnaireResponse.write", True),
+        ("patient/QuestionnaireResponse.cu", True),
+        ("patient/*.write", True),
+        ("patient/*.read", False),
+        ("patient/QuestionnaireResponse.rs", False),
+        ("patient/Observation.write", False),
+        (None, False),
+    ],
+)
 def test_write_scope(scope, ok):
     assert _may_write(scope) is ok
 
@@ -132,7 +180,9 @@ def _session_client(scope: str):
     app = create_app(services)
     state = SmartState(services.state, 600)
     app.state.smart_state = state
-    sid = state.open_session(Session("https://ehr.example.org/fhir", "pat-1", "tok-123", _time.time() + 600, None, scope))
+    sid = state.open_session(
+        Session("https://ehr.example.org/fhir", "pat-1", "tok-123", _time.time() + 600, None, scope)
+    )
     client = TestClient(app)
     client.cookies.set(COOKIE, sid)
     return client, seen
@@ -142,13 +192,22 @@ def test_smart_session_with_write_scope_saves_with_its_token_and_reopens_the_che
     client, seen = _session_client("launch patient/*.read patient/QuestionnaireResponse.write")
     with client:
         aid = _assessment_id(client, cancer_chart(omit=("life",)))
-        r = client.post("/smart/documentation", follow_redirects=False,
-                        data={"assessment": aid, "questionnaire": CA_Q, "q:life-expectancy": "8", "q:life-expectancy:unit": "mo"})
+        r = client.post(
+            "/smart/documentation",
+            follow_redirects=False,
+            data={
+                "assessment": aid,
+                "questionnaire": CA_Q,
+                "q:life-expectancy": "8",
+                "q:life-expectancy:unit": "mo",
+            },
+        )
     assert r.status_code == 303 and r.headers["location"] == "/smart/checklist"
     (req,) = seen
     assert str(req.url) == "https://ehr.example.org/fhir/QuestionnaireResponse"
     assert req.headers["authorization"] == "Bearer tok-123"
     import json as _json
+
     body = _json.loads(req.content)
     assert body["status"] == "completed" and body["subject"] == {"reference": "Patient/pat-1"}
     assert body["item"][0]["answer"][0]["valueQuantity"]["code"] == "mo"
@@ -158,7 +217,14 @@ def test_smart_session_with_read_only_scope_says_so_and_offers_the_download():
     client, seen = _session_client("launch patient/*.read openid fhirUser")
     with client:
         aid = _assessment_id(client, cancer_chart(omit=("life",)))
-        r = client.post("/smart/documentation",
-                        data={"assessment": aid, "questionnaire": CA_Q, "q:life-expectancy": "8", "q:life-expectancy:unit": "mo"})
+        r = client.post(
+            "/smart/documentation",
+            data={
+                "assessment": aid,
+                "questionnaire": CA_Q,
+                "q:life-expectancy": "8",
+                "q:life-expectancy:unit": "mo",
+            },
+        )
     assert r.status_code == 200 and not seen
     assert "patient/QuestionnaireResponse.write" in r.text and 'download="questionnaire-response-' in r.text

@@ -61,7 +61,7 @@ def _leaves(policy, node, seen=()):
         yield from _leaves(policy, node.not_, seen)
     elif isinstance(node, Ref) and node.ref not in seen:
         ind, _, ph = node.ref.partition(".")
-        yield from _leaves(policy, getattr(policy.indications[ind], ph).criteria, seen + (node.ref,))
+        yield from _leaves(policy, getattr(policy.indications[ind], ph).criteria, (*seen, node.ref))
 
 
 def expected_inputs(policy, indication, phase):
@@ -72,8 +72,11 @@ def expected_inputs(policy, indication, phase):
         leaves = [leaf for item in rule.documentation for leaf in _leaves(policy, item)]
     elif isinstance(rule, PhaseRule) and rule.criteria is not None:
         leaves = list(_leaves(policy, rule.criteria))
-        leaves += [c.criterion for c in policy.contraindications
-                   if phase in c.phases and (not c.indications or indication in c.indications)]
+        leaves += [
+            c.criterion
+            for c in policy.contraindications
+            if phase in c.phases and (not c.indications or indication in c.indications)
+        ]
     else:
         leaves = []
     out = {}
@@ -86,8 +89,9 @@ def expected_inputs(policy, indication, phase):
 COMBOS = [(p, i, ph) for p in services()[1].all() for i in INDICATIONS for ph in PHASES]
 
 
-@pytest.mark.parametrize("policy,indication,phase", COMBOS,
-                         ids=[f"{p.policy}@{p.version}-{i}-{ph}" for p, i, ph in COMBOS])
+@pytest.mark.parametrize(
+    "policy,indication,phase", COMBOS, ids=[f"{p.policy}@{p.version}-{i}-{ph}" for p, i, ph in COMBOS]
+)
 def test_questionnaire_holds_one_valid_item_per_attestable_input(policy, indication, phase):
     qs = questionnaires(services()[1])
     expected = expected_inputs(policy, indication, phase)
@@ -105,7 +109,9 @@ def test_questionnaire_holds_one_valid_item_per_attestable_input(policy, indicat
         help_text = next(c["text"] for c in item["item"] if c["type"] == "display")
         for leaf in expected[item["code"][0]["code"]]:
             assert leaf.source in help_text  # the policy's verbatim sentence
-        assert "_" not in item["text"] and "-" not in item["text"].split("?")[0].split()[0]  # clinician's words
+        assert (
+            "_" not in item["text"] and "-" not in item["text"].split("?")[0].split()[0]
+        )  # clinician's words
 
 
 def test_questionnaire_urls_are_stable_and_carry_the_version():
@@ -114,7 +120,8 @@ def test_questionnaire_urls_are_stable_and_carry_the_version():
     assert "cigna-cmm-210-2026-08-04-nonmalignant-pain-trial" in ids
     assert "cigna-cmm-210-2026-02-25-nonmalignant-pain-trial" in ids
     assert qs.by_id["molina-mcp-160-2024-08-14-nonmalignant-pain-trial"].url == (
-        "http://idds-cds.org/fhir/Questionnaire/molina-mcp-160-2024-08-14-nonmalignant-pain-trial")
+        "http://idds-cds.org/fhir/Questionnaire/molina-mcp-160-2024-08-14-nonmalignant-pain-trial"
+    )
 
 
 def test_molina_requirement_of_an_all_is_a_required_question():
@@ -127,8 +134,13 @@ def test_cigna_cancer_exception_alternatives_are_asked_while_none_is_yes():
     q = questionnaires(services()[1]).by_id["cigna-cmm-210-2026-08-04-cancer-pain-permanent"].resource
     items = {i["linkId"]: i for i in q["item"]}
     assert not items["advanced-disease"]["required"]
-    assert items["limited-survival"]["enableWhen"] == [{"question": "advanced-disease", "operator": "!=", "answerBoolean": True}]
-    assert {e["question"] for e in items["high-procedural-risk"]["enableWhen"]} == {"advanced-disease", "limited-survival"}
+    assert items["limited-survival"]["enableWhen"] == [
+        {"question": "advanced-disease", "operator": "!=", "answerBoolean": True}
+    ]
+    assert {e["question"] for e in items["high-procedural-risk"]["enableWhen"]} == {
+        "advanced-disease",
+        "limited-survival",
+    }
 
 
 def test_value_types_follow_the_input():
@@ -139,7 +151,10 @@ def test_value_types_follow_the_input():
     assert any(c["linkId"] == "trial-pain-relief.relief-duration" for c in items["trial-pain-relief"]["item"])
     q = questionnaires(services()[1]).by_id["nia-cg-310-2023-01-spasticity-replacement"].resource
     pump = next(i for i in q["item"] if i["linkId"] == "pump-status")
-    assert pump["type"] == "choice" and {o["valueCoding"]["code"] for o in pump["answerOption"]} >= {"battery-depleted", "malfunction"}
+    assert pump["type"] == "choice" and {o["valueCoding"]["code"] for o in pump["answerOption"]} >= {
+        "battery-depleted",
+        "malfunction",
+    }
 
 
 # ------------------------------------------------------------------ endpoints
@@ -187,7 +202,9 @@ def _assess(c):
 CHARTS = {
     "nonmalignant-trial-open": lambda: nonmalignant_chart(omit=("underlying", "compliance", "psych")),
     "nonmalignant-trial-complete": lambda: nonmalignant_chart(),
-    "nonmalignant-permanent-no-trial-outcome": lambda: nonmalignant_chart("permanent", omit=("relief", "function", "body")),
+    "nonmalignant-permanent-no-trial-outcome": lambda: nonmalignant_chart(
+        "permanent", omit=("relief", "function", "body")
+    ),
     "cancer-trial-no-life": lambda: cancer_chart(omit=("life", "thecal")),
     "cancer-permanent": lambda: cancer_chart("permanent"),
 }
@@ -236,23 +253,47 @@ def test_prefilled_response_completed_by_the_clinician_makes_the_next_assessment
     done["authored"] = f"{c.days_before(1).isoformat()}T10:00:00Z"
     c.resources["questionnaireResponses"].append(done)
     assert _assess(c)[0].determination == "criteria-met"
-    done["item"][[i["linkId"] for i in done["item"]].index("underlying-cause-treatment-failed")]["answer"] = [{"valueBoolean": False}]
+    done["item"][[i["linkId"] for i in done["item"]].index("underlying-cause-treatment-failed")]["answer"] = [
+        {"valueBoolean": False}
+    ]
     assert _assess(c)[0].determination == "criteria-not-met"
 
 
 # ------------------------------------------------------------------ $questionnaire-package
 def _package_body(c):
     req = c.request()
-    order = next(e["resource"] for e in req["context"]["draftOrders"]["entry"] if e["resource"]["resourceType"] == "ServiceRequest")
-    meds = [e["resource"] for e in req["context"]["draftOrders"]["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
-    data = [r for key in ("conditions", "observations", "medications", "procedures", "devices", "allergies")
-            for r in c.resources[key]]
-    return {"resourceType": "Parameters", "parameter": [
-        {"name": "order", "resource": order}, *({"name": "order", "resource": m} for m in meds),
-        {"name": "coverage", "resource": c.resources["coverage"][0]},
-        {"name": "patient", "resource": c.patient},
-        {"name": "data", "resource": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in data]}},
-    ]}
+    order = next(
+        e["resource"]
+        for e in req["context"]["draftOrders"]["entry"]
+        if e["resource"]["resourceType"] == "ServiceRequest"
+    )
+    meds = [
+        e["resource"]
+        for e in req["context"]["draftOrders"]["entry"]
+        if e["resource"]["resourceType"] == "MedicationRequest"
+    ]
+    data = [
+        r
+        for key in ("conditions", "observations", "medications", "procedures", "devices", "allergies")
+        for r in c.resources[key]
+    ]
+    return {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "order", "resource": order},
+            *({"name": "order", "resource": m} for m in meds),
+            {"name": "coverage", "resource": c.resources["coverage"][0]},
+            {"name": "patient", "resource": c.patient},
+            {
+                "name": "data",
+                "resource": {
+                    "resourceType": "Bundle",
+                    "type": "collection",
+                    "entry": [{"resource": r} for r in data],
+                },
+            },
+        ],
+    }
 
 
 def test_questionnaire_package_returns_questionnaire_and_prefilled_response(client):
@@ -263,17 +304,29 @@ def test_questionnaire_package_returns_questionnaire_and_prefilled_response(clie
     bundles = [p["resource"] for p in params if p["name"] == "PackageBundle"]
     assert len(bundles) == 1
     q, qr = (e["resource"] for e in bundles[0]["entry"])
-    assert q["resourceType"] == "Questionnaire" and q["id"] == "molina-mcp-160-2024-08-14-nonmalignant-pain-trial"
+    assert (
+        q["resourceType"] == "Questionnaire"
+        and q["id"] == "molina-mcp-160-2024-08-14-nonmalignant-pain-trial"
+    )
     assert qr["questionnaire"] == f"{q['url']}|{q['version']}" and qr["status"] == "in-progress"
     assert [i["linkId"] for i in qr["item"] if not i.get("answer")] == ["underlying-cause-treatment-failed"]
 
 
-@pytest.mark.parametrize("body,needle", [
-    ({"resourceType": "Bundle"}, "Parameters"),
-    ({"resourceType": "Parameters", "parameter": []}, "order"),
-    ({"resourceType": "Parameters", "parameter": [{"name": "order", "resource": {"resourceType": "ServiceRequest", "id": "x"}}]}, "patient"),
-    ({"resourceType": "Parameters", "parameter": "nope"}, "Parameters"),
-])
+@pytest.mark.parametrize(
+    "body,needle",
+    [
+        ({"resourceType": "Bundle"}, "Parameters"),
+        ({"resourceType": "Parameters", "parameter": []}, "order"),
+        (
+            {
+                "resourceType": "Parameters",
+                "parameter": [{"name": "order", "resource": {"resourceType": "ServiceRequest", "id": "x"}}],
+            },
+            "patient",
+        ),
+        ({"resourceType": "Parameters", "parameter": "nope"}, "Parameters"),
+    ],
+)
 def test_questionnaire_package_bad_input_is_a_clear_400(client, body, needle):
     r = client.post("/fhir/Questionnaire/$questionnaire-package", json=body)
     assert r.status_code == 400 and needle in r.json()["issue"][0]["diagnostics"]
@@ -285,7 +338,9 @@ def test_questionnaire_package_not_json_is_400(client):
 
 
 # ------------------------------------------------------------------ CRD wiring
-CANONICAL = "http://idds-cds.org/fhir/Questionnaire/molina-mcp-160-2024-08-14-nonmalignant-pain-trial|2024-08-14"
+CANONICAL = (
+    "http://idds-cds.org/fhir/Questionnaire/molina-mcp-160-2024-08-14-nonmalignant-pain-trial|2024-08-14"
+)
 
 
 def _coverage_info(answer):
@@ -317,12 +372,17 @@ def test_card_with_criteria_met_asks_for_no_documentation(client):
 
 def test_hook_with_completed_response_in_prefetch_is_criteria_met(client):
     c = nonmalignant_chart(omit=("underlying",))
-    c.resources["questionnaireResponses"].append({
-        "resourceType": "QuestionnaireResponse", "id": "qr-hook", "status": "completed",
-        "questionnaire": CANONICAL, "subject": {"reference": f"Patient/{c.patient_id}"},
-        "authored": f"{c.days_before(2).isoformat()}T11:00:00Z",
-        "item": [{"linkId": "underlying-cause-treatment-failed", "answer": [{"valueBoolean": True}]}],
-    })
+    c.resources["questionnaireResponses"].append(
+        {
+            "resourceType": "QuestionnaireResponse",
+            "id": "qr-hook",
+            "status": "completed",
+            "questionnaire": CANONICAL,
+            "subject": {"reference": f"Patient/{c.patient_id}"},
+            "authored": f"{c.days_before(2).isoformat()}T11:00:00Z",
+            "item": [{"linkId": "underlying-cause-treatment-failed", "answer": [{"valueBoolean": True}]}],
+        }
+    )
     answer = client.post("/cds-services/idds-order-sign", json=c.request()).json()
     a = answer["cards"][0]["extension"]["idds-cds.assessment"]
     assert a["determination"] == "criteria-met"
@@ -335,6 +395,7 @@ def _mappings_with(tmp_path, edit):
     import shutil as _sh
 
     from cds_service.codes import MAPPINGS_DIR
+
     for f in MAPPINGS_DIR.iterdir():
         _sh.copy(f, tmp_path / f.name)
     path = tmp_path / "questionnaire.yaml"
@@ -342,12 +403,20 @@ def _mappings_with(tmp_path, edit):
     return tmp_path
 
 
-@pytest.mark.parametrize("edit,needle", [
-    (lambda t: t.replace("  medication-compliance:\n    type: boolean", "  medication-compliance:\n    type: yesno"), "needs a type"),
-    (lambda t: t.replace("answers: [favorable, unfavorable]", "answers: [favorable, so-so]"), "so-so"),
-    (lambda t: t.replace("  medication-compliance:", "  medication-adherence:"), "medication-adherence"),
-    (lambda t: t.replace("  flag: [\"{code}\"]", "  flags: [\"{code}\"]"), "flags"),
-])
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (
+            lambda t: t.replace(
+                "  medication-compliance:\n    type: boolean", "  medication-compliance:\n    type: yesno"
+            ),
+            "needs a type",
+        ),
+        (lambda t: t.replace("answers: [favorable, unfavorable]", "answers: [favorable, so-so]"), "so-so"),
+        (lambda t: t.replace("  medication-compliance:", "  medication-adherence:"), "medication-adherence"),
+        (lambda t: t.replace('  flag: ["{code}"]', '  flags: ["{code}"]'), "flags"),
+    ],
+)
 def test_a_broken_questionnaire_mapping_stops_loading(tmp_path, edit, needle):
     from cds_service.codes import MappingFileError
     from cds_service.questionnaire.spec import load_spec

@@ -22,7 +22,9 @@ def server():
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "cds_service.app:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -51,6 +53,10 @@ def test_hand_built_order_select_round_trips(server):
     (card,) = result["cards"]
     a = card["extension"]["idds-cds.assessment"]
     assert (a["policy"]["id"], a["order"]["phase"], a["indication"], a["determination"]) == (
-        "cigna-cmm-210", "replacement", "spasticity", "criteria-met")
+        "cigna-cmm-210",
+        "replacement",
+        "spasticity",
+        "criteria-met",
+    )
     # order-select with no documentation asked for carries CRD coverage information (hook-19)
     assert result["systemActions"][0]["resource"]["id"] == "pump-1"

@@ -62,7 +62,9 @@ def test_bundle_is_valid_fhir_with_tagged_draft_orders(pid):
 @pytest.mark.parametrize("pid", sorted(EXPECTED))
 def test_service_gives_the_expected_determination(client, templates, pid):
     entry = EXPECTED[pid]
-    status, body, _ = fire.fire(client, "", fire.load_bundle(pid, EXPECTED), entry["hook"], templates=templates[entry["hook"]])
+    status, body, _ = fire.fire(
+        client, "", fire.load_bundle(pid, EXPECTED), entry["hook"], templates=templates[entry["hook"]]
+    )
     assert status == 200, body
     problems = fire.mismatches(entry["expected"], fire.determinations(body))
     assert not problems, f"{pid} ({entry['shows']}): {problems}"
@@ -70,7 +72,9 @@ def test_service_gives_the_expected_determination(client, templates, pid):
 
 @pytest.mark.parametrize("hook", sorted(fire.SERVICE_FOR_HOOK))
 def test_both_hooks_agree_for_a_patient(client, templates, hook):
-    status, body, _ = fire.fire(client, "", fire.load_bundle("cigna-pain-trial-gaps"), hook, templates=templates[hook])
+    status, body, _ = fire.fire(
+        client, "", fire.load_bundle("cigna-pain-trial-gaps"), hook, templates=templates[hook]
+    )
     assert status == 200
     assert fire.determinations(body) == {"cigna-cmm-210@2026-08-04": ["documentation-incomplete"]}
 
@@ -82,7 +86,9 @@ def test_prefetch_answers_each_discovery_template_from_the_bundle(templates):
     assert set(prefetch) == set(templates["order-select"])
     assert prefetch["patient"]["id"] == "replacement-battery-near-end"
     devices = prefetch["devices"]
-    assert devices["type"] == "searchset" and [e["resource"]["resourceType"] for e in devices["entry"]] == ["Device"]
+    assert devices["type"] == "searchset" and [e["resource"]["resourceType"] for e in devices["entry"]] == [
+        "Device"
+    ]
     assert prefetch["coverage"]["total"] == 0  # no Coverage: a comparison across payers
     assert request["context"]["selections"] == ["ServiceRequest/replacement-battery-near-end-sr-1"]
     drafts = [e["resource"]["id"] for e in request["context"]["draftOrders"]["entry"]]
@@ -91,12 +97,29 @@ def test_prefetch_answers_each_discovery_template_from_the_bundle(templates):
 
 def test_template_search_filters_by_patient_and_status():
     resources = [
-        {"resourceType": "Coverage", "id": "a", "status": "active", "beneficiary": {"reference": "Patient/p"}},
-        {"resourceType": "Coverage", "id": "b", "status": "cancelled", "beneficiary": {"reference": "Patient/p"}},
-        {"resourceType": "Coverage", "id": "c", "status": "active", "beneficiary": {"reference": "Patient/q"}},
+        {
+            "resourceType": "Coverage",
+            "id": "a",
+            "status": "active",
+            "beneficiary": {"reference": "Patient/p"},
+        },
+        {
+            "resourceType": "Coverage",
+            "id": "b",
+            "status": "cancelled",
+            "beneficiary": {"reference": "Patient/p"},
+        },
+        {
+            "resourceType": "Coverage",
+            "id": "c",
+            "status": "active",
+            "beneficiary": {"reference": "Patient/q"},
+        },
     ]
     warnings: list[str] = []
-    found = fire.answer("Coverage?patient={{context.patientId}}&status=active&_sort=x", "p", resources, warnings)
+    found = fire.answer(
+        "Coverage?patient={{context.patientId}}&status=active&_sort=x", "p", resources, warnings
+    )
     assert [e["resource"]["id"] for e in found["entry"]] == ["a"]
     assert fire.answer("Patient/{{context.patientId}}", "p", resources, warnings) is None
     fire.answer("Coverage?patient=p&payor=x", "p", resources, warnings)
@@ -116,7 +139,9 @@ def test_fire_prints_gaps_with_their_policy_sentence_and_flags_a_mismatch(client
     wrong["cigna-pain-trial-gaps"]["expected"] = {"cigna-cmm-210@2026-08-04": "criteria-met"}
     monkeypatch.setattr(fire, "load_expected", lambda: wrong)
     problems = fire.run(client, "", ["cigna-pain-trial-gaps"], out=io.StringIO())
-    assert problems == ["cigna-pain-trial-gaps: cigna-cmm-210@2026-08-04: expected criteria-met, got documentation-incomplete"]
+    assert problems == [
+        "cigna-pain-trial-gaps: cigna-cmm-210@2026-08-04: expected criteria-met, got documentation-incomplete"
+    ]
 
 
 def test_fire_command_line_exits_non_zero_when_the_service_is_unreachable(capsys):

@@ -31,19 +31,24 @@ def with_settings(loaded: Services, **update) -> Services:
 
 # -- item 6: the audience comes from configuration only ------------------------------------------------
 
+
 def test_auth_on_without_a_public_base_url_refuses_to_start(loaded, tmp_path):
     app = create_app(with_settings(loaded, require_auth=True, trusted_issuers_file=issuers_file(tmp_path)))
-    with pytest.raises(ValueError, match="IDDS_PUBLIC_BASE_URL"):
-        with TestClient(app):
-            pass
+    with pytest.raises(ValueError, match="IDDS_PUBLIC_BASE_URL"), TestClient(app):
+        pass
 
 
 def test_auth_on_with_a_plain_http_public_base_url_refuses_to_start(loaded, tmp_path):
-    app = create_app(with_settings(loaded, require_auth=True, trusted_issuers_file=issuers_file(tmp_path),
-                                   public_base_url="http://cds.example-hospital.org"))
-    with pytest.raises(ValueError, match="must be https"):
-        with TestClient(app):
-            pass
+    app = create_app(
+        with_settings(
+            loaded,
+            require_auth=True,
+            trusted_issuers_file=issuers_file(tmp_path),
+            public_base_url="http://cds.example-hospital.org",
+        )
+    )
+    with pytest.raises(ValueError, match="must be https"), TestClient(app):
+        pass
 
 
 def test_a_token_minted_for_the_host_the_caller_names_is_refused(loaded, tmp_path):
@@ -56,8 +61,11 @@ def test_a_token_minted_for_the_host_the_caller_names_is_refused(loaded, tmp_pat
 
 
 def test_the_audience_ignores_host_and_forwarded_headers(loaded, tmp_path):
-    app = create_app(with_settings(loaded, require_auth=True, trusted_issuers_file=issuers_file(tmp_path),
-                                   public_base_url=BASE))
+    app = create_app(
+        with_settings(
+            loaded, require_auth=True, trusted_issuers_file=issuers_file(tmp_path), public_base_url=BASE
+        )
+    )
     with TestClient(app, base_url="http://evil.example") as c:
         forged = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}
         r = c.post(SIGN, json=request_body(), headers=bearer(token(base="https://evil.example")) | forged)
@@ -80,6 +88,7 @@ def test_forwarded_headers_are_believed_only_from_a_configured_proxy(loaded):
 
 # -- capability URLs expire ------------------------------------------------------------------------------
 
+
 def test_an_assessment_link_stops_working_after_its_time_to_live(loaded):
     services = with_settings(loaded, assessment_ttl_seconds=600)
     now = [time.time()]
@@ -95,8 +104,19 @@ def test_an_assessment_link_stops_working_after_its_time_to_live(loaded):
 
 # -- security headers everywhere -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/cds-services", "/policies", "/policies/cigna-cmm-210/2026-08-04",
-                                  "/fhir/CodeSystem/idds", "/assessments/unknown", "/smart/checklist", "/openapi.json"])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/cds-services",
+        "/policies",
+        "/policies/cigna-cmm-210/2026-08-04",
+        "/fhir/CodeSystem/idds",
+        "/assessments/unknown",
+        "/smart/checklist",
+        "/openapi.json",
+    ],
+)
 def test_every_answer_carries_nosniff_and_a_csp_with_frame_ancestors(loaded, path):
     with TestClient(create_app(with_settings(loaded, frame_ancestors="https://ehr.example.org"))) as c:
         r = c.get(path)
@@ -108,13 +128,14 @@ def test_every_answer_carries_nosniff_and_a_csp_with_frame_ancestors(loaded, pat
 
 
 def test_the_checklist_has_no_inline_event_handler_the_csp_would_block(loaded):
-    from cds_service.smart.html import View, summary_page, checklist_page
+    from cds_service.smart.html import View, checklist_page, summary_page
 
     for page in (checklist_page(View([]), False), summary_page(View([]))):
         assert "onclick" not in page and "data-print" in page
 
 
 # -- feedback: capped, and only for cards the service answered --------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def open_client(loaded):
@@ -151,6 +172,7 @@ def test_feedback_with_a_huge_comment_is_refused(open_client):
 
 # -- a hostile key server ----------------------------------------------------------------------------------
 
+
 def test_a_drip_feeding_key_server_cannot_hold_the_call(loaded, tmp_path):
     import asyncio
 
@@ -164,8 +186,15 @@ def test_a_drip_feeding_key_server_cannot_hold_the_call(loaded, tmp_path):
             await asyncio.sleep(0.1)
             yield b" "
 
-    app = create_app(with_settings(loaded, require_auth=True, trusted_issuers_file=issuers_file(tmp_path),
-                                   public_base_url=BASE, auth_jwks_timeout_seconds=0.5))
+    app = create_app(
+        with_settings(
+            loaded,
+            require_auth=True,
+            trusted_issuers_file=issuers_file(tmp_path),
+            public_base_url=BASE,
+            auth_jwks_timeout_seconds=0.5,
+        )
+    )
     with TestClient(app) as c, respx.mock() as mock:
         mock.get(JKU).mock(side_effect=lambda request: httpx.Response(200, content=drip()))
         started = time.monotonic()

@@ -40,7 +40,9 @@ def replacement(patient_id: str = "pat-1") -> Chart:
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory) -> Services:
     db = tmp_path_factory.mktemp("sec-fetch") / "audit.sqlite"
-    return Services.load(Settings(allowed_fhir_servers=EHR, fhir_timeout_seconds=0.5, database_url=f"sqlite:///{db}"))
+    return Services.load(
+        Settings(allowed_fhir_servers=EHR, fhir_timeout_seconds=0.5, database_url=f"sqlite:///{db}")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +59,14 @@ def hostile():
 
 @pytest.fixture(scope="module")
 def hostile_client(loaded, hostile):
-    s = loaded.settings.model_copy(update={
-        "allowed_fhir_servers": ",".join(hostile.base(m) for m in MODES),
-        "fhir_timeout_seconds": 0.5, "fhir_deadline_seconds": 1.0, "fhir_max_response_bytes": 1_000_000})
+    s = loaded.settings.model_copy(
+        update={
+            "allowed_fhir_servers": ",".join(hostile.base(m) for m in MODES),
+            "fhir_timeout_seconds": 0.5,
+            "fhir_deadline_seconds": 1.0,
+            "fhir_max_response_bytes": 1_000_000,
+        }
+    )
     with TestClient(create_app(replace(loaded, settings=s))) as c:
         yield c
 
@@ -95,7 +102,9 @@ def test_a_patient_id_with_control_or_non_ascii_characters_is_never_a_500(client
     _ok(r)
 
 
-@pytest.mark.parametrize("server", [EHR + "/\x01x", EHR + "/\u00e9", EHR + "/a b", EHR + "/\r\nHost: evil"], ids=repr)
+@pytest.mark.parametrize(
+    "server", [EHR + "/\x01x", EHR + "/\u00e9", EHR + "/a b", EHR + "/\r\nHost: evil"], ids=repr
+)
 def test_a_fhir_server_url_with_control_characters_is_never_a_500(client, server):
     body = replacement().request(omit=("observations",), fhir_server=server)
     with respx.mock(assert_all_called=False) as mock:
@@ -131,8 +140,18 @@ def test_the_open_server_checklist_with_such_a_patient_id_is_not_a_500(client, p
 
 # -- item 7: dot segments never pass the allow-list ------------------------------------------------
 
-@pytest.mark.parametrize("server", [EHR + "/../admin", EHR + "/%2e%2e/admin", EHR + "/./x/../../admin",
-                                    EHR + "%2f..%2fadmin", EHR + "/..\\admin", "HTTPS://EHR.EXAMPLE.ORG:443/fhir/../x"])
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        EHR + "/../admin",
+        EHR + "/%2e%2e/admin",
+        EHR + "/./x/../../admin",
+        EHR + "%2f..%2fadmin",
+        EHR + "/..\\admin",
+        "HTTPS://EHR.EXAMPLE.ORG:443/fhir/../x",
+    ],
+)
 def test_a_fhir_server_with_dot_segments_is_not_allowed(loaded, server):
     assert not loaded.settings.fhir_server_allowed(server)
 
@@ -185,6 +204,7 @@ def test_a_redirect_is_not_followed(hostile_client, hostile):
 
 # -- item 2: one deadline for the whole call --------------------------------------------------------
 
+
 def test_a_drip_feeding_server_cannot_hold_the_call_past_the_deadline(hostile_client, hostile):
     body = replacement().request(omit=("observations", "devices"), fhir_server=hostile.base("drip"))
     started = time.monotonic()
@@ -207,6 +227,7 @@ def test_a_server_that_never_answers_is_named_on_the_card(hostile_client, hostil
 
 # -- item 3: answers are streamed and capped ---------------------------------------------------------
 
+
 def test_a_huge_answer_is_dropped_at_the_size_limit_and_named(hostile_client, hostile):
     sent = hostile.sent_bytes
     body = replacement().request(omit=("observations",), fhir_server=hostile.base("huge"))
@@ -214,13 +235,21 @@ def test_a_huge_answer_is_dropped_at_the_size_limit_and_named(hostile_client, ho
     assert "observations: the FHIR server's answer was larger than 1,000,000 bytes" in card["detail"]
     assert card["extension"]["idds-cds.assessment"]["determination"] != "criteria-met"
     time.sleep(0.3)
-    assert hostile.sent_bytes - sent < 15_000_000  # the service stopped reading; the server could not push 30 MB
+    assert (
+        hostile.sent_bytes - sent < 15_000_000
+    )  # the service stopped reading; the server could not push 30 MB
 
 
 def test_all_answers_of_a_call_together_stop_at_the_total_limit(loaded):
     s = loaded.settings.model_copy(update={"fhir_max_response_bytes": 50_000, "fhir_max_total_bytes": 60_000})
-    page = {"resourceType": "Bundle", "type": "searchset",
-            "entry": [{"resource": {"resourceType": "Basic", "id": f"b{i}", "code": {"text": "x" * 300}}} for i in range(100)]}
+    page = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [
+            {"resource": {"resourceType": "Basic", "id": f"b{i}", "code": {"text": "x" * 300}}}
+            for i in range(100)
+        ],
+    }
     with TestClient(create_app(replace(loaded, settings=s))) as c, respx.mock() as mock:
         mock.get(url__startswith=EHR).respond(json=page)
         page_size = len(httpx.Response(200, json=page).content)

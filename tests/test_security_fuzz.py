@@ -65,10 +65,48 @@ DEADLINE = 1.0
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN_MARK = "fuzz-secret-token-"
 
-ODD_STRINGS = ["\x00", "\x01", "\n", "\r\nX-Injected: 1", "\x7f", "\u00e9", "\u202e", "\U0001f489", " ", "%", "%00",
-               "..", "../", "/../admin", "%2e%2e", "%2f", "\\", "?", "#", "&", "=", "'\"<script>", "a" * 300]
-ODD_IDS = ["pat-1", "../../admin/x", "..", ".", "pat\x01", "pat\u00e9", "pat 1", "pat/1", "pat?x=1", "pat#x",
-           "%2e%2e%2fadmin", "a" * 65, "", "\U0001f489", "pat\r\n1"]
+ODD_STRINGS = [
+    "\x00",
+    "\x01",
+    "\n",
+    "\r\nX-Injected: 1",
+    "\x7f",
+    "\u00e9",
+    "\u202e",
+    "\U0001f489",
+    " ",
+    "%",
+    "%00",
+    "..",
+    "../",
+    "/../admin",
+    "%2e%2e",
+    "%2f",
+    "\\",
+    "?",
+    "#",
+    "&",
+    "=",
+    "'\"<script>",
+    "a" * 300,
+]
+ODD_IDS = [
+    "pat-1",
+    "../../admin/x",
+    "..",
+    ".",
+    "pat\x01",
+    "pat\u00e9",
+    "pat 1",
+    "pat/1",
+    "pat?x=1",
+    "pat#x",
+    "%2e%2e%2fadmin",
+    "a" * 65,
+    "",
+    "\U0001f489",
+    "pat\r\n1",
+]
 
 
 def _odd(rng: random.Random) -> str:
@@ -87,15 +125,20 @@ def _json(rng: random.Random, depth: int = 0) -> Any:
         return rng.choice(["", "x", _odd(rng), "2026-13-45", "Patient/pat-1", "urn:uuid:1"])
     if kind in (6, 7):
         return [_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
-    return {rng.choice(["resourceType", "id", "entry", "resource", "code", _odd(rng)]): _json(rng, depth + 1)
-            for _ in range(rng.randint(0, 3))}
+    return {
+        rng.choice(["resourceType", "id", "entry", "resource", "code", _odd(rng)]): _json(rng, depth + 1)
+        for _ in range(rng.randint(0, 3))
+    }
 
 
 class Fuzzer:
     def __init__(self, rng: random.Random, hostile: HostileFhir):
         self.rng = rng
         self.hostile = hostile
-        self.bases = {k: [base_request(k, h) for h in SERVICES] for k in ("spasticity", "replacement", "pain", "no-payer")}
+        self.bases = {
+            k: [base_request(k, h) for h in SERVICES]
+            for k in ("spasticity", "replacement", "pain", "no-payer")
+        }
         self.n = 0
         self.instance = ""
 
@@ -114,8 +157,18 @@ class Fuzzer:
         r = self.rng.random()
         if r < 0.7:
             return base
-        return base + self.rng.choice(["/../admin", "/%2e%2e/admin", "/./x", "/" + _odd(self.rng), "?x=1", "#f",
-                                       "/../../" + "admin", "\\..\\admin"])
+        return base + self.rng.choice(
+            [
+                "/../admin",
+                "/%2e%2e/admin",
+                "/./x",
+                "/" + _odd(self.rng),
+                "?x=1",
+                "#f",
+                "/../../" + "admin",
+                "\\..\\admin",
+            ]
+        )
 
     def hook(self) -> tuple[str, dict[str, Any]]:
         rng = self.rng
@@ -131,7 +184,9 @@ class Fuzzer:
             req["context"]["patientId"] = rng.choice(ODD_IDS)
         if rng.random() < 0.02:  # many orders in one call
             entries = req["context"]["draftOrders"]["entry"]
-            req["context"]["draftOrders"]["entry"] = [copy.deepcopy(entries[0]) for _ in range(rng.randint(30, 200))]
+            req["context"]["draftOrders"]["entry"] = [
+                copy.deepcopy(entries[0]) for _ in range(rng.randint(30, 200))
+            ]
             for i, e in enumerate(req["context"]["draftOrders"]["entry"]):
                 e["resource"]["id"] = f"many-{i}"
         for _ in range(rng.randint(0, 3)):
@@ -180,8 +235,11 @@ async def _one(client: httpx.AsyncClient, fuzz: Fuzzer, run: Run) -> None:
         if roll < 0.70:
             service, req = fuzz.hook()
             mine = fuzz.instance  # read before any await: the workers share the fuzzer
-            r = await client.post(service, content=json.dumps(req, ensure_ascii=rng.random() < 0.5).encode(),
-                                  headers={"Content-Type": "application/json"})
+            r = await client.post(
+                service,
+                content=json.dumps(req, ensure_ascii=rng.random() < 0.5).encode(),
+                headers={"Content-Type": "application/json"},
+            )
             took = time.monotonic() - started
             instance = req.get("hookInstance")
             if r.status_code == 200:
@@ -198,21 +256,35 @@ async def _one(client: httpx.AsyncClient, fuzz: Fuzzer, run: Run) -> None:
                 content = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 200)))
             else:
                 content = json.dumps(_json(rng)).encode()
-            r = await client.post(rng.choice(list(SERVICES.values())), content=content,
-                                  headers={"Content-Type": "application/json"})
+            r = await client.post(
+                rng.choice(list(SERVICES.values())),
+                content=content,
+                headers={"Content-Type": "application/json"},
+            )
         elif roll < 0.82:
             kind = "feedback"
-            outcomes = [{"card": rng.choice([str(uuid.uuid4()), _odd(rng), ""]),
-                         "outcome": rng.choice(["accepted", "overridden", "x"]), "outcomeTimestamp": "2026-09-14T10:00:00Z",
-                         "overrideReason": {"userComment": "c" * rng.choice([0, 10, 5000])}}
-                        for _ in range(rng.choice([0, 1, 2, 25]))]
-            r = await client.post(rng.choice(list(SERVICES.values())) + "/feedback",
-                                  json={"feedback": outcomes} if rng.random() < 0.8 else _json(rng))
+            outcomes = [
+                {
+                    "card": rng.choice([str(uuid.uuid4()), _odd(rng), ""]),
+                    "outcome": rng.choice(["accepted", "overridden", "x"]),
+                    "outcomeTimestamp": "2026-09-14T10:00:00Z",
+                    "overrideReason": {"userComment": "c" * rng.choice([0, 10, 5000])},
+                }
+                for _ in range(rng.choice([0, 1, 2, 25]))
+            ]
+            r = await client.post(
+                rng.choice(list(SERVICES.values())) + "/feedback",
+                json={"feedback": outcomes} if rng.random() < 0.8 else _json(rng),
+            )
         else:
             kind = "browser"
             choice = rng.random()
             if choice < 0.45:
-                params = {"iss": fuzz.server(), "patient": rng.choice(ODD_IDS), "order": rng.choice(["", _odd(rng)])}
+                params = {
+                    "iss": fuzz.server(),
+                    "patient": rng.choice(ODD_IDS),
+                    "order": rng.choice(["", _odd(rng)]),
+                }
                 r = await client.get(rng.choice(["/smart/checklist", "/smart/summary"]), params=params)
             elif choice < 0.6:
                 r = await client.get("/smart/launch", params={"iss": fuzz.server(), "launch": _odd(rng)})
@@ -221,8 +293,16 @@ async def _one(client: httpx.AsyncClient, fuzz: Fuzzer, run: Run) -> None:
             elif choice < 0.9:
                 r = await client.get("/assessments/" + quote(_odd(rng), safe=""))
             else:
-                r = await client.get(rng.choice(["/policies", "/cds-services", "/fhir/CodeSystem/idds",
-                                                 "/policies/x/" + str(rng.random())]))
+                r = await client.get(
+                    rng.choice(
+                        [
+                            "/policies",
+                            "/cds-services",
+                            "/fhir/CodeSystem/idds",
+                            "/policies/x/" + str(rng.random()),
+                        ]
+                    )
+                )
     except (httpx.HTTPError, AssertionError, ValueError) as exc:
         run.fail(f"{kind}: {type(exc).__name__}: {exc}")
         return
@@ -255,12 +335,19 @@ def instance(tmp_path_factory):
     with HostileFhir(drip_seconds=3, drip_interval=0.05, huge_bytes=20_000_000) as hostile:
         settings = Settings(
             allowed_fhir_servers=",".join(hostile.base(m) for m in MODES),
-            fhir_timeout_seconds=0.5, fhir_deadline_seconds=DEADLINE, fhir_max_response_bytes=1_000_000,
-            fhir_max_total_bytes=4_000_000, database_url=f"sqlite:///{db_dir / 'audit.sqlite'}")
+            fhir_timeout_seconds=0.5,
+            fhir_deadline_seconds=DEADLINE,
+            fhir_max_response_bytes=1_000_000,
+            fhir_max_total_bytes=4_000_000,
+            database_url=f"sqlite:///{db_dir / 'audit.sqlite'}",
+        )
         app = create_app(Services.load(settings))
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                               proxy_headers=False, access_log=True))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False, access_log=True
+            )
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         for _ in range(200):
@@ -288,7 +375,9 @@ def test_a_running_instance_under_fuzzing_never_answers_a_server_error(instance)
     started = time.monotonic()
 
     async def drive() -> None:
-        limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY, keepalive_expiry=2)
+        limits = httpx.Limits(
+            max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY, keepalive_expiry=2
+        )
         async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
             queue = iter(range(REQUESTS))
 
@@ -304,8 +393,17 @@ def test_a_running_instance_under_fuzzing_never_answers_a_server_error(instance)
     elapsed = time.monotonic() - started
     store = store_for(settings)
     with Session(store.engine) as s:
-        counts = dict(s.execute(select(HookCall.hook_instance, func.count()).where(
-            HookCall.hook_instance.in_(run.hook_200[:30000])).group_by(HookCall.hook_instance)).all()) if run.hook_200 else {}
+        counts = (
+            dict(
+                s.execute(
+                    select(HookCall.hook_instance, func.count())
+                    .where(HookCall.hook_instance.in_(run.hook_200[:30000]))
+                    .group_by(HookCall.hook_instance)
+                ).all()
+            )
+            if run.hook_200
+            else {}
+        )
     unrecorded = [i for i in run.hook_200 if counts.get(i) != 1]
     logs = "\n".join(tap.lines)
     leaked_in_logs = TOKEN_MARK in logs
@@ -315,20 +413,31 @@ def test_a_running_instance_under_fuzzing_never_answers_a_server_error(instance)
     leaked_in_db = TOKEN_MARK.encode() in db_bytes
     seconds = sorted(run.hook_seconds)
     figures = {
-        "profile": "long" if LONG else "quick", "seed": SEED, "requests_sent": run.sent, "requests_planned": REQUESTS,
-        "elapsed_seconds": round(elapsed, 1), "budget_seconds": BUDGET_SECONDS, "concurrency": CONCURRENCY,
-        "by_kind": dict(run.by_kind), "statuses": {str(k): v for k, v in sorted(run.statuses.items())},
+        "profile": "long" if LONG else "quick",
+        "seed": SEED,
+        "requests_sent": run.sent,
+        "requests_planned": REQUESTS,
+        "elapsed_seconds": round(elapsed, 1),
+        "budget_seconds": BUDGET_SECONDS,
+        "concurrency": CONCURRENCY,
+        "by_kind": dict(run.by_kind),
+        "statuses": {str(k): v for k, v in sorted(run.statuses.items())},
         "server_errors": sum(v for k, v in run.statuses.items() if k >= 500) - run.gateway_pages,
-        "smart_502_pages": run.gateway_pages, "client_failures": run.failures,
+        "smart_502_pages": run.gateway_pages,
+        "client_failures": run.failures,
         "assessments_failed_internally": internal_errors,
-        "hook_200": len(run.hook_200), "hook_200_without_exactly_one_audit_record": len(unrecorded),
+        "hook_200": len(run.hook_200),
+        "hook_200_without_exactly_one_audit_record": len(unrecorded),
         "hook_200_seconds_p50": round(seconds[len(seconds) // 2], 3) if seconds else None,
         "hook_200_seconds_p99": round(seconds[int(len(seconds) * 0.99)], 3) if seconds else None,
         "hook_200_seconds_max": round(seconds[-1], 3) if seconds else None,
         "fhir_deadline_seconds": DEADLINE,
-        "hostile_server_requests": len(hostile.hits), "requests_outside_allowed_base": len(hostile.escapes),
-        "token_in_logs": leaked_in_logs, "token_in_audit_db": leaked_in_db,
-        "max_rss_mb_before": round(rss_before / 1024), "max_rss_mb_after": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "hostile_server_requests": len(hostile.hits),
+        "requests_outside_allowed_base": len(hostile.escapes),
+        "token_in_logs": leaked_in_logs,
+        "token_in_audit_db": leaked_in_db,
+        "max_rss_mb_before": round(rss_before / 1024),
+        "max_rss_mb_after": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     out = ROOT / "var" / f"fuzz-last-{figures['profile']}.json"
     out.parent.mkdir(exist_ok=True)

@@ -49,6 +49,7 @@ def replacement() -> Chart:
 
 # -- item 4: a chunked body is not read past the limit ----------------------------------------------
 
+
 def test_a_chunked_body_without_content_length_is_not_read_past_the_limit(loaded):
     """httpx's ASGI transport hands the body over as the app asks for it (the TestClient reads it whole first)."""
     s = loaded.settings.model_copy(update={"max_body_bytes": 100_000})
@@ -77,6 +78,7 @@ def test_a_declared_content_length_past_the_limit_is_refused_unread(loaded):
 
 
 # -- item 5: orders per call are capped, and the assessment runs off the event loop ---------------
+
 
 def _many_orders(n: int) -> dict:
     c = replacement()
@@ -129,7 +131,9 @@ def test_a_slow_assessment_does_not_stall_other_calls(loaded, monkeypatch):
     monkeypatch.setattr(app_module, "assess_hook", slow)
     with TestClient(create_app(loaded)) as c:
         result = {}
-        t = threading.Thread(target=lambda: result.setdefault("hook", c.post(SIGN, json=replacement().request())))
+        t = threading.Thread(
+            target=lambda: result.setdefault("hook", c.post(SIGN, json=replacement().request()))
+        )
         t.start()
         time.sleep(0.3)
         started = time.monotonic()
@@ -154,11 +158,14 @@ def test_a_call_assessed_in_a_worker_thread_still_leaves_its_audit_record(loaded
     store = store_for(loaded.settings)
     with Session(store.engine) as s:
         call = s.scalars(select(HookCall).where(HookCall.hook_instance == body["hookInstance"])).one()
-        n = s.scalar(select(func.count()).select_from(AssessmentRow).where(AssessmentRow.hook_call_id == call.id))
+        n = s.scalar(
+            select(func.count()).select_from(AssessmentRow).where(AssessmentRow.hook_call_id == call.id)
+        )
     assert call.status_code == 200 and call.cards == len(r.json()["cards"]) == n
 
 
 # -- unreadable dates: said on a card, never dropped or a 412 ------------------------------------------
+
 
 def test_an_idds_order_with_an_unreadable_date_gets_a_card_saying_so(client):
     body = replacement().request()
@@ -216,4 +223,7 @@ def test_a_draft_medication_request_based_on_a_null_reference_is_not_an_internal
     r = client.post(SIGN, json=body)
     assert r.status_code == 200
     assert "assessment failed" not in caplog.text
-    assert all(card["summary"] != "Coverage requirements could not be assessed for this order" for card in r.json()["cards"])
+    assert all(
+        card["summary"] != "Coverage requirements could not be assessed for this order"
+        for card in r.json()["cards"]
+    )

@@ -22,7 +22,9 @@ from .test_smart_launch import EHR, SMART_CONFIG, TOKEN_URL, FakeEhr, gaps_chart
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory) -> Services:
     db = tmp_path_factory.mktemp("sec-smart") / "audit.sqlite"
-    return Services.load(Settings(allowed_fhir_servers=EHR, fhir_timeout_seconds=2, database_url=f"sqlite:///{db}"))
+    return Services.load(
+        Settings(allowed_fhir_servers=EHR, fhir_timeout_seconds=2, database_url=f"sqlite:///{db}")
+    )
 
 
 def app_with(loaded: Services, **update):
@@ -35,13 +37,16 @@ def _set_cookies(response) -> dict[str, str]:
 
 # -- item 8: login CSRF ----------------------------------------------------------------------------------
 
+
 def test_a_valid_state_from_another_browser_is_refused(loaded):
     app = app_with(loaded)
     ehr = FakeEhr(gaps_chart())
     with TestClient(app) as victim, TestClient(app) as attacker, respx.mock(assert_all_called=False) as mock:
         mock_ehr(mock, ehr)
         q = launch(attacker)  # the attacker starts a launch and takes its state to the victim's browser
-        r = victim.get("/smart/callback", params={"code": "attackers-code", "state": q["state"]}, follow_redirects=False)
+        r = victim.get(
+            "/smart/callback", params={"code": "attackers-code", "state": q["state"]}, follow_redirects=False
+        )
         assert r.status_code == 400 and "not started in this browser" in r.text
         assert not [c for c in mock.calls if str(c.request.url) == TOKEN_URL]  # the code was never exchanged
         assert "idds_smart_session" not in r.headers.get("set-cookie", "")
@@ -54,7 +59,9 @@ def test_another_browser_cannot_cancel_a_launch(loaded):
         q = launch(victim)
         attacker.get("/smart/callback", params={"error": "access_denied", "state": q["state"]})
         attacker.get("/smart/callback", params={"code": "x", "state": q["state"]})
-        r = victim.get("/smart/callback", params={"code": "code-1", "state": q["state"]}, follow_redirects=False)
+        r = victim.get(
+            "/smart/callback", params={"code": "code-1", "state": q["state"]}, follow_redirects=False
+        )
     assert r.status_code == 303, r.text
 
 
@@ -74,9 +81,14 @@ def test_the_browser_that_started_the_launch_completes_it(loaded):
 
 # -- redirect URI and cookies from configuration ----------------------------------------------------------
 
+
 def test_with_auth_on_the_redirect_uri_comes_from_configuration_not_the_host(loaded, tmp_path):
-    app = app_with(loaded, require_auth=True, trusted_issuers_file=issuers_file(tmp_path),
-                   public_base_url="https://cds.example-hospital.org")
+    app = app_with(
+        loaded,
+        require_auth=True,
+        trusted_issuers_file=issuers_file(tmp_path),
+        public_base_url="https://cds.example-hospital.org",
+    )
     with TestClient(app, base_url="http://evil.example") as c, respx.mock(assert_all_called=False) as mock:
         mock_ehr(mock, FakeEhr(gaps_chart()))
         r = c.get("/smart/launch", params={"launch": "l-1", "iss": EHR}, follow_redirects=False)
@@ -100,19 +112,27 @@ def test_the_session_cookie_is_secure_by_configuration_not_by_the_request_scheme
     cookie from an http URL.)"""
     ehr = FakeEhr(gaps_chart())
     for secure, base in ((True, "http://testserver"), (False, "https://testserver")):
-        with TestClient(app_with(loaded, secure_cookies=secure), base_url=base) as c, respx.mock(assert_all_called=False) as mock:
+        with (
+            TestClient(app_with(loaded, secure_cookies=secure), base_url=base) as c,
+            respx.mock(assert_all_called=False) as mock,
+        ):
             mock_ehr(mock, ehr)
             first = c.get("/smart/launch", params={"launch": "l-1", "iss": EHR}, follow_redirects=False)
             state = parse_qs(urlsplit(first.headers["location"]).query)["state"][0]
             nonce = _set_cookies(first)["idds_smart_launch"].split(";")[0].split("=", 1)[1]
             c.cookies.clear()
-            r = c.get("/smart/callback", params={"code": "code-1", "state": state}, follow_redirects=False,
-                      headers={"Cookie": f"idds_smart_launch={nonce}"})
+            r = c.get(
+                "/smart/callback",
+                params={"code": "code-1", "state": state},
+                follow_redirects=False,
+                headers={"Cookie": f"idds_smart_launch={nonce}"},
+            )
         session = _set_cookies(r)["idds_smart_session"]
         assert ("secure" in session.lower().split("; ")) is secure, session
 
 
 # -- the sign-in never over plain http ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("endpoint", ["token_endpoint", "authorization_endpoint"])
 def test_a_plain_http_token_or_authorize_endpoint_is_refused(loaded, endpoint):
@@ -125,23 +145,45 @@ def test_a_plain_http_token_or_authorize_endpoint_is_refused(loaded, endpoint):
 
 def test_a_loopback_http_authorization_server_is_allowed_only_with_auth_off(loaded, tmp_path):
     local = "http://127.0.0.1:9/fhir"
-    config = {"authorization_endpoint": "http://127.0.0.1:9/authorize", "token_endpoint": "http://127.0.0.1:9/token",
-              "code_challenge_methods_supported": ["S256"]}
-    with TestClient(app_with(loaded, allowed_fhir_servers=local)) as c, respx.mock(assert_all_called=False) as mock:
+    config = {
+        "authorization_endpoint": "http://127.0.0.1:9/authorize",
+        "token_endpoint": "http://127.0.0.1:9/token",
+        "code_challenge_methods_supported": ["S256"],
+    }
+    with (
+        TestClient(app_with(loaded, allowed_fhir_servers=local)) as c,
+        respx.mock(assert_all_called=False) as mock,
+    ):
         mock.get(f"{local}/.well-known/smart-configuration").respond(200, json=config)
-        assert c.get("/smart/launch", params={"launch": "l", "iss": local}, follow_redirects=False).status_code == 302
-    app = app_with(loaded, allowed_fhir_servers=local, require_auth=True, trusted_issuers_file=issuers_file(tmp_path),
-                   public_base_url="https://cds.example-hospital.org")
+        assert (
+            c.get("/smart/launch", params={"launch": "l", "iss": local}, follow_redirects=False).status_code
+            == 302
+        )
+    app = app_with(
+        loaded,
+        allowed_fhir_servers=local,
+        require_auth=True,
+        trusted_issuers_file=issuers_file(tmp_path),
+        public_base_url="https://cds.example-hospital.org",
+    )
     with TestClient(app) as c, respx.mock(assert_all_called=False) as mock:
         mock.get(f"{local}/.well-known/smart-configuration").respond(200, json=config)
-        assert c.get("/smart/launch", params={"launch": "l", "iss": local}, follow_redirects=False).status_code == 502
+        assert (
+            c.get("/smart/launch", params={"launch": "l", "iss": local}, follow_redirects=False).status_code
+            == 502
+        )
 
 
 # -- the open-server checklist ---------------------------------------------------------------------------------
 
+
 def test_the_open_server_checklist_is_off_when_auth_is_on(loaded, tmp_path):
-    app = app_with(loaded, require_auth=True, trusted_issuers_file=issuers_file(tmp_path),
-                   public_base_url="https://cds.example-hospital.org")
+    app = app_with(
+        loaded,
+        require_auth=True,
+        trusted_issuers_file=issuers_file(tmp_path),
+        public_base_url="https://cds.example-hospital.org",
+    )
     with TestClient(app) as c, respx.mock(assert_all_called=False) as mock:
         mock.get(url__startswith=EHR).respond(200, json={"resourceType": "Bundle"})
         r = c.get("/smart/checklist", params={"iss": EHR, "patient": "pat-9"})
@@ -152,7 +194,9 @@ def test_the_open_server_checklist_is_off_when_auth_is_on(loaded, tmp_path):
 def test_a_token_response_with_a_patient_that_is_not_a_fhir_id_is_refused(loaded):
     ehr = FakeEhr(gaps_chart())
     with TestClient(app_with(loaded)) as c, respx.mock(assert_all_called=False) as mock:
-        mock_ehr(mock, ehr, token_body={"access_token": "at-1", "token_type": "Bearer", "patient": "../../admin/x"})
+        mock_ehr(
+            mock, ehr, token_body={"access_token": "at-1", "token_type": "Bearer", "patient": "../../admin/x"}
+        )
         q = launch(c)
         r = c.get("/smart/callback", params={"code": "code-1", "state": q["state"]}, follow_redirects=False)
     assert r.status_code == 502 and not [x for x in mock.calls if "admin" in str(x.request.url)]
@@ -174,7 +218,9 @@ def test_a_drip_feeding_authorization_server_cannot_hold_the_launch(loaded, monk
 
     monkeypatch.setattr(routes, "smart_settings", lambda: SmartSettings(http_timeout_seconds=0.5))
     with TestClient(app_with(loaded)) as c, respx.mock(assert_all_called=False) as mock:
-        mock.get(f"{EHR}/.well-known/smart-configuration").mock(side_effect=lambda request: httpx.Response(200, content=drip()))
+        mock.get(f"{EHR}/.well-known/smart-configuration").mock(
+            side_effect=lambda request: httpx.Response(200, content=drip())
+        )
         started = time.monotonic()
         r = c.get("/smart/launch", params={"launch": "l-1", "iss": EHR}, follow_redirects=False)
         took = time.monotonic() - started

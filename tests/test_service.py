@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
 import respx
@@ -53,20 +51,33 @@ def cards_for(body, policy):
 
 # -- discovery --------------------------------------------------------------
 
+
 def test_discovery_lists_one_service_per_hook_with_prefetch_and_crd_extension(client):
     services = client.get("/cds-services").json()["services"]
     assert {s["hook"] for s in services} == {"order-select", "order-sign"}
     for s in services:
         assert s["id"] and s["title"] and s["description"]
-        assert set(s["prefetch"]) == {"patient", "coverage", "conditions", "observations", "medications",
-                                      "procedures", "devices", "allergies", "questionnaireResponses"}
+        assert set(s["prefetch"]) == {
+            "patient",
+            "coverage",
+            "conditions",
+            "observations",
+            "medications",
+            "procedures",
+            "devices",
+            "allergies",
+            "questionnaireResponses",
+        }
         assert all("{{context.patientId}}" in q for q in s["prefetch"].values())
-        assert s["prefetch"]["coverage"].startswith("Coverage?") and "status=active" in s["prefetch"]["coverage"]
+        assert (
+            s["prefetch"]["coverage"].startswith("Coverage?") and "status=active" in s["prefetch"]["coverage"]
+        )
         assert s["extension"]["davinci-crd.version"]
         assert {o["code"] for o in s["extension"]["davinci-crd.configuration-options"]} >= {"coverage-info"}
 
 
 # -- orders -------------------------------------------------------------------
+
 
 def test_order_sign_assesses_every_draft_order(client):
     c = replacement_chart()
@@ -105,8 +116,12 @@ def test_cards_follow_the_contract_and_cds_hooks(client):
     check_response(body)
     (card,) = body["cards"]
     a = card["extension"]["idds-cds.assessment"]
-    assert a["policy"] == {"id": "cigna-cmm-210", "version": "2026-08-04", "payer": "Cigna (EviCore)",
-                           "title": "CMM-210: Implantable Intrathecal Drug Delivery Systems"}
+    assert a["policy"] == {
+        "id": "cigna-cmm-210",
+        "version": "2026-08-04",
+        "payer": "Cigna (EviCore)",
+        "title": "CMM-210: Implantable Intrathecal Drug Delivery Systems",
+    }
     assert a["order"] == {"reference": "ServiceRequest/sr-1", "code": "62362", "phase": "replacement"}
     assert a["determination"] == "criteria-met" and card["indicator"] == "info"
     assert card["source"]["label"] == "Cigna (EviCore)"
@@ -133,8 +148,11 @@ def test_order_sign_returns_crd_coverage_information_for_each_order(client):
     body = client.post(SIGN, json=replacement_chart().request()).json()
     (action,) = body["systemActions"]
     assert action["type"] == "update" and action["resource"]["id"] == "sr-1"
-    (ext,) = [e for e in action["resource"]["extension"]
-              if e["url"] == "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"]
+    (ext,) = [
+        e
+        for e in action["resource"]["extension"]
+        if e["url"] == "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+    ]
     parts = {e["url"]: e for e in ext["extension"]}
     assert parts["covered"]["valueCode"] == "covered"
     assert parts["coverage"]["valueReference"]["reference"].startswith("Coverage/")
@@ -146,9 +164,14 @@ def test_order_select_sends_coverage_information_only_when_no_documentation_is_n
     complete = client.post(SELECT, json=replacement_chart().request("order-select")).json()
     assert len(complete["systemActions"]) == 1
     gap = replacement_chart()
-    gap.resources["observations"] = [o for o in gap.resources["observations"] if "valueCodeableConcept" not in o]
+    gap.resources["observations"] = [
+        o for o in gap.resources["observations"] if "valueCodeableConcept" not in o
+    ]
     undocumented = client.post(SELECT, json=gap.request("order-select")).json()
-    assert undocumented["cards"][0]["extension"]["idds-cds.assessment"]["determination"] == "documentation-incomplete"
+    assert (
+        undocumented["cards"][0]["extension"]["idds-cds.assessment"]["determination"]
+        == "documentation-incomplete"
+    )
     assert undocumented["systemActions"] == []
 
 
@@ -166,6 +189,7 @@ def test_unknown_payer_is_one_folded_comparison_card_carrying_every_policy(clien
 
 # -- data retrieval -----------------------------------------------------------
 
+
 def _searchset(resources):
     return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
 
@@ -174,8 +198,12 @@ def test_missing_prefetch_is_fetched_from_an_allowed_server_with_the_token(clien
     c = replacement_chart()
     req = c.request(omit=("devices", "observations"), fhir_server=EHR)
     with respx.mock(assert_all_called=True) as mock:
-        devices = mock.get(f"{EHR}/Device", params={"patient": "pat-1"}).respond(json=_searchset(c.resources["devices"]))
-        obs = mock.get(f"{EHR}/Observation", params={"patient": "pat-1"}).respond(json=_searchset(c.resources["observations"]))
+        devices = mock.get(f"{EHR}/Device", params={"patient": "pat-1"}).respond(
+            json=_searchset(c.resources["devices"])
+        )
+        obs = mock.get(f"{EHR}/Observation", params={"patient": "pat-1"}).respond(
+            json=_searchset(c.resources["observations"])
+        )
         body = client.post(SIGN, json=req).json()
     assert devices.calls.last.request.headers["Authorization"] == "Bearer secret-token-xyz"
     assert obs.called
@@ -187,7 +215,9 @@ def test_fetch_follows_next_links_across_pages(client):
     c = replacement_chart()
     observations = c.resources["observations"]
     req = c.request(omit=("observations",), fhir_server=EHR)
-    page1 = _searchset(observations[:1]) | {"link": [{"relation": "next", "url": f"{EHR}/Observation?page=2"}]}
+    page1 = _searchset(observations[:1]) | {
+        "link": [{"relation": "next", "url": f"{EHR}/Observation?page=2"}]
+    }
     page2 = _searchset(observations[1:])
     with respx.mock() as mock:
         mock.get(f"{EHR}/Observation", params={"page": "2"}).respond(json=page2)
@@ -221,7 +251,10 @@ def test_fetch_timing_out_gives_unknown_inputs_and_says_so(client):
 def test_null_or_operationoutcome_prefetch_means_not_available(closed_client):
     c = replacement_chart()
     req = c.request()
-    req["prefetch"]["observations"] = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception"}]}
+    req["prefetch"]["observations"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "exception"}],
+    }
     body = closed_client.post(SIGN, json=req).json()
     assert body["cards"][0]["extension"]["idds-cds.assessment"]["determination"] == "documentation-incomplete"
 
@@ -235,13 +268,18 @@ def test_missing_patient_is_412(closed_client):
 
 # -- bad input ----------------------------------------------------------------
 
-@pytest.mark.parametrize("mutate", [
-    lambda r: r.pop("hook"),
-    lambda r: r.pop("hookInstance"),
-    lambda r: r.pop("context"),
-    lambda r: r["context"].pop("patientId"),
-    lambda r: r.update(hook=42),
-], ids=["no-hook", "no-hookInstance", "no-context", "no-patientId", "hook-not-a-string"])
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda r: r.pop("hook"),
+        lambda r: r.pop("hookInstance"),
+        lambda r: r.pop("context"),
+        lambda r: r["context"].pop("patientId"),
+        lambda r: r.update(hook=42),
+    ],
+    ids=["no-hook", "no-hookInstance", "no-context", "no-patientId", "hook-not-a-string"],
+)
 def test_malformed_request_is_400_operation_outcome(client, mutate):
     req = replacement_chart().request()
     mutate(req)
@@ -263,7 +301,10 @@ def test_malformed_resource_is_reported_on_the_card_not_a_500(client):
     body = client.post(SIGN, json=c.request()).json()
     check_response(body)
     card = body["cards"][0]
-    assert "an observation was not valid FHIR" in card["detail"] and f"Observation/{bad['id']}" not in card["detail"]
+    assert (
+        "an observation was not valid FHIR" in card["detail"]
+        and f"Observation/{bad['id']}" not in card["detail"]
+    )
     assert card["extension"]["idds-cds.assessment"]["determination"] == "documentation-incomplete"
 
 
@@ -277,20 +318,33 @@ def test_resources_of_another_patient_are_ignored_and_reported(client):
 
 def test_feedback_is_validated_and_accepted(client):
     card = client.post(SIGN, json=replacement_chart().request()).json()["cards"][0]["uuid"]
-    ok = client.post(f"{SIGN}/feedback", json={"feedback": [
-        {"card": card, "outcome": "overridden",
-         "overrideReason": {"reason": {"code": "patient-declined"}}, "outcomeTimestamp": "2026-09-14T10:00:00Z"}]})
+    ok = client.post(
+        f"{SIGN}/feedback",
+        json={
+            "feedback": [
+                {
+                    "card": card,
+                    "outcome": "overridden",
+                    "overrideReason": {"reason": {"code": "patient-declined"}},
+                    "outcomeTimestamp": "2026-09-14T10:00:00Z",
+                }
+            ]
+        },
+    )
     assert ok.status_code == 200
     bad = client.post(f"{SIGN}/feedback", json={"feedback": [{"card": "x", "outcome": "maybe"}]})
     assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
 
 
 def test_cors_preflight_with_authorization_header_passes(client):
-    r = client.options(SIGN, headers={
-        "Origin": "https://sandbox.cds-hooks.org",
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization,content-type",
-    })
+    r = client.options(
+        SIGN,
+        headers={
+            "Origin": "https://sandbox.cds-hooks.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
     assert r.status_code == 200
     assert "authorization" in r.headers["access-control-allow-headers"].lower()
 
@@ -300,9 +354,10 @@ def test_codesystem_is_served_as_fhir_and_holds_every_idds_code_the_contract_use
     assert cs["resourceType"] == "CodeSystem" and cs["url"] == "http://idds-cds.org/fhir/CodeSystem/idds"
     codes = {c["code"] for c in cs["concept"]}
     assert all(c.get("definition") for c in cs["concept"])
-    contract = (__import__("pathlib").Path(__file__).resolve().parents[2] / "shared/contract/clinical-data.md")
+    contract = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared/contract/clinical-data.md"
     if contract.exists():
         import re
+
         used = set(re.findall(r"idds#([a-z0-9+\-]+)", contract.read_text()))
         assert used - codes == set()
 

@@ -49,10 +49,12 @@ def loaded(tmp_path_factory) -> Services:
 
 def services_on(loaded: Services, db_url: str, **update) -> Services:
     from dataclasses import replace
+
     return replace(loaded, settings=loaded.settings.model_copy(update={"database_url": db_url, **update}))
 
 
 # -- assessments ------------------------------------------------------------------------------------
+
 
 def test_an_assessment_remembered_is_recalled_until_its_time_to_live_and_then_purged(loaded, db_url):
     now = [time.time()]
@@ -61,7 +63,10 @@ def test_an_assessment_remembered_is_recalled_until_its_time_to_live_and_then_pu
     comparison = {"id": "cmp-1", "assessments": [{"id": "one", "determination": "criteria-met"}]}
     a.remember("cmp-1", comparison)
     assert a.recall("cmp-1") == comparison
-    assert a.recall("one") == {"id": "one", "determination": "criteria-met"}  # each policy's detail on its own
+    assert a.recall("one") == {
+        "id": "one",
+        "determination": "criteria-met",
+    }  # each policy's detail on its own
     assert a.recall("unknown") is None and a.recall("") is None and a.recall("x" * 500) is None
     now[0] += 599
     assert a.recall("one") is not None
@@ -73,6 +78,7 @@ def test_an_assessment_remembered_is_recalled_until_its_time_to_live_and_then_pu
 
 
 # -- jti replay ---------------------------------------------------------------------------------------
+
 
 def test_a_jti_is_accepted_once_however_many_threads_race_for_it(db_url):
     state = state_for(Settings(database_url=db_url))
@@ -104,19 +110,34 @@ def test_a_jti_past_its_tokens_expiry_is_purged_and_never_kept_as_the_jti_itself
 
 # -- SMART launches and sessions ------------------------------------------------------------------
 
+
 def test_a_smart_session_opened_by_one_worker_is_read_by_another_and_its_token_is_not_stored(db_url):
     shared = state_for(Settings(database_url=db_url))
     worker_a, worker_b = SmartState(shared, 600), SmartState(shared, 600)
-    launch = PendingLaunch("https://ehr.example.org/fhir", "https://ehr.example.org/token", "https://cds/smart/callback",
-                           "pkce-verifier-secret-abc", time.time(), browser_binding("n" * 43))
+    launch = PendingLaunch(
+        "https://ehr.example.org/fhir",
+        "https://ehr.example.org/token",
+        "https://cds/smart/callback",
+        "pkce-verifier-secret-abc",
+        time.time(),
+        browser_binding("n" * 43),
+    )
     state = worker_a.start(launch)
     with pytest.raises(LaunchError):
         worker_b.finish(state, "m" * 43)  # another browser: refused, and the launch is not burnt
     assert worker_b.finish(state, "n" * 43) == launch
     with pytest.raises(LaunchError):
         worker_a.finish(state, "n" * 43)  # a state is used once, whichever worker sees it again
-    sid = worker_b.open_session(Session("https://ehr.example.org/fhir", "pat-1", "access-token-secret-xyz",
-                                        time.time() + 300, "assessment=abc", "launch patient/*.read"))
+    sid = worker_b.open_session(
+        Session(
+            "https://ehr.example.org/fhir",
+            "pat-1",
+            "access-token-secret-xyz",
+            time.time() + 300,
+            "assessment=abc",
+            "launch patient/*.read",
+        )
+    )
     found = worker_a.session(sid)
     assert found is not None and found.access_token == "access-token-secret-xyz" and found.patient == "pat-1"
     assert worker_a.session(sid[:-1] + ("A" if sid[-1] != "A" else "B")) is None
@@ -140,6 +161,7 @@ def test_a_smart_session_past_its_expiry_is_gone(db_url):
 
 # -- migrations: once, whoever starts first ----------------------------------------------------------
 
+
 def _migrate(url: str, start: float) -> str:
     while time.time() < start:
         time.sleep(0.001)
@@ -161,19 +183,36 @@ def test_several_workers_starting_at_the_same_moment_migrate_once(db_url):
 
 # -- two service processes, one database ------------------------------------------------------------
 
+
 class Service:
     def __init__(self, port: int, env: dict[str, str]):
         self.port, self.env, self.proc = port, env, None
         self.url = f"http://127.0.0.1:{port}"
 
-    def start(self) -> "Service":
+    def start(self) -> Service:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "cds_service.app:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-proxy-headers"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "cds_service.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-proxy-headers",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"service on {self.port} exited: {self.proc.stderr.read().decode()[-2000:]}")
+                raise AssertionError(
+                    f"service on {self.port} exited: {self.proc.stderr.read().decode()[-2000:]}"
+                )
             try:
                 if httpx.get(f"{self.url}/policies", timeout=1).status_code == 200:
                     return self
@@ -196,8 +235,11 @@ def test_two_service_processes_on_one_database_share_card_links_and_refuse_a_rep
     port_a, port_b = free_port(), free_port()
     public = f"http://127.0.0.1:{port_a}"  # one address for both, as behind a load balancer
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDDS_")} | {
-        "IDDS_DATABASE_URL": db_url, "IDDS_REQUIRE_AUTH": "1", "IDDS_PUBLIC_BASE_URL": public,
-        "IDDS_TRUSTED_ISSUERS_FILE": issuers_file(tmp_path)}
+        "IDDS_DATABASE_URL": db_url,
+        "IDDS_REQUIRE_AUTH": "1",
+        "IDDS_PUBLIC_BASE_URL": public,
+        "IDDS_TRUSTED_ISSUERS_FILE": issuers_file(tmp_path),
+    }
     a, b = Service(port_a, env), Service(port_b, env)
     try:
         threading.Thread(target=a.start).start()  # both start (and migrate) at the same moment
@@ -217,13 +259,22 @@ def test_two_service_processes_on_one_database_share_card_links_and_refuse_a_rep
         assert checklist.status_code == 200 and "Assessment not found" not in checklist.text
         replayed = httpx.post(f"{b.url}{SIGN}", json=request_body(), headers=bearer(jwt_token), timeout=30)
         assert replayed.status_code == 401
-        assert httpx.post(f"{b.url}{SIGN}", json=request_body(), headers=bearer(token(base=public)),
-                          timeout=30).status_code == 200  # a fresh token passes on B
+        assert (
+            httpx.post(
+                f"{b.url}{SIGN}", json=request_body(), headers=bearer(token(base=public)), timeout=30
+            ).status_code
+            == 200
+        )  # a fresh token passes on B
 
         b.stop()
         b.start()  # a restart keeps both
         assert httpx.get(f"{b.url}/assessments/{card_id}", timeout=10).status_code == 200
-        assert httpx.post(f"{b.url}{SIGN}", json=request_body(), headers=bearer(jwt_token), timeout=30).status_code == 401
+        assert (
+            httpx.post(
+                f"{b.url}{SIGN}", json=request_body(), headers=bearer(jwt_token), timeout=30
+            ).status_code
+            == 401
+        )
     finally:
         a.stop()
         b.stop()
@@ -257,8 +308,14 @@ def test_a_replay_store_that_cannot_be_reached_refuses_the_call(tmp_path):
 
     down = f"postgresql://idds:idds@127.0.0.1:{free_port()}/nowhere"
     base = "https://cds.example-hospital.test"
-    services = Services.load(Settings(database_url=down, require_auth=True, public_base_url=base,
-                                      trusted_issuers_file=issuers_file(tmp_path)))
+    services = Services.load(
+        Settings(
+            database_url=down,
+            require_auth=True,
+            public_base_url=base,
+            trusted_issuers_file=issuers_file(tmp_path),
+        )
+    )
     client = TestClient(create_app(services))  # no lifespan: start-up would fail on this database
     r = client.post(SIGN, json=request_body(), headers=bearer(token(base=base)))
     assert r.status_code == 401

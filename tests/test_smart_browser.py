@@ -22,8 +22,8 @@ import requests
 
 from sandbox import fire
 
-from .fhir_server import SERVER_DIR, fhir_server
 from .browser import CHROMIUM, chromium
+from .fhir_server import SERVER_DIR, fhir_server
 from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,10 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chro
 
 
 def _live_chart_possible() -> bool:
-    return shutil.which("node") is not None and (SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir()
+    return (
+        shutil.which("node") is not None
+        and (SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +47,20 @@ def site():
         port = free_port()
         env = {**os.environ, "IDDS_ALLOWED_FHIR_SERVERS": fhir or ""}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "cds_service.app:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "cds_service.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         stack.callback(lambda: (proc.terminate(), proc.wait(timeout=10)))
         url = f"http://127.0.0.1:{port}"
@@ -84,7 +99,9 @@ def checklist_url(site, pid: str) -> str:
 def sections(driver):
     from selenium.webdriver.common.by import By
 
-    return {s.get_attribute("data-policy"): s for s in driver.find_elements(By.CSS_SELECTOR, "section.assessment")}
+    return {
+        s.get_attribute("data-policy"): s for s in driver.find_elements(By.CSS_SELECTOR, "section.assessment")
+    }
 
 
 def test_a_not_met_trial_relief_reads_at_a_glance_and_the_filter_hides_what_is_met(site, browser):
@@ -95,17 +112,25 @@ def test_a_not_met_trial_relief_reads_at_a_glance_and_the_filter_hides_what_is_m
     cigna = sections(browser)["cigna-cmm-210"]
     assert cigna.find_element(By.CSS_SELECTOR, ".determination").text == "Criteria not met"
     assert "Still missing or not met (1)" in cigna.find_element(By.CSS_SELECTOR, ".todo").text
-    relief = cigna.find_element(By.CSS_SELECTOR, '[data-criterion="cigna-2026-08-nonmalignant-permanent-relief-over-50-for-8h"]')
+    relief = cigna.find_element(
+        By.CSS_SELECTOR, '[data-criterion="cigna-2026-08-nonmalignant-permanent-relief-over-50-for-8h"]'
+    )
     assert relief.find_element(By.CSS_SELECTOR, ".badge").text == "\u2716 Not met"  # an icon and a word
     assert "more than 50 % pain relief" in relief.find_element(By.CSS_SELECTOR, ".text").text
-    assert relief.find_element(By.CSS_SELECTOR, "blockquote").text == "documented pain relief of >50% for eight (8) hours"
+    assert (
+        relief.find_element(By.CSS_SELECTOR, "blockquote").text
+        == "documented pain relief of >50% for eight (8) hours"
+    )
     assert "at least 50 %" in relief.find_element(By.CSS_SELECTOR, ".note").text
     met_rows = [r for r in cigna.find_elements(By.CSS_SELECTOR, 'li.crit[data-status="met"]')]
     assert met_rows and all(r.is_displayed() for r in met_rows)
 
     # The filter is a labelled native checkbox: reachable and operable from the keyboard.
     box = browser.find_element(By.ID, "missing-only")
-    assert browser.find_element(By.CSS_SELECTOR, 'label[for="missing-only"]').text == "Show only what is still missing"
+    assert (
+        browser.find_element(By.CSS_SELECTOR, 'label[for="missing-only"]').text
+        == "Show only what is still missing"
+    )
     box.send_keys(Keys.SPACE)
     assert box.is_selected()
     assert not any(r.is_displayed() for r in met_rows)
@@ -138,8 +163,12 @@ def test_a_comparison_across_payers_shows_each_policys_verdict(site, browser):
     assert "battery nearing its end" in depleted.find_element(By.CSS_SELECTOR, ".note").text
     assert "pump replacement" in nia.find_element(By.CSS_SELECTOR, ".order").text
     # Met rows keep their sentence one keypress away; the policy link lands on the criterion.
-    link = nia.find_element(By.CSS_SELECTOR, '[data-criterion="nia-310-contraindication-no-active-infection"] details a')
-    assert link.get_attribute("href").endswith("/policies/nia-cg-310/2023-01#nia-310-contraindication-no-active-infection")
+    link = nia.find_element(
+        By.CSS_SELECTOR, '[data-criterion="nia-310-contraindication-no-active-infection"] details a'
+    )
+    assert link.get_attribute("href").endswith(
+        "/policies/nia-cg-310/2023-01#nia-310-contraindication-no-active-infection"
+    )
 
 
 def test_the_documentation_summary_is_printable(site, browser):
@@ -149,7 +178,9 @@ def test_the_documentation_summary_is_printable(site, browser):
     browser.find_element(By.LINK_TEXT, "Documentation summary for prior authorization").click()
     assert "/smart/summary" in browser.current_url
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Documentation summary")
-    todo = browser.find_element(By.XPATH, "//h3[.='Still to document or resolve before submitting']/following-sibling::ul")
+    todo = browser.find_element(
+        By.XPATH, "//h3[.='Still to document or resolve before submitting']/following-sibling::ul"
+    )
     assert "Body habitus" in todo.text
     rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
     assert len(rows) >= 10
@@ -163,7 +194,10 @@ def test_screenshot_of_a_whole_checklist_for_the_readme(site, browser):
     nia = sections(browser)["nia-cg-310"]
     assert nia.find_element(By.CSS_SELECTOR, ".determination").text == "Criteria not met"
     naive = nia.find_element(By.CSS_SELECTOR, '[data-criterion="nia-310-pain-trial-not-opiate-naive"]')
-    assert naive.find_element(By.CSS_SELECTOR, "blockquote").text == "NOTE: Intrathecal trials are not indicated in opiate-na\u00efve individuals."
+    assert (
+        naive.find_element(By.CSS_SELECTOR, "blockquote").text
+        == "NOTE: Intrathecal trials are not indicated in opiate-na\u00efve individuals."
+    )
     height = browser.execute_script("return document.documentElement.scrollHeight")
     try:
         browser.set_window_size(1280, min(height + 140, 4000))

@@ -35,7 +35,9 @@ def test_a_met_alternative_hides_the_other_alternatives_gaps(store):
     anys = [n for n in s.root.children if isinstance(n, Group) and n.kind == "any"]
     assert len(anys) == 1 and anys[0].status == "met" and anys[0].label == "One of these is enough:"
     spare = {r.id for r, is_spare in s.rows_in_context() if is_spare and r.status != "met"}
-    assert "cigna-2026-08-spasticity-trial-oral-antispasmodic-6-weeks" in spare  # 3 weeks only, but not needed
+    assert (
+        "cigna-2026-08-spasticity-trial-oral-antispasmodic-6-weeks" in spare
+    )  # 3 weeks only, but not needed
 
 
 def test_gaps_match_the_cards_undocumented_requirements(store):
@@ -50,7 +52,8 @@ def test_gaps_match_the_cards_undocumented_requirements(store):
     assert "2 requirements are not documented" in s.explanation
     card = assessed("oxford-pain-trial-gaps", "oxford-pharmacy-339")
     assert {c["anyOf"] for c in card["criteria"] if c["id"].endswith(("not-indicated", "refused"))} == {
-        "any:oxford-339-7-nonmalignant-trial-further-treatment-not-indicated"}
+        "any:oxford-339-7-nonmalignant-trial-further-treatment-not-indicated"
+    }
 
 
 def test_permanent_order_shows_the_trial_criteria_as_a_group(store):
@@ -94,7 +97,7 @@ def test_page_escapes_what_it_shows(store):
 
 
 def _luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
@@ -106,8 +109,17 @@ def contrast(a: str, b: str) -> float:
 
 def test_status_colours_pass_wcag_aa_contrast():
     var = dict(re.findall(r"--([a-z-]+):(#[0-9a-f]{6})", html.CSS))
-    pairs = [("met", "met-bg"), ("no", "no-bg"), ("unk", "unk-bg"), ("na", "na-bg"), ("ink", "bg"), ("muted", "bg"),
-             ("ink", "met-bg"), ("ink", "unk-bg"), ("ink", "no-bg")]
+    pairs = [
+        ("met", "met-bg"),
+        ("no", "no-bg"),
+        ("unk", "unk-bg"),
+        ("na", "na-bg"),
+        ("ink", "bg"),
+        ("muted", "bg"),
+        ("ink", "met-bg"),
+        ("ink", "unk-bg"),
+        ("ink", "no-bg"),
+    ]
     for fg, bg in pairs:
         assert contrast(var[fg], var[bg]) >= 4.5, (fg, bg, round(contrast(var[fg], var[bg]), 2))
     assert contrast("#0b4fa8", "#ffffff") >= 4.5  # links and buttons

@@ -60,8 +60,10 @@ class FakeEhr:
         found += [r for r in self.drafts if r["resourceType"] == rtype]
         if rtype == "Coverage":
             found = [r for r in found if r.get("status") == "active"]
-        return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset",
-                                         "entry": [{"resource": r} for r in found]})
+        return httpx.Response(
+            200,
+            json={"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in found]},
+        )
 
 
 @pytest.fixture
@@ -76,7 +78,9 @@ def client(services):
 
 
 def launch(client) -> dict[str, str]:
-    response = client.get("/smart/launch", params={"launch": "launch-abc", "iss": EHR}, follow_redirects=False)
+    response = client.get(
+        "/smart/launch", params={"launch": "launch-abc", "iss": EHR}, follow_redirects=False
+    )
     assert response.status_code == 302, response.text
     location = response.headers["location"]
     assert location.startswith(AUTHORIZE + "?")
@@ -88,8 +92,13 @@ def mock_ehr(mock: respx.MockRouter, ehr: FakeEhr, token_body: dict | None = Non
 
     def token(request: httpx.Request) -> httpx.Response:
         seen.update({k: v[0] for k, v in parse_qs(request.content.decode()).items()})
-        body = token_body or {"access_token": SECRET, "token_type": "Bearer", "expires_in": 3600,
-                              "scope": "launch patient/*.read openid fhirUser", "patient": ehr.chart.patient_id}
+        body = token_body or {
+            "access_token": SECRET,
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "scope": "launch patient/*.read openid fhirUser",
+            "patient": ehr.chart.patient_id,
+        }
         return httpx.Response(200, json=body)
 
     mock.get(f"{EHR}/.well-known/smart-configuration").respond(200, json=SMART_CONFIG)
@@ -119,7 +128,9 @@ def test_full_launch_shows_the_checklist_and_keeps_the_token_server_side(client,
     with respx.mock(assert_all_called=False) as mock:
         seen = mock_ehr(mock, ehr)
         q = launch(client)
-        back = client.get("/smart/callback", params={"code": "code-123", "state": q["state"]}, follow_redirects=False)
+        back = client.get(
+            "/smart/callback", params={"code": "code-123", "state": q["state"]}, follow_redirects=False
+        )
         assert back.status_code == 303 and back.headers["location"] == "/smart/checklist"
         # PKCE: the verifier sent to the token endpoint hashes to the challenge sent to authorize.
         digest = hashlib.sha256(seen["code_verifier"].encode()).digest()
@@ -146,7 +157,9 @@ def test_callback_rejects_a_wrong_state_without_calling_the_token_endpoint(clien
     with respx.mock(assert_all_called=False) as mock:
         mock_ehr(mock, FakeEhr(gaps_chart()))
         launch(client)
-        response = client.get("/smart/callback", params={"code": "code-123", "state": "forged-state"}, follow_redirects=False)
+        response = client.get(
+            "/smart/callback", params={"code": "code-123", "state": "forged-state"}, follow_redirects=False
+        )
         assert response.status_code == 400
         assert "could not be verified" in response.text
         assert not mock.routes[1].called  # the token endpoint
@@ -158,8 +171,15 @@ def test_callback_state_is_single_use(client):
     with respx.mock(assert_all_called=False) as mock:
         mock_ehr(mock, FakeEhr(gaps_chart()))
         q = launch(client)
-        assert client.get("/smart/callback", params={"code": "c1", "state": q["state"]}, follow_redirects=False).status_code == 303
-        again = client.get("/smart/callback", params={"code": "c1", "state": q["state"]}, follow_redirects=False)
+        assert (
+            client.get(
+                "/smart/callback", params={"code": "c1", "state": q["state"]}, follow_redirects=False
+            ).status_code
+            == 303
+        )
+        again = client.get(
+            "/smart/callback", params={"code": "c1", "state": q["state"]}, follow_redirects=False
+        )
         assert again.status_code == 400
 
 
@@ -174,7 +194,11 @@ def test_callback_reports_an_authorization_refusal(client):
 def test_launch_refuses_an_iss_not_on_the_allow_list(client):
     with respx.mock(assert_all_called=False) as mock:
         config = mock.get(url__regex=r".*smart-configuration").respond(200, json=SMART_CONFIG)
-        response = client.get("/smart/launch", params={"launch": "x", "iss": "https://evil.example.com/fhir"}, follow_redirects=False)
+        response = client.get(
+            "/smart/launch",
+            params={"launch": "x", "iss": "https://evil.example.com/fhir"},
+            follow_redirects=False,
+        )
     assert response.status_code == 403
     assert not config.called
 
@@ -182,7 +206,8 @@ def test_launch_refuses_an_iss_not_on_the_allow_list(client):
 def test_launch_refuses_an_authorization_server_without_s256(client):
     with respx.mock(assert_all_called=False) as mock:
         mock.get(f"{EHR}/.well-known/smart-configuration").respond(
-            200, json={**SMART_CONFIG, "code_challenge_methods_supported": ["plain"]})
+            200, json={**SMART_CONFIG, "code_challenge_methods_supported": ["plain"]}
+        )
         response = client.get("/smart/launch", params={"launch": "x", "iss": EHR}, follow_redirects=False)
     assert response.status_code == 502 and "S256" in response.text
 
@@ -191,7 +216,9 @@ def test_token_response_without_patient_is_refused(client):
     with respx.mock(assert_all_called=False) as mock:
         mock_ehr(mock, FakeEhr(gaps_chart()), token_body={"access_token": SECRET, "token_type": "Bearer"})
         q = launch(client)
-        response = client.get("/smart/callback", params={"code": "c", "state": q["state"]}, follow_redirects=False)
+        response = client.get(
+            "/smart/callback", params={"code": "c", "state": q["state"]}, follow_redirects=False
+        )
     assert response.status_code == 400 and "without a patient" in response.text
     assert SECRET not in response.text
 
@@ -199,13 +226,23 @@ def test_token_response_without_patient_is_refused(client):
 def test_card_app_context_opens_the_cards_assessment_when_drafts_stay_in_the_ehr(client):
     """CDS Hooks passes the smart link's appContext to the app through the token response."""
     chart = gaps_chart()
-    cards = client.post("/cds-services/idds-order-select", json=chart.request(hook="order-select")).json()["cards"]
+    cards = client.post("/cds-services/idds-order-select", json=chart.request(hook="order-select")).json()[
+        "cards"
+    ]
     link = next(l for l in cards[0]["links"] if l["type"] == "smart")
     assert link["url"] == "http://testserver/smart/launch" and link["appContext"].startswith("assessment=")
     ehr = FakeEhr(chart, drafts_on_server=False)
     with respx.mock(assert_all_called=False) as mock:
-        mock_ehr(mock, ehr, token_body={"access_token": SECRET, "token_type": "Bearer", "patient": "pat-9",
-                                        "appContext": link["appContext"]})
+        mock_ehr(
+            mock,
+            ehr,
+            token_body={
+                "access_token": SECRET,
+                "token_type": "Bearer",
+                "patient": "pat-9",
+                "appContext": link["appContext"],
+            },
+        )
         q = launch(client)
         client.get("/smart/callback", params={"code": "c", "state": q["state"]}, follow_redirects=False)
         page = client.get("/smart/checklist")
@@ -216,10 +253,20 @@ def test_card_app_context_opens_the_cards_assessment_when_drafts_stay_in_the_ehr
 
 def test_checklist_by_assessment_id_and_unknown_id(client):
     chart = gaps_chart()
-    cards = client.post("/cds-services/idds-order-select", json=chart.request(hook="order-select")).json()["cards"]
+    cards = client.post("/cds-services/idds-order-select", json=chart.request(hook="order-select")).json()[
+        "cards"
+    ]
     assessment_id = cards[0]["extension"]["idds-cds.assessment"]["id"]
     page = client.get("/smart/checklist", params={"assessment": assessment_id})
     assert page.status_code == 200 and "Documentation incomplete" in page.text
-    assert 'href="/policies/cigna-cmm-210/2026-08-04#cigna-2026-08-nonmalignant-trial-opioid-reduction-agreed"' in page.text
+    assert (
+        'href="/policies/cigna-cmm-210/2026-08-04#cigna-2026-08-nonmalignant-trial-opioid-reduction-agreed"'
+        in page.text
+    )
     assert client.get("/smart/checklist", params={"assessment": "no-such-id"}).status_code == 404
-    assert client.get("/smart/checklist", params={"assessment": assessment_id, "missing": "1"}).text.count('class="missing-only"') == 1
+    assert (
+        client.get("/smart/checklist", params={"assessment": assessment_id, "missing": "1"}).text.count(
+            'class="missing-only"'
+        )
+        == 1
+    )

@@ -10,11 +10,26 @@ app = FastAPI(title="trivial peer")
 
 @app.get("/cds-services")
 async def discovery() -> dict[str, Any]:
-    return {"services": [{"hook": h, "id": f"idds-{h}", "description": "trivial peer"} for h in ("order-sign", "order-select")]}
+    return {
+        "services": [
+            {"hook": h, "id": f"idds-{h}", "description": "trivial peer"}
+            for h in ("order-sign", "order-select")
+        ]
+    }
 
 
 @app.post("/cds-services/{service_id}")
 async def hook(service_id: str, body: dict[str, Any]) -> dict[str, Any]:
     bundle = (body.get("prefetch") or {}).get("conditions") or {}
-    n = sum(1 for e in bundle.get("entry") or () if (e.get("resource") or {}).get("resourceType") == "Condition")
-    return {"cards": [{"summary": f"{n} condition(s) in prefetch", "indicator": "info", "source": {"label": "trivial peer"}}]}
+    n = sum(
+        1 for e in bundle.get("entry") or () if (e.get("resource") or {}).get("resourceType") == "Condition"
+    )
+    return {
+        "cards": [
+            {
+                "summary": f"{n} condition(s) in prefetch",
+                "indicator": "info",
+                "source": {"label": "trivial peer"},
+            }
+        ]
+    }

@@ -13,9 +13,14 @@ from healthchain.models.responses.cdsresponse import Card
 
 def _count_conditions(request: CDSRequest) -> CDSResponse:
     bundle = (request.prefetch or {}).get("conditions") or {}
-    n = sum(1 for e in bundle.get("entry") or () if (e.get("resource") or {}).get("resourceType") == "Condition")
-    return CDSResponse(cards=[Card(summary=f"{n} condition(s) in prefetch", indicator="info",
-                                   source={"label": "trivial peer"})])
+    n = sum(
+        1 for e in bundle.get("entry") or () if (e.get("resource") or {}).get("resourceType") == "Condition"
+    )
+    return CDSResponse(
+        cards=[
+            Card(summary=f"{n} condition(s) in prefetch", indicator="info", source={"label": "trivial peer"})
+        ]
+    )
 
 
 cds = CDSHooksService()

@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,8 +31,16 @@ from ..settings import Settings, get_settings
 from .capture import answered, assessments, hook_call_row, parse, request_part
 from .store import AuditStore, database_url, store_for
 
-__all__ = ["AuditStore", "database_url", "install", "known_cards", "note_answer", "note_request", "record_feedback",
-           "store_for"]
+__all__ = [
+    "AuditStore",
+    "database_url",
+    "install",
+    "known_cards",
+    "note_answer",
+    "note_request",
+    "record_feedback",
+    "store_for",
+]
 
 log = logging.getLogger("idds.audit")
 REQUEST_KEY, ANSWER_KEY = "idds.audit.request", "idds.audit.answer"
@@ -80,7 +88,7 @@ class AuditMiddleware:
         if service is None:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
-        received_at = datetime.now(timezone.utc)
+        received_at = datetime.now(UTC)
         limit = _settings(scope["app"]).max_body_bytes
         body: list[bytes] = []  # kept by reference: joined only if the route did not summarise it
         seen = 0
@@ -140,8 +148,12 @@ class AuditMiddleware:
             return
         call, assessment_rows = rows
         metrics.count_determinations(assessment_rows)
-        call.update(id=str(uuid.uuid4()), received_at=received_at, caller=scope.get("idds.caller"),
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2))
+        call.update(
+            id=str(uuid.uuid4()),
+            received_at=received_at,
+            caller=scope.get("idds.caller"),
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
         try:
             store = await audit_store(scope["app"])
             with metrics.AUDIT_WRITE.labels("hook-call").time():
@@ -162,13 +174,20 @@ async def known_cards(app: Any, ids: list[str]) -> set[str] | None:
 
 async def record_feedback(request: Request, service_id: str, feedback: Any) -> None:
     """Store each outcome of a validated CDS Hooks feedback body."""
-    now = datetime.now(timezone.utc)
-    rows = [{
-        "service_id": service_id, "card_id": o.card, "outcome": o.outcome,
-        "override_reason": o.overrideReason, "accepted_suggestions": o.acceptedSuggestions,
-        "outcome_timestamp": o.outcomeTimestamp, "received_at": now,
-        "caller": request.scope.get("idds.caller"),
-    } for o in feedback.feedback]
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "service_id": service_id,
+            "card_id": o.card,
+            "outcome": o.outcome,
+            "override_reason": o.overrideReason,
+            "accepted_suggestions": o.acceptedSuggestions,
+            "outcome_timestamp": o.outcomeTimestamp,
+            "received_at": now,
+            "caller": request.scope.get("idds.caller"),
+        }
+        for o in feedback.feedback
+    ]
     try:
         store = await audit_store(request.app)
         with metrics.AUDIT_WRITE.labels("feedback").time():

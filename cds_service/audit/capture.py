@@ -17,8 +17,15 @@ from urllib.parse import urlsplit
 
 import orjson
 
-ORDER_TYPES = {"ServiceRequest", "DeviceRequest", "MedicationRequest", "NutritionOrder",
-               "VisionPrescription", "CommunicationRequest", "SupplyRequest"}
+ORDER_TYPES = {
+    "ServiceRequest",
+    "DeviceRequest",
+    "MedicationRequest",
+    "NutritionOrder",
+    "VisionPrescription",
+    "CommunicationRequest",
+    "SupplyRequest",
+}
 MAX_ITEMS = 50
 
 
@@ -79,14 +86,18 @@ def request_summary(req: dict[str, Any]) -> dict[str, Any]:
         res = entry.get("resource") if isinstance(entry, dict) else None
         rtype = res.get("resourceType") if isinstance(res, dict) else None
         if isinstance(rtype, str) and rtype in ORDER_TYPES and len(orders) < MAX_ITEMS:
-            orders.append({"reference": f"{res['resourceType']}/{_str(res.get('id'), 100)}", "codes": _codes(res)})
+            orders.append(
+                {"reference": f"{res['resourceType']}/{_str(res.get('id'), 100)}", "codes": _codes(res)}
+            )
     selections = context.get("selections")
     prefetch = req.get("prefetch") if isinstance(req.get("prefetch"), dict) else {}
     return {
         "user": _str(context.get("userId")),
         "encounter": _str(context.get("encounterId")),
         "orders": orders,
-        "selections": [s[:200] for s in selections if isinstance(s, str)][:MAX_ITEMS] if isinstance(selections, list) else [],
+        "selections": [s[:200] for s in selections if isinstance(s, str)][:MAX_ITEMS]
+        if isinstance(selections, list)
+        else [],
         "prefetch": {str(k)[:40]: _prefetch_shape(v) for k, v in list(prefetch.items())[:20]},
     }
 
@@ -105,8 +116,11 @@ def _assessment_row(card_id: Any, a: Any) -> dict[str, Any] | None:
         "phase": order.get("phase"),
         "indication": a.get("indication"),
         "determination": a.get("determination") or "",
-        "criteria": [{"id": c.get("id"), "status": c.get("status"), "evidence": c.get("evidence") or []}
-                     for c in a.get("criteria") or () if isinstance(c, dict)],
+        "criteria": [
+            {"id": c.get("id"), "status": c.get("status"), "evidence": c.get("evidence") or []}
+            for c in a.get("criteria") or ()
+            if isinstance(c, dict)
+        ],
     }
 
 
@@ -160,11 +174,20 @@ def request_part(req: Any) -> dict[str, Any] | None:
     }
 
 
-def hook_call_row(service_id: str, part: dict[str, Any] | None, status: int,
-                  answer: tuple[int, int, list[dict[str, Any]]] | None) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+def hook_call_row(
+    service_id: str,
+    part: dict[str, Any] | None,
+    status: int,
+    answer: tuple[int, int, list[dict[str, Any]]] | None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """The hook_call and assessment rows from `request_part` and the answer's (cards, actions, rows); None without a hook instance."""
     if part is None:
         return None
     cards, actions, rows = answer if status == 200 and answer is not None else (0, 0, [])
-    call = part | {"service_id": service_id[:100], "cards": cards, "system_actions": actions, "status_code": status}
+    call = part | {
+        "service_id": service_id[:100],
+        "cards": cards,
+        "system_actions": actions,
+        "status_code": status,
+    }
     return call, rows

@@ -40,7 +40,9 @@ class HookCall(Base):
     duration_ms: Mapped[float] = mapped_column(Float)
     status_code: Mapped[int] = mapped_column(Integer)
 
-    assessments: Mapped[list["AssessmentRow"]] = relationship(back_populates="hook_call", cascade="all, delete-orphan")
+    assessments: Mapped[list[AssessmentRow]] = relationship(
+        back_populates="hook_call", cascade="all, delete-orphan"
+    )
 
 
 class AssessmentRow(Base):

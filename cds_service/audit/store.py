@@ -49,7 +49,7 @@ def database_url(settings: Settings) -> str:
         return f"sqlite:///{DEFAULT_SQLITE}"
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -59,8 +59,9 @@ def _engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, hide_parameters=True,
-                               connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url, hide_parameters=True, connect_args={"timeout": 30, "check_same_thread": False}
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # WAL: readers never wait for the writer
@@ -104,7 +105,9 @@ class _Columns:
     def __init__(self, table: Table):
         self.table = table
         self.names = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
-        self.lengths = {c.name: c.type.length for c in table.columns if isinstance(c.type, String) and c.type.length}
+        self.lengths = {
+            c.name: c.type.length for c in table.columns if isinstance(c.type, String) and c.type.length
+        }
 
     def fit(self, data: dict[str, Any]) -> dict[str, Any]:
         """Every column (absent → NULL, as the ORM did), cleaned, strings cut to their column's length
@@ -127,9 +130,11 @@ FEEDBACK = _Columns(FeedbackRow.__table__)
 class _Job:
     """Rows of one hook call (or one feedback body), written together, and the future its caller awaits."""
 
-    __slots__ = ("call", "assessments", "feedback", "future")
+    __slots__ = ("assessments", "call", "feedback", "future")
 
-    def __init__(self, call: dict[str, Any] | None, assessments: list[dict[str, Any]], feedback: list[dict[str, Any]]):
+    def __init__(
+        self, call: dict[str, Any] | None, assessments: list[dict[str, Any]], feedback: list[dict[str, Any]]
+    ):
         self.call, self.assessments, self.feedback = call, assessments, feedback
         self.future: Future = Future()
 
@@ -218,11 +223,15 @@ class AuditStore:
 
     def _submit(self, job: _Job) -> Future:
         writer = self._writer
-        if writer is None or not writer.is_alive():  # first write, or a forked child (threads do not survive fork)
+        if (
+            writer is None or not writer.is_alive()
+        ):  # first write, or a forked child (threads do not survive fork)
             with self._writer_lock:
                 if self._writer is None or not self._writer.is_alive():
                     self._queue = queue.SimpleQueue()
-                    self._writer = threading.Thread(target=self._run, args=(self._queue,), name="audit-writer", daemon=True)
+                    self._writer = threading.Thread(
+                        target=self._run, args=(self._queue,), name="audit-writer", daemon=True
+                    )
                     self._writer.start()
         self._queue.put(job)
         return job.future
@@ -274,7 +283,9 @@ class AuditStore:
         for job, _ in ready:
             _settle(job.future)
 
-    def _insert(self, jobs: list[tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]) -> None:
+    def _insert(
+        self, jobs: list[tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]
+    ) -> None:
         """One transaction: the hook calls, then their assessments, then feedback (executemany each)."""
         calls = [r for j in jobs for r in j[0]]
         assessments = [r for j in jobs for r in j[1]]

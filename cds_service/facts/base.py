@@ -6,9 +6,10 @@ read, so every criterion result can say which resources decided it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from ..codes import Terminology
 from ..fhirtime import effective, end_of_day, months_in_days, parse
@@ -36,7 +37,7 @@ class Fact:
     note: str | None = None
 
     @classmethod
-    def unknown(cls, note: str, evidence: tuple[str, ...] = ()) -> "Fact":
+    def unknown(cls, note: str, evidence: tuple[str, ...] = ()) -> Fact:
         return cls(None, evidence, note)
 
 
@@ -96,7 +97,7 @@ class Duration:
     waived: str | None = None  # why the policy's words need no duration here
 
     @classmethod
-    def covering(cls, ranges: list[tuple[date, date]]) -> "Duration":
+    def covering(cls, ranges: list[tuple[date, date]]) -> Duration:
         """The union of inclusive day ranges, touching or overlapping ones joined."""
         joined: list[list[date]] = []
         for start, end in sorted((s, max(s, e)) for s, e in ranges):
@@ -192,9 +193,10 @@ class FactContext:
 
     def observations(self, value_set: str) -> list[tuple[datetime, dict[str, Any]]]:
         """Usable final observations of a value set, oldest first: validates every one."""
-        return self.memo(f"usable-obs:{value_set}", lambda: [
-            (when, obs) for when, obs in self.candidates(value_set) if self.record.usable(obs)
-        ])
+        return self.memo(
+            f"usable-obs:{value_set}",
+            lambda: [(when, obs) for when, obs in self.candidates(value_set) if self.record.usable(obs)],
+        )
 
     def observations_by_set(self) -> dict[str, list[dict[str, Any]]]:
         """One pass over all observations, bucketing them by every value set they belong to."""
@@ -288,7 +290,10 @@ class FactContext:
             return trial, None
         if skipped:
             other = skipped[0]
-            return None, f"the only trial on record is a {other.describe()}, not a trial of {self._drug_words(wanted)}"
+            return (
+                None,
+                f"the only trial on record is a {other.describe()}, not a trial of {self._drug_words(wanted)}",
+            )
         return None, "no intrathecal or epidural drug trial is documented"
 
     def belongs_to(self, obs: dict[str, Any], when: datetime, trial: Trial) -> bool:
@@ -310,7 +315,9 @@ class FactContext:
         end = trial.window_end(single_shot_hours, self.cutoff)
         return trial.start is not None and end is not None and trial.start < when <= end
 
-    def standing(self, value_set: str, single_shot_hours: float) -> tuple[list[tuple[datetime, dict[str, Any]]], str | None]:
+    def standing(
+        self, value_set: str, single_shot_hours: float
+    ) -> tuple[list[tuple[datetime, dict[str, Any]]], str | None]:
         """Scores on or before the date of service outside every trial window, newest first, not validated.
 
         Scores a trial measured (naming a trial Procedure, inside a catheter
@@ -407,7 +414,11 @@ class FactContext:
         """Every active, usable Condition: validates each one."""
 
         def build() -> list[dict[str, Any]]:
-            return [c for c in self.memo("cond:active-unvalidated", self._active_unvalidated) if self.record.usable(c)]
+            return [
+                c
+                for c in self.memo("cond:active-unvalidated", self._active_unvalidated)
+                if self.record.usable(c)
+            ]
 
         return self.memo("cond:active", build)
 

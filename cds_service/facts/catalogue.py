@@ -50,27 +50,56 @@ INDICATION_LABEL = {
 # How a clinician names the other coded values a card may show (fact notes, the card layer).
 # A flag's (topic, what "yes" records, what "no" records), for its notes.
 FLAG_WORDING = {
-    "functional-impairment": ("functional impairment", "the condition impairs daily function",
-                              "the condition does not impair daily function"),
-    "body-habitus-adequate": ("whether body size can support the pump", "body size can support the pump",
-                              "body size cannot support the pump"),
-    "further-surgery-not-indicated": ("whether further surgery or treatment is indicated",
-                                      "further surgery or treatment is not indicated",
-                                      "further surgery or treatment is still indicated"),
-    "further-treatment-refused": ("a refusal of further treatment", "the patient refused further treatment",
-                                  "the patient did not refuse further treatment"),
-    "underlying-cause-treatment-failed": ("treatment of the pain's underlying cause",
-                                          "treatment of the underlying cause failed",
-                                          "treatment of the underlying cause has not failed"),
-    "opioid-reduction-agreed": ("the patient's agreement to reduce systemic opioids",
-                                "the patient agrees to reduce systemic opioids",
-                                "the patient does not agree to reduce systemic opioids"),
-    "medication-compliance": ("compliance with the prescribed medication", "the patient took the medication as prescribed",
-                              "the patient did not take the medication as prescribed"),
-    "advanced-disease": ("the stage of the disease", "the disease is advanced", "the disease is not advanced"),
-    "limited-survival": ("the expected survival time", "survival time is limited", "survival time is not limited"),
-    "high-procedural-risk": ("the patient's risk for procedures", "the patient is at high risk for procedures",
-                             "the patient is not at high risk for procedures"),
+    "functional-impairment": (
+        "functional impairment",
+        "the condition impairs daily function",
+        "the condition does not impair daily function",
+    ),
+    "body-habitus-adequate": (
+        "whether body size can support the pump",
+        "body size can support the pump",
+        "body size cannot support the pump",
+    ),
+    "further-surgery-not-indicated": (
+        "whether further surgery or treatment is indicated",
+        "further surgery or treatment is not indicated",
+        "further surgery or treatment is still indicated",
+    ),
+    "further-treatment-refused": (
+        "a refusal of further treatment",
+        "the patient refused further treatment",
+        "the patient did not refuse further treatment",
+    ),
+    "underlying-cause-treatment-failed": (
+        "treatment of the pain's underlying cause",
+        "treatment of the underlying cause failed",
+        "treatment of the underlying cause has not failed",
+    ),
+    "opioid-reduction-agreed": (
+        "the patient's agreement to reduce systemic opioids",
+        "the patient agrees to reduce systemic opioids",
+        "the patient does not agree to reduce systemic opioids",
+    ),
+    "medication-compliance": (
+        "compliance with the prescribed medication",
+        "the patient took the medication as prescribed",
+        "the patient did not take the medication as prescribed",
+    ),
+    "advanced-disease": (
+        "the stage of the disease",
+        "the disease is advanced",
+        "the disease is not advanced",
+    ),
+    "limited-survival": (
+        "the expected survival time",
+        "survival time is limited",
+        "survival time is not limited",
+    ),
+    "high-procedural-risk": (
+        "the patient's risk for procedures",
+        "the patient is at high risk for procedures",
+        "the patient is not at high risk for procedures",
+    ),
 }
 FLAG_LABEL = {code: topic for code, (topic, _, _) in FLAG_WORDING.items()} | {
     "trial-function-improved": "function during the trial",
@@ -126,14 +155,19 @@ SCORE_PARAMS: dict[str, tuple | type] = {
     "single_shot_window_hours": (int, float),
 }
 SCORE_DEFAULTS: dict[str, object] = {"aggregate": "latest", "min_scores": 1, "single_shot_window_hours": 24}
-TRIAL_PARAMS: dict[str, tuple | type] = {"injectates": TRIAL_DRUG_CLASSES, "single_shot_window_hours": (int, float)}
+TRIAL_PARAMS: dict[str, tuple | type] = {
+    "injectates": TRIAL_DRUG_CLASSES,
+    "single_shot_window_hours": (int, float),
+}
 TRIAL_DEFAULTS: dict[str, object] = {"single_shot_window_hours": 24}
 
 
 FACTS: dict[str, FactSpec] = {
     "age_years": FactSpec("number"),
     # value_set: a mappings/conditions.yaml set to require instead of the indication's own.
-    "diagnosis_documented": FactSpec("bool", {"indication": INDICATIONS, "value_set": ("nonmalignant-pain-pathology",)}),
+    "diagnosis_documented": FactSpec(
+        "bool", {"indication": INDICATIONS, "value_set": ("nonmalignant-pain-pathology",)}
+    ),
     "pain_nrs_latest": FactSpec("number", SCORE_PARAMS, (), SCORE_DEFAULTS),
     "spasticity_score_latest": FactSpec(
         "number",
@@ -187,7 +221,10 @@ FACTS: dict[str, FactSpec] = {
     ),
     "trial_flag": FactSpec(
         "bool",
-        {"code": ("trial-function-improved", "trial-side-effects-tolerable"), "injectates": TRIAL_DRUG_CLASSES},
+        {
+            "code": ("trial-function-improved", "trial-side-effects-tolerable"),
+            "injectates": TRIAL_DRUG_CLASSES,
+        },
         ("code",),
         {},
         ("injectates",),

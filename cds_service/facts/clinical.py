@@ -30,7 +30,11 @@ def numeric_value(obs: dict[str, Any]) -> float | None:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return float(v)
     q = obs.get("valueQuantity")
-    if isinstance(q, dict) and isinstance(q.get("value"), (int, float)) and not isinstance(q.get("value"), bool):
+    if (
+        isinstance(q, dict)
+        and isinstance(q.get("value"), (int, float))
+        and not isinstance(q.get("value"), bool)
+    ):
         if q.get("comparator"):  # "<50 %" is a bound, not a value: it proves no threshold
             return None
         return float(q["value"])
@@ -62,7 +66,9 @@ def age_years(ctx: FactContext) -> Fact:
     return Fact(age, (resource_ref(patient),), f"age {age} on {ctx.date_of_service.isoformat()}")
 
 
-def diagnosis_documented(ctx: FactContext, indication: str | None = None, value_set: str | None = None) -> Fact:
+def diagnosis_documented(
+    ctx: FactContext, indication: str | None = None, value_set: str | None = None
+) -> Fact:
     """An active, confirmed (or unqualified) diagnosis of the indication, or of a named value set.
 
     A provisional, differential or unconfirmed diagnosis does not document it: the
@@ -73,7 +79,9 @@ def diagnosis_documented(ctx: FactContext, indication: str | None = None, value_
         return Fact.unknown("no indication could be determined")
     label = VALUE_SET_LABEL[value_set] if value_set else INDICATION_LABEL.get(indication, indication)
     found = _confirmed(ctx.conditions(value_set or f"indication-{indication}"))
-    for group in ctx.terminology.indication_combinations.get(indication, ()) if not found and value_set is None else ():
+    for group in (
+        ctx.terminology.indication_combinations.get(indication, ()) if not found and value_set is None else ()
+    ):
         parts = [_confirmed(ctx.conditions(vs)) for vs in group]
         if all(parts):
             found = [c for part in parts for c in part]
@@ -85,7 +93,9 @@ def diagnosis_documented(ctx: FactContext, indication: str | None = None, value_
     return Fact.unknown(f"no active diagnosis on the problem list documents {label}")
 
 
-VALUE_SET_LABEL = {"nonmalignant-pain-pathology": "a known cause of the pain (a pain symptom code alone is not one)"}
+VALUE_SET_LABEL = {
+    "nonmalignant-pain-pathology": "a known cause of the pain (a pain symptom code alone is not one)"
+}
 
 
 def _confirmed(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -130,7 +140,11 @@ def _standing_score(
                 value = numeric_value(obs)
                 if value is None:
                     return Fact.unknown(f"the latest {label} has no readable value", (resource_ref(obs),))
-                return Fact(value, (resource_ref(obs),), f"{label} {_fmt(value)} on {when.date().isoformat()}{_outside(ctx)}")
+                return Fact(
+                    value,
+                    (resource_ref(obs),),
+                    f"{label} {_fmt(value)} on {when.date().isoformat()}{_outside(ctx)}",
+                )
         return Fact.unknown(f"no {label} recorded on or before the date of service{_outside(ctx)}")
     since = ctx.cutoff - timedelta(days=over_days)
     used = [
@@ -177,16 +191,26 @@ def life_expectancy_months(ctx: FactContext) -> Fact:
     q = obs.get("valueQuantity") or {}
     unit = q.get("code") or q.get("unit")
     value = q.get("value")
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or unit not in MONTHS_PER_UNIT.keys() | DAYS_PER_UNIT.keys():
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or value < 0
+        or unit not in MONTHS_PER_UNIT.keys() | DAYS_PER_UNIT.keys()
+    ):
         return Fact.unknown("life expectancy is not a quantity in mo, wk, a or d", (resource_ref(obs),))
     if q.get("comparator"):
-        return Fact.unknown(f"life expectancy is recorded as {q['comparator']} {value} {unit}, not a value", (resource_ref(obs),))
+        return Fact.unknown(
+            f"life expectancy is recorded as {q['comparator']} {value} {unit}, not a value",
+            (resource_ref(obs),),
+        )
     if unit in MONTHS_PER_UNIT:
         months = float(value) * MONTHS_PER_UNIT[unit]
     else:
         end = ctx.date_of_service + timedelta(days=round(float(value) * DAYS_PER_UNIT[unit]))
         months = months_between(ctx.date_of_service, end)
-    return Fact(round(months, 2), (resource_ref(obs),), f"life expectancy {q['value']} {unit} ({months:.1f} months)")
+    return Fact(
+        round(months, 2), (resource_ref(obs),), f"life expectancy {q['value']} {unit} ({months:.1f} months)"
+    )
 
 
 def flag(ctx: FactContext, code: str) -> Fact:
@@ -251,7 +275,11 @@ def thecal_sac_encroachment(ctx: FactContext) -> Fact:
     hit = ctx.latest("thecal-sac-encroachment-flag")
     if hit is not None and bool_value(hit[1]) is not None:
         value = bool_value(hit[1])
-        return Fact(value, (resource_ref(hit[1]),), f"tumor encroachment of the thecal sac: {'yes' if value else 'no'}")
+        return Fact(
+            value,
+            (resource_ref(hit[1]),),
+            f"tumor encroachment of the thecal sac: {'yes' if value else 'no'}",
+        )
     return Fact.unknown("no imaging result on thecal sac encroachment or epidural metastases")
 
 
@@ -264,14 +292,17 @@ def metastatic_lesions(ctx: FactContext) -> Fact:
 
 def psych_evaluation(ctx: FactContext) -> Fact:
     mental = ctx.conditions("mental-health")
-    extra = (f"; {len(mental)} mental-health condition{'s' if len(mental) > 1 else ''} on the problem list to weigh"
-             if mental else "")
+    extra = (
+        f"; {len(mental)} mental-health condition{'s' if len(mental) > 1 else ''} on the problem list to weigh"
+        if mental
+        else ""
+    )
     hit = ctx.latest("psych-evaluation")
     if hit is not None:
         _, obs = hit
         code = ctx.terminology.idds_code(obs.get("valueCodeableConcept"))
         if code in ("favorable", "unfavorable"):
-            return Fact(code, (resource_ref(obs),) + refs(mental), f"evaluation {code}{extra}")
+            return Fact(code, (resource_ref(obs), *refs(mental)), f"evaluation {code}{extra}")
     done = [
         p
         for p in ctx.record.resources("Procedure")
@@ -280,7 +311,9 @@ def psych_evaluation(ctx: FactContext) -> Fact:
         and ctx.record.usable(p)
     ]
     if done:
-        return Fact.unknown(f"evaluation performed but its outcome is not documented{extra}", refs(done) + refs(mental))
+        return Fact.unknown(
+            f"evaluation performed but its outcome is not documented{extra}", refs(done) + refs(mental)
+        )
     return Fact.unknown(f"no mental/behavioural health evaluation documented{extra}", refs(mental))
 
 

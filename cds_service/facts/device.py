@@ -21,7 +21,11 @@ def is_implanted_pump(device: dict[str, Any], terminology: Terminology) -> bool:
     if isinstance(t, dict):
         texts.append(t.get("text") or "")
         codings = t.get("coding")
-        texts.extend(c.get("display") or "" for c in (codings if isinstance(codings, list) else ()) if isinstance(c, dict))
+        texts.extend(
+            c.get("display") or ""
+            for c in (codings if isinstance(codings, list) else ())
+            if isinstance(c, dict)
+        )
     names = device.get("deviceName")
     for name in names if isinstance(names, list) else ():
         if isinstance(name, dict):
@@ -57,14 +61,22 @@ def pump_status(ctx: FactContext) -> Fact:
             continue
         code = ctx.terminology.idds_code(obs.get("valueCodeableConcept"))
         if code:
-            return Fact(code, (resource_ref(obs),) + tuple(sorted(pump_refs)), f"pump interrogation on {when.date().isoformat()}: {PUMP_STATUS_LABEL.get(code, code)}")
+            return Fact(
+                code,
+                (resource_ref(obs), *tuple(sorted(pump_refs))),
+                f"pump interrogation on {when.date().isoformat()}: {PUMP_STATUS_LABEL.get(code, code)}",
+            )
     for pump in pumps:
         for prop in pump.get("property") or ():
             if ctx.terminology.idds_code(prop.get("type")) == "pump-status":
                 for concept in prop.get("valueCode") or ():
                     code = ctx.terminology.idds_code(concept)
                     if code:
-                        return Fact(code, (resource_ref(pump),), f"pump state on the device record: {PUMP_STATUS_LABEL.get(code, code)}")
+                        return Fact(
+                            code,
+                            (resource_ref(pump),),
+                            f"pump state on the device record: {PUMP_STATUS_LABEL.get(code, code)}",
+                        )
     return Fact.unknown("the pump's state (battery, function) is not documented", tuple(sorted(pump_refs)))
 
 
@@ -73,7 +85,9 @@ def pump_status(ctx: FactContext) -> Fact:
 # (not a draft, cancelled, or entered in error), are opioid exposure.
 OPIOID_TAKEN = frozenset({"active", "completed", "stopped", "on-hold"})
 OPIOID_PRESCRIBED = frozenset({"active", "completed", "stopped", "on-hold"})
-PRESCRIPTION_INTENTS = frozenset({"order", "original-order", "instance-order", "reflex-order", "filler-order"})
+PRESCRIPTION_INTENTS = frozenset(
+    {"order", "original-order", "instance-order", "reflex-order", "filler-order"}
+)
 
 
 def opiate_naive(ctx: FactContext) -> Fact:
@@ -85,7 +99,9 @@ def opiate_naive(ctx: FactContext) -> Fact:
             status, intent = res.get("status"), res.get("intent")  # not yet validated: any shape
             if not isinstance(status, str) or status not in statuses:
                 continue
-            if kind == "MedicationRequest" and not (isinstance(intent, str) and intent in PRESCRIPTION_INTENTS):
+            if kind == "MedicationRequest" and not (
+                isinstance(intent, str) and intent in PRESCRIPTION_INTENTS
+            ):
                 continue
             concept = res.get("medicationCodeableConcept") or _display_concept(res.get("medicationReference"))
             ingredients, _ = t.drugs.identify(concept)
@@ -97,10 +113,18 @@ def opiate_naive(ctx: FactContext) -> Fact:
             if ctx.record.usable(res):
                 exposure.append(res)
     if exposure:
-        return Fact(False, tuple(resource_ref(r) for r in exposure), "Opioid medication was taken or prescribed before; the patient is not opioid-naive.")
+        return Fact(
+            False,
+            tuple(resource_ref(r) for r in exposure),
+            "Opioid medication was taken or prescribed before; the patient is not opioid-naive.",
+        )
     if not ctx.record.available("MedicationStatement"):
         return Fact.unknown("The medication history could not be retrieved.")
-    return Fact(True, (), "No opioid taken or prescribed is documented in the medication history: the patient is opioid-naive.")
+    return Fact(
+        True,
+        (),
+        "No opioid taken or prescribed is documented in the medication history: the patient is opioid-naive.",
+    )
 
 
 def _started(res: dict[str, Any]) -> date | None:

@@ -25,4 +25,8 @@ def trial_injectate(ctx: FactContext, **params: str) -> Fact:
 def _answer(wanted: str, classes: set[str], evidence: tuple[str, ...], what: str) -> Fact:
     found = wanted in classes
     label = wanted.replace("-", " ")
-    return Fact(found, evidence, f"{what} {'is' if found else 'is not'} {'an' if label[0] in 'aeiou' else 'a'} {label}")
+    return Fact(
+        found,
+        evidence,
+        f"{what} {'is' if found else 'is not'} {'an' if label[0] in 'aeiou' else 'a'} {label}",
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import clinical, device, injectate, therapy, trial
 from .base import Fact, FactContext
@@ -39,8 +40,12 @@ assert set(EXTRACTORS) == set(FACTS), "every catalogued fact needs an extractor"
 
 
 def compute(ctx: FactContext, name: str, params: dict[str, Any]) -> Fact:
-    scoped = (ctx.indication, ctx.order.reference if ctx.order else None) if name in INDICATION_DEPENDENT else None
+    scoped = (
+        (ctx.indication, ctx.order.reference if ctx.order else None) if name in INDICATION_DEPENDENT else None
+    )
     # Defaults from the catalogue; lists (e.g. trial injectates) as tuples so the key hashes.
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in {**FACTS[name].defaults, **params}.items()}
+    params = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in {**FACTS[name].defaults, **params}.items()
+    }
     key = (name, tuple(sorted(params.items())), scoped)
     return ctx.cached(key, lambda: EXTRACTORS[name](ctx, **params))

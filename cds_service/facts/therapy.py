@@ -15,9 +15,10 @@ whole class (clinical-data contract, "Therapy histories").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
 from ..codes import Terminology
 from ..fhirtime import last_day, parse_date
@@ -54,7 +55,9 @@ class Course:
     by_name: bool = False  # drug identified by name only (fallback)
     allergy: bool = False
     ongoing: bool = False  # still running: without an end it runs to the date of service
-    routes: frozenset[str] | None = None  # dosage routes recognised (names in therapies.yaml); None: none documented
+    routes: frozenset[str] | None = (
+        None  # dosage routes recognised (names in therapies.yaml); None: none documented
+    )
 
 
 def therapy_failed_duration(ctx: FactContext, **params: Any) -> Fact:
@@ -70,7 +73,9 @@ def therapy_failed_duration(ctx: FactContext, **params: Any) -> Fact:
 
     waivers = [c for c in records if c.reasons & waived_by and c.therapies & waiver_therapies]
     if waivers:
-        what = " or ".join(REASON_WORDS[r] for r in REASONS if r in waived_by and any(r in c.reasons for c in waivers))
+        what = " or ".join(
+            REASON_WORDS[r] for r in REASONS if r in waived_by and any(r in c.reasons for c in waivers)
+        )
         why = (
             f"{_names(waivers)} documented as {what}, which this policy accepts in place of "
             f"the {label} requirement"
@@ -88,7 +93,10 @@ def therapy_failed_duration(ctx: FactContext, **params: Any) -> Fact:
     if not courses:
         if _sources_missing(ctx, kinds):
             return Fact.unknown(f"The {label} history could not be retrieved.")
-        return Fact.unknown(f"No course of {label}{fixed} is documented.{not_waiving}", tuple(c.ref for c in records if c.reasons))
+        return Fact.unknown(
+            f"No course of {label}{fixed} is documented.{not_waiving}",
+            tuple(c.ref for c in records if c.reasons),
+        )
     counted = [c for c in courses if c.failed] if require_failure else courses
     evidence = tuple(c.ref for c in courses)
     fallback = " (a drug was recognised by its name only)" if any(c.by_name for c in courses) else ""
@@ -115,11 +123,16 @@ def therapy_documented(ctx: FactContext, **params: Any) -> Fact:
     cls = params["class"]
     kinds = _kinds(ctx, cls)
     courses = [
-        c for c in courses_in(ctx, kinds)
+        c
+        for c in courses_in(ctx, kinds)
         if not c.allergy and (c.given or c.reasons) and (c.start is None or c.start <= ctx.date_of_service)
     ]
     if courses:
-        return Fact(True, tuple(c.ref for c in courses), f"{len(courses)} course{'s' if len(courses) != 1 else ''} of {_label(ctx, cls)} documented")
+        return Fact(
+            True,
+            tuple(c.ref for c in courses),
+            f"{len(courses)} course{'s' if len(courses) != 1 else ''} of {_label(ctx, cls)} documented",
+        )
     if _sources_missing(ctx, kinds):
         return Fact.unknown(f"The {_label(ctx, cls)} history could not be retrieved.")
     return Fact.unknown(f"No course of {_label(ctx, cls)} is documented.")
@@ -134,7 +147,9 @@ def _qualifier(ctx: FactContext, kinds: set[str], schedule: Any, routes: Any) ->
     if not words:
         return ""
     only_drugs = kinds <= set(ctx.terminology.therapies["medication_kinds"])
-    return (" taken " if only_drugs else " (medications taken ") + " ".join(words) + ("" if only_drugs else ")")
+    return (
+        (" taken " if only_drugs else " (medications taken ") + " ".join(words) + ("" if only_drugs else ")")
+    )
 
 
 def _kinds(ctx: FactContext, cls: str) -> set[str]:
@@ -209,7 +224,10 @@ Candidate = tuple[frozenset[str], dict[str, Any], Callable[[], list[Course]]]
 
 def _candidates(ctx: FactContext) -> list[Candidate]:
     """(kinds, resource, course builder) for every resource that may be a course; nothing validated."""
-    return ctx.memo("course-candidates", lambda: _procedure_courses(ctx) + _medication_courses(ctx) + _allergy_courses(ctx))
+    return ctx.memo(
+        "course-candidates",
+        lambda: _procedure_courses(ctx) + _medication_courses(ctx) + _allergy_courses(ctx),
+    )
 
 
 def _procedure_courses(ctx: FactContext) -> list[Candidate]:
@@ -224,7 +242,15 @@ def _procedure_courses(ctx: FactContext) -> list[Candidate]:
         # and active rehabilitative exercise): one course per kind.
         found = frozenset(k for k in kinds if t.in_set(proc.get("code"), f"therapy:{k}"))
         if found:
-            out.append((found, proc, lambda proc=proc, found=found: [c for k in sorted(found) for c in _procedure_course(t, proc, k)]))
+            out.append(
+                (
+                    found,
+                    proc,
+                    lambda proc=proc, found=found: [
+                        c for k in sorted(found) for c in _procedure_course(t, proc, k)
+                    ],
+                )
+            )
     return out
 
 
@@ -247,7 +273,19 @@ def _procedure_course(t: Terminology, proc: dict[str, Any], kind: str) -> list[C
     if not given and not reasons:
         return []
     ongoing = proc.get("status") in ONGOING
-    return [Course(resource_ref(proc), kind, start, end, given, failed and given, reasons, frozenset((kind,)), ongoing=ongoing)]
+    return [
+        Course(
+            resource_ref(proc),
+            kind,
+            start,
+            end,
+            given,
+            failed and given,
+            reasons,
+            frozenset((kind,)),
+            ongoing=ongoing,
+        )
+    ]
 
 
 def _medication_courses(ctx: FactContext) -> list[Candidate]:
@@ -257,16 +295,27 @@ def _medication_courses(ctx: FactContext) -> list[Candidate]:
         status = stmt.get("status")
         if not isinstance(status, str) or status not in TAKEN | NOT_GIVEN:
             continue
-        concept = stmt.get("medicationCodeableConcept") or _reference_as_concept(stmt.get("medicationReference"))
+        concept = stmt.get("medicationCodeableConcept") or _reference_as_concept(
+            stmt.get("medicationReference")
+        )
         ingredients, by_name = t.drugs.identify(concept)
         kinds = t.medication_kinds(ingredients)
         if kinds and not _routes(t, stmt) & set(t.therapies.get("neuraxial_routes") or ()):
-            out.append((frozenset(kinds), stmt, lambda stmt=stmt, kinds=kinds, ingredients=ingredients, by_name=by_name:
-                        _medication_course(t, stmt, kinds, ingredients, by_name)))
+            out.append(
+                (
+                    frozenset(kinds),
+                    stmt,
+                    lambda stmt=stmt, kinds=kinds, ingredients=ingredients, by_name=by_name: (
+                        _medication_course(t, stmt, kinds, ingredients, by_name)
+                    ),
+                )
+            )
     return out
 
 
-def _medication_course(t: Terminology, stmt: dict[str, Any], kinds: set[str], ingredients: set[str], by_name: bool) -> list[Course]:
+def _medication_course(
+    t: Terminology, stmt: dict[str, Any], kinds: set[str], ingredients: set[str], by_name: bool
+) -> list[Course]:
     start, end = _period(stmt, "effectivePeriod", "effectiveDateTime")
     failed, reasons = _reasons(t, stmt.get("statusReason") or [])
     given = stmt.get("status") in TAKEN
@@ -277,8 +326,20 @@ def _medication_course(t: Terminology, stmt: dict[str, Any], kinds: set[str], in
     documented = [d for d in stmt.get("dosage") or () if isinstance(d, dict) and d.get("route")]
     routes = _routes(t, stmt) if documented else None
     return [
-        Course(resource_ref(stmt), kind, start, end, given, failed and given, reasons, frozenset(ingredients), fixed, by_name,
-               ongoing=ongoing, routes=routes)
+        Course(
+            resource_ref(stmt),
+            kind,
+            start,
+            end,
+            given,
+            failed and given,
+            reasons,
+            frozenset(ingredients),
+            fixed,
+            by_name,
+            ongoing=ongoing,
+            routes=routes,
+        )
         for kind in kinds
     ]
 
@@ -308,13 +369,37 @@ def _allergy_courses(ctx: FactContext) -> list[Candidate]:
         if kinds:
             by_type = t.therapies["allergy_reasons"]
             kind_of = allergy.get("type")
-            reasons = frozenset(by_type.get(kind_of) if isinstance(kind_of, str) and kind_of in by_type else by_type["unspecified"])
+            reasons = frozenset(
+                by_type.get(kind_of)
+                if isinstance(kind_of, str) and kind_of in by_type
+                else by_type["unspecified"]
+            )
             ref = resource_ref(allergy)
-            noted = last_day(allergy.get("onsetDateTime") or allergy.get("recordedDate"))  # one recorded later is not history
-            out.append((frozenset(kinds), allergy, lambda ref=ref, kinds=kinds, ingredients=ingredients, by_name=by_name, reasons=reasons, noted=noted: [
-                Course(ref, kind, noted, noted, False, False, reasons, frozenset(ingredients), None, by_name, allergy=True)
-                for kind in kinds
-            ]))
+            noted = last_day(
+                allergy.get("onsetDateTime") or allergy.get("recordedDate")
+            )  # one recorded later is not history
+            out.append(
+                (
+                    frozenset(kinds),
+                    allergy,
+                    lambda ref=ref, kinds=kinds, ingredients=ingredients, by_name=by_name, reasons=reasons, noted=noted: [
+                        Course(
+                            ref,
+                            kind,
+                            noted,
+                            noted,
+                            False,
+                            False,
+                            reasons,
+                            frozenset(ingredients),
+                            None,
+                            by_name,
+                            allergy=True,
+                        )
+                        for kind in kinds
+                    ],
+                )
+            )
     return out
 
 

@@ -26,7 +26,6 @@ from .catalogue import SCALE_LABEL
 from .clinical import bool_value, numeric_value
 
 
-
 def _window_hours(held_for_hours: float | None, single_shot_window_hours: float) -> float:
     return max(held_for_hours or 0.0, single_shot_window_hours)
 
@@ -35,7 +34,9 @@ def _hours(a: datetime, b: datetime) -> str:
     return f"{(b - a).total_seconds() / 3600:g} h"
 
 
-def _documented(ctx: FactContext, value_set: str, trial: Trial | None) -> tuple[datetime, dict[str, Any]] | None:
+def _documented(
+    ctx: FactContext, value_set: str, trial: Trial | None
+) -> tuple[datetime, dict[str, Any]] | None:
     """The latest documented outcome of the trial (any, when the record holds no trial Procedure)."""
     cutoff = ctx.cutoff
     for when, obs in reversed(ctx.candidates(value_set)):
@@ -129,7 +130,9 @@ def _computed_relief(
         return Fact.unknown(f"relief not documented and cannot be worked out: {why}", (trial.ref,))
     (_, base, base_obs), after = found
     if base <= 0:
-        return Fact.unknown(f"the {label} before the trial was 0, so relief cannot be worked out", (resource_ref(base_obs),))
+        return Fact.unknown(
+            f"the {label} before the trial was 0, so relief cannot be worked out", (resource_ref(base_obs),)
+        )
     start = trial.start
 
     def relief(v: float) -> float:
@@ -154,7 +157,7 @@ def _computed_relief(
         )
     worst = min(window, key=lambda t: relief(t[1]))
     pct = relief(worst[1])
-    evidence = (trial.ref, resource_ref(base_obs)) + tuple(resource_ref(o) for _, _, o in window)
+    evidence = (trial.ref, resource_ref(base_obs), *tuple(resource_ref(o) for _, _, o in window))
     return Fact(
         pct,
         evidence,
@@ -185,7 +188,9 @@ def trial_pain_relief_percent(
             if duration is not None:
                 if duration >= held_for_hours:
                     return Fact(
-                        value, evidence, f"documented trial pain relief {value:g} % lasting {duration:g} h{_drug_note(trial)}"
+                        value,
+                        evidence,
+                        f"documented trial pain relief {value:g} % lasting {duration:g} h{_drug_note(trial)}",
                     )
                 return Fact(
                     0.0,
@@ -198,7 +203,7 @@ def trial_pain_relief_percent(
     if computed.value is None and hit is not None and held_for_hours is not None:
         return Fact.unknown(
             f"the documented relief does not say how long it lasted, and {computed.note}",
-            (resource_ref(hit[1]),) + computed.evidence,
+            (resource_ref(hit[1]), *computed.evidence),
         )
     return computed
 
@@ -230,7 +235,11 @@ def trial_score_reduction(
     trial, why = _which_trial(ctx, injectates)
     if trial is None:
         return Fact.unknown(f"score reduction after the trial: {why or 'no trial procedure on record'}")
-    sets = ("modified-ashworth", "ashworth") if scale == "ashworth-or-modified-ashworth" else ("penn-spasm-frequency",)
+    sets = (
+        ("modified-ashworth", "ashworth")
+        if scale == "ashworth-or-modified-ashworth"
+        else ("penn-spasm-frequency",)
+    )
     best: Fact | None = None
     reasons = []
     for value_set in sets:
@@ -259,7 +268,7 @@ def _score_reduction(
         )
     worst = max(window, key=lambda t: t[1]) if hours is not None else min(window, key=lambda t: t[1])
     points = base - worst[1]
-    evidence = (trial.ref, resource_ref(base_obs)) + tuple(resource_ref(o) for _, _, o in window)
+    evidence = (trial.ref, resource_ref(base_obs), *tuple(resource_ref(o) for _, _, o in window))
     held = f" lasting {hours:g} h" if hours is not None else ""
     return Fact(
         points,

@@ -71,7 +71,9 @@ def _read(record: PatientRecord, qs: Questionnaires, qr: dict[str, Any]) -> list
         return []
     if status not in READABLE:
         why = NOT_YET.get(status)
-        record.issues.append(f"{ref} {why or f'has status {status!r}, not completed or amended: its answers were not read'}.")
+        record.issues.append(
+            f"{ref} {why or f'has status {status!r}, not completed or amended: its answers were not read'}."
+        )
         return []
     if not record.usable(qr):
         return []  # reported by usable(): nothing below runs on a malformed response
@@ -82,13 +84,18 @@ def _read(record: PatientRecord, qs: Questionnaires, qr: dict[str, Any]) -> list
         )
         return []
     subject = qr.get("subject")
-    if not (isinstance(subject, dict) and isinstance(subject.get("reference"), str)
-            and subject["reference"].rpartition("/")[2] == record.patient_id):
+    if not (
+        isinstance(subject, dict)
+        and isinstance(subject.get("reference"), str)
+        and subject["reference"].rpartition("/")[2] == record.patient_id
+    ):
         record.issues.append(f"{ref} does not name the patient as its subject: its answers were not read.")
         return []
     authored = qr.get("authored")
     if parse_datetime(authored) is None:
-        record.issues.append(f"{ref} has no `authored` date, so its answers cannot be dated: they were not read.")
+        record.issues.append(
+            f"{ref} has no `authored` date, so its answers cannot be dated: they were not read."
+        )
         return []
     questions = {item["linkId"]: item for item in entry.resource["item"]}
     out = []
@@ -103,7 +110,9 @@ def _read(record: PatientRecord, qs: Questionnaires, qr: dict[str, Any]) -> list
             for coding in (obs or {}).get("valueCodeableConcept", {}).get("coding", ()):
                 coding.setdefault("display", qs.spec.display(coding["code"]))  # read back in words
         except _Bad as exc:
-            record.issues.append(f"{ref}: the answer to “{inp.question}” (item {link}) {exc}; it was not read.")
+            record.issues.append(
+                f"{ref}: the answer to “{inp.question}” (item {link}) {exc}; it was not read."
+            )
             continue
         if obs is not None:
             out.append(obs)
@@ -134,10 +143,21 @@ def _value(answer: dict[str, Any], inp: Input) -> dict[str, Any]:
     if t == "choice":
         coding = answer.get("valueCoding")
         if isinstance(coding, dict) and coding.get("system") == IDDS and coding.get("code") in inp.answers:
-            return {"valueCodeableConcept": {"coding": [{"system": IDDS, "code": coding["code"],
-                                                         **({"display": coding["display"]} if coding.get("display") else {})}]}}
+            return {
+                "valueCodeableConcept": {
+                    "coding": [
+                        {
+                            "system": IDDS,
+                            "code": coding["code"],
+                            **({"display": coding["display"]} if coding.get("display") else {}),
+                        }
+                    ]
+                }
+            }
         if isinstance(coding, dict):
-            raise _Bad(f"is the code {coding.get('system')}#{coding.get('code')}, not one of the listed answers")
+            raise _Bad(
+                f"is the code {coding.get('system')}#{coding.get('code')}, not one of the listed answers"
+            )
         raise _Bad(f"is {given or 'empty'} where one of the listed answers (valueCoding) is expected")
     if t == "integer":
         v = answer.get("valueInteger")
@@ -158,20 +178,28 @@ def _value(answer: dict[str, Any], inp: Input) -> dict[str, Any]:
         q = answer.get("valueQuantity")
         unit = (q.get("code") or q.get("unit")) if isinstance(q, dict) else None
         if not isinstance(q, dict) or not _number(q.get("value")) or unit not in inp.units:
-            raise _Bad(f"is {given or 'empty'} where a quantity in {', '.join(inp.units)} (valueQuantity) is expected")
+            raise _Bad(
+                f"is {given or 'empty'} where a quantity in {', '.join(inp.units)} (valueQuantity) is expected"
+            )
         return {"valueQuantity": {"value": q["value"], "unit": unit, "system": UCUM, "code": unit}}
     if t == "reference":
         r = answer.get("valueReference")
         target = r.get("reference") if isinstance(r, dict) else None
         if not isinstance(target, str) or (inp.resource and target.split("/")[-2:-1] != [inp.resource]):
-            raise _Bad(f"is {given or 'empty'} where a reference to a {inp.resource or 'resource'} is expected")
+            raise _Bad(
+                f"is {given or 'empty'} where a reference to a {inp.resource or 'resource'} is expected"
+            )
         return {"valueReference": {"reference": target}}
     raise _Bad(f"has a type ({t}) the service cannot read")
 
 
 def _in_range(v: float, inp: Input) -> None:
     if (inp.min is not None and v < inp.min) or (inp.max is not None and v > inp.max):
-        raise _Bad(f"is {v:g}, outside {inp.min:g}–{inp.max:g}" if inp.max is not None else f"is {v:g}, below {inp.min:g}")
+        raise _Bad(
+            f"is {v:g}, outside {inp.min:g}–{inp.max:g}"
+            if inp.max is not None
+            else f"is {v:g}, below {inp.min:g}"
+        )
 
 
 def _children(item: dict[str, Any], answer: dict[str, Any]) -> list[dict[str, Any]]:
@@ -179,22 +207,25 @@ def _children(item: dict[str, Any], answer: dict[str, Any]) -> list[dict[str, An
     return [*(answer.get("item") or ()), *(item.get("item") or ())]
 
 
-def _observation(qr: dict[str, Any], item: dict[str, Any], inp: Input, status: str, authored: str,
-                 entry: Entry) -> dict[str, Any] | None:
+def _observation(
+    qr: dict[str, Any], item: dict[str, Any], inp: Input, status: str, authored: str, entry: Entry
+) -> dict[str, Any] | None:
     answer = _single(item, "answer")
     if answer is None:
         return None  # left open: nothing attested
     link = item["linkId"]
-    obs = AnswerObservation({
-        "resourceType": "Observation",
-        "id": "qr-" + hashlib.sha1(f"{qr.get('id')}|{link}".encode()).hexdigest()[:20],
-        "status": status,
-        "subject": qr["subject"],
-        "code": {"coding": [{"system": IDDS, "code": inp.code}], "text": inp.question},
-        "effectiveDateTime": authored,
-        "derivedFrom": [{"reference": resource_ref(qr)}],
-        **_value(answer, inp),
-    })
+    obs = AnswerObservation(
+        {
+            "resourceType": "Observation",
+            "id": "qr-" + hashlib.sha1(f"{qr.get('id')}|{link}".encode()).hexdigest()[:20],
+            "status": status,
+            "subject": qr["subject"],
+            "code": {"coding": [{"system": IDDS, "code": inp.code}], "text": inp.question},
+            "effectiveDateTime": authored,
+            "derivedFrom": [{"reference": resource_ref(qr)}],
+            **_value(answer, inp),
+        }
+    )
     obs.cited_as = f"{resource_ref(qr)}#{link}"
     for sub in _children(item, answer):
         key = sub.get("linkId", "") if isinstance(sub, dict) else ""
@@ -208,7 +239,9 @@ def _observation(qr: dict[str, Any], item: dict[str, Any], inp: Input, status: s
             continue
         value = _value(sub_answer, child)
         if child.as_ == "component":
-            obs.setdefault("component", []).append({"code": {"coding": [{"system": IDDS, "code": child.code}]}, **value})
+            obs.setdefault("component", []).append(
+                {"code": {"coding": [{"system": IDDS, "code": child.code}]}, **value}
+            )
         else:
             obs[child.as_] = value.get("valueReference", value)
     return obs

@@ -10,10 +10,11 @@ alternatives of an ANY are asked while none of the earlier ones is answered yes)
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 from fhir.resources.R4B.questionnaire import Questionnaire
 
@@ -59,7 +60,9 @@ class Entry:
         return self.resource["url"]
 
 
-def new_response(entry: Entry, patient_id: str, status: str, items: list[dict[str, Any]], when: datetime) -> dict[str, Any]:
+def new_response(
+    entry: Entry, patient_id: str, status: str, items: list[dict[str, Any]], when: datetime
+) -> dict[str, Any]:
     """A QuestionnaireResponse to `entry` for the patient: the one shape the prefill and the form share."""
     return {
         "resourceType": "QuestionnaireResponse",
@@ -76,7 +79,9 @@ def questionnaire_id(policy: Policy, indication: str, phase: str) -> str:
     return f"{policy.policy}-{policy.version}-{indication}-{phase}"
 
 
-def _uses(policy: Policy, node: Node | None, mandatory: bool, group: str | None, seen: tuple[str, ...]) -> Iterator[Use]:
+def _uses(
+    policy: Policy, node: Node | None, mandatory: bool, group: str | None, seen: tuple[str, ...]
+) -> Iterator[Use]:
     if node is None:
         return
     if isinstance(node, Leaf):
@@ -96,7 +101,7 @@ def _uses(policy: Policy, node: Node | None, mandatory: bool, group: str | None,
     elif isinstance(node, Ref) and node.ref not in seen:
         indication, _, phase = node.ref.partition(".")
         target = getattr(policy.indications[indication], phase)
-        yield from _uses(policy, target.criteria if target else None, mandatory, group, seen + (node.ref,))
+        yield from _uses(policy, target.criteria if target else None, mandatory, group, (*seen, node.ref))
 
 
 def leaf_uses(policy: Policy, indication: str, phase: str) -> list[Use]:
@@ -129,22 +134,44 @@ def _help(link_id: str, sentences: list[str], criteria: list[str]) -> dict[str, 
         "linkId": f"{link_id}.help",
         "type": "display",
         "text": text,
-        "extension": [{"url": ITEM_CONTROL, "valueCodeableConcept": {
-            "coding": [{"system": ITEM_CONTROL_SYSTEM, "code": "help", "display": "Help-Button"}]}}],
+        "extension": [
+            {
+                "url": ITEM_CONTROL,
+                "valueCodeableConcept": {
+                    "coding": [{"system": ITEM_CONTROL_SYSTEM, "code": "help", "display": "Help-Button"}]
+                },
+            }
+        ],
     }
 
 
 def _typed(spec: Spec, item: dict[str, Any], inp: Input) -> dict[str, Any]:
-    fhir_type = {"choice": "choice", "boolean": "boolean", "integer": "integer", "decimal": "decimal",
-                 "quantity": "quantity", "reference": "reference"}[inp.type]
+    fhir_type = {
+        "choice": "choice",
+        "boolean": "boolean",
+        "integer": "integer",
+        "decimal": "decimal",
+        "quantity": "quantity",
+        "reference": "reference",
+    }[inp.type]
     item["type"] = fhir_type
     ext = item.setdefault("extension", [])
     if inp.type == "choice":
         item["answerOption"] = [{"valueCoding": _coding(spec, a)} for a in inp.answers]
     if inp.unit:
-        ext.append({"url": f"{EXT}questionnaire-unit", "valueCoding": {"system": UCUM, "code": inp.unit, "display": inp.unit}})
+        ext.append(
+            {
+                "url": f"{EXT}questionnaire-unit",
+                "valueCoding": {"system": UCUM, "code": inp.unit, "display": inp.unit},
+            }
+        )
     for unit in inp.units:
-        ext.append({"url": f"{EXT}questionnaire-unitOption", "valueCoding": {"system": UCUM, "code": unit, "display": unit}})
+        ext.append(
+            {
+                "url": f"{EXT}questionnaire-unitOption",
+                "valueCoding": {"system": UCUM, "code": unit, "display": unit},
+            }
+        )
     kind = "valueInteger" if inp.type == "integer" else "valueDecimal"
     if inp.min is not None and inp.type in ("integer", "decimal"):
         ext.append({"url": f"{EXT}minValue", kind: inp.min if inp.type == "decimal" else int(inp.min)})
@@ -166,8 +193,10 @@ def _item(spec: Spec, code: str, uses: list[Use]) -> dict[str, Any]:
         "code": [_coding(spec, code)],
         "text": inp.question,
         "required": any(u.mandatory for u in uses),
-        "extension": [{"url": CRITERIA_EXT, "valueString": leaf_id}
-                      for leaf_id in dict.fromkeys(u.leaf.id for u in uses)],
+        "extension": [
+            {"url": CRITERIA_EXT, "valueString": leaf_id}
+            for leaf_id in dict.fromkeys(u.leaf.id for u in uses)
+        ],
     }
     _typed(spec, item, inp)
     children = [_help(code, sentences, criteria)]
@@ -194,7 +223,9 @@ def _enable_when(items: list[dict[str, Any]], uses: list[Use], spec: Spec) -> No
                 continue
             before = [c for c in earlier.get(u.group, []) if c != code]
             if before and "enableWhen" not in item:
-                item["enableWhen"] = [{"question": c, "operator": "!=", "answerBoolean": True} for c in before]
+                item["enableWhen"] = [
+                    {"question": c, "operator": "!=", "answerBoolean": True} for c in before
+                ]
                 if len(before) > 1:
                     item["enableBehavior"] = "all"
             if code not in earlier.setdefault(u.group, []):
@@ -230,12 +261,20 @@ def build_questionnaire(policy: Policy, indication: str, phase: str, spec: Spec)
             f"an intrathecal drug delivery {phase} for {label} that a clinician can attest. "
             "Generated from the policy file; each question's help is the policy's own sentence."
         ),
-        "code": [_coding(spec, "intrathecal-trial")] if phase == "trial" else [_coding(spec, "implanted-intrathecal-pump")],
+        "code": [_coding(spec, "intrathecal-trial")]
+        if phase == "trial"
+        else [_coding(spec, "implanted-intrathecal-pump")],
         "item": items,
     }
     Questionnaire.model_validate(resource)  # a generated form that is not valid FHIR stops start-up
-    return Entry(resource, policy.policy, policy.version, indication, phase,
-                 {code: list(dict.fromkeys(u.leaf.id for u in us)) for code, us in by_code.items()})
+    return Entry(
+        resource,
+        policy.policy,
+        policy.version,
+        indication,
+        phase,
+        {code: list(dict.fromkeys(u.leaf.id for u in us)) for code, us in by_code.items()},
+    )
 
 
 class Questionnaires:
@@ -260,7 +299,9 @@ class Questionnaires:
             return None
         return entry
 
-    def for_assessment(self, policy: str, version: str, indication: str | None, phase: str | None) -> Entry | None:
+    def for_assessment(
+        self, policy: str, version: str, indication: str | None, phase: str | None
+    ) -> Entry | None:
         for e in self.by_id.values():
             if (e.policy, e.version, e.indication, e.phase) == (policy, version, indication, phase):
                 return e

@@ -9,7 +9,7 @@ offered) comes back as messages with every value kept; nothing is dropped silent
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -25,7 +25,7 @@ UNKNOWN = "unknown"
 
 def clock() -> datetime:
     """When a response is authored (tests of charts with fixed dates replace it)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _e(value: Any) -> str:
@@ -59,11 +59,14 @@ def _field(inp: Input, name: str, label: str, values: dict[str, str], spec: Spec
     if inp.type == "boolean":
         opts = "".join(
             f'<label><input type="radio" name="{_e(name)}" value="{v}"{" checked" if value == v else ""}> {word}</label> '
-            for v, word in (("true", "Yes"), ("false", "No")))
+            for v, word in (("true", "Yes"), ("false", "No"))
+        )
         return f'<fieldset class="q"><legend>{_e(label)}</legend>{opts}</fieldset>'
     if inp.type == "choice":
         opts = '<option value="">— not answered —</option>' + "".join(
-            f'<option value="{_e(a)}"{" selected" if value == a else ""}>{_e(spec.display(a))}</option>' for a in inp.answers)
+            f'<option value="{_e(a)}"{" selected" if value == a else ""}>{_e(spec.display(a))}</option>'
+            for a in inp.answers
+        )
         return f'<p class="q"><label for="{fid}">{_e(label)}</label> <select id="{fid}" name="{_e(name)}">{opts}</select></p>'
     if inp.type in ("integer", "decimal", "quantity"):
         bounds = "".join(f' {k}="{v:g}"' for k, v in (("min", inp.min), ("max", inp.max)) if v is not None)
@@ -72,16 +75,31 @@ def _field(inp: Input, name: str, label: str, values: dict[str, str], spec: Spec
         units = ""
         if inp.type == "quantity":
             chosen = values.get(f"{name}:unit", inp.units[0] if inp.units else "")
-            units = f' <select name="{_e(name)}:unit" aria-label="unit">' + "".join(
-                f'<option value="{_e(u)}"{" selected" if chosen == u else ""}>{_e(u)}</option>' for u in inp.units) + "</select>"
-        return (f'<p class="q"><label for="{fid}">{_e(label)}</label> <input id="{fid}" type="number" step="{step}"{bounds} '
-                f'name="{_e(name)}" value="{_e(value)}">{unit}{units}</p>')
-    return (f'<p class="q"><label for="{fid}">{_e(label)}</label> <input id="{fid}" type="text" name="{_e(name)}" '
-            f'value="{_e(value)}" placeholder="{_e(inp.resource or "Resource")}/…"></p>')
+            units = (
+                f' <select name="{_e(name)}:unit" aria-label="unit">'
+                + "".join(
+                    f'<option value="{_e(u)}"{" selected" if chosen == u else ""}>{_e(u)}</option>'
+                    for u in inp.units
+                )
+                + "</select>"
+            )
+        return (
+            f'<p class="q"><label for="{fid}">{_e(label)}</label> <input id="{fid}" type="number" step="{step}"{bounds} '
+            f'name="{_e(name)}" value="{_e(value)}">{unit}{units}</p>'
+        )
+    return (
+        f'<p class="q"><label for="{fid}">{_e(label)}</label> <input id="{fid}" type="text" name="{_e(name)}" '
+        f'value="{_e(value)}" placeholder="{_e(inp.resource or "Resource")}/…"></p>'
+    )
 
 
-def form_html(sheet: Any, hidden: dict[str, str], values: dict[str, str] | None = None,
-              messages: list[str] | None = None, index: int = 0) -> str:
+def form_html(
+    sheet: Any,
+    hidden: dict[str, str],
+    values: dict[str, str] | None = None,
+    messages: list[str] | None = None,
+    index: int = 0,
+) -> str:
     """The form for one checklist sheet ('' when nothing it asks can be attested)."""
     entry = entry_for(sheet)
     if entry is None:
@@ -102,18 +120,26 @@ def form_html(sheet: Any, hidden: dict[str, str], values: dict[str, str] | None 
             html += _field(child, f"q:{link}.{child.code}", child.question, values, spec, default)
         if help_text:
             html += f'<details class="fine"><summary>What the policy says</summary>{_e(help_text)}</details>'
-        fields.append(f'<li>{html}</li>')
+        fields.append(f"<li>{html}</li>")
     if not hidden.get("patient"):
-        fields.append(f'<li>{_field(Input("patient", "reference", "Patient (FHIR id)"), "patient", "Patient (FHIR id)", values, spec)}</li>')
-    keep = {**hidden, "assessment": sheet.assessment.get("id", ""), "questionnaire": f"{entry.url}|{entry.version}"}
-    hidden_html = "".join(f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">' for k, v in keep.items() if v)
+        fields.append(
+            f"<li>{_field(Input('patient', 'reference', 'Patient (FHIR id)'), 'patient', 'Patient (FHIR id)', values, spec)}</li>"
+        )
+    keep = {
+        **hidden,
+        "assessment": sheet.assessment.get("id", ""),
+        "questionnaire": f"{entry.url}|{entry.version}",
+    }
+    hidden_html = "".join(
+        f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">' for k, v in keep.items() if v
+    )
     said = "".join(f"<li>{_e(m)}</li>" for m in messages or ())
     return (
         f'<form class="dtr" method="post" action="/smart/documentation" id="dtr-{index}" '
         'style="border:2px solid var(--unk);border-radius:.5rem;padding:.5rem 1.25rem 1rem;margin:-.5rem 0 1.5rem">'
-        f'<h3>Complete the documentation ({len(questions)} open question{"s" if len(questions) != 1 else ""})</h3>'
+        f"<h3>Complete the documentation ({len(questions)} open question{'s' if len(questions) != 1 else ''})</h3>"
         + (f'<div class="todo" role="alert"><ul>{said}</ul></div>' if said else "")
-        + f'{hidden_html}<ol>{"".join(fields)}</ol>'
+        + f"{hidden_html}<ol>{''.join(fields)}</ol>"
         '<button type="submit">Save and re-assess</button>'
         '<p class="fine">Your answers are saved as a QuestionnaireResponse in the patient\'s record and read as documentation.</p>'
         "</form>"
@@ -127,13 +153,18 @@ def _number(raw: str, inp: Input, label: str, errors: list[str]) -> float | int 
         errors.append(f"“{label}”: {raw!r} is not a {'whole ' if inp.type == 'integer' else ''}number.")
         return None
     if (inp.min is not None and v < inp.min) or (inp.max is not None and v > inp.max):
-        errors.append(f"“{label}”: {raw} is outside {inp.min:g}–{inp.max:g}." if inp.max is not None
-                      else f"“{label}”: {raw} is below {inp.min:g}.")
+        errors.append(
+            f"“{label}”: {raw} is outside {inp.min:g}–{inp.max:g}."
+            if inp.max is not None
+            else f"“{label}”: {raw} is below {inp.min:g}."
+        )
         return None
     return v
 
 
-def _answer(inp: Input, name: str, label: str, values: dict[str, str], errors: list[str]) -> dict[str, Any] | None:
+def _answer(
+    inp: Input, name: str, label: str, values: dict[str, str], errors: list[str]
+) -> dict[str, Any] | None:
     raw = (values.get(name) or "").strip()
     if not raw:
         return None
@@ -159,15 +190,22 @@ def _answer(inp: Input, name: str, label: str, values: dict[str, str], errors: l
         if unit not in inp.units:
             errors.append(f"“{label}”: choose a unit ({', '.join(inp.units)}).")
             return None
-        return None if v is None else {"valueQuantity": {"value": v, "unit": unit, "system": UCUM, "code": unit}}
+        return (
+            None if v is None else {"valueQuantity": {"value": v, "unit": unit, "system": UCUM, "code": unit}}
+        )
     if inp.resource and not raw.startswith(f"{inp.resource}/"):
         errors.append(f"“{label}”: give a {inp.resource} reference ({inp.resource}/id).")
         return None
     return {"valueReference": {"reference": raw}}
 
 
-def response_from_form(entry: Entry, assessment: dict[str, Any], patient_id: str, values: dict[str, str],
-                       now: datetime | None = None) -> tuple[dict[str, Any] | None, list[str]]:
+def response_from_form(
+    entry: Entry,
+    assessment: dict[str, Any],
+    patient_id: str,
+    values: dict[str, str],
+    now: datetime | None = None,
+) -> tuple[dict[str, Any] | None, list[str]]:
     """(the completed QuestionnaireResponse, []) or (None, what is wrong)."""
     spec = default_spec()
     errors: list[str] = []
@@ -200,5 +238,7 @@ def response_from_form(entry: Entry, assessment: dict[str, Any], patient_id: str
 
 def download_link(qr: dict[str, Any]) -> str:
     data = quote(json.dumps(qr, indent=2))
-    return (f'<a class="button" download="questionnaire-response-{_e(qr["id"])}.json" '
-            f'href="data:application/fhir+json;charset=utf-8,{data}">Download the response (FHIR JSON)</a>')
+    return (
+        f'<a class="button" download="questionnaire-response-{_e(qr["id"])}.json" '
+        f'href="data:application/fhir+json;charset=utf-8,{data}">Download the response (FHIR JSON)</a>'
+    )

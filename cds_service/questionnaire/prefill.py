@@ -5,7 +5,7 @@ assessment reports undocumented."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
@@ -24,7 +24,9 @@ EVIDENCE_EXT = "http://idds-cds.org/fhir/StructureDefinition/evidence"
 MAS_CODES = {0.0: "mas-0", 1.0: "mas-1", 1.5: "mas-1+", 2.0: "mas-2", 3.0: "mas-3", 4.0: "mas-4"}
 
 
-def _answer_from_observation(obs: dict[str, Any], inp: Input, terminology: Terminology) -> dict[str, Any] | None:
+def _answer_from_observation(
+    obs: dict[str, Any], inp: Input, terminology: Terminology
+) -> dict[str, Any] | None:
     """The answer an Observation of the item's code gives (the reverse of answers._value)."""
     if inp.type == "boolean" and isinstance(obs.get("valueBoolean"), bool):
         return {"valueBoolean": obs["valueBoolean"]}
@@ -69,7 +71,9 @@ def _answer_from_value(value: Any, inp: Input) -> dict[str, Any] | None:
     return None
 
 
-def _children(obs: dict[str, Any] | None, inp: Input, link: str, terminology: Terminology) -> list[dict[str, Any]]:
+def _children(
+    obs: dict[str, Any] | None, inp: Input, link: str, terminology: Terminology
+) -> list[dict[str, Any]]:
     out = []
     for child in inp.children:
         answer = None
@@ -77,7 +81,9 @@ def _children(obs: dict[str, Any] | None, inp: Input, link: str, terminology: Te
             for comp in obs.get("component") or ():
                 if terminology.idds_code(comp.get("code")) == child.code:
                     answer = _answer_from_observation(comp, child, terminology)
-        elif obs is not None and isinstance(obs.get(child.as_ or ""), dict) and obs[child.as_].get("reference"):
+        elif (
+            obs is not None and isinstance(obs.get(child.as_ or ""), dict) and obs[child.as_].get("reference")
+        ):
             answer = {"valueReference": {"reference": obs[child.as_]["reference"]}}
         item: dict[str, Any] = {"linkId": f"{link}.{child.code}", "text": child.question}
         if answer is not None:
@@ -86,14 +92,24 @@ def _children(obs: dict[str, Any] | None, inp: Input, link: str, terminology: Te
     return out
 
 
-def prefill(assessment: Assessment, record: PatientRecord, terminology: Terminology, entry: Entry,
-            spec: Spec, now: datetime | None = None) -> tuple[dict[str, Any], list[str]]:
+def prefill(
+    assessment: Assessment,
+    record: PatientRecord,
+    terminology: Terminology,
+    entry: Entry,
+    spec: Spec,
+    now: datetime | None = None,
+) -> tuple[dict[str, Any], list[str]]:
     """(the in-progress QuestionnaireResponse, the linkIds left open)."""
     results = {c.id: c for c in assessment.outcome.criteria}
     order = assessment.order
-    ctx = FactContext(record, terminology, order.date_of_service,
-                      OrderFacts(order.reference, order.injectate_ingredients, order.injectate_classes),
-                      assessment.indication)
+    ctx = FactContext(
+        record,
+        terminology,
+        order.date_of_service,
+        OrderFacts(order.reference, order.injectate_ingredients, order.injectate_classes),
+        assessment.indication,
+    )
     leaves = {}
     for use in leaf_uses(assessment.policy, entry.indication, entry.phase):
         leaves.setdefault(use.leaf.id, use.leaf)
@@ -114,8 +130,14 @@ def prefill(assessment: Assessment, record: PatientRecord, terminology: Terminol
                 fact = compute(ctx, leaf.fact, leaf.params)
                 if fact.value is None:
                     continue
-                obs = next((by_ref[r] for r in fact.evidence if r in by_ref
-                            and terminology.idds_code(by_ref[r].get("code")) == link), None)
+                obs = next(
+                    (
+                        by_ref[r]
+                        for r in fact.evidence
+                        if r in by_ref and terminology.idds_code(by_ref[r].get("code")) == link
+                    ),
+                    None,
+                )
                 answer = _answer_from_observation(obs, inp, terminology) if obs is not None else None
                 if answer is None:
                     obs = None
@@ -124,7 +146,9 @@ def prefill(assessment: Assessment, record: PatientRecord, terminology: Terminol
                     evidence = list(fact.evidence)
                     break
         if answer is not None:
-            answer["extension"] = [{"url": EVIDENCE_EXT, "valueReference": {"reference": r}} for r in evidence]
+            answer["extension"] = [
+                {"url": EVIDENCE_EXT, "valueReference": {"reference": r}} for r in evidence
+            ]
             if not answer["extension"]:
                 del answer["extension"]
             item["answer"] = [answer]
@@ -137,7 +161,7 @@ def prefill(assessment: Assessment, record: PatientRecord, terminology: Terminol
             if children:
                 item["item"] = children
         items.append(item)
-    qr = new_response(entry, record.patient_id, "in-progress", items, now or datetime.now(timezone.utc))
+    qr = new_response(entry, record.patient_id, "in-progress", items, now or datetime.now(UTC))
     if order.reference.split("/")[0] in ("ServiceRequest", "CarePlan"):
         qr["basedOn"] = [{"reference": order.reference}]
     QuestionnaireResponse.model_validate(qr)
@@ -148,4 +172,4 @@ def unknown_criteria(assessment: Assessment) -> set[str]:
     return {c.id for c in assessment.outcome.criteria if c.status == UNKNOWN}
 
 
-__all__ = ["prefill", "unknown_criteria", "iter_leaves"]
+__all__ = ["iter_leaves", "prefill", "unknown_criteria"]

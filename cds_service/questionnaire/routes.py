@@ -32,7 +32,11 @@ from .prefill import prefill
 log = logging.getLogger("idds")
 router = APIRouter()
 FHIR_JSON = "application/fhir+json"
-NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+NO_STORE = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 ORDER_TYPES = ("ServiceRequest", "DeviceRequest", "MedicationRequest")
 KEY_BY_TYPE = {rtype: key for key, rtype in RESOURCE_TYPE.items()}
 
@@ -55,7 +59,9 @@ async def search_questionnaires(request: Request, services: Services = Depends(g
     params = request.query_params
     unknown = [k for k in params if k not in ("url", "version", "_format")]
     if unknown:
-        return operation_outcome(400, f"unsupported search parameter(s): {', '.join(unknown)} (use url, version)", "not-supported")
+        return operation_outcome(
+            400, f"unsupported search parameter(s): {', '.join(unknown)} (use url, version)", "not-supported"
+        )
     url, version = params.get("url"), params.get("version")
     found = list(qs.by_id.values())
     if url is not None:
@@ -64,14 +70,22 @@ async def search_questionnaires(request: Request, services: Services = Depends(g
         found = [e for e in found if e.url == base]
     if version is not None:
         found = [e for e in found if e.version == version]
-    return _fhir({
-        "resourceType": "Bundle", "type": "searchset", "total": len(found),
-        "entry": [{"fullUrl": e.url, "resource": e.resource, "search": {"mode": "match"}} for e in found],
-    })
+    return _fhir(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(found),
+            "entry": [{"fullUrl": e.url, "resource": e.resource, "search": {"mode": "match"}} for e in found],
+        }
+    )
 
 
 def _param_resources(params: list[Any], name: str) -> list[dict[str, Any]]:
-    return [p["resource"] for p in params if isinstance(p, dict) and p.get("name") == name and isinstance(p.get("resource"), dict)]
+    return [
+        p["resource"]
+        for p in params
+        if isinstance(p, dict) and p.get("name") == name and isinstance(p.get("resource"), dict)
+    ]
 
 
 # It carries the patient's data: callers are verified like the hooks.
@@ -79,25 +93,40 @@ def _param_resources(params: list[Any], name: str) -> list[dict[str, Any]]:
 async def questionnaire_package(request: Request, services: Services = Depends(get_services)):
     raw = await request.body()
     if len(raw) > services.settings.max_body_bytes:
-        return operation_outcome(413, f"request body larger than {services.settings.max_body_bytes} bytes", "too-costly")
+        return operation_outcome(
+            413, f"request body larger than {services.settings.max_body_bytes} bytes", "too-costly"
+        )
     try:
         body = orjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         return operation_outcome(400, f"request body is not valid JSON: {exc}")
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters" or not isinstance(body.get("parameter", []), list):
-        return operation_outcome(400, "the body must be a FHIR Parameters resource with order, coverage and patient parameters")
+    if (
+        not isinstance(body, dict)
+        or body.get("resourceType") != "Parameters"
+        or not isinstance(body.get("parameter", []), list)
+    ):
+        return operation_outcome(
+            400, "the body must be a FHIR Parameters resource with order, coverage and patient parameters"
+        )
     params = body.get("parameter") or []
     orders = [r for r in _param_resources(params, "order") if r.get("resourceType") in ORDER_TYPES]
     if not orders:
-        return operation_outcome(400, "no `order` parameter with a ServiceRequest, DeviceRequest or MedicationRequest resource")
+        return operation_outcome(
+            400, "no `order` parameter with a ServiceRequest, DeviceRequest or MedicationRequest resource"
+        )
     coverages = [r for r in _param_resources(params, "coverage") if r.get("resourceType") == "Coverage"]
     patients = [r for r in _param_resources(params, "patient") if r.get("resourceType") == "Patient"]
     if not patients or not isinstance(patients[0].get("id"), str):
         return operation_outcome(400, "no `patient` parameter with a Patient resource (with an id)")
     patient = patients[0]
-    prefetch: dict[str, Any] = {"patient": patient,
-                                "coverage": {"resourceType": "Bundle", "type": "searchset",
-                                             "entry": [{"resource": c} for c in coverages]}}
+    prefetch: dict[str, Any] = {
+        "patient": patient,
+        "coverage": {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": c} for c in coverages],
+        },
+    }
     data = _param_resources(params, "data")
     for bundle in data:
         if bundle.get("resourceType") != "Bundle":
@@ -106,21 +135,33 @@ async def questionnaire_package(request: Request, services: Services = Depends(g
             res = e.get("resource") if isinstance(e, dict) else None
             key = KEY_BY_TYPE.get(res.get("resourceType")) if isinstance(res, dict) else None
             if key and key not in ("patient", "coverage"):
-                prefetch.setdefault(key, {"resourceType": "Bundle", "type": "searchset", "entry": []})["entry"].append({"resource": res})
+                prefetch.setdefault(key, {"resourceType": "Bundle", "type": "searchset", "entry": []})[
+                    "entry"
+                ].append({"resource": res})
     for key in KEY_BY_TYPE.values():
         if key not in prefetch and data:
             prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
     try:
-        req = HookRequest.model_validate({
-            "hook": "order-sign", "hookInstance": str(uuid.uuid4()),
-            "context": {"patientId": patient["id"],
-                        "draftOrders": {"resourceType": "Bundle", "type": "collection",
-                                        "entry": [{"resource": o} for o in orders]}},
-            "prefetch": prefetch,
-        })
+        req = HookRequest.model_validate(
+            {
+                "hook": "order-sign",
+                "hookInstance": str(uuid.uuid4()),
+                "context": {
+                    "patientId": patient["id"],
+                    "draftOrders": {
+                        "resourceType": "Bundle",
+                        "type": "collection",
+                        "entry": [{"resource": o} for o in orders],
+                    },
+                },
+                "prefetch": prefetch,
+            }
+        )
         record = await build_record(req, services.settings, services.fhir_transport)
     except ValidationError as exc:
-        return operation_outcome(400, f"the parameters do not make an assessable request: {exc.errors()[0].get('msg')}")
+        return operation_outcome(
+            400, f"the parameters do not make an assessable request: {exc.errors()[0].get('msg')}"
+        )
     except PatientUnavailable:
         return operation_outcome(400, "the Patient resource is not usable", "not-found")
     try:
@@ -134,26 +175,46 @@ async def questionnaire_package(request: Request, services: Services = Depends(g
     for a in outcome.every_assessment:
         entry = qs.for_assessment(a.policy.policy, a.policy.version, a.indication, a.order.phase)
         if entry is None:
-            why = ("the indication is not documented, so no questionnaire applies" if a.indication is None
-                   else "nothing it asks for this order is something a clinician attests, so no questionnaire")
+            why = (
+                "the indication is not documented, so no questionnaire applies"
+                if a.indication is None
+                else "nothing it asks for this order is something a clinician attests, so no questionnaire"
+            )
             notes.append(f"{a.policy.payer} {a.policy.title} ({a.determination}): {why}")
             continue
         response, open_links = prefill(a, record, services.terminology, entry, qs.spec)
-        out.append({"name": "PackageBundle", "resource": {
-            "resourceType": "Bundle", "type": "collection",
-            "entry": [{"fullUrl": entry.url, "resource": entry.resource},
-                      {"fullUrl": f"urn:uuid:{response['id']}", "resource": response}],
-        }})
-        notes.append(f"{a.policy.payer} {a.policy.title}: {a.determination}; "
-                     f"{len(open_links)} question(s) left open ({', '.join(open_links) or 'none'})")
+        out.append(
+            {
+                "name": "PackageBundle",
+                "resource": {
+                    "resourceType": "Bundle",
+                    "type": "collection",
+                    "entry": [
+                        {"fullUrl": entry.url, "resource": entry.resource},
+                        {"fullUrl": f"urn:uuid:{response['id']}", "resource": response},
+                    ],
+                },
+            }
+        )
+        notes.append(
+            f"{a.policy.payer} {a.policy.title}: {a.determination}; "
+            f"{len(open_links)} question(s) left open ({', '.join(open_links) or 'none'})"
+        )
     if not outcome.every_assessment:
         notes.append("no order in the package is one these policies assess (no card would be shown)")
     notes.extend(dict.fromkeys([*record.unavailable.values(), *record.issues]))
-    out.append({"name": "outcome", "resource": {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "information", "code": "informational", "diagnostics": n} for n in notes]
-        or [{"severity": "information", "code": "informational", "diagnostics": "ok"}],
-    }})
+    out.append(
+        {
+            "name": "outcome",
+            "resource": {
+                "resourceType": "OperationOutcome",
+                "issue": [
+                    {"severity": "information", "code": "informational", "diagnostics": n} for n in notes
+                ]
+                or [{"severity": "information", "code": "informational", "diagnostics": "ok"}],
+            },
+        }
+    )
     return _fhir({"resourceType": "Parameters", "parameter": out})
 
 
@@ -163,19 +224,31 @@ def _may_write(scope: str | None) -> bool:
     for granted in (scope or "").split():
         who, _, rest = granted.partition("/")
         resource, _, perm = rest.partition(".")
-        if who in ("patient", "user") and resource in ("QuestionnaireResponse", "*") and (
-                perm in ("write", "*") or (perm and set(perm) <= set("cruds") and "c" in perm)):
+        if (
+            who in ("patient", "user")
+            and resource in ("QuestionnaireResponse", "*")
+            and (perm in ("write", "*") or (perm and set(perm) <= set("cruds") and "c" in perm))
+        ):
             return True
     return False
 
 
-def _form_page(sheet, hidden: dict[str, str], values: dict[str, str], messages: list[str], extra: str = "",
-               status: int = 200) -> HTMLResponse:
+def _form_page(
+    sheet,
+    hidden: dict[str, str],
+    values: dict[str, str],
+    messages: list[str],
+    extra: str = "",
+    status: int = 200,
+) -> HTMLResponse:
     from ..smart.html import _page  # the checklist's own page frame
-    body = (f'<header class="top"><h1>Complete the documentation</h1></header><main id="main">'
-            f'{extra}{form_html(sheet, hidden, values, messages)}'
-            f'<p><a href="/smart/checklist?{_e(urlencode(hidden if hidden.get("iss") else {"assessment": sheet.assessment.get("id", "")}))}">'
-            'Back to the checklist</a></p></main>')
+
+    body = (
+        f'<header class="top"><h1>Complete the documentation</h1></header><main id="main">'
+        f"{extra}{form_html(sheet, hidden, values, messages)}"
+        f'<p><a href="/smart/checklist?{_e(urlencode(hidden if hidden.get("iss") else {"assessment": sheet.assessment.get("id", "")}))}">'
+        "Back to the checklist</a></p></main>"
+    )
     return HTMLResponse(_page("Complete the documentation", body), status_code=status, headers=NO_STORE)
 
 
@@ -187,24 +260,45 @@ async def save_documentation(request: Request, services: Services = Depends(get_
 
     raw = await request.body()
     if len(raw) > services.settings.max_body_bytes:
-        return HTMLResponse(error_page("Too large", "The form is larger than the service accepts."), 413, headers=NO_STORE)
+        return HTMLResponse(
+            error_page("Too large", "The form is larger than the service accepts."), 413, headers=NO_STORE
+        )
     values = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
     found = services.recall(values.get("assessment", ""))
     if not isinstance(found, dict) or "policy" not in found:
-        return HTMLResponse(error_page("Assessment not found", "This assessment is no longer kept by the service. "
-                                       "Select the order again, then complete the documentation."), 404, headers=NO_STORE)
+        return HTMLResponse(
+            error_page(
+                "Assessment not found",
+                "This assessment is no longer kept by the service. "
+                "Select the order again, then complete the documentation.",
+            ),
+            404,
+            headers=NO_STORE,
+        )
     sheet = make_sheet(found, services.store)
     entry = entry_for(sheet)
     if entry is None or values.get("questionnaire") != f"{entry.url}|{entry.version}":
-        return HTMLResponse(error_page("Questionnaire mismatch", "The form does not belong to this assessment's "
-                                       "questionnaire (policy version); reopen the checklist."), 400, headers=NO_STORE)
+        return HTMLResponse(
+            error_page(
+                "Questionnaire mismatch",
+                "The form does not belong to this assessment's "
+                "questionnaire (policy version); reopen the checklist.",
+            ),
+            400,
+            headers=NO_STORE,
+        )
     iss, patient = values.get("iss"), values.get("patient")
     session = _state(request).session(request.cookies.get(COOKIE))
     target: tuple[str, str | None] | None = None  # (server, token) that accepts the write
     if iss and patient:
         if not services.settings.fhir_server_allowed(iss):
-            return HTMLResponse(error_page("FHIR server not allowed", "This FHIR server is not on IDDS_ALLOWED_FHIR_SERVERS."),
-                                403, headers=NO_STORE)
+            return HTMLResponse(
+                error_page(
+                    "FHIR server not allowed", "This FHIR server is not on IDDS_ALLOWED_FHIR_SERVERS."
+                ),
+                403,
+                headers=NO_STORE,
+            )
         target = (iss, None)
         hidden = {"iss": iss, "patient": patient}
     elif session is not None:
@@ -214,30 +308,46 @@ async def save_documentation(request: Request, services: Services = Depends(get_
     else:
         hidden = {"patient": patient} if patient else {}
     if not patient:
-        return _form_page(sheet, hidden, values, ["Say which patient (FHIR id) these answers are about."], status=422)
+        return _form_page(
+            sheet, hidden, values, ["Say which patient (FHIR id) these answers are about."], status=422
+        )
     qr, errors = response_from_form(entry, found, patient, values)
     if qr is None:
         return _form_page(sheet, hidden, values, errors, status=422)
     if target is None:
-        why = ("The app may not write to this EHR's FHIR server (the SMART scope patient/QuestionnaireResponse.write "
-               "was not granted)" if session is not None else "No FHIR server that accepts writes is known for this checklist")
-        extra = (f'<div class="todo" role="status"><p><strong>{why}.</strong> Your answers are kept below; download the '
-                 f'response and file it in the patient\'s chart, then select the order again.</p>{download_link(qr)}</div>')
+        why = (
+            "The app may not write to this EHR's FHIR server (the SMART scope patient/QuestionnaireResponse.write "
+            "was not granted)"
+            if session is not None
+            else "No FHIR server that accepts writes is known for this checklist"
+        )
+        extra = (
+            f'<div class="todo" role="status"><p><strong>{why}.</strong> Your answers are kept below; download the '
+            f"response and file it in the patient's chart, then select the order again.</p>{download_link(qr)}</div>"
+        )
         return _form_page(sheet, hidden, values, [], extra)
     server, token = target
     headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        async with httpx.AsyncClient(transport=services.fhir_transport, timeout=services.settings.fhir_timeout_seconds) as client:
-            saved = await client.post(f"{server.rstrip('/')}/QuestionnaireResponse", content=orjson.dumps(qr), headers=headers)
-        why = None if saved.status_code in (200, 201) else f"the FHIR server answered HTTP {saved.status_code}"
+        async with httpx.AsyncClient(
+            transport=services.fhir_transport, timeout=services.settings.fhir_timeout_seconds
+        ) as client:
+            saved = await client.post(
+                f"{server.rstrip('/')}/QuestionnaireResponse", content=orjson.dumps(qr), headers=headers
+            )
+        why = (
+            None if saved.status_code in (200, 201) else f"the FHIR server answered HTTP {saved.status_code}"
+        )
     except httpx.HTTPError as exc:
         why = f"the FHIR server could not be reached ({type(exc).__name__})"
     if why:
         log.warning("questionnaire response not saved: %s", why)
-        extra = (f'<div class="todo" role="alert"><p><strong>Not saved: {why}.</strong> Your answers are kept below; '
-                 f'try again, or download the response.</p>{download_link(qr)}</div>')
+        extra = (
+            f'<div class="todo" role="alert"><p><strong>Not saved: {why}.</strong> Your answers are kept below; '
+            f"try again, or download the response.</p>{download_link(qr)}</div>"
+        )
         return _form_page(sheet, hidden, values, [], extra, status=502)
     log.info("questionnaire response saved for assessment %s", found.get("id"))
     back = "/smart/checklist" + (f"?{urlencode(hidden)}" if iss else "")

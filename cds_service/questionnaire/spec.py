@@ -30,9 +30,9 @@ class Input:
     max: float | None = None
     resource: str | None = None
     as_: str | None = None  # children: component | an Observation element
-    children: tuple["Input", ...] = ()
+    children: tuple[Input, ...] = ()
 
-    def child(self, key: str) -> "Input | None":
+    def child(self, key: str) -> Input | None:
         return next((c for c in self.children if c.code == key), None)
 
 
@@ -60,7 +60,11 @@ class Spec:
 
 
 def _input(where: str, code: str, body: Any, concepts: dict[str, Any], child: bool = False) -> Input:
-    if not isinstance(body, dict) or body.get("type") not in TYPES or not isinstance(body.get("question"), str):
+    if (
+        not isinstance(body, dict)
+        or body.get("type") not in TYPES
+        or not isinstance(body.get("question"), str)
+    ):
         raise MappingFileError(f"{where}: {code} needs a type in {TYPES} and a question")
     answers = tuple(body.get("answers") or ())
     for a in answers:
@@ -74,9 +78,17 @@ def _input(where: str, code: str, body: Any, concepts: dict[str, Any], child: bo
         _input(where, key, sub, concepts, child=True) for key, sub in (body.get("children") or {}).items()
     )
     return Input(
-        code=code, type=body["type"], question=body["question"], answers=answers, unit=body.get("unit"),
-        units=tuple(body.get("units") or ()), min=body.get("min"), max=body.get("max"),
-        resource=body.get("resource"), as_=body.get("as"), children=children,
+        code=code,
+        type=body["type"],
+        question=body["question"],
+        answers=answers,
+        unit=body.get("unit"),
+        units=tuple(body.get("units") or ()),
+        min=body.get("min"),
+        max=body.get("max"),
+        resource=body.get("resource"),
+        as_=body.get("as"),
+        children=children,
     )
 
 
@@ -97,7 +109,9 @@ def load_spec(directory: Path = MAPPINGS_DIR) -> Spec:
         if code not in concepts:
             raise MappingFileError(f"{where}: {code!r} is not in codesystem-idds.yaml")
         if code not in observed:
-            raise MappingFileError(f"{where}: {code!r} is not an observation code the service reads (observations.yaml)")
+            raise MappingFileError(
+                f"{where}: {code!r} is not an observation code the service reads (observations.yaml)"
+            )
         inputs[code] = _input(where, code, body, concepts)
     missing = [c for c in FLAG_CODES if c not in inputs]
     if missing:

@@ -48,8 +48,14 @@ def _wanted(resource: dict[str, Any], order: str | None) -> bool:
     return order in (ref, resource.get("id"))
 
 
-async def load(services: Services, iss: str, patient_id: str, token: str | None, order: str | None = None,
-               today: date | None = None) -> LiveChart:
+async def load(
+    services: Services,
+    iss: str,
+    patient_id: str,
+    token: str | None,
+    order: str | None = None,
+    today: date | None = None,
+) -> LiveChart:
     """Fetch, then assess every draft IDDS order (or just `order`). Raises PatientUnavailable."""
     settings = services.settings
     notes: list[str] = []
@@ -58,32 +64,49 @@ async def load(services: Services, iss: str, patient_id: str, token: str | None,
     # One deadline for the draft orders and the chart together.
     deadline_at = asyncio.get_running_loop().time() + settings.fhir_deadline_seconds
     fetcher = fetcher_for(settings, iss, token, services.fhir_transport, deadline_at)
-    results = await fetcher.fetch_all({k: q.format(pid=urls.quote_id(patient_id)) for k, q in DRAFT_QUERIES.items()})
+    results = await fetcher.fetch_all(
+        {k: q.format(pid=urls.quote_id(patient_id)) for k, q in DRAFT_QUERIES.items()}
+    )
     draft: list[dict[str, Any]] = []
     for key, result in results.items():
         draft += [r for r in result.resources if isinstance(r, dict)]
         if result.error:
             notes.append(f"Draft orders ({key}) could not be read: {result.error}.")
     chosen = [r for r in draft if r.get("resourceType") in ORDER_TYPES and _wanted(r, order)]
-    request = HookRequest.model_validate({
-        "hook": "order-select",
-        "hookInstance": str(uuid.uuid4()),
-        "fhirServer": iss,
-        "fhirAuthorization": {"access_token": token, "token_type": "Bearer"} if token else None,
-        "context": {
-            "patientId": patient_id,
-            "selections": [f"{r['resourceType']}/{r.get('id')}" for r in chosen],
-            "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in draft]},
-        },
-    })
+    request = HookRequest.model_validate(
+        {
+            "hook": "order-select",
+            "hookInstance": str(uuid.uuid4()),
+            "fhirServer": iss,
+            "fhirAuthorization": {"access_token": token, "token_type": "Bearer"} if token else None,
+            "context": {
+                "patientId": patient_id,
+                "selections": [f"{r['resourceType']}/{r.get('id')}" for r in chosen],
+                "draftOrders": {
+                    "resourceType": "Bundle",
+                    "type": "collection",
+                    "entry": [{"resource": r} for r in draft],
+                },
+            },
+        }
+    )
     record = await build_record(request, settings, services.fhir_transport, deadline_at)
     if not chosen:
-        notes.append("No draft intrathecal pump order was found for this patient on the FHIR server"
-                     + (f" matching {order!r}." if order else "."))
+        notes.append(
+            "No draft intrathecal pump order was found for this patient on the FHIR server"
+            + (f" matching {order!r}." if order else ".")
+        )
         return LiveChart(record, None, [], notes)
     # CPU-bound: in a worker thread, so one big chart never stalls the other calls.
-    outcome = await run_in_threadpool(assess_hook, request, record, services.terminology, services.store,
-                                      today or date.today(), settings.max_orders_per_call)
+    outcome = await run_in_threadpool(
+        assess_hook,
+        request,
+        record,
+        services.terminology,
+        services.store,
+        today or date.today(),
+        settings.max_orders_per_call,
+    )
     await run_in_threadpool(_keep, services, outcome.assessments)
     return LiveChart(record, outcome, chosen, notes)
 

@@ -10,13 +10,13 @@ with the group's own status, the page says what is really still missing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from ..assessment import rule_for
 from ..engine import MET, NOT_MET, UNKNOWN, all_of, any_of, negate
+from ..facts.catalogue import INDICATION_LABEL  # re-exported for html.py
 from ..policy_model import All, AnyOf, Deferred, Leaf, Not, PhaseRule, Policy, Ref
 from ..policy_store import PolicyStore
-from ..facts.catalogue import INDICATION_LABEL  # re-exported for html.py
 from .evidence import describe
 
 PHASE_LABEL = {"trial": "trial", "permanent": "permanent implant", "replacement": "pump replacement"}
@@ -40,7 +40,7 @@ class Group:
     kind: str  # all | any | ref | not
     label: str
     status: str
-    children: list[Union["Row", "Group"]] = field(default_factory=list)
+    children: list[Row | Group] = field(default_factory=list)
 
 
 @dataclass
@@ -115,11 +115,25 @@ class _Builder:
         self.used.add(leaf_id)
         if c is None:  # a leaf the engine did not report: the tree is not the one assessed
             self.unreported = True
-            c = {"id": leaf_id, "text": fallback.text if fallback else leaf_id, "status": UNKNOWN,
-                 "source": fallback.source if fallback else "", "evidence": []}
+            c = {
+                "id": leaf_id,
+                "text": fallback.text if fallback else leaf_id,
+                "status": UNKNOWN,
+                "source": fallback.source if fallback else "",
+                "evidence": [],
+            }
         evidence = [(ref, describe(ref, self.chart.get(ref))) for ref in c.get("evidence") or ()]
-        return Row(c["id"], c["text"], c["status"], c.get("source", ""), c.get("note"), evidence,
-                   f"{self.base}#{c['id']}", bool(c.get("blocking")), c.get("anyOf"))
+        return Row(
+            c["id"],
+            c["text"],
+            c["status"],
+            c.get("source", ""),
+            c.get("note"),
+            evidence,
+            f"{self.base}#{c['id']}",
+            bool(c.get("blocking")),
+            c.get("anyOf"),
+        )
 
     def node(self, node: Any) -> Row | Group:
         if isinstance(node, Leaf):
@@ -156,8 +170,11 @@ def _phase_tree(policy: Policy, indication: str | None, phase: str) -> tuple[Any
         if rule.not_covered is not None:
             return None, rule.not_covered.text
         if rule.criteria is not None:
-            extra = [c.criterion for c in policy.contraindications
-                     if phase in c.phases and (not c.indications or indication in c.indications)]
+            extra = [
+                c.criterion
+                for c in policy.contraindications
+                if phase in c.phases and (not c.indications or indication in c.indications)
+            ]
             return (All(all=[rule.criteria, *extra]) if extra else rule.criteria), None
     return None, silent
 
@@ -170,8 +187,19 @@ def _flat(a: dict[str, Any], builder: _Builder | None, chart: dict[str, dict[str
         else:
             evidence = [(ref, describe(ref, chart.get(ref))) for ref in c.get("evidence") or ()]
             link = f"/policies/{a['policy']['id']}/{a['policy']['version']}#{c['id']}"
-            rows.append(Row(c["id"], c["text"], c["status"], c.get("source", ""), c.get("note"), evidence, link,
-                            bool(c.get("blocking")), c.get("anyOf")))
+            rows.append(
+                Row(
+                    c["id"],
+                    c["text"],
+                    c["status"],
+                    c.get("source", ""),
+                    c.get("note"),
+                    evidence,
+                    link,
+                    bool(c.get("blocking")),
+                    c.get("anyOf"),
+                )
+            )
     return Group("all", "", _combine("all", [r.status for r in rows]) if rows else MET, rows)
 
 
@@ -186,25 +214,32 @@ class ComparisonSheets:
     @property
     def explanation(self) -> str:
         why = (self.comparison.get("comparison") or {}).get("note") or "no payer's policy applies"
-        return (f"A comparison, not the patient's payer's verdict: {why}. "
-                "Each encoded policy's requirements are shown below for reference.")
+        return (
+            f"A comparison, not the patient's payer's verdict: {why}. "
+            "Each encoded policy's requirements are shown below for reference."
+        )
 
 
-def sheets(a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]] | None = None) -> list[Sheet]:
+def sheets(
+    a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]] | None = None
+) -> list[Sheet]:
     """The sheets an assessment or a comparison opens as (a comparison: one per policy)."""
     found = sheet(a, store, chart)
     return found.sheets if isinstance(found, ComparisonSheets) else [found]
 
 
-def sheet(a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]] | None = None) -> Sheet | ComparisonSheets:
+def sheet(
+    a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]] | None = None
+) -> Sheet | ComparisonSheets:
     """The checklist for one assessment; `chart` (ref → resource) adds evidence descriptions.
     A comparison (its `assessments` list) opens as every policy's sheet."""
     chart = chart or {}
     if isinstance(a.get("assessments"), list):
-        return ComparisonSheets(a, [s for item in a["assessments"] if isinstance(item, dict)
-                                    for s in sheets(item, store, chart)])
+        return ComparisonSheets(
+            a, [s for item in a["assessments"] if isinstance(item, dict) for s in sheets(item, store, chart)]
+        )
     policy = store.get(a["policy"]["id"], a["policy"]["version"])
-    determination = a["determination"]
+    a["determination"]
     criteria = {c["id"]: c for c in a.get("criteria", [])}
     root: Group | None = None
     reason: str | None = None
@@ -233,19 +268,28 @@ def _headline(a: dict[str, Any], reason: str | None, deferred_to: str | None) ->
     """Counted as the cards count: a group of alternatives is one requirement."""
     criteria = a.get("criteria", [])
     unmet = len({c.get("anyOf") or c["id"] for c in criteria if c.get("blocking") and c["status"] == NOT_MET})
-    missing = len({c.get("anyOf") or c["id"] for c in criteria if c.get("blocking") and c["status"] == UNKNOWN})
+    missing = len(
+        {c.get("anyOf") or c["id"] for c in criteria if c.get("blocking") and c["status"] == UNKNOWN}
+    )
     d = a["determination"]
     if d == "criteria-met":
         return "Criteria met", "Every requirement of this policy is documented as met."
     if d == "criteria-not-met":
         extra = f"; {missing} more not documented" if missing else ""
-        return "Criteria not met", f"The record contradicts {unmet} requirement{'s' if unmet != 1 else ''}{extra}."
+        return (
+            "Criteria not met",
+            f"The record contradicts {unmet} requirement{'s' if unmet != 1 else ''}{extra}.",
+        )
     if d == "documentation-incomplete":
-        return ("Documentation incomplete",
-                f"{missing} requirement{'s are' if missing != 1 else ' is'} not documented yet; nothing in the record contradicts the policy.")
+        return (
+            "Documentation incomplete",
+            f"{missing} requirement{'s are' if missing != 1 else ' is'} not documented yet; nothing in the record contradicts the policy.",
+        )
     if d == "not-evaluable":
-        return ("Not evaluable: criteria not public",
-                f"The policy defers to {deferred_to or 'criteria that are not public'}. "
-                f"It still asks for the documentation below ({missing} item{'s' if missing != 1 else ''} missing).")
+        return (
+            "Not evaluable: criteria not public",
+            f"The policy defers to {deferred_to or 'criteria that are not public'}. "
+            f"It still asks for the documentation below ({missing} item{'s' if missing != 1 else ''} missing).",
+        )
     scope = next((c["text"] for c in criteria if c["status"] == NOT_MET), None)
     return "Policy does not apply", (reason or scope or "This policy does not cover this order.")

@@ -12,8 +12,12 @@ def index(record: PatientRecord | None) -> dict[str, dict[str, Any]]:
     if record is None:
         return {}
     # an answer read as an Observation is cited as its response item (QuestionnaireResponse/id#linkId)
-    return {getattr(r, "cited_as", "") or f"{t}/{r.get('id')}": r
-            for t, items in record.by_type.items() for r in items if isinstance(r, dict)}
+    return {
+        getattr(r, "cited_as", "") or f"{t}/{r.get('id')}": r
+        for t, items in record.by_type.items()
+        for r in items
+        if isinstance(r, dict)
+    }
 
 
 def _concept(concept: Any) -> str:
@@ -49,7 +53,11 @@ def _value(obs: dict[str, Any]) -> str:
         return "yes" if obs["valueBoolean"] else "no"
     q = obs.get("valueQuantity")
     if isinstance(q, dict) and "value" in q:
-        return f"{q['value']:g} {q.get('unit') or q.get('code') or ''}".strip() if isinstance(q["value"], (int, float)) else str(q["value"])
+        return (
+            f"{q['value']:g} {q.get('unit') or q.get('code') or ''}".strip()
+            if isinstance(q["value"], (int, float))
+            else str(q["value"])
+        )
     return _concept(obs.get("valueCodeableConcept"))
 
 
@@ -74,7 +82,11 @@ def describe(ref: str, resource: dict[str, Any] | None) -> str:
         when = _period(resource, "performedPeriod", "performedDateTime")
     elif rtype == "Device":
         names = resource.get("deviceName") or [{}]
-        text = names[0].get("name") if isinstance(names[0], dict) and names[0].get("name") else _concept(resource.get("type"))
+        text = (
+            names[0].get("name")
+            if isinstance(names[0], dict) and names[0].get("name")
+            else _concept(resource.get("type"))
+        )
         when = ""
     elif rtype == "Patient":
         text = f"Patient, born {resource.get('birthDate') or 'unknown'}"

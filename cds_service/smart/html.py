@@ -163,11 +163,16 @@ def _status_badge(status: str, documentation: bool = False) -> str:
 
 def _row(r: Row, documentation: bool, anchor: str) -> str:
     evidence = (
-        "<ul class=\"evidence\">"
-        + "".join(f"<li>{_e(desc)} <code>{_e(ref)}</code></li>" if desc != ref else f"<li><code>{_e(ref)}</code></li>"
-                  for ref, desc in r.evidence)
+        '<ul class="evidence">'
+        + "".join(
+            f"<li>{_e(desc)} <code>{_e(ref)}</code></li>"
+            if desc != ref
+            else f"<li><code>{_e(ref)}</code></li>"
+            for ref, desc in r.evidence
+        )
         + "</ul>"
-        if r.evidence else '<p class="note">No evidence found in the record.</p>'
+        if r.evidence
+        else '<p class="note">No evidence found in the record.</p>'
     )
     note = f'<p class="note">{_e(r.note)}</p>' if r.note else ""
     link = f'<a href="{_e(r.link)}">Policy text for this criterion</a>'
@@ -192,7 +197,7 @@ def _node(node: Row | Group, documentation: bool, prefix: str) -> str:
     inner = "".join(_node(c, documentation, prefix) for c in node.children)
     return (
         f'<li class="group s-{_e(node.status)}" data-status="{_e(node.status)}">'
-        f'<p>{_status_badge(node.status)} {_e(node.label)}</p><ol>{inner}</ol></li>'
+        f"<p>{_status_badge(node.status)} {_e(node.label)}</p><ol>{inner}</ol></li>"
     )
 
 
@@ -206,7 +211,9 @@ def _todo(s: Sheet, prefix: str) -> str:
         f"<strong>{_e(STATUS[r.status][1])}:</strong> {_e(r.text)}</a></li>"
         for r in gaps
     )
-    title = "Documentation the policy asks for that is missing" if s.deferred_to else "Still missing or not met"
+    title = (
+        "Documentation the policy asks for that is missing" if s.deferred_to else "Still missing or not met"
+    )
     return f'<div class="todo"><h3>{title} ({len(gaps)})</h3><ul>{items}</ul></div>'
 
 
@@ -223,11 +230,15 @@ def _sheet(s: Sheet, index: int) -> str:
         f'data-policy="{_e(p["id"])}" data-determination="{_e(s.determination)}">'
         f'<h2 id="{hid}">{_e(p["payer"])}: {_e(p["title"])} <small>(version {_e(p["version"])})</small></h2>'
         f'<p class="order">Order {_e(order.get("code"))} \u2013 {_e(PHASE_LABEL.get(order.get("phase"), order.get("phase")))}'
-        f' \u00b7 {_e(INDICATION_LABEL.get(a.get("indication"), a.get("indication") or "indication not determined"))}'
-        f' \u00b7 date of service {_e(a.get("dateOfService"))} \u00b7 <code>{_e(order.get("reference"))}</code></p>'
+        f" \u00b7 {_e(INDICATION_LABEL.get(a.get('indication'), a.get('indication') or 'indication not determined'))}"
+        f" \u00b7 date of service {_e(a.get('dateOfService'))} \u00b7 <code>{_e(order.get('reference'))}</code></p>"
         f'<div class="verdict v-{_e(s.determination)}"><span class="icon" aria-hidden="true">{VERDICT_ICON.get(s.determination, "")}</span>'
         f'<div><strong class="determination">{_e(s.headline)}</strong><span class="expl">{_e(s.explanation)}</span></div></div>'
-        + ('<p class="all-met-msg">Nothing is missing for this policy.</p>' if s.determination == "criteria-met" else "")
+        + (
+            '<p class="all-met-msg">Nothing is missing for this policy.</p>'
+            if s.determination == "criteria-met"
+            else ""
+        )
         + _todo(s, hid)
         + criteria
         + (f'<div class="notes"><p class="fine">Notes:</p><ul>{notes}</ul></div>' if notes else "")
@@ -236,7 +247,10 @@ def _sheet(s: Sheet, index: int) -> str:
 
 
 def _banners(view: View) -> str:
-    return "".join(f'<p class="todo comparison" role="note"><strong>{_e(b)}</strong></p>' for b in dict.fromkeys(view.banners))
+    return "".join(
+        f'<p class="todo comparison" role="note"><strong>{_e(b)}</strong></p>'
+        for b in dict.fromkeys(view.banners)
+    )
 
 
 def _page(title: str, body: str, script: bool = True) -> str:
@@ -253,11 +267,20 @@ def _page(title: str, body: str, script: bool = True) -> str:
 
 
 def checklist_page(view: View, missing_only: bool) -> str:
-    hidden = "".join(f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">' for k, v in view.params.items() if k != "missing")
+    hidden = "".join(
+        f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">'
+        for k, v in view.params.items()
+        if k != "missing"
+    )
     summary_href = "/smart/summary" + (f"?{urlencode(view.params)}" if view.params else "")
-    form_keep = {k: v for k, v in {**view.params, "patient": view.patient_id or view.params.get("patient")}.items() if k in ("iss", "patient") and v}
-    sheets = "".join(_sheet(s, i) + documentation_form(s, form_keep, index=i) for i, s in enumerate(view.sheets)) or (
-        '<p>No coverage assessment to show: no draft intrathecal pump order was found.</p>')
+    form_keep = {
+        k: v
+        for k, v in {**view.params, "patient": view.patient_id or view.params.get("patient")}.items()
+        if k in ("iss", "patient") and v
+    }
+    sheets = "".join(
+        _sheet(s, i) + documentation_form(s, form_keep, index=i) for i, s in enumerate(view.sheets)
+    ) or ("<p>No coverage assessment to show: no draft intrathecal pump order was found.</p>")
     notes = "".join(f"<li>{_e(n)}</li>" for n in view.notes)
     filtered = ' class="missing-only"' if missing_only else ""
     body = (
@@ -271,7 +294,7 @@ def checklist_page(view: View, missing_only: bool) -> str:
         '<button type="button" data-print>Print</button></form>'
         '<p id="filter-status" class="fine" role="status" aria-live="polite"></p>'
         '<p class="legend">Status: <span aria-hidden="true">\u2714</span> met \u00b7 <span aria-hidden="true">\u2716</span> not met'
-        ' \u00b7 ? not documented. Each criterion quotes the policy sentence it comes from.</p></header>'
+        " \u00b7 ? not documented. Each criterion quotes the policy sentence it comes from.</p></header>"
         f'<main id="main"{filtered}>{_banners(view)}{sheets}'
         + (f'<div class="notes"><h2>Data notes</h2><ul>{notes}</ul></div>' if notes else "")
         + "</main>"
@@ -290,26 +313,42 @@ def _summary_sheet(s: Sheet) -> str:
             continue
         seen.add(r.id)
         evidence = "; ".join(desc for _, desc in r.evidence) or "\u2014"
-        status = _status_badge(r.status, documentation) + ("<br><small>not needed: an alternative is met</small>" if spare and r.status != MET else "")
-        rows.append(f"<tr><td>{_e(r.text)}<br><small>\u201c{_e(r.source)}\u201d</small></td>"
-                    f"<td>{status}</td><td>{_e(evidence)}</td></tr>")
+        status = _status_badge(r.status, documentation) + (
+            "<br><small>not needed: an alternative is met</small>" if spare and r.status != MET else ""
+        )
+        rows.append(
+            f"<tr><td>{_e(r.text)}<br><small>\u201c{_e(r.source)}\u201d</small></td>"
+            f"<td>{status}</td><td>{_e(evidence)}</td></tr>"
+        )
     todo = s.gaps(NOT_MET) + s.gaps(UNKNOWN)
     todo_html = "".join(
-        f"<li><strong>{_e(STATUS[r.status][1])}:</strong> {_e(r.text)}" + (f" \u2013 {_e(r.note)}" if r.note else "") + "</li>"
-        for r in todo)
+        f"<li><strong>{_e(STATUS[r.status][1])}:</strong> {_e(r.text)}"
+        + (f" \u2013 {_e(r.note)}" if r.note else "")
+        + "</li>"
+        for r in todo
+    )
     return (
         f'<section class="assessment" data-policy="{_e(p["id"])}">'
-        f'<h2>{_e(p["payer"])}: {_e(p["title"])} (version {_e(p["version"])})</h2>'
+        f"<h2>{_e(p['payer'])}: {_e(p['title'])} (version {_e(p['version'])})</h2>"
         '<dl class="facts">'
-        f'<dt>Order</dt><dd>{_e(order.get("code"))} \u2013 {_e(PHASE_LABEL.get(order.get("phase"), order.get("phase")))} ({_e(order.get("reference"))})</dd>'
-        f'<dt>Indication</dt><dd>{_e(INDICATION_LABEL.get(a.get("indication"), a.get("indication") or "not determined"))}</dd>'
-        f'<dt>Date of service</dt><dd>{_e(a.get("dateOfService"))}</dd>'
+        f"<dt>Order</dt><dd>{_e(order.get('code'))} \u2013 {_e(PHASE_LABEL.get(order.get('phase'), order.get('phase')))} ({_e(order.get('reference'))})</dd>"
+        f"<dt>Indication</dt><dd>{_e(INDICATION_LABEL.get(a.get('indication'), a.get('indication') or 'not determined'))}</dd>"
+        f"<dt>Date of service</dt><dd>{_e(a.get('dateOfService'))}</dd>"
         f'<dt>Assessment</dt><dd><strong class="determination">{_e(s.headline)}</strong> \u2013 {_e(s.explanation)}</dd>'
         "</dl>"
-        + ("<table><thead><tr><th scope=col>Requirement (policy sentence)</th><th scope=col>Status</th>"
-           "<th scope=col>Supporting documentation in the record</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
-           if rows else "")
-        + (f"<h3>Still to document or resolve before submitting</h3><ul>{todo_html}</ul>" if todo_html else "")
+        + (
+            "<table><thead><tr><th scope=col>Requirement (policy sentence)</th><th scope=col>Status</th>"
+            "<th scope=col>Supporting documentation in the record</th></tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody></table>"
+            if rows
+            else ""
+        )
+        + (
+            f"<h3>Still to document or resolve before submitting</h3><ul>{todo_html}</ul>"
+            if todo_html
+            else ""
+        )
         + "</section>"
     )
 

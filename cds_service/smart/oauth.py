@@ -15,8 +15,9 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -70,17 +71,19 @@ class _TooBig(Exception):
 async def _exchange(method: str, url: str, timeout: float, **kw: Any) -> tuple[int, Any]:
     """(status, parsed JSON or None) within one total deadline and a size cap: a drip-feeding or
     huge answer from the EHR cannot hold the browser's request or the process's memory."""
-    async with asyncio.timeout(timeout):
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-            async with client.stream(method, url, headers={"Accept": "application/json"}, **kw) as response:
-                if response.status_code != 200:
-                    return response.status_code, None
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > MAX_ANSWER_BYTES:
-                        raise _TooBig()
-                    chunks.append(chunk)
+    async with (
+        asyncio.timeout(timeout),
+        httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+        client.stream(method, url, headers={"Accept": "application/json"}, **kw) as response,
+    ):
+        if response.status_code != 200:
+            return response.status_code, None
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise _TooBig()
+            chunks.append(chunk)
     try:
         return 200, orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError:
@@ -116,15 +119,27 @@ async def discover(iss: str, timeout: float, require_auth: bool = False) -> Smar
     if not (_absolute_http(authorize) and _absolute_http(token)):
         raise LaunchError("The EHR's SMART configuration lacks authorization or token endpoints.", 502)
     if not (transport_ok(authorize, require_auth) and transport_ok(token, require_auth)):
-        raise LaunchError("The EHR's authorization or token endpoint is not https; the sign-in would travel in the clear.", 502)
+        raise LaunchError(
+            "The EHR's authorization or token endpoint is not https; the sign-in would travel in the clear.",
+            502,
+        )
     methods = body.get("code_challenge_methods_supported")
     if isinstance(methods, list) and "S256" not in methods:
         raise LaunchError("The EHR's authorization server does not support PKCE S256.", 502)
     return SmartConfiguration(authorize, token)
 
 
-def authorize_url(config: SmartConfiguration, *, client_id: str, redirect_uri: str, scope: str,
-                  state: str, iss: str, launch: str, challenge: str) -> str:
+def authorize_url(
+    config: SmartConfiguration,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    scope: str,
+    state: str,
+    iss: str,
+    launch: str,
+    challenge: str,
+) -> str:
     params = {
         "response_type": "code",
         "client_id": client_id,
@@ -177,7 +192,9 @@ class SmartState:
 
     def start(self, launch: PendingLaunch) -> str:
         state = secrets.token_urlsafe(32)
-        self.shared.put_sealed(SmartLaunch, state, "launch", asdict(launch), launch.created + self.launch_ttl, self.clock())
+        self.shared.put_sealed(
+            SmartLaunch, state, "launch", asdict(launch), launch.created + self.launch_ttl, self.clock()
+        )
         return state
 
     def finish(self, state: str | None, nonce: str | None) -> PendingLaunch:
@@ -185,19 +202,34 @@ class SmartState:
         (SMART App Launch 2.x: state bound to the user agent): a replayed, unknown or stale
         state fails, and so does a valid state arriving from another browser (login CSRF)."""
         now = self.clock()
-        found = self.shared.get_sealed(SmartLaunch, state, "launch", now) if state and len(state) <= 200 else None
+        found = (
+            self.shared.get_sealed(SmartLaunch, state, "launch", now) if state and len(state) <= 200 else None
+        )
         launch = PendingLaunch(**found) if found else None
-        if launch is not None and (not nonce or not hmac.compare_digest(launch.browser, browser_binding(nonce))):
+        if launch is not None and (
+            not nonce or not hmac.compare_digest(launch.browser, browser_binding(nonce))
+        ):
             # Left pending: another browser can neither use nor burn the launch it belongs to.
-            raise LaunchError("This sign-in was not started in this browser. Open the app again from the EHR.", 400)
+            raise LaunchError(
+                "This sign-in was not started in this browser. Open the app again from the EHR.", 400
+            )
         # Consumed by one DELETE: of two callbacks with the same state, on any workers, one wins.
-        if launch is None or now - launch.created > self.launch_ttl or not self.shared.take_sealed(SmartLaunch, state, "launch", now):
-            raise LaunchError("This sign-in could not be verified (unknown or expired state). Open the app again from the EHR.", 400)
+        if (
+            launch is None
+            or now - launch.created > self.launch_ttl
+            or not self.shared.take_sealed(SmartLaunch, state, "launch", now)
+        ):
+            raise LaunchError(
+                "This sign-in could not be verified (unknown or expired state). Open the app again from the EHR.",
+                400,
+            )
         return launch
 
     def open_session(self, session: Session) -> str:
         sid = secrets.token_urlsafe(32)
-        self.shared.put_sealed(SmartSession, sid, "session", asdict(session), session.expires_at, self.clock())
+        self.shared.put_sealed(
+            SmartSession, sid, "session", asdict(session), session.expires_at, self.clock()
+        )
         return sid
 
     def session(self, sid: str | None) -> Session | None:
@@ -219,7 +251,9 @@ async def exchange_code(launch: PendingLaunch, code: str, client_id: str, timeou
     try:
         status, body = await _exchange("POST", launch.token_endpoint, timeout, data=form)
     except (httpx.HTTPError, TimeoutError, _TooBig, ValueError) as exc:
-        log.info("token endpoint of %s unreachable or unreadable: %s", host_of(launch.iss), type(exc).__name__)
+        log.info(
+            "token endpoint of %s unreachable or unreadable: %s", host_of(launch.iss), type(exc).__name__
+        )
         if isinstance(exc, ValueError):
             raise LaunchError("The EHR's token response is not JSON.", 502) from None
         raise LaunchError("The EHR's token endpoint could not be reached.", 502) from None
@@ -227,7 +261,11 @@ async def exchange_code(launch: PendingLaunch, code: str, client_id: str, timeou
         # The body may echo the code; it is not logged.
         log.info("token endpoint of %s answered %s", host_of(launch.iss), status)
         raise LaunchError("The EHR refused the sign-in (token request failed).", 502)
-    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("access_token"), str)
+        or not body["access_token"]
+    ):
         raise LaunchError("The EHR's token response has no access token.", 502)
     if str(body.get("token_type", "")).lower() != "bearer":
         raise LaunchError("The EHR's token response is not a bearer token.", 502)

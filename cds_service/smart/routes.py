@@ -16,6 +16,7 @@ cookie); the redirect URI and the cookies' Secure flag come from configuration
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -33,14 +34,28 @@ from .checklist import sheet
 from .config import SmartSettings
 from .evidence import index
 from .html import View, checklist_page, error_page, summary_page
-from .oauth import (LaunchError, PendingLaunch, Session, SmartState, authorize_url, browser_binding, discover,
-                    exchange_code, host_of, pkce_pair)
+from .oauth import (
+    LaunchError,
+    PendingLaunch,
+    Session,
+    SmartState,
+    authorize_url,
+    browser_binding,
+    discover,
+    exchange_code,
+    host_of,
+    pkce_pair,
+)
 
 log = logging.getLogger("idds.smart")
 router = APIRouter(prefix="/smart", tags=["smart"])
 COOKIE = "idds_smart_session"
 LAUNCH_COOKIE = "idds_smart_launch"  # the nonce binding a launch's state to the browser that started it
-NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+NO_STORE = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @lru_cache
@@ -76,21 +91,39 @@ def _error(title: str, message: str, status: int) -> HTMLResponse:
 
 
 @router.get("/launch")
-async def launch(request: Request, launch: str | None = None, iss: str | None = None,
-                 services: Services = Depends(get_services)):
+async def launch(
+    request: Request,
+    launch: str | None = None,
+    iss: str | None = None,
+    services: Services = Depends(get_services),
+):
     if not iss or not launch:
-        return _error("Cannot start the checklist", "An EHR launch needs both `iss` and `launch`. "
-                      "For an open sandbox server use /smart/checklist?iss=…&patient=….", 400)
+        return _error(
+            "Cannot start the checklist",
+            "An EHR launch needs both `iss` and `launch`. "
+            "For an open sandbox server use /smart/checklist?iss=…&patient=….",
+            400,
+        )
     if not services.settings.fhir_server_allowed(iss):
         log.info("smart launch refused: %s not allowed", host_of(iss))
-        return _error("FHIR server not allowed", "This EHR's FHIR server is not on the service's list of allowed servers "
-                      "(IDDS_ALLOWED_FHIR_SERVERS).", 403)
+        return _error(
+            "FHIR server not allowed",
+            "This EHR's FHIR server is not on the service's list of allowed servers "
+            "(IDDS_ALLOWED_FHIR_SERVERS).",
+            403,
+        )
     cfg = smart_settings()
     redirect_uri = _redirect_uri(request, services)
     if redirect_uri is None:
-        log.error("smart launch refused: no IDDS_SMART_REDIRECT_URI or IDDS_PUBLIC_BASE_URL with authentication on")
-        return _error("Checklist not configured", "The service has no redirect address configured for sign-in "
-                      "(IDDS_SMART_REDIRECT_URI or IDDS_PUBLIC_BASE_URL).", 503)
+        log.error(
+            "smart launch refused: no IDDS_SMART_REDIRECT_URI or IDDS_PUBLIC_BASE_URL with authentication on"
+        )
+        return _error(
+            "Checklist not configured",
+            "The service has no redirect address configured for sign-in "
+            "(IDDS_SMART_REDIRECT_URI or IDDS_PUBLIC_BASE_URL).",
+            503,
+        )
     try:
         endpoints = await discover(iss, cfg.http_timeout_seconds, services.settings.require_auth)
     except LaunchError as exc:
@@ -99,27 +132,47 @@ async def launch(request: Request, launch: str | None = None, iss: str | None = 
     nonce = request.cookies.get(LAUNCH_COOKIE) or ""
     if len(nonce) != 43 or not nonce.replace("-", "").replace("_", "").isalnum():
         nonce = secrets.token_urlsafe(32)  # one per browser; launches in two tabs share it
-    pending = PendingLaunch(iss, endpoints.token_endpoint, redirect_uri, verifier, time.time(), browser_binding(nonce))
+    pending = PendingLaunch(
+        iss, endpoints.token_endpoint, redirect_uri, verifier, time.time(), browser_binding(nonce)
+    )
     state = await run_in_threadpool(_state(request).start, pending)  # the shared database, off the event loop
-    url = authorize_url(endpoints, client_id=cfg.client_id, redirect_uri=redirect_uri, scope=cfg.scope,
-                        state=state, iss=iss, launch=launch, challenge=challenge)
+    url = authorize_url(
+        endpoints,
+        client_id=cfg.client_id,
+        redirect_uri=redirect_uri,
+        scope=cfg.scope,
+        state=state,
+        iss=iss,
+        launch=launch,
+        challenge=challenge,
+    )
     log.info("smart launch from %s: redirect to authorize", host_of(iss))
     response = RedirectResponse(url, status_code=302, headers=NO_STORE)
-    response.set_cookie(LAUNCH_COOKIE, nonce, max_age=cfg.launch_ttl_seconds, path="/smart", httponly=True,
-                        samesite="lax", secure=services.settings.cookies_secure)
+    response.set_cookie(
+        LAUNCH_COOKIE,
+        nonce,
+        max_age=cfg.launch_ttl_seconds,
+        path="/smart",
+        httponly=True,
+        samesite="lax",
+        secure=services.settings.cookies_secure,
+    )
     return response
 
 
 @router.get("/callback")
-async def callback(request: Request, code: str | None = None, state: str | None = None, error: str | None = None,
-                   services: Services = Depends(get_services)):
+async def callback(
+    request: Request,
+    code: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
+    services: Services = Depends(get_services),
+):
     store = _state(request)
     cfg = smart_settings()
     if error:
-        try:  # only the browser that started the launch may cancel it
+        with contextlib.suppress(LaunchError):  # only the browser that started the launch may cancel it
             await run_in_threadpool(store.finish, state, request.cookies.get(LAUNCH_COOKIE))
-        except LaunchError:
-            pass
         return _error("Sign-in was not completed", f"The EHR answered: {error}.", 400)
     try:
         pending = await run_in_threadpool(store.finish, state, request.cookies.get(LAUNCH_COOKIE))
@@ -129,15 +182,29 @@ async def callback(request: Request, code: str | None = None, state: str | None 
     except LaunchError as exc:
         log.info("smart callback refused: %s", exc)
         return _error("Sign-in failed", str(exc), exc.status)
-    lifetime = token.get("expires_in") if isinstance(token.get("expires_in"), int) else cfg.session_ttl_seconds
-    session = Session(pending.iss, token["patient"], token["access_token"], time.time() + lifetime,
-                      token.get("appContext") if isinstance(token.get("appContext"), str) else None,
-                      token.get("scope") if isinstance(token.get("scope"), str) else None)
+    lifetime = (
+        token.get("expires_in") if isinstance(token.get("expires_in"), int) else cfg.session_ttl_seconds
+    )
+    session = Session(
+        pending.iss,
+        token["patient"],
+        token["access_token"],
+        time.time() + lifetime,
+        token.get("appContext") if isinstance(token.get("appContext"), str) else None,
+        token.get("scope") if isinstance(token.get("scope"), str) else None,
+    )
     sid = await run_in_threadpool(store.open_session, session)
     log.info("smart session opened: patient=%s server=%s", session.patient, host_of(session.iss))
     response = RedirectResponse("/smart/checklist", status_code=303, headers=NO_STORE)
-    response.set_cookie(COOKIE, sid, max_age=int(lifetime), path="/smart", httponly=True, samesite="lax",
-                        secure=services.settings.cookies_secure)  # from configuration, never the request's scheme
+    response.set_cookie(
+        COOKIE,
+        sid,
+        max_age=int(lifetime),
+        path="/smart",
+        httponly=True,
+        samesite="lax",
+        secure=services.settings.cookies_secure,
+    )  # from configuration, never the request's scheme
     return response
 
 
@@ -147,42 +214,81 @@ def _app_context_assessment(session: Session) -> str | None:
     return (parse_qs(session.app_context).get("assessment") or [None])[0]
 
 
-async def _view(request: Request, services: Services, assessment: str | None, iss: str | None,
-                patient: str | None, order: str | None) -> View | HTMLResponse:
+async def _view(
+    request: Request,
+    services: Services,
+    assessment: str | None,
+    iss: str | None,
+    patient: str | None,
+    order: str | None,
+) -> View | HTMLResponse:
     store = services.store
     if assessment:
         found = await run_in_threadpool(services.recall, assessment)
         if found is None:
-            return _error("Assessment not found", "This assessment is no longer kept by the service (only recent ones are). "
-                          "Select the order again to get a fresh one.", 404)
+            return _error(
+                "Assessment not found",
+                "This assessment is no longer kept by the service (only recent ones are). "
+                "Select the order again to get a fresh one.",
+                404,
+            )
         return View([sheet(found, store)], params={"assessment": assessment})
     if iss or patient:
         if services.settings.require_auth:
-            return _error("Open the checklist from the EHR", "Opening a chart by `iss` and `patient` is for open sandbox "
-                          "servers and is turned off while caller authentication is on.", 403)
+            return _error(
+                "Open the checklist from the EHR",
+                "Opening a chart by `iss` and `patient` is for open sandbox "
+                "servers and is turned off while caller authentication is on.",
+                403,
+            )
         if not (iss and patient):
-            return _error("Cannot open the checklist", "Give both `iss` (an open FHIR server) and `patient`.", 400)
+            return _error(
+                "Cannot open the checklist", "Give both `iss` (an open FHIR server) and `patient`.", 400
+            )
         if not services.settings.fhir_server_allowed(iss):
-            return _error("FHIR server not allowed", "This FHIR server is not on IDDS_ALLOWED_FHIR_SERVERS.", 403)
+            return _error(
+                "FHIR server not allowed", "This FHIR server is not on IDDS_ALLOWED_FHIR_SERVERS.", 403
+            )
         params = {"iss": iss, "patient": patient, **({"order": order} if order else {})}
         return await _live_view(services, iss, patient, None, order, params, None)
     session = await run_in_threadpool(_state(request).session, request.cookies.get(COOKIE))
     if session is None:
-        return _error("Open the checklist from the EHR",
-                      "No SMART session: launch the app from the EHR, follow a card's checklist link, "
-                      "or open /smart/checklist?iss=…&patient=… for an open sandbox server.", 401)
-    return await _live_view(services, session.iss, session.patient, session.access_token, order,
-                            {"order": order} if order else {}, _app_context_assessment(session))
+        return _error(
+            "Open the checklist from the EHR",
+            "No SMART session: launch the app from the EHR, follow a card's checklist link, "
+            "or open /smart/checklist?iss=…&patient=… for an open sandbox server.",
+            401,
+        )
+    return await _live_view(
+        services,
+        session.iss,
+        session.patient,
+        session.access_token,
+        order,
+        {"order": order} if order else {},
+        _app_context_assessment(session),
+    )
 
 
-async def _live_view(services: Services, iss: str, patient: str, token: str | None, order: str | None,
-                     params: dict[str, str], remembered: str | None) -> View | HTMLResponse:
+async def _live_view(
+    services: Services,
+    iss: str,
+    patient: str,
+    token: str | None,
+    order: str | None,
+    params: dict[str, str],
+    remembered: str | None,
+) -> View | HTMLResponse:
     try:
         found = await live.load(services, iss, patient, token, order)
     except PatientUnavailable:
-        return _error("Patient not found", "The FHIR server returned no such patient (or could not be reached).", 404)
+        return _error(
+            "Patient not found", "The FHIR server returned no such patient (or could not be reached).", 404
+        )
     chart = index(found.record)
-    notes = list(found.notes) + list(dict.fromkeys([*found.record.unavailable.values(), *found.record.issues]))
+    notes = list(found.notes) + list(
+        dict.fromkeys([*found.record.unavailable.values(), *found.record.issues])
+    )
     if found.outcome is not None:
         sheets = [sheet(a.as_contract(), services.store, chart) for a in found.outcome.assessments]
         if not sheets:
@@ -202,8 +308,15 @@ def _flag(value: str | None) -> bool:
 
 
 @router.get("/checklist", response_class=HTMLResponse)
-async def checklist(request: Request, assessment: str | None = None, iss: str | None = None, patient: str | None = None,
-                    order: str | None = None, missing: str | None = None, services: Services = Depends(get_services)):
+async def checklist(
+    request: Request,
+    assessment: str | None = None,
+    iss: str | None = None,
+    patient: str | None = None,
+    order: str | None = None,
+    missing: str | None = None,
+    services: Services = Depends(get_services),
+):
     view = await _view(request, services, assessment, iss, patient, order)
     if isinstance(view, HTMLResponse):
         return view
@@ -211,8 +324,14 @@ async def checklist(request: Request, assessment: str | None = None, iss: str | 
 
 
 @router.get("/summary", response_class=HTMLResponse)
-async def summary(request: Request, assessment: str | None = None, iss: str | None = None, patient: str | None = None,
-                  order: str | None = None, services: Services = Depends(get_services)):
+async def summary(
+    request: Request,
+    assessment: str | None = None,
+    iss: str | None = None,
+    patient: str | None = None,
+    order: str | None = None,
+    services: Services = Depends(get_services),
+):
     view = await _view(request, services, assessment, iss, patient, order)
     if isinstance(view, HTMLResponse):
         return view

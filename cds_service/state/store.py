@@ -40,7 +40,9 @@ def row_key(secret: str, purpose: str) -> str:
 
 def _fernet(secret: str, purpose: str) -> Fernet:
     """A key derived from the secret the browser holds: the database alone decrypts nothing."""
-    digest = hmac.new(secret.encode("utf-8", "replace"), f"idds-state-{purpose}-v1".encode(), hashlib.sha256).digest()
+    digest = hmac.new(
+        secret.encode("utf-8", "replace"), f"idds-state-{purpose}-v1".encode(), hashlib.sha256
+    ).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
@@ -96,37 +98,54 @@ class SharedState:
     def put_assessments(self, items: dict[str, Any], expires_at: float, now: float) -> None:
         if not items:
             return
-        self._upsert(RecentAssessment, "id", [{"id": k[:64], "expires_at": expires_at, "body": _clean(v)}
-                                              for k, v in items.items()])
+        self._upsert(
+            RecentAssessment,
+            "id",
+            [{"id": k[:64], "expires_at": expires_at, "body": _clean(v)} for k, v in items.items()],
+        )
         self._maybe_purge(now)
 
     def get_assessment(self, key: str, now: float) -> Any | None:
         if not key or len(key) > 64:
             return None
         with self.engine.connect() as conn:
-            return conn.execute(select(RecentAssessment.body).where(
-                RecentAssessment.id == key, RecentAssessment.expires_at > now)).scalar_one_or_none()
+            return conn.execute(
+                select(RecentAssessment.body).where(
+                    RecentAssessment.id == key, RecentAssessment.expires_at > now
+                )
+            ).scalar_one_or_none()
 
     # -- sealed rows (SMART launches and sessions) --------------------------------------------
 
-    def put_sealed(self, model: Any, secret: str, purpose: str, payload: dict[str, Any], expires_at: float,
-                   now: float) -> None:
+    def put_sealed(
+        self, model: Any, secret: str, purpose: str, payload: dict[str, Any], expires_at: float, now: float
+    ) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(model).values(key=row_key(secret, purpose), expires_at=expires_at,
-                                              sealed=seal(secret, purpose, payload)))
+            conn.execute(
+                insert(model).values(
+                    key=row_key(secret, purpose), expires_at=expires_at, sealed=seal(secret, purpose, payload)
+                )
+            )
         self._maybe_purge(now)
 
     def get_sealed(self, model: Any, secret: str, purpose: str, now: float) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
-            sealed = conn.execute(select(model.sealed).where(
-                model.key == row_key(secret, purpose), model.expires_at > now)).scalar_one_or_none()
+            sealed = conn.execute(
+                select(model.sealed).where(model.key == row_key(secret, purpose), model.expires_at > now)
+            ).scalar_one_or_none()
         return None if sealed is None else unseal(secret, purpose, sealed)
 
     def take_sealed(self, model: Any, secret: str, purpose: str, now: float) -> bool:
         """Delete the live row; True for the one caller that deleted it."""
         with self.engine.begin() as conn:
-            return conn.execute(delete(model).where(model.key == row_key(secret, purpose), model.expires_at > now)
-                                .returning(model.key)).scalar_one_or_none() is not None
+            return (
+                conn.execute(
+                    delete(model)
+                    .where(model.key == row_key(secret, purpose), model.expires_at > now)
+                    .returning(model.key)
+                ).scalar_one_or_none()
+                is not None
+            )
 
     # -- replay ------------------------------------------------------------------------------
 
@@ -137,9 +156,12 @@ class SharedState:
         with self.engine.begin() as conn:
             conn.execute(delete(SeenJti).where(SeenJti.key == k, SeenJti.expires_at <= now))
             # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT.
-            inserted = conn.execute(dialect.insert(SeenJti).values(key=k, expires_at=until)
-                                    .on_conflict_do_nothing(index_elements=["key"])
-                                    .returning(SeenJti.key)).scalar_one_or_none()
+            inserted = conn.execute(
+                dialect.insert(SeenJti)
+                .values(key=k, expires_at=until)
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(SeenJti.key)
+            ).scalar_one_or_none()
         self._maybe_purge(now)
         return inserted is not None
 
@@ -158,4 +180,4 @@ def state_for(settings: Settings) -> SharedState:
         return found
 
 
-__all__ = ["SharedState", "state_for", "row_key", "seal", "unseal"]
+__all__ = ["SharedState", "row_key", "seal", "state_for", "unseal"]

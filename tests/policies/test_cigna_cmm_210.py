@@ -14,11 +14,10 @@ documented and met"); each test changes one thing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Callable
-
-import pytest
+from typing import Any
 
 from tests.chart import Chart, at
 from tests.helpers import assessment, assessments, criterion, status
@@ -46,9 +45,11 @@ FEB = V("2026_02", "2026-02-25", "2026-05-14", "cigna-2026-02-")
 
 def versions(*vs: V) -> Callable[[Callable[[V], None]], Callable[[V], None]]:
     """Register `rule` as test_cigna_<version>_<name> for each of `vs`."""
+
     def register(rule: Callable[[V], None]) -> Callable[[V], None]:
         name = rule.__name__.removeprefix("rule_")
         for v in vs:
+
             def test(v: V = v) -> None:
                 rule(v)
 
@@ -57,6 +58,7 @@ def versions(*vs: V) -> Callable[[Callable[[V], None]], Callable[[V], None]]:
             test.pytestmark = list(getattr(rule, "pytestmark", []))  # e.g. an xfail on the rule
             globals()[test.__name__] = test
         return rule
+
     return register
 
 
@@ -74,6 +76,7 @@ def cigna(c: Chart, v: V, indication: str | None = "any") -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # charts: everything documented and met
 # ---------------------------------------------------------------------------
+
 
 def nonmalignant_trial_chart(v: V, order: bool = True) -> Chart:
     c = Chart(payer=CIGNA, dos=v.dos)
@@ -101,8 +104,9 @@ def nonmalignant_permanent_chart(v: V, relief: bool = True) -> tuple[Chart, Any]
     return c, t
 
 
-def spasticity_trial_chart(v: V, scores: bool = True, order: bool = True,
-                           icd10: str = "G35", display: str = "Multiple sclerosis") -> Chart:
+def spasticity_trial_chart(
+    v: V, scores: bool = True, order: bool = True, icd10: str = "G35", display: str = "Multiple sclerosis"
+) -> Chart:
     """Both scenarios met: 14 weeks of failed oral baclofen and PT; MAS 3, PSFS 3."""
     c = Chart(payer=CIGNA, dos=v.dos)
     c.condition(icd10=icd10, display=display)
@@ -170,6 +174,7 @@ def replacement_chart(v: V, pump_status: str | None, via: str = "observation") -
 # version selection by date of service
 # ---------------------------------------------------------------------------
 
+
 def test_cigna_version_2026_02_25_governs_a_date_of_service_of_2026_08_03():
     c = nonmalignant_trial_chart(V("x", "2026-02-25", "2026-08-03", "cigna-2026-02-"))
     a = assessment(c, POLICY)
@@ -206,6 +211,7 @@ def test_cigna_date_of_service_before_2026_02_25_uses_the_earliest_version_and_s
 # non-malignant pain: trial
 # ---------------------------------------------------------------------------
 
+
 @both_versions
 def rule_nonmalignant_trial_full_chart_is_met(v: V):
     a = cigna(nonmalignant_trial_chart(v), v)
@@ -213,9 +219,13 @@ def rule_nonmalignant_trial_full_chart_is_met(v: V):
     assert a["indication"] == "nonmalignant-pain"
     assert a["determination"] == "criteria-met"
     therapy = (
-        ["nonmalignant-trial-rehab-6-months", "nonmalignant-trial-fixed-analgesics-6-months"] if v is AUG else
-        ["nonmalignant-trial-noninvasive-6-months", "nonmalignant-trial-rehab-failed",
-         "nonmalignant-trial-fixed-analgesics-failed"]
+        ["nonmalignant-trial-rehab-6-months", "nonmalignant-trial-fixed-analgesics-6-months"]
+        if v is AUG
+        else [
+            "nonmalignant-trial-noninvasive-6-months",
+            "nonmalignant-trial-rehab-failed",
+            "nonmalignant-trial-fixed-analgesics-failed",
+        ]
     )
     assert {cr["id"] for cr in a["criteria"]} == {v.id(t) for t in therapy} | {
         v.id("nonmalignant-trial-pathology"),
@@ -230,7 +240,9 @@ def rule_nonmalignant_trial_full_chart_is_met(v: V):
 def rule_nonmalignant_trial_rehab_exactly_6_months_is_met(v: V):
     c = Chart(payer=CIGNA, dos=v.dos)
     c.condition(icd10="G90.521", display="Complex regional pain syndrome I of right lower limb")
-    c.therapy("physical-therapy", date(2025, 9, 1), date(2026, 2, 28), outcome="ineffective")  # Period.end inclusive
+    c.therapy(
+        "physical-therapy", date(2025, 9, 1), date(2026, 2, 28), outcome="ineffective"
+    )  # Period.end inclusive
     c.medication("oxycodone", c.days_before(420), c.days_before(15), fixed=True, reason="ineffective")
     c.flag("further-surgery-not-indicated", True)
     c.psych("favorable")
@@ -411,7 +423,9 @@ def rule_nonmalignant_trial_unfavorable_psych_evaluation_is_not_met(v: V):
 @both_versions
 def rule_nonmalignant_trial_missing_psych_attestation_is_documentation_incomplete(v: V):
     c = nonmalignant_trial_chart(v, order=False)
-    c.resources["observations"] = [o for o in c.resources["observations"] if "psych-evaluation" not in str(o["code"])]
+    c.resources["observations"] = [
+        o for o in c.resources["observations"] if "psych-evaluation" not in str(o["code"])
+    ]
     c.order("62322", drug="morphine", route="intrathecal")
     a = cigna(c, v)
     assert status(a, v.id("nonmalignant-trial-psych-attestation")) == "unknown"
@@ -430,7 +444,9 @@ def rule_nonmalignant_trial_opioid_reduction_refused_is_not_met(v: V):
 @both_versions
 def rule_nonmalignant_trial_opioid_reduction_not_documented_is_unknown(v: V):
     c = nonmalignant_trial_chart(v, order=False)
-    c.resources["observations"] = [o for o in c.resources["observations"] if "opioid-reduction-agreed" not in str(o["code"])]
+    c.resources["observations"] = [
+        o for o in c.resources["observations"] if "opioid-reduction-agreed" not in str(o["code"])
+    ]
     c.order("62322", drug="morphine", route="intrathecal")
     a = cigna(c, v)
     assert status(a, v.id("nonmalignant-trial-opioid-reduction-agreed")) == "unknown"
@@ -447,6 +463,7 @@ def rule_nonmalignant_trial_sources_are_verbatim_policy_text(v: V):
 # ---------------------------------------------------------------------------
 # non-malignant pain: permanent
 # ---------------------------------------------------------------------------
+
 
 @both_versions
 def rule_nonmalignant_permanent_full_chart_is_met(v: V):
@@ -578,6 +595,7 @@ def rule_nonmalignant_permanent_function_increase_not_documented_is_unknown(v: V
 # spasticity / dystonia: trial
 # ---------------------------------------------------------------------------
 
+
 @both_versions
 def rule_spasticity_trial_full_chart_is_met(v: V):
     a = cigna(spasticity_trial_chart(v), v)
@@ -602,7 +620,9 @@ def rule_spasticity_trial_oral_antispasmodic_exactly_6_weeks_is_met(v: V):
     c = spasticity_trial_chart(v, scores=False, order=False)
     c.resources["medications"] = []
     start = c.days_before(150)
-    c.medication("baclofen", start, start + timedelta(weeks=6) - timedelta(days=1), fixed=True, reason="ineffective")
+    c.medication(
+        "baclofen", start, start + timedelta(weeks=6) - timedelta(days=1), fixed=True, reason="ineffective"
+    )
     c.order("62322", drug="baclofen", route="intrathecal")
     a = cigna(c, v)
     assert status(a, v.id("spasticity-trial-oral-antispasmodic-6-weeks")) == "met"
@@ -627,7 +647,15 @@ def rule_spasticity_trial_tizanidine_is_not_the_oral_baclofen_the_policy_names(v
 def rule_nonmalignant_trial_manual_therapy_is_not_active_rehabilitative_exercise(v: V):
     c = nonmalignant_trial_chart(v)
     pt = next(p for p in c.resources["procedures"] if p["code"]["coding"][0]["code"] == "91251008")
-    pt["code"] = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "97140", "display": "Manual therapy techniques"}]}
+    pt["code"] = {
+        "coding": [
+            {
+                "system": "http://www.ama-assn.org/go/cpt",
+                "code": "97140",
+                "display": "Manual therapy techniques",
+            }
+        ]
+    }
     a = cigna(c, v)
     rehab = v.id("nonmalignant-trial-rehab-6-months") if v is AUG else v.id("nonmalignant-trial-rehab-failed")
     assert status(a, rehab) == "unknown"
@@ -639,7 +667,9 @@ def rule_spasticity_trial_oral_antispasmodic_6_weeks_minus_a_day_is_not_met(v: V
     c = spasticity_trial_chart(v, scores=False, order=False)
     c.resources["medications"] = []
     start = c.days_before(150)
-    c.medication("baclofen", start, start + timedelta(days=40), fixed=True, reason="ineffective")  # 41 days, inclusive
+    c.medication(
+        "baclofen", start, start + timedelta(days=40), fixed=True, reason="ineffective"
+    )  # 41 days, inclusive
     c.order("62322", drug="baclofen", route="intrathecal")
     a = cigna(c, v)
     assert status(a, v.id("spasticity-trial-oral-antispasmodic-6-weeks")) == "not-met"
@@ -666,7 +696,9 @@ def rule_spasticity_trial_physical_therapy_6_weeks_minus_a_day_with_low_scores_i
     c = spasticity_trial_chart(v, scores=False, order=False)
     c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
     start = c.days_before(150)
-    c.therapy("physical-therapy", start, start + timedelta(days=40), outcome="ineffective")  # 41 days, inclusive
+    c.therapy(
+        "physical-therapy", start, start + timedelta(days=40), outcome="ineffective"
+    )  # 41 days, inclusive
     c.score("ashworth", 2, c.days_before(20))
     c.score("modified-ashworth", "1+", c.days_before(20))
     c.score("penn-spasm-frequency", 1, c.days_before(20))
@@ -691,7 +723,9 @@ def rule_spasticity_trial_physical_therapy_contraindicated_waives_the_6_weeks(v:
 def rule_spasticity_trial_baclofen_not_tolerated_after_2_weeks_waives_the_6_weeks(v: V):
     c = spasticity_trial_chart(v, scores=False, order=False)
     c.resources["medications"] = []
-    c.medication("baclofen", c.days_before(100), c.days_before(86), fixed=True, reason="intolerable-side-effects")
+    c.medication(
+        "baclofen", c.days_before(100), c.days_before(86), fixed=True, reason="intolerable-side-effects"
+    )
     c.order("62322", drug="baclofen", route="intrathecal")
     a = cigna(c, v)
     assert status(a, v.id("spasticity-trial-oral-antispasmodic-6-weeks")) == "met"
@@ -838,6 +872,7 @@ def rule_dystonia_trial_short_oral_antispasmodic_and_low_scores_is_not_met(v: V)
 # spasticity / dystonia: permanent
 # ---------------------------------------------------------------------------
 
+
 @both_versions
 def rule_spasticity_permanent_mas_3_to_1_for_4_hours_is_met(v: V):
     c, t = spasticity_permanent_chart(v)
@@ -879,7 +914,9 @@ def rule_spasticity_mas_1plus_to_0_is_not_a_2_point_reduction(v: V):
 @both_versions
 def rule_spasticity_ashworth_4_to_2_is_a_2_point_reduction(v: V):
     c, t = spasticity_permanent_chart(v)
-    c.resources["observations"] = [o for o in c.resources["observations"] if "modified-ashworth" not in str(o["code"])]
+    c.resources["observations"] = [
+        o for o in c.resources["observations"] if "modified-ashworth" not in str(o["code"])
+    ]
     c.score("ashworth", 4, t - timedelta(hours=1))
     c.score("ashworth", 2, t + timedelta(hours=4))
     a = cigna(c, v)
@@ -979,6 +1016,7 @@ def rule_spasticity_permanent_scenario_2_baseline_is_the_pre_trial_score(v: V):
 # cancer-related pain
 # ---------------------------------------------------------------------------
 
+
 @both_versions
 def rule_cancer_trial_failed_systemic_opioids_is_met(v: V):
     c = cancer_trial_chart(v)
@@ -1017,7 +1055,14 @@ def rule_cancer_trial_an_allergy_to_one_opioid_alone_is_unknown(v: V):
 def rule_cancer_trial_opioid_stopped_as_not_tolerated_is_an_intolerance(v: V):
     c = cancer_trial_chart(v, order=False)
     c.resources["medications"] = []
-    med = c.medication("morphine", c.days_before(30), c.days_before(27), fixed=True, reason="intolerable-side-effects", status="stopped")
+    med = c.medication(
+        "morphine",
+        c.days_before(30),
+        c.days_before(27),
+        fixed=True,
+        reason="intolerable-side-effects",
+        status="stopped",
+    )
     c.order("62322", drug="hydromorphone", route="intrathecal")
     a = cigna(c, v, indication="cancer-pain")
     cr = criterion(a, v.id("cancer-trial-noninvasive-failed"))
@@ -1031,7 +1076,9 @@ def rule_cancer_trial_failed_intrathecal_opioid_is_not_a_systemic_opioid(v: V):
     c = cancer_trial_chart(v, order=False)
     c.resources["medications"] = []
     med = c.medication("morphine", c.days_before(30), c.days_before(20), fixed=True, reason="ineffective")
-    med["dosage"][0]["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": "72607000", "display": "Intrathecal route"}]}
+    med["dosage"][0]["route"] = {
+        "coding": [{"system": "http://snomed.info/sct", "code": "72607000", "display": "Intrathecal route"}]
+    }
     c.order("62322", drug="hydromorphone", route="intrathecal")
     a = cigna(c, v, indication="cancer-pain")
     assert status(a, v.id("cancer-trial-noninvasive-failed")) == "unknown"
@@ -1069,7 +1116,9 @@ def rule_spasticity_trial_physical_therapy_not_tolerated_after_3_weeks_waives_th
     """'cannot tolerate, or has a contraindication to ... physical therapy for at least six (6) weeks'."""
     c = spasticity_trial_chart(v, scores=False, order=False)
     c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
-    c.therapy("physical-therapy", c.days_before(60), c.days_before(40), outcome="not-tolerated", status="stopped")
+    c.therapy(
+        "physical-therapy", c.days_before(60), c.days_before(40), outcome="not-tolerated", status="stopped"
+    )
     c.order("62322", drug="baclofen", route="intrathecal")
     a = cigna(c, v)
     assert status(a, v.id("spasticity-trial-physical-therapy-6-weeks")) == "met"
@@ -1196,6 +1245,7 @@ def rule_cancer_permanent_exception_does_not_waive_the_noninvasive_failure(v: V)
 # replacement (any indication)
 # ---------------------------------------------------------------------------
 
+
 @both_versions
 def rule_replacement_battery_near_end_is_met(v: V):
     a = cigna(replacement_chart(v, "battery-near-end"), v)
@@ -1275,6 +1325,7 @@ def rule_replacement_applies_to_a_pain_pump_too(v: V):
 # scope
 # ---------------------------------------------------------------------------
 
+
 @both_versions
 def rule_nusinersen_injectate_is_out_of_scope(v: V):
     c = spasticity_trial_chart(v, order=False)
@@ -1310,6 +1361,7 @@ def rule_epidural_steroid_injection_gets_no_assessment(v: V):
 # ---------------------------------------------------------------------------
 # version differences
 # ---------------------------------------------------------------------------
+
 
 def test_cigna_2026_02_antispasmodic_exclusion_does_not_apply_to_baclofen_trial():
     a = cigna(spasticity_trial_chart(FEB), FEB)
@@ -1368,7 +1420,9 @@ def test_cigna_2026_02_spasticity_scope_contraindication_alone_is_not_documented
 def test_cigna_2026_02_spasticity_scope_intolerance_is_accepted():
     c = spasticity_trial_chart(FEB, scores=False, order=False)
     c.resources["medications"] = []
-    c.medication("baclofen", c.days_before(100), c.days_before(90), fixed=True, reason="intolerable-side-effects")
+    c.medication(
+        "baclofen", c.days_before(100), c.days_before(90), fixed=True, reason="intolerable-side-effects"
+    )
     c.order("62322", drug="baclofen", route="intrathecal")
     a = cigna(c, FEB)
     assert status(a, FEB.id("spasticity-trial-oral-antispasmodic-refractory")) == "met"
@@ -1377,15 +1431,19 @@ def test_cigna_2026_02_spasticity_scope_intolerance_is_accepted():
 
 def test_cigna_2026_02_six_months_cited_once_for_the_whole_noninvasive_management():
     a = cigna(nonmalignant_trial_chart(FEB), FEB)
-    for suffix in ("nonmalignant-trial-noninvasive-6-months", "nonmalignant-trial-rehab-failed",
-                   "nonmalignant-trial-fixed-analgesics-failed"):
+    for suffix in (
+        "nonmalignant-trial-noninvasive-6-months",
+        "nonmalignant-trial-rehab-failed",
+        "nonmalignant-trial-fixed-analgesics-failed",
+    ):
         assert criterion(a, FEB.id(suffix))["source"].startswith(
             "There has been a failure of a sufficient trial of at least six (6) months"
         )
 
 
-def _feb_noninvasive_chart(rehab: tuple[date, date] | None, analgesic: tuple[date, date] | None,
-                           rehab_outcome: str = "ineffective") -> Chart:
+def _feb_noninvasive_chart(
+    rehab: tuple[date, date] | None, analgesic: tuple[date, date] | None, rehab_outcome: str = "ineffective"
+) -> Chart:
     c = nonmalignant_trial_chart(FEB, order=False)
     c.resources["procedures"] = [p for p in c.resources["procedures"] if "91251008" not in str(p["code"])]
     c.resources["medications"] = []
@@ -1423,20 +1481,28 @@ def test_cigna_2026_02_noninvasive_management_without_rehabilitative_exercise_is
 
 
 def test_cigna_2026_02_rehab_contraindicated_waives_the_component_not_the_6_months():
-    c = _feb_noninvasive_chart((date(2026, 1, 5), date(2026, 1, 5)), (date(2025, 9, 1), date(2026, 2, 28)),
-                               rehab_outcome="contraindicated")
+    c = _feb_noninvasive_chart(
+        (date(2026, 1, 5), date(2026, 1, 5)),
+        (date(2025, 9, 1), date(2026, 2, 28)),
+        rehab_outcome="contraindicated",
+    )
     a = cigna(c, FEB)
     assert status(a, FEB.id("nonmalignant-trial-rehab-failed")) == "met"
     assert status(a, FEB.id("nonmalignant-trial-noninvasive-6-months")) == "met"
     assert a["determination"] == "criteria-met"
-    short = _feb_noninvasive_chart((date(2026, 1, 5), date(2026, 1, 5)), (date(2025, 12, 1), date(2026, 2, 28)),
-                                   rehab_outcome="contraindicated")
+    short = _feb_noninvasive_chart(
+        (date(2026, 1, 5), date(2026, 1, 5)),
+        (date(2025, 12, 1), date(2026, 2, 28)),
+        rehab_outcome="contraindicated",
+    )
     assert status(cigna(short, FEB), FEB.id("nonmalignant-trial-noninvasive-6-months")) == "not-met"
 
 
 def test_cigna_2026_02_rehab_not_tolerated_is_no_contraindication():
     c = _feb_noninvasive_chart(None, (date(2025, 9, 1), date(2026, 2, 28)))
-    c.therapy("physical-therapy", date(2026, 3, 1), date(2026, 3, 1), outcome="not-tolerated", status="not-done")
+    c.therapy(
+        "physical-therapy", date(2026, 3, 1), date(2026, 3, 1), outcome="not-tolerated", status="not-done"
+    )
     a = cigna(c, FEB)
     cr = criterion(a, FEB.id("nonmalignant-trial-rehab-failed"))
     assert cr["status"] == "unknown" and "accepts only a contraindication" in cr["note"]
@@ -1462,10 +1528,14 @@ def test_cigna_2026_02_spasticity_scope_baclofen_intolerance_allergy_is_accepted
 
 def test_cigna_2026_08_six_months_cited_per_item():
     a = cigna(nonmalignant_trial_chart(AUG), AUG)
-    assert "active rehabilitative exercise for at least six (6) months" in criterion(
-        a, AUG.id("nonmalignant-trial-rehab-6-months"))["source"]
-    assert "a fixed schedule dosing of opioids or other analgesics for at least six (6) months" in criterion(
-        a, AUG.id("nonmalignant-trial-fixed-analgesics-6-months"))["source"]
+    assert (
+        "active rehabilitative exercise for at least six (6) months"
+        in criterion(a, AUG.id("nonmalignant-trial-rehab-6-months"))["source"]
+    )
+    assert (
+        "a fixed schedule dosing of opioids or other analgesics for at least six (6) months"
+        in criterion(a, AUG.id("nonmalignant-trial-fixed-analgesics-6-months"))["source"]
+    )
 
 
 def test_cigna_2026_02_spasm_frequency_score_cites_the_feb_wording():
@@ -1473,12 +1543,16 @@ def test_cigna_2026_02_spasm_frequency_score_cites_the_feb_wording():
     c.score("modified-ashworth", 2, c.days_before(20))
     c.score("penn-spasm-frequency", 2, c.days_before(20))
     a = cigna(c, FEB)
-    assert criterion(a, FEB.id("spasticity-trial-penn-at-least-2"))["source"] == "A Spasm Frequency score of at least 2"
+    assert (
+        criterion(a, FEB.id("spasticity-trial-penn-at-least-2"))["source"]
+        == "A Spasm Frequency score of at least 2"
+    )
 
 
 # ---------------------------------------------------------------------------
 # the trial, its window, baseline averages (issue 9)
 # ---------------------------------------------------------------------------
+
 
 @both_versions
 def rule_spasticity_trial_baseline_average_of_mas_2_and_1plus_is_below_2(v: V):
@@ -1519,7 +1593,7 @@ def rule_spasticity_trial_baseline_average_of_ashworth_3_and_2_is_not_met(v: V):
 
 @both_versions
 def rule_nonmalignant_permanent_a_later_epidural_steroid_injection_does_not_void_the_trial(v: V):
-    c, t = nonmalignant_permanent_chart(v)
+    c, _t = nonmalignant_permanent_chart(v)
     esi = c.epidural_steroid_injection(at(c.days_before(5), 10))  # 62321 methylprednisolone
     a = cigna(c, v)
     for leaf in ("nonmalignant-permanent-relief-over-50-for-8h", "nonmalignant-permanent-function-increase"):

@@ -26,15 +26,19 @@ OXFORD_ETIOLOGY = "oxford-339-7-nonmalignant-trial-etiology-documented"
 
 # -- NIA: "Active systemic or spinal infection" ------------------------------------
 
-@pytest.mark.parametrize("icd10, display", [
-    ("A40.9", "Streptococcal sepsis, unspecified"),
-    ("R65.21", "Severe sepsis with septic shock"),
-    ("R78.81", "Bacteremia"),
-    ("G03.9", "Meningitis, unspecified"),
-    ("G06.1", "Intraspinal abscess and granuloma"),
-    ("M46.46", "Discitis, unspecified, lumbar region"),
-    ("T85.735A", "Infection due to implanted cranial or spinal infusion catheter, initial encounter"),
-])
+
+@pytest.mark.parametrize(
+    "icd10, display",
+    [
+        ("A40.9", "Streptococcal sepsis, unspecified"),
+        ("R65.21", "Severe sepsis with septic shock"),
+        ("R78.81", "Bacteremia"),
+        ("G03.9", "Meningitis, unspecified"),
+        ("G06.1", "Intraspinal abscess and granuloma"),
+        ("M46.46", "Discitis, unspecified, lumbar region"),
+        ("T85.735A", "Infection due to implanted cranial or spinal infusion catheter, initial encounter"),
+    ],
+)
 def test_nia_replacement_any_systemic_or_spinal_infection_is_not_met(icd10, display):
     c = nia_replacement_chart("malfunction")
     c.condition(icd10=icd10, display=display)
@@ -59,12 +63,16 @@ def test_nia_replacement_resolved_sepsis_does_not_count():
 
 # -- Molina: "No active infection" (any), "such as" contraindications ---------------
 
-@pytest.mark.parametrize("icd10, display", [
-    ("L03.311", "Cellulitis of abdominal wall"),
-    ("J18.9", "Pneumonia, unspecified organism"),
-    ("N39.0", "Urinary tract infection, site not specified"),
-    ("A41.9", "Sepsis, unspecified organism"),
-])
+
+@pytest.mark.parametrize(
+    "icd10, display",
+    [
+        ("L03.311", "Cellulitis of abdominal wall"),
+        ("J18.9", "Pneumonia, unspecified organism"),
+        ("N39.0", "Urinary tract infection, site not specified"),
+        ("A41.9", "Sepsis, unspecified organism"),
+    ],
+)
 def test_molina_nonmalignant_any_active_infection_is_not_met(icd10, display):
     c = nonmalignant_chart()
     c.condition(icd10=icd10, display=display)
@@ -85,12 +93,15 @@ def test_molina_nonmalignant_entered_in_error_cellulitis_does_not_count():
     assert status(molina(c), MOLINA_INFECTION) == "met"
 
 
-@pytest.mark.parametrize("icd10, display", [
-    ("D68.4", "Acquired coagulation factor deficiency"),
-    ("D69.6", "Thrombocytopenia, unspecified"),
-    ("D61.818", "Other pancytopenia"),
-    ("G93.2", "Benign intracranial hypertension"),
-])
+@pytest.mark.parametrize(
+    "icd10, display",
+    [
+        ("D68.4", "Acquired coagulation factor deficiency"),
+        ("D69.6", "Thrombocytopenia, unspecified"),
+        ("D61.818", "Other pancytopenia"),
+        ("G93.2", "Benign intracranial hypertension"),
+    ],
+)
 def test_molina_nonmalignant_contraindication_to_implantation_is_not_met(icd10, display):
     c = nonmalignant_chart()
     c.condition(icd10=icd10, display=display)
@@ -98,10 +109,13 @@ def test_molina_nonmalignant_contraindication_to_implantation_is_not_met(icd10, 
     assert status(a, MOLINA_CONTRAINDICATION) == "not-met"
 
 
-@pytest.mark.parametrize("icd10, display", [
-    ("D68.51", "Activated protein C resistance (factor V Leiden)"),
-    ("D68.62", "Lupus anticoagulant syndrome"),
-])
+@pytest.mark.parametrize(
+    "icd10, display",
+    [
+        ("D68.51", "Activated protein C resistance (factor V Leiden)"),
+        ("D68.62", "Lupus anticoagulant syndrome"),
+    ],
+)
 def test_molina_nonmalignant_thrombophilia_is_not_a_coagulopathy(icd10, display):
     c = nonmalignant_chart()
     c.condition(icd10=icd10, display=display)
@@ -111,6 +125,7 @@ def test_molina_nonmalignant_thrombophilia_is_not_a_coagulopathy(icd10, display)
 
 
 # -- pump status names its pump ------------------------------------------------------
+
 
 @pytest.mark.parametrize("v", [AUG, FEB], ids=["2026_08", "2026_02"])
 def test_cigna_replacement_pump_status_without_a_device_reference_does_not_count(v):
@@ -145,37 +160,51 @@ def test_cigna_replacement_without_any_documented_indication_is_undocumented(v):
 
 # -- "documented pathology" / "etiology … clearly documented" --------------------------
 
+
 def _only_diagnosis(chart: Chart, icd10: str, display: str, verification: str = "confirmed") -> Chart:
     for cond in chart.resources["conditions"]:
         if cond["code"]["coding"][0]["code"] == "M96.1":
-            cond["code"] = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": icd10, "display": display}], "text": display}
+            cond["code"] = {
+                "coding": [
+                    {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": icd10, "display": display}
+                ],
+                "text": display,
+            }
             cond["verificationStatus"]["coding"][0]["code"] = verification
     return chart
 
 
-@pytest.mark.parametrize("icd10, display", [
-    ("G89.29", "Other chronic pain"),
-    ("G89.4", "Chronic pain syndrome"),
-    ("M54.50", "Low back pain, unspecified"),
-])
+@pytest.mark.parametrize(
+    "icd10, display",
+    [
+        ("G89.29", "Other chronic pain"),
+        ("G89.4", "Chronic pain syndrome"),
+        ("M54.50", "Low back pain, unspecified"),
+    ],
+)
 def test_oxford_nonmalignant_pain_symptom_code_is_not_a_known_etiology(icd10, display):
     a = oxford(_only_diagnosis(oxford_trial_chart(), icd10, display))
     assert status(a, OXFORD_ETIOLOGY) == "unknown"
     assert a["determination"] == "documentation-incomplete"
 
 
-@pytest.mark.parametrize("icd10, display", [
-    ("G90.50", "Complex regional pain syndrome I, unspecified"),
-    ("M51.16", "Intervertebral disc disorders with radiculopathy, lumbar region"),
-    ("M54.16", "Radiculopathy, lumbar region"),
-])
+@pytest.mark.parametrize(
+    "icd10, display",
+    [
+        ("G90.50", "Complex regional pain syndrome I, unspecified"),
+        ("M51.16", "Intervertebral disc disorders with radiculopathy, lumbar region"),
+        ("M54.16", "Radiculopathy, lumbar region"),
+    ],
+)
 def test_oxford_nonmalignant_named_cause_is_a_known_etiology(icd10, display):
     a = oxford(_only_diagnosis(oxford_trial_chart(), icd10, display))
     assert status(a, OXFORD_ETIOLOGY) == "met"
 
 
 def test_oxford_nonmalignant_provisional_diagnosis_is_not_clearly_documented():
-    a = oxford(_only_diagnosis(oxford_trial_chart(), "M96.1", "Postlaminectomy syndrome", verification="provisional"))
+    a = oxford(
+        _only_diagnosis(oxford_trial_chart(), "M96.1", "Postlaminectomy syndrome", verification="provisional")
+    )
     assert status(a, OXFORD_ETIOLOGY) == "unknown"
     assert a["determination"] != "criteria-met"
 
@@ -189,7 +218,12 @@ def test_cigna_nonmalignant_trial_chronic_pain_symptom_code_is_not_documented_pa
 
 @pytest.mark.parametrize("v", [AUG, FEB], ids=["2026_08", "2026_02"])
 def test_cigna_nonmalignant_trial_differential_diagnosis_is_not_documented_pathology(v):
-    a = cigna(_only_diagnosis(nonmalignant_trial_chart(v), "M96.1", "Postlaminectomy syndrome", verification="differential"), v)
+    a = cigna(
+        _only_diagnosis(
+            nonmalignant_trial_chart(v), "M96.1", "Postlaminectomy syndrome", verification="differential"
+        ),
+        v,
+    )
     assert status(a, v.id("nonmalignant-trial-pathology")) == "unknown"
 
 
@@ -200,6 +234,7 @@ MOLINA_LIFE = "molina-160-cancer-b-life-expectancy-3-months"
 
 def _molina_cancer_with_life_expectancy(value: float, unit: str, comparator: str | None = None) -> Chart:
     from tests.policies.test_molina_mcp_160 import cancer_chart
+
     c = cancer_chart(omit=("life",))
     obs = c.life_expectancy(value, unit, c.days_before(3))
     if comparator:
@@ -232,8 +267,11 @@ def test_molina_cancer_life_expectancy_less_than_6_months_is_not_a_value():
 
 def test_nia_pain_permanent_trial_relief_recorded_as_less_than_60_percent_is_not_met_as_60():
     from tests.policies.test_nia_cg_310 import nia_pain_permanent_chart
+
     c = nia_pain_permanent_chart(relief=60)
-    relief = next(o for o in c.resources["observations"] if o["code"]["coding"][0]["code"] == "trial-pain-relief")
+    relief = next(
+        o for o in c.resources["observations"] if o["code"]["coding"][0]["code"] == "trial-pain-relief"
+    )
     relief["valueQuantity"]["comparator"] = "<"
     a = nia(c)
     assert status(a, "nia-310-pain-permanent-trial-relief-50") != "met"
@@ -241,6 +279,7 @@ def test_nia_pain_permanent_trial_relief_recorded_as_less_than_60_percent_is_not
 
 
 # -- "pain of a non-malignant origin": neoplasm-related pain contradicts it -------------
+
 
 def test_oxford_nonmalignant_pain_documented_as_neoplasm_related_is_not_met():
     c = oxford_trial_chart()

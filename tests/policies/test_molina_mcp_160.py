@@ -105,7 +105,9 @@ def cancer_chart(phase: str = "trial", omit: tuple[str, ...] = (), **kw) -> Char
     if "life" not in omit:
         c.life_expectancy(6, "mo")
     if "analgesic" not in omit:
-        c.medication("morphine", c.days_before(120), c.days_before(40), fixed=True, reason="intolerable-side-effects")
+        c.medication(
+            "morphine", c.days_before(120), c.days_before(40), fixed=True, reason="intolerable-side-effects"
+        )
     if "body" not in omit:
         c.flag("body-habitus-adequate", True)
     if "thecal" not in omit:
@@ -157,7 +159,10 @@ def test_molina_criteria_cite_policy_sentences():
     src = criterion(a, "molina-160-nonmalignant-a-nrs-above-6")["source"]
     assert "(>6 on the NRS Pain Rating Scale" in src
     assert "non-cancer origin" in src
-    assert "in adults with severe, chronic, intractable pain" in criterion(a, "molina-160-nonmalignant-adult-18")["source"]
+    assert (
+        "in adults with severe, chronic, intractable pain"
+        in criterion(a, "molina-160-nonmalignant-adult-18")["source"]
+    )
 
 
 # ============================================== non-malignant pain: trial (a–h)
@@ -277,7 +282,9 @@ def test_molina_nonmalignant_fixed_schedule_analgesic_failure_is_met():
 
 def test_molina_nonmalignant_other_analgesic_side_effects_is_met():
     c = nonmalignant_chart(omit=("analgesic",))
-    c.medication("gabapentin", date(2026, 3, 1), date(2026, 5, 1), fixed=True, reason="intolerable-side-effects")
+    c.medication(
+        "gabapentin", date(2026, 3, 1), date(2026, 5, 1), fixed=True, reason="intolerable-side-effects"
+    )
     a = molina(c)
     assert status(a, "molina-160-nonmalignant-c-fixed-schedule-analgesic-failure") == "met"
 
@@ -448,7 +455,9 @@ def test_molina_nonmalignant_active_infection_flag_is_not_met():
 
 def test_molina_nonmalignant_resolved_infection_is_met():
     c = nonmalignant_chart()
-    c.condition(icd10="M46.25", display="Osteomyelitis of vertebra, thoracolumbar region", clinical="resolved")
+    c.condition(
+        icd10="M46.25", display="Osteomyelitis of vertebra, thoracolumbar region", clinical="resolved"
+    )
     a = molina(c)
     assert status(a, "molina-160-nonmalignant-g-no-active-infection") == "met"
 
@@ -685,7 +694,9 @@ def test_molina_cancer_life_expectancy_missing_is_unknown():
 # ---- c. systemic opioid / other analgesic failure or side effects
 def test_molina_cancer_opioid_side_effects_is_met():
     c = cancer_chart(omit=("analgesic",))
-    med = c.medication("morphine", c.days_before(120), c.days_before(40), fixed=True, reason="intolerable-side-effects")
+    med = c.medication(
+        "morphine", c.days_before(120), c.days_before(40), fixed=True, reason="intolerable-side-effects"
+    )
     a = molina(c)
     crit = criterion(a, "molina-160-cancer-c-analgesic-failure")
     assert crit["status"] == "met"
@@ -971,8 +982,10 @@ def test_molina_pump_refill_gets_no_assessment():
 
 @pytest.mark.parametrize("birth_date, expected", [("2008-09-15", "not-met"), ("2008-09-14", "met")])
 def test_molina_age_boundary_same_for_both_pain_types(birth_date, expected):
-    for chart, leaf in ((nonmalignant_chart, "molina-160-nonmalignant-adult-18"),
-                        (cancer_chart, "molina-160-cancer-adult-18")):
+    for chart, leaf in (
+        (nonmalignant_chart, "molina-160-nonmalignant-adult-18"),
+        (cancer_chart, "molina-160-cancer-adult-18"),
+    ):
         assert status(molina(chart(birth_date=birth_date)), leaf) == expected
 
 

@@ -241,8 +241,9 @@ def test_nia_pain_trial_pain_severity_undocumented_is_unknown():
     assert a["determination"] == "documentation-incomplete"
 
 
-def _pain_trial_with_courses(active_days: int | None, inactive_days: int | None,
-                             inactive_outcome: str | None = "ineffective") -> Chart:
+def _pain_trial_with_courses(
+    active_days: int | None, inactive_days: int | None, inactive_outcome: str | None = "ineffective"
+) -> Chart:
     c = Chart(payer=PAYER)
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
     c.nrs(8, c.days_before(10))
@@ -251,7 +252,12 @@ def _pain_trial_with_courses(active_days: int | None, inactive_days: int | None,
     if active_days is not None:
         c.therapy("physical-therapy", start, start + timedelta(days=active_days - 1), outcome="ineffective")
     if inactive_days is not None:
-        c.therapy("inactive-conservative-care", start, start + timedelta(days=inactive_days - 1), outcome=inactive_outcome)
+        c.therapy(
+            "inactive-conservative-care",
+            start,
+            start + timedelta(days=inactive_days - 1),
+            outcome=inactive_outcome,
+        )
     c.medication("oxycodone", c.days_before(400), c.days_before(20), reason=None)
     c.life_expectancy(24)
     c.order("62322", drug="morphine", route="intrathecal")
@@ -307,8 +313,16 @@ def test_nia_pain_trial_physical_therapy_not_tolerated_counts_for_its_own_weeks_
     assert status(a, "nia-310-pain-trial-conservative-active-failed") == "met"
     assert status(a, "nia-310-pain-trial-conservative-12-weeks") == "met"  # the 84 days of inactive care
     c2 = _pain_trial_with_courses(None, 30)
-    c2.therapy("physical-therapy", c2.days_before(300), c2.days_before(280), outcome="contraindicated", status="not-done")
-    assert status(nia(c2), "nia-310-pain-trial-conservative-12-weeks") == "not-met"  # no waiver in NIA's words
+    c2.therapy(
+        "physical-therapy",
+        c2.days_before(300),
+        c2.days_before(280),
+        outcome="contraindicated",
+        status="not-done",
+    )
+    assert (
+        status(nia(c2), "nia-310-pain-trial-conservative-12-weeks") == "not-met"
+    )  # no waiver in NIA's words
 
 
 def test_nia_pain_trial_active_components_only_is_unknown():
@@ -332,8 +346,12 @@ def test_nia_pain_trial_home_exercise_and_chiropractic_are_active_components():
     c.nrs(8, c.days_before(10))
     c.flag("functional-impairment", True)
     c.therapy("home-exercise-program", c.days_before(300), c.days_before(250), outcome="ineffective")
-    c.therapy("chiropractic", c.days_before(250), c.days_before(200), outcome="ineffective")  # 100 days together
-    c.medication("gabapentin", c.days_before(300), c.days_before(150), reason="ineffective")  # a medication: inactive
+    c.therapy(
+        "chiropractic", c.days_before(250), c.days_before(200), outcome="ineffective"
+    )  # 100 days together
+    c.medication(
+        "gabapentin", c.days_before(300), c.days_before(150), reason="ineffective"
+    )  # a medication: inactive
     c.medication("oxycodone", c.days_before(400), c.days_before(20), reason=None)
     c.life_expectancy(24)
     c.order("62322", drug="morphine", route="intrathecal")
@@ -415,14 +433,22 @@ def test_nia_pain_trial_an_opioid_not_taken_is_still_opiate_naive():
 def test_nia_pain_trial_an_intended_or_entered_in_error_opioid_is_still_opiate_naive():
     c = _opiate_naive_chart()
     c.medication("oxycodone", c.days_before(200), c.days_before(100), status="intended", reason=None)
-    c.medication("morphine", c.days_before(200), c.days_before(100), reason=None)["status"] = "entered-in-error"
+    c.medication("morphine", c.days_before(200), c.days_before(100), reason=None)["status"] = (
+        "entered-in-error"
+    )
     a = nia(c)
     assert status(a, "nia-310-pain-trial-not-opiate-naive") == "not-met"
 
 
 def test_nia_pain_trial_an_opioid_stopped_for_side_effects_is_not_opiate_naive():
     c = _opiate_naive_chart()
-    med = c.medication("tramadol", c.days_before(200), c.days_before(190), status="stopped", reason="intolerable-side-effects")
+    med = c.medication(
+        "tramadol",
+        c.days_before(200),
+        c.days_before(190),
+        status="stopped",
+        reason="intolerable-side-effects",
+    )
     a = nia(c)
     cr = criterion(a, "nia-310-pain-trial-not-opiate-naive")
     assert cr["status"] == "met" and cr["evidence"] == [f"MedicationStatement/{med['id']}"]
@@ -500,8 +526,15 @@ def test_nia_pain_permanent_conservative_therapy_12_weeks_minus_a_day_is_not_met
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome")
     c.nrs(8, c.days_before(10))
     c.flag("functional-impairment", True)
-    c.therapy("physical-therapy", c.days_before(300), c.days_before(300) + timedelta(days=82), outcome="ineffective")
-    c.therapy("inactive-conservative-care", c.days_before(300), c.days_before(300) + timedelta(days=82), outcome="ineffective")
+    c.therapy(
+        "physical-therapy", c.days_before(300), c.days_before(300) + timedelta(days=82), outcome="ineffective"
+    )
+    c.therapy(
+        "inactive-conservative-care",
+        c.days_before(300),
+        c.days_before(300) + timedelta(days=82),
+        outcome="ineffective",
+    )
     c.medication("oxycodone", c.days_before(400), c.days_before(20), reason=None)
     c.life_expectancy(24)
     permanent_extras(c)
@@ -542,7 +575,8 @@ def test_nia_pain_permanent_12_weeks_of_intravenous_opioids_are_not_oral_or_tran
     """'At least 12 weeks of oral or transdermal opiate pain medications'."""
     c = _pain_permanent_with_opioid_days(84)
     c.resources["medications"][0]["dosage"][0]["route"] = {
-        "coding": [{"system": "http://snomed.info/sct", "code": "47625008", "display": "Intravenous route"}]}
+        "coding": [{"system": "http://snomed.info/sct", "code": "47625008", "display": "Intravenous route"}]
+    }
     a = nia(c)
     assert status(a, "nia-310-pain-permanent-opioids-12-weeks") == "unknown"
     assert a["determination"] == "documentation-incomplete"
@@ -551,7 +585,9 @@ def test_nia_pain_permanent_12_weeks_of_intravenous_opioids_are_not_oral_or_tran
 def test_nia_pain_permanent_12_weeks_of_transdermal_fentanyl_is_met():
     c = _pain_permanent_with_opioid_days(None)
     med = c.medication("morphine", c.days_before(103), c.days_before(20), fixed=True, reason=None)
-    med["dosage"][0]["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": "45890007", "display": "Transdermal route"}]}
+    med["dosage"][0]["route"] = {
+        "coding": [{"system": "http://snomed.info/sct", "code": "45890007", "display": "Transdermal route"}]
+    }
     a = nia(c)
     assert status(a, "nia-310-pain-permanent-opioids-12-weeks") == "met"
 
@@ -613,7 +649,11 @@ def test_nia_pain_permanent_trial_relief_computed_from_nrs_50_percent_is_met():
     after = c.nrs(4, t + timedelta(hours=6))
     a = nia(c)
     assert status(a, "nia-310-pain-permanent-trial-relief-50") == "met"
-    assert set(criterion(a, "nia-310-pain-permanent-trial-relief-50")["evidence"]) == {ref(trial), ref(base), ref(after)}
+    assert set(criterion(a, "nia-310-pain-permanent-trial-relief-50")["evidence"]) == {
+        ref(trial),
+        ref(base),
+        ref(after),
+    }
     assert a["determination"] == "criteria-met"
 
 
@@ -823,7 +863,9 @@ def test_nia_spasticity_trial_functional_impairment_undocumented_is_unknown():
     assert a["determination"] == "documentation-incomplete"
 
 
-def _spasticity_trial_with_standard_therapy(kind: str, days: int, reason: str | None = "ineffective") -> Chart:
+def _spasticity_trial_with_standard_therapy(
+    kind: str, days: int, reason: str | None = "ineffective"
+) -> Chart:
     c = Chart(payer=PAYER)
     c.condition(icd10="G35", display="Multiple sclerosis")
     c.flag("functional-impairment", True)
@@ -947,7 +989,9 @@ def test_nia_spasticity_permanent_standard_therapy_12_weeks_minus_a_day_is_not_m
     c = Chart(payer=PAYER)
     c.condition(icd10="G35", display="Multiple sclerosis")
     c.flag("functional-impairment", True)
-    c.medication("baclofen", c.days_before(300), c.days_before(300) + timedelta(days=82), reason="ineffective")
+    c.medication(
+        "baclofen", c.days_before(300), c.days_before(300) + timedelta(days=82), reason="ineffective"
+    )
     c.life_expectancy(120)
     c.trial(at(c.days_before(30), 8), drug="baclofen")
     c.spasm_relief(70, when=c.days_before(28))
@@ -1134,7 +1178,9 @@ def test_nia_replacement_without_any_documented_indication_is_undocumented():
 
 def test_nia_replacement_of_a_spasticity_pump_is_met():
     c = Chart(payer=PAYER)
-    c.condition(icd10="S14.109S", display="Unspecified injury at unspecified level of cervical spinal cord, sequela")
+    c.condition(
+        icd10="S14.109S", display="Unspecified injury at unspecified level of cervical spinal cord, sequela"
+    )
     c.flag("body-habitus-adequate", True)
     c.pump("malfunction")
     c.order("62362")
@@ -1264,8 +1310,17 @@ def test_nia_spasticity_permanent_a_morphine_trial_is_not_an_antispasmodic_trial
     """'a successful trial of intraspinal (intrathecal or epidural) antispasmodic medication'"""
     c = nia_spasticity_permanent_chart()
     trial = next(p for p in c.resources["procedures"] if p["id"].startswith("trial"))
-    trial["usedCode"] = [{"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "7052",
-                                      "display": "morphine"}]}]
+    trial["usedCode"] = [
+        {
+            "coding": [
+                {
+                    "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                    "code": "7052",
+                    "display": "morphine",
+                }
+            ]
+        }
+    ]
     a = nia(c)
     assert status(a, "nia-310-spasticity-permanent-trial-relief-50") == "unknown"
     assert a["determination"] == "documentation-incomplete"

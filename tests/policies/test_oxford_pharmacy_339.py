@@ -55,8 +55,10 @@ INTERQUAL = "InterQual® CP: Procedures, Epidural or Intrathecal Catheter Placem
 
 # -- charts ------------------------------------------------------------------
 
-def nonmalignant_base(further_surgery: bool | None = True, psych: str | None = "favorable",
-                      conservative: bool = True, **kw) -> Chart:
+
+def nonmalignant_base(
+    further_surgery: bool | None = True, psych: str | None = "favorable", conservative: bool = True, **kw
+) -> Chart:
     """A non-malignant pain chart with every trial criterion met (no order yet)."""
     c = Chart(payer=PAYER, dos=DOS, **kw)
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome, not elsewhere classified")
@@ -92,10 +94,15 @@ def oxford(c: Chart, **kw) -> dict:
 
 # -- routing, codes ----------------------------------------------------------
 
+
 def test_oxford_payer_routes_to_pharmacy_339_7():
     a = oxford(nonmalignant_trial_chart())
-    assert a["policy"] == {"id": POLICY, "version": "339.7", "payer": "UnitedHealthcare Oxford",
-                           "title": "PHARMACY 339.7: Implanted Spinal Drug Delivery Systems"}
+    assert a["policy"] == {
+        "id": POLICY,
+        "version": "339.7",
+        "payer": "UnitedHealthcare Oxford",
+        "title": "PHARMACY 339.7: Implanted Spinal Drug Delivery Systems",
+    }
     assert a["order"]["phase"] == "trial"
     assert a["indication"] == "nonmalignant-pain"
 
@@ -110,6 +117,7 @@ def test_oxford_62323_trial_order_is_assessed():
 
 
 # -- non-malignant pain: trial -------------------------------------------------
+
 
 def test_oxford_nonmalignant_trial_full_chart_is_met():
     c = nonmalignant_trial_chart()
@@ -217,7 +225,9 @@ def test_oxford_nonmalignant_further_treatment_undocumented_is_unknown():
     assert a["determination"] == "documentation-incomplete"
 
 
-def _conservative_only(start: date, end: date, kind: str = "physical-therapy", outcome: str = "ineffective") -> Chart:
+def _conservative_only(
+    start: date, end: date, kind: str = "physical-therapy", outcome: str = "ineffective"
+) -> Chart:
     c = nonmalignant_base(conservative=False)
     c.therapy(kind, start, end, outcome=outcome)
     c.order("62322", drug="morphine", route="intrathecal")
@@ -350,6 +360,7 @@ def test_oxford_nonmalignant_depression_alone_does_not_decide_psych():
 
 # -- non-malignant pain: permanent ----------------------------------------------
 
+
 def test_oxford_nonmalignant_permanent_full_chart_is_met():
     a = oxford(nonmalignant_permanent_chart())
     assert a["order"]["phase"] == "permanent"
@@ -411,6 +422,7 @@ def test_oxford_nonmalignant_permanent_needs_the_trial_criteria_psych_missing_is
 
 # -- non-malignant pain: replacement, dystonia ----------------------------------
 
+
 def test_oxford_nonmalignant_replacement_is_not_addressed():
     c = nonmalignant_base()
     c.pump("battery-near-end")
@@ -432,6 +444,7 @@ def test_oxford_dystonia_is_not_addressed():
 
 # -- cancer-related pain: deferred to InterQual ---------------------------------
 
+
 def cancer_chart(order: str = "62322", documented: bool = True, **kw) -> Chart:
     c = Chart(payer=PAYER, dos=DOS, **kw)
     c.condition(icd10="C50.9", display="Malignant neoplasm of breast, unspecified")
@@ -440,7 +453,9 @@ def cancer_chart(order: str = "62322", documented: bool = True, **kw) -> Chart:
     if documented:
         c.condition(icd10="C79.51", display="Secondary malignant neoplasm of bone")
         c.life_expectancy(8, "mo", c.days_before(10))
-        c.medication("morphine", c.days_before(120), c.days_before(5), fixed=True, reason="intolerable-side-effects")
+        c.medication(
+            "morphine", c.days_before(120), c.days_before(5), fixed=True, reason="intolerable-side-effects"
+        )
     if order == "62322":
         c.order(order, drug="morphine", route="intrathecal")
     else:
@@ -460,7 +475,10 @@ def test_oxford_cancer_pain_is_not_evaluable_and_lists_documentation():
     assert all(not x.get("blocking") for x in a["criteria"])
     mets = next(r for r in c.resources["conditions"] if r["code"]["coding"][0]["code"] == "C79.51")
     assert criterion(a, P + "cancer-doc-metastatic-lesions")["evidence"] == [f"Condition/{mets['id']}"]
-    assert criterion(a, P + "cancer-doc-metastatic-lesions")["source"] == "Presence and location of metastatic lesions"
+    assert (
+        criterion(a, P + "cancer-doc-metastatic-lesions")["source"]
+        == "Presence and location of metastatic lesions"
+    )
 
 
 def test_oxford_cancer_pain_undocumented_rows_are_unknown_but_still_not_evaluable():
@@ -514,6 +532,7 @@ def test_oxford_cancer_pain_replacement_is_deferred_too():
 
 # -- spasticity: deferred to InterQual -------------------------------------------
 
+
 def spasticity_chart(order: str = "62322", **kw) -> Chart:
     c = Chart(payer=PAYER, dos=DOS, **kw)
     c.condition(icd10="G35", display="Multiple sclerosis")
@@ -533,17 +552,28 @@ def test_oxford_spasticity_trial_is_not_evaluable_and_lists_documentation():
     a = oxford(spasticity_chart())
     assert a["indication"] == "spasticity"
     assert a["determination"] == "not-evaluable"
-    trial_rows = [x for x in SPASTICITY_DOCS if not x.endswith(("trial-pain-reduction", "ashworth-reduction", "penn-reduction"))]
+    trial_rows = [
+        x
+        for x in SPASTICITY_DOCS
+        if not x.endswith(("trial-pain-reduction", "ashworth-reduction", "penn-reduction"))
+    ]
     assert [x["id"] for x in a["criteria"]] == trial_rows
-    for cid in ("condition", "functional-impairment", "modified-ashworth", "treatments",
-                "psych-history", "intracranial-pressure"):
+    for cid in (
+        "condition",
+        "functional-impairment",
+        "modified-ashworth",
+        "treatments",
+        "psych-history",
+        "intracranial-pressure",
+    ):
         assert status(a, P + "spasticity-doc-" + cid) == "met", cid
     # "Results of Modified Ashworth Scale or Penn Spasm Frequency Scale": either scale is
     # enough, so the other is not asked for (not blocking)
     assert status(a, P + "spasticity-doc-penn-spasm-frequency") == "unknown"
     assert not criterion(a, P + "spasticity-doc-penn-spasm-frequency").get("blocking")
     assert criterion(a, P + "spasticity-doc-modified-ashworth")["source"] == (
-        "Results of <i>Modified Ashworth Scale</i> or <i>Penn Spasm Frequency Scale</i>")
+        "Results of <i>Modified Ashworth Scale</i> or <i>Penn Spasm Frequency Scale</i>"
+    )
 
 
 def test_oxford_spasticity_penn_spasm_frequency_documents_the_scale_row():
@@ -587,6 +617,7 @@ def test_oxford_spasticity_replacement_is_deferred_too():
 
 
 # -- the trial and its window (issue 9) ----------------------------------------------
+
 
 def test_oxford_nonmalignant_permanent_relief_during_a_catheter_infusion_trial_is_met():
     """'Documentation of a ≥ 50% reduction in pain during trial': inside the infusion's performedPeriod."""

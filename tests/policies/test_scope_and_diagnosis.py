@@ -10,7 +10,7 @@ without its own documented diagnosis: the injectate only chooses the tree.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tests.chart import ICD10, RXNORM, SNOMED, Chart
 from tests.helpers import assessment, assessments, criterion, status
@@ -30,6 +30,7 @@ def both_versions(rule: Callable[[V], None]) -> Callable[[V], None]:
     """Register `rule` here as test_cigna_2026_08_<name> and test_cigna_2026_02_<name>."""
     name = rule.__name__.removeprefix("rule_")
     for v in (AUG, FEB):
+
         def test(v: V = v) -> None:
             rule(v)
 
@@ -37,6 +38,7 @@ def both_versions(rule: Callable[[V], None]) -> Callable[[V], None]:
         test.__doc__ = rule.__doc__
         globals()[test.__name__] = test
     return rule
+
 
 MOLINA = "Molina Healthcare of Ohio"
 OXFORD = "UnitedHealthcare Oxford"
@@ -46,18 +48,35 @@ NIA = "Magellan Healthcare (National Imaging Associates)"
 def reservoir_for(c: Chart, rxnorm: str | None, name: str, display: str, code: str = "62360") -> None:
     """A subcutaneous reservoir order whose intrathecal injectate is coded (or only named)."""
     c.order(code)
-    concept = {"coding": [{"system": RXNORM, "code": rxnorm, "display": display}], "text": display} if rxnorm else {"text": display}
-    c.draft.append({
-        "resourceType": "MedicationRequest", "id": "mr-ith", "status": "draft", "intent": "order",
-        "subject": {"reference": f"Patient/{c.patient_id}"},
-        "basedOn": [{"reference": "ServiceRequest/sr-1"}],
-        "medicationCodeableConcept": concept,
-        "dosageInstruction": [{"text": f"{name} intrathecal via reservoir",
-                               "route": {"coding": [{"system": SNOMED, "code": "72607000", "display": "Intrathecal route"}]}}],
-    })
+    concept = (
+        {"coding": [{"system": RXNORM, "code": rxnorm, "display": display}], "text": display}
+        if rxnorm
+        else {"text": display}
+    )
+    c.draft.append(
+        {
+            "resourceType": "MedicationRequest",
+            "id": "mr-ith",
+            "status": "draft",
+            "intent": "order",
+            "subject": {"reference": f"Patient/{c.patient_id}"},
+            "basedOn": [{"reference": "ServiceRequest/sr-1"}],
+            "medicationCodeableConcept": concept,
+            "dosageInstruction": [
+                {
+                    "text": f"{name} intrathecal via reservoir",
+                    "route": {
+                        "coding": [{"system": SNOMED, "code": "72607000", "display": "Intrathecal route"}]
+                    },
+                }
+            ],
+        }
+    )
 
 
-def cancer_reservoir_chart(payer: str, rxnorm: str | None, name: str, display: str, dos: str = "2026-09-14") -> Chart:
+def cancer_reservoir_chart(
+    payer: str, rxnorm: str | None, name: str, display: str, dos: str = "2026-09-14"
+) -> Chart:
     c = Chart(payer=payer, dos=dos)
     c.condition(icd10="C79.32", display="Secondary malignant neoplasm of cerebral meninges")
     c.condition(icd10="G89.3", display="Neoplasm related pain")
@@ -67,9 +86,12 @@ def cancer_reservoir_chart(payer: str, rxnorm: str | None, name: str, display: s
 
 # -- out-of-scope injectates, matched by RxNorm ingredient ------------------------
 
+
 @both_versions
 def rule_intrathecal_methotrexate_reservoir_is_not_applicable(v: V):
-    c = cancer_reservoir_chart(CIGNA, "6851", "methotrexate", "Methotrexate 25 MG/ML Injectable Solution", dos=v.dos)
+    c = cancer_reservoir_chart(
+        CIGNA, "6851", "methotrexate", "Methotrexate 25 MG/ML Injectable Solution", dos=v.dos
+    )
     for a in assessments(c):
         assert a["determination"] == "not-applicable"
         assert "chemotherapy" in a["criteria"][0]["text"]
@@ -111,7 +133,10 @@ def test_oxford_intrathecal_antibiotic_reservoir_is_not_applicable():
     c = cancer_reservoir_chart(OXFORD, "11124", "vancomycin", "Vancomycin 500 MG Injection")
     for a in assessments(c):
         assert a["determination"] == "not-applicable"
-        assert a["criteria"][0]["source"] == "Implanted drug delivery systems can be used to treat pain or spasticity."
+        assert (
+            a["criteria"][0]["source"]
+            == "Implanted drug delivery systems can be used to treat pain or spasticity."
+        )
 
 
 def test_nia_intrathecal_chemotherapy_reservoir_is_not_applicable():
@@ -121,6 +146,7 @@ def test_nia_intrathecal_chemotherapy_reservoir_is_not_applicable():
 
 
 # -- a condition outside the policy's list ------------------------------------------
+
 
 def parkinsons_baclofen_trial(v_dos: str, payer: str) -> Chart:
     c = Chart(payer=payer, dos=v_dos)
@@ -170,7 +196,17 @@ def test_oxford_order_for_another_indication_is_not_applicable():
 def rule_replacement_with_an_encounter_code_as_reason_is_not_another_indication(v: V):
     """Z45.49 (encounter for an implanted nervous-system device) names no indication either way."""
     c = replacement_chart(v, "battery-near-end")
-    c.draft[0]["reasonCode"] = [{"coding": [{"system": ICD10, "code": "Z45.49", "display": "Encounter for adjustment of implanted nervous system device"}]}]
+    c.draft[0]["reasonCode"] = [
+        {
+            "coding": [
+                {
+                    "system": ICD10,
+                    "code": "Z45.49",
+                    "display": "Encounter for adjustment of implanted nervous system device",
+                }
+            ]
+        }
+    ]
     a = cigna(c, v)
     assert a["determination"] == "criteria-met"
 
@@ -179,12 +215,15 @@ def rule_replacement_with_an_encounter_code_as_reason_is_not_another_indication(
 def rule_snomed_only_reason_outside_our_lists_is_not_another_indication(v: V):
     """Our SNOMED lists are examples, not complete: a SNOMED-only reason never excludes."""
     c = spasticity_trial_chart(v)
-    c.draft[0]["reasonCode"] = [{"coding": [{"system": SNOMED, "code": "230258005", "display": "Amyotrophic lateral sclerosis"}]}]
+    c.draft[0]["reasonCode"] = [
+        {"coding": [{"system": SNOMED, "code": "230258005", "display": "Amyotrophic lateral sclerosis"}]}
+    ]
     a = cigna(c, v)
     assert a["determination"] == "criteria-met"
 
 
 # -- every indication needs its own diagnosis -------------------------------------
+
 
 @both_versions
 def rule_baclofen_trial_without_a_spasticity_diagnosis_is_not_met(v: V):
@@ -207,8 +246,11 @@ def rule_baclofen_trial_with_multiple_sclerosis_has_its_diagnosis(v: V):
 @both_versions
 def rule_baclofen_trial_with_refuted_multiple_sclerosis_is_not_met(v: V):
     c = spasticity_trial_chart(v)
-    c.resources["conditions"][-1]["verificationStatus"] = {"coding": [{
-        "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "refuted"}]}
+    c.resources["conditions"][-1]["verificationStatus"] = {
+        "coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "refuted"}
+        ]
+    }
     a = cigna(c, v, indication="spasticity")
     assert status(a, v.id("spasticity-trial-diagnosis")) == "unknown"
     assert a["determination"] != "criteria-met"
@@ -268,6 +310,7 @@ def rule_cancer_pain_diagnosis_of_another_patient_does_not_count(v: V):
 
 # -- Oxford: the age the policy does not address ------------------------------------
 
+
 def test_oxford_age_scope_missing_birth_date_is_not_a_scope_exclusion():
     """Unknown age is not "under 18": the age criterion stays undocumented instead."""
     c = Chart(payer=OXFORD)
@@ -281,7 +324,10 @@ def test_oxford_age_scope_missing_birth_date_is_not_a_scope_exclusion():
 
 # -- Cigna: "… agrees to a 50% reduction in systemic opioids prior to undergoing an intrathecal opioid trial" --
 
-def _trial_without_agreement(v: V, drug: str | None, detail_code: str | None = None, agreed: bool | None = None) -> Chart:
+
+def _trial_without_agreement(
+    v: V, drug: str | None, detail_code: str | None = None, agreed: bool | None = None
+) -> Chart:
     c = Chart(payer=CIGNA, dos=v.dos)
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome, not elsewhere classified")
     c.nrs(8, c.days_before(30))
@@ -321,7 +367,9 @@ def rule_morphine_trial_with_the_agreement_refused_is_not_met(v: V):
 @both_versions
 def rule_trial_of_an_unidentified_drug_still_needs_the_agreement(v: V):
     """The idds#intrathecal-trial marker without a drug: it may be an opioid trial."""
-    a = cigna(_trial_without_agreement(v, None, detail_code="intrathecal-trial"), v, indication="nonmalignant-pain")
+    a = cigna(
+        _trial_without_agreement(v, None, detail_code="intrathecal-trial"), v, indication="nonmalignant-pain"
+    )
     assert status(a, v.id("nonmalignant-trial-opioid-reduction-agreed")) == "unknown"
     assert a["determination"] != "criteria-met"
 
@@ -329,7 +377,11 @@ def rule_trial_of_an_unidentified_drug_still_needs_the_agreement(v: V):
 @both_versions
 def rule_trial_of_an_unidentified_drug_with_the_agreement_refused_is_undocumented_not_contradicted(v: V):
     """Refused, but perhaps not an opioid trial: unknown until the drug is documented."""
-    a = cigna(_trial_without_agreement(v, None, detail_code="intrathecal-trial", agreed=False), v, indication="nonmalignant-pain")
+    a = cigna(
+        _trial_without_agreement(v, None, detail_code="intrathecal-trial", agreed=False),
+        v,
+        indication="nonmalignant-pain",
+    )
     cr = criterion(a, v.id("nonmalignant-trial-opioid-reduction-agreed"))
     assert cr["status"] == "unknown"
     assert "whether it applies is not documented" in cr["note"]
@@ -337,9 +389,12 @@ def rule_trial_of_an_unidentified_drug_with_the_agreement_refused_is_undocumente
 
 # -- "or any other injectates that are not in scope of management" ---------------------
 
+
 @both_versions
 def rule_intrathecal_steroid_reservoir_is_not_applicable(v: V):
-    c = cancer_reservoir_chart(CIGNA, "3264", "dexamethasone", "Dexamethasone 4 MG/ML Injectable Solution", dos=v.dos)
+    c = cancer_reservoir_chart(
+        CIGNA, "3264", "dexamethasone", "Dexamethasone 4 MG/ML Injectable Solution", dos=v.dos
+    )
     for a in assessments(c):
         assert a["determination"] == "not-applicable"
         assert "not in scope of management" in a["criteria"][0]["source"]
@@ -353,7 +408,9 @@ def test_molina_intrathecal_steroid_pump_is_experimental():
 
 @both_versions
 def rule_intrathecal_clonidine_reservoir_is_in_scope(v: V):
-    c = cancer_reservoir_chart(CIGNA, "2599", "clonidine", "Clonidine 100 MCG/ML Injectable Solution", dos=v.dos)
+    c = cancer_reservoir_chart(
+        CIGNA, "2599", "clonidine", "Clonidine 100 MCG/ML Injectable Solution", dos=v.dos
+    )
     assert all(a["determination"] != "not-applicable" for a in assessments(c))
 
 
@@ -367,12 +424,15 @@ def rule_an_unidentified_injectate_is_assessed_and_said(v: V):
 
 # -- "The above criteria for a trial … has been met": judged as of the trial -------------
 
+
 @both_versions
 def rule_permanent_psych_attestation_documented_only_after_the_trial_does_not_qualify_it(v: V):
-    from tests.chart import at
     from tests.policies.test_cigna_cmm_210 import nonmalignant_permanent_chart
-    c, t = nonmalignant_permanent_chart(v)
-    c.resources["observations"] = [o for o in c.resources["observations"] if o["code"]["coding"][0]["code"] != "psych-evaluation"]
+
+    c, _t = nonmalignant_permanent_chart(v)
+    c.resources["observations"] = [
+        o for o in c.resources["observations"] if o["code"]["coding"][0]["code"] != "psych-evaluation"
+    ]
     c.psych("favorable", c.days_before(5))  # after the trial, before the implant
     a = cigna(c, v)
     assert status(a, v.id("nonmalignant-trial-psych-attestation")) == "unknown"
@@ -382,7 +442,8 @@ def rule_permanent_psych_attestation_documented_only_after_the_trial_does_not_qu
 @both_versions
 def rule_permanent_psych_attestation_before_the_trial_qualifies_it(v: V):
     from tests.policies.test_cigna_cmm_210 import nonmalignant_permanent_chart
-    c, t = nonmalignant_permanent_chart(v)
+
+    c, _t = nonmalignant_permanent_chart(v)
     a = cigna(c, v)
     assert status(a, v.id("nonmalignant-trial-psych-attestation")) == "met"
     assert a["determination"] == "criteria-met"
@@ -391,6 +452,7 @@ def rule_permanent_psych_attestation_before_the_trial_qualifies_it(v: V):
 def test_oxford_permanent_psych_documented_only_after_the_trial_does_not_qualify_it():
     """'Completion of drug infusion trial that met above criteria'."""
     from tests.policies.test_oxford_pharmacy_339 import PSYCH, nonmalignant_permanent_chart
+
     c = nonmalignant_permanent_chart(relief=80, psych=None)
     c.psych("favorable", c.days_before(3))
     a = assessment(c, "oxford-pharmacy-339")
@@ -401,6 +463,7 @@ def test_oxford_permanent_psych_documented_only_after_the_trial_does_not_qualify
 def test_molina_permanent_criteria_are_judged_on_the_date_of_service_not_the_trial():
     """Molina's a-h are the implant's own criteria: a psych evaluation after the trial counts."""
     from tests.policies.test_molina_mcp_160 import molina, nonmalignant_chart
+
     c = nonmalignant_chart("permanent", omit=("psych",))
     c.psych("favorable", c.days_before(3))
     assert molina(c)["determination"] == "criteria-met"

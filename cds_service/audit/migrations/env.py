@@ -10,8 +10,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from cds_service.audit.models import Base
 import cds_service.state.models  # noqa: F401  (the shared-state tables, revision 0002)
+from cds_service.audit.models import Base
 from cds_service.audit.store import database_url
 from cds_service.settings import Settings
 
@@ -19,8 +19,11 @@ target_metadata = Base.metadata
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -4,6 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-21
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
@@ -39,7 +40,9 @@ def upgrade() -> None:
     op.create_table(
         "assessment",
         sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("hook_call_id", sa.String(36), sa.ForeignKey("hook_call.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "hook_call_id", sa.String(36), sa.ForeignKey("hook_call.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("policy_id", sa.String(100), nullable=False),
         sa.Column("policy_version", sa.String(50), nullable=False),
         sa.Column("order_ref", sa.String(300)),
