@@ -12,14 +12,13 @@ from datetime import date
 from typing import Any
 
 from .codes import Terminology
-from .engine import NOT_MET, UNKNOWN, CriterionResult, Outcome, evaluate
+from .engine import CriterionResult, Outcome, evaluate
 from .facts import FactContext, compute
 from .facts.base import OrderFacts
-from .facts.catalogue import OTHER_INDICATION
 from .indication import indications_for
 from .orders import Order
 from .payers import Routing
-from .policy_model import IndicationRule, PhaseRule, Policy
+from .policy_model import OTHER_INDICATION, Determination, Phase, Policy, Status
 from .policy_store import PolicyStore
 from .record import PatientRecord
 
@@ -31,16 +30,15 @@ class Assessment:
     in_force: bool
     order: Order
     indication: str | None
-    indication_source: str
     outcome: Outcome
     notes: list[str] = field(default_factory=list)
     routing: Routing | None = None  # the payer routing it was assessed under
 
     @property
-    def determination(self) -> str:
+    def determination(self) -> Determination:
         return self.outcome.determination
 
-    def blocking(self, status: str) -> list[CriterionResult]:
+    def blocking(self, status: Status) -> list[CriterionResult]:
         return [c for c in self.outcome.criteria if c.blocking and c.status == status]
 
     def as_contract(self) -> dict[str, Any]:
@@ -52,10 +50,10 @@ class Assessment:
                 "payer": self.policy.payer,
                 "title": self.policy.title,
             },
-            "order": {"reference": self.order.reference, "code": self.order.code, "phase": self.order.phase},
-            "indication": None if self.indication == OTHER_INDICATION else self.indication,
+            "order": self.order.as_contract(),
+            "indication": None if self.indication in (None, OTHER_INDICATION) else str(self.indication),
             "dateOfService": self.order.date_of_service.isoformat(),
-            "determination": self.determination,
+            "determination": str(self.determination),
             "criteria": [c.as_contract() for c in self.outcome.criteria],
             "notes": self.notes,
         }
@@ -81,47 +79,11 @@ class Comparison:
                 "payer": self.routing.payer,
                 **({"excluded": self.routing.exclusion} if self.routing.exclusion else {}),
             },
-            "order": {"reference": self.order.reference, "code": self.order.code, "phase": self.order.phase},
+            "order": self.order.as_contract(),
             "dateOfService": self.order.date_of_service.isoformat(),
             "notes": list(self.routing.notes),
             "assessments": [a.as_contract() for a in self.assessments],
         }
-
-
-def rule_for(policy: Policy, indication: str | None, phase: str) -> tuple[Any, str | None]:
-    """The rule that governs (indication, phase), or why the policy is silent.
-
-    An indication-level deferral or non-coverage applies to every phase; then
-    the indication's own phase rule; then the policy's "*" rule for the phase.
-    """
-    rule = _indication_rule(policy, indication)
-    if rule is not None:
-        if rule.deferred is not None:
-            return rule.deferred, None
-        if rule.not_covered is not None:
-            return PhaseRule(not_covered=rule.not_covered), None
-        if rule.not_addressed is not None:
-            return PhaseRule(not_addressed=rule.not_addressed), None
-        if getattr(rule, phase) is not None:
-            return getattr(rule, phase), None
-    generic = policy.indications.get("*")
-    if generic is not None and getattr(generic, phase) is not None:
-        return getattr(generic, phase), None
-    if indication is None:
-        return None, "indication"
-    if rule is None and indication not in policy.scope.indications:
-        return None, f"the policy does not address {indication}"
-    return None, f"the policy has no {phase} criteria for {indication}"
-
-
-def _indication_rule(policy: Policy, indication: str | None) -> IndicationRule | None:
-    """The indication's rule, following `same_as` (the loader guarantees targets exist)."""
-    rule = policy.indications.get(indication) if indication else None
-    seen: set[str] = set()
-    while rule is not None and rule.same_as and rule.same_as not in seen:
-        seen.add(rule.same_as)
-        rule = policy.indications.get(rule.same_as)
-    return rule
 
 
 def _scope_exclusion(
@@ -133,7 +95,9 @@ def _scope_exclusion(
         other = scope.other_indications
         if other is None:
             return Outcome(
-                "not-applicable", [], "the order's reason is a condition this policy does not address"
+                Determination.NOT_APPLICABLE,
+                [],
+                "the order's reason is a condition this policy does not address",
             )
         return _scoped_out(other.determination, f"{policy.policy}-other-indication", other.text, other.source)
     for ex in scope.excluded_injectates:
@@ -146,22 +110,26 @@ def _scope_exclusion(
         hit = order.anesthesia_uses & set(ex.uses)
         if hit:
             why = f"{', '.join(sorted(hit)).replace('-', ' ')} is outside the policy"
-            return _scoped_out("not-applicable", f"{policy.policy}-use-scope", why, ex.source)
+            return _scoped_out(Determination.NOT_APPLICABLE, f"{policy.policy}-use-scope", why, ex.source)
     if scope.min_age_years is not None and scope.age_source is not None:
         age = compute(ctx, "age_years", {})
         if age.value is not None and age.value < scope.min_age_years:
             why = f"the patient is {age.value:g}; the policy does not address patients under {scope.min_age_years}"
             return _scoped_out(
-                "not-applicable", f"{policy.policy}-age-scope", why, scope.age_source, list(age.evidence)
+                Determination.NOT_APPLICABLE,
+                f"{policy.policy}-age-scope",
+                why,
+                scope.age_source,
+                list(age.evidence),
             )
     return None
 
 
 def _scoped_out(
-    determination: str, crit_id: str, why: str, source: str, evidence: list[str] | None = None
+    determination: Determination, crit_id: str, why: str, source: str, evidence: list[str] | None = None
 ) -> Outcome:
     """A scope sentence decides: not-applicable (the policy does not apply) or not covered."""
-    crit = CriterionResult(crit_id, why, source, NOT_MET, evidence or [], blocking=True)
+    crit = CriterionResult(crit_id, why, source, Status.NOT_MET, evidence or [], blocking=True)
     return Outcome(determination, [crit], why)
 
 
@@ -178,9 +146,10 @@ def assess_order(
     `caches` holds, per date of service, the fact cache and chart indexes shared
     by every order and policy of one request: each fact is computed once.
     """
-    if order.phase is None:
+    phase = order.phase
+    if phase is None:
         return []
-    candidates, source = indications_for(order, record, terminology)
+    candidates = indications_for(order, record, terminology)
     shared = (caches if caches is not None else {}).setdefault(order.date_of_service, ({}, {}))
     out: list[Assessment] = []
     for indication in candidates or [None]:
@@ -214,7 +183,7 @@ def assess_order(
                     "so the policy's injectate scope could not be checked for it"
                 )
             outcome = _scope_exclusion(policy, order, indication, ctx) or _evaluate(
-                policy, order, indication, ctx
+                policy, order, phase, indication, ctx
             )
             out.append(
                 Assessment(
@@ -223,7 +192,6 @@ def assess_order(
                     selection.in_force,
                     order,
                     indication,
-                    source,
                     outcome,
                     notes,
                     routing,
@@ -232,18 +200,20 @@ def assess_order(
     return out
 
 
-def _evaluate(policy: Policy, order: Order, indication: str | None, ctx: FactContext) -> Outcome:
-    rule, silent = rule_for(policy, indication, order.phase)
+def _evaluate(
+    policy: Policy, order: Order, phase: Phase, indication: str | None, ctx: FactContext
+) -> Outcome:
+    rule, silent = policy.rule_for(indication, phase)
     if rule is not None:
-        return evaluate(policy, rule, order.phase, ctx)
+        return evaluate(policy, rule, phase, ctx)
     if silent == "indication":
         crit = CriterionResult(
             f"{policy.policy}-indication",
             "The indication (pain of non-malignant or cancer origin, spasticity, dystonia) is documented.",
             policy.scope.source,
-            UNKNOWN,
+            Status.UNKNOWN,
             blocking=True,
             note="no diagnosis or order reason names an indication this policy covers",
         )
-        return Outcome("documentation-incomplete", [crit], "the indication is not documented")
-    return Outcome("not-applicable", [], silent)
+        return Outcome(Determination.DOCUMENTATION_INCOMPLETE, [crit], "the indication is not documented")
+    return Outcome(Determination.NOT_APPLICABLE, [], silent or "")

@@ -15,25 +15,25 @@ from urllib.parse import quote, urlencode
 
 from . import next_steps, payers
 from .assessment import Assessment, Comparison
-from .engine import MET, NOT_MET, UNKNOWN, CriterionResult, count_requirements
-from .facts.catalogue import FLAG_LABEL, INDICATION_LABEL, OTHER_INDICATION, PUMP_STATUS_LABEL, SCALE_LABEL
+from .engine import CriterionResult, count_requirements
+from .facts.catalogue import FLAG_LABEL, PUMP_STATUS_LABEL, SCALE_LABEL
 from .hook_models import Action, Card, Coding, Link, Source, Suggestion
 from .payers import Routing
+from .policy_model import INDICATION_LABEL, OTHER_INDICATION, PHASE_LABEL, Determination, Status
 from .questionnaire.crd import canonical_for
 from .record import PatientRecord
 
 CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
 CRD_COVERAGE_EXT = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 IDDS_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds"
-PHASE_LABEL = {"trial": "trial", "permanent": "permanent implant", "replacement": "pump replacement"}
-INFO_DETERMINATIONS = ("criteria-met", "not-applicable")
+INFO_DETERMINATIONS = (Determination.CRITERIA_MET, Determination.NOT_APPLICABLE)
 SERVICE_LABEL = "idds-cds"  # source.label when no payer speaks: a comparison, a failure
 DETERMINATION_LABEL = {
-    "criteria-met": "criteria met",
-    "criteria-not-met": "criteria not met",
-    "documentation-incomplete": "documentation incomplete",
-    "not-applicable": "policy does not apply",
-    "not-evaluable": "criteria not public",
+    Determination.CRITERIA_MET: "criteria met",
+    Determination.CRITERIA_NOT_MET: "criteria not met",
+    Determination.DOCUMENTATION_INCOMPLETE: "documentation incomplete",
+    Determination.NOT_APPLICABLE: "policy does not apply",
+    Determination.NOT_EVALUABLE: "criteria not public",
 }
 
 
@@ -107,15 +107,15 @@ def summary(a: Assessment) -> str:
     """Under 140 characters: payer, phase and the count of unmet / undocumented criteria."""
     phase = PHASE_LABEL.get(a.order.phase or "", "order")
     payer = a.policy.payer
-    unmet = count_requirements(a.outcome.criteria, NOT_MET)
-    missing = count_requirements(a.outcome.criteria, UNKNOWN)
+    unmet = count_requirements(a.outcome.criteria, Status.NOT_MET)
+    missing = count_requirements(a.outcome.criteria, Status.UNKNOWN)
     text = {
-        "criteria-met": f"{payer}: IDDS {phase} criteria met",
-        "criteria-not-met": f"{payer}: IDDS {phase} – {plural(unmet, 'criterion', 'criteria')} not met"
+        Determination.CRITERIA_MET: f"{payer}: IDDS {phase} criteria met",
+        Determination.CRITERIA_NOT_MET: f"{payer}: IDDS {phase} – {plural(unmet, 'criterion', 'criteria')} not met"
         + (f", {missing} not documented" if missing else ""),
-        "documentation-incomplete": f"{payer}: IDDS {phase} – {plural(missing, 'criterion', 'criteria')} not documented",
-        "not-applicable": f"{payer}: policy does not apply to this IDDS {phase}",
-        "not-evaluable": f"{payer}: IDDS {phase} criteria not public – "
+        Determination.DOCUMENTATION_INCOMPLETE: f"{payer}: IDDS {phase} – {plural(missing, 'criterion', 'criteria')} not documented",
+        Determination.NOT_APPLICABLE: f"{payer}: policy does not apply to this IDDS {phase}",
+        Determination.NOT_EVALUABLE: f"{payer}: IDDS {phase} criteria not public – "
         f"{plural(missing, 'documentation item', 'documentation items')} missing",
     }[a.determination]
     if len(text) > 139:
@@ -188,15 +188,15 @@ def _item(a: Assessment, c: CriterionResult) -> str:
 
 def detail(a: Assessment, record: PatientRecord) -> str:
     lines: list[str] = []
-    unmet = count_requirements(a.outcome.criteria, NOT_MET)
-    missing = count_requirements(a.outcome.criteria, UNKNOWN)
+    unmet = count_requirements(a.outcome.criteria, Status.NOT_MET)
+    missing = count_requirements(a.outcome.criteria, Status.UNKNOWN)
     label = {
-        "criteria-met": "Every criterion is documented as met.",
-        "criteria-not-met": f"The record contradicts {plural(unmet, 'criterion', 'criteria')}.",
-        "documentation-incomplete": "Nothing in the record contradicts the policy, but "
+        Determination.CRITERIA_MET: "Every criterion is documented as met.",
+        Determination.CRITERIA_NOT_MET: f"The record contradicts {plural(unmet, 'criterion', 'criteria')}.",
+        Determination.DOCUMENTATION_INCOMPLETE: "Nothing in the record contradicts the policy, but "
         f"{plural(missing, 'criterion is', 'criteria are')} not documented yet.",
-        "not-applicable": f"The policy does not apply to this order: {plain(a.outcome.reason)}.",
-        "not-evaluable": f"The medical-necessity criteria are in {a.outcome.deferred_to}, which is not public; "
+        Determination.NOT_APPLICABLE: f"The policy does not apply to this order: {plain(a.outcome.reason)}.",
+        Determination.NOT_EVALUABLE: f"The medical-necessity criteria are in {a.outcome.deferred_to}, which is not public; "
         "the policy still asks for the documentation below.",
     }[a.determination]
     lines.append(f"**{a.policy.title}** (version {a.policy.version}) – {label}")
@@ -204,20 +204,25 @@ def detail(a: Assessment, record: PatientRecord) -> str:
     assumed = date_assumption(a.order)
     if assumed:
         lines.append(assumed)
-    if a.determination == "not-applicable":
+    if a.determination == Determination.NOT_APPLICABLE:
         for c in a.outcome.criteria:
             if c.blocking:
                 lines.append(f"\n{_quote(c.source)}")
     else:
         for status, heading in (
-            (NOT_MET, "Not met"),
-            (UNKNOWN, "Not documented" if a.determination != "not-evaluable" else "Documentation missing"),
+            (Status.NOT_MET, "Not met"),
+            (
+                Status.UNKNOWN,
+                "Not documented"
+                if a.determination != Determination.NOT_EVALUABLE
+                else "Documentation missing",
+            ),
         ):
             items = a.blocking(status)
             if items:
                 lines.append(f"\n**{heading}**")
                 lines.extend(_item(a, c) for c in items)
-    met = [c for c in a.outcome.criteria if c.status == MET]
+    met = [c for c in a.outcome.criteria if c.status == Status.MET]
     if met:
         lines.append(
             f"\n**Met:** {plural(len(met), 'criterion', 'criteria')} documented as met (listed in the checklist)."
@@ -235,7 +240,7 @@ def suggestions(a: Assessment, record: PatientRecord, card_id: str) -> list[Sugg
     steps = next_steps.load()
     out: dict[str, Suggestion] = {}
     for c in a.outcome.criteria:
-        if not c.blocking or c.status not in (NOT_MET, UNKNOWN):
+        if not c.blocking or c.status not in (Status.NOT_MET, Status.UNKNOWN):
             continue
         leaf = leaves.get(c.id)
         step = steps.step(leaf) if leaf is not None else None
@@ -244,7 +249,7 @@ def suggestions(a: Assessment, record: PatientRecord, card_id: str) -> list[Sugg
         if (
             order is None
             or order.label in out
-            or (c.status == UNKNOWN and any(e.startswith("Procedure/") for e in c.evidence))
+            or (c.status == Status.UNKNOWN and any(e.startswith("Procedure/") for e in c.evidence))
         ):
             continue
         resource = {
@@ -288,7 +293,11 @@ def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart
     policy_url = f"{base_url}/policies/{quote(a.policy.policy)}/{quote(a.policy.version)}"
     first_gap = next((c for c in a.outcome.criteria if c.blocking), None)
     anchor = f"#{quote(first_gap.id)}" if first_gap else ""
-    topic_code = "coverage-info" if a.determination in ("criteria-met", "not-applicable") else "documentation"
+    topic_code = (
+        "coverage-info"
+        if a.determination in (Determination.CRITERIA_MET, Determination.NOT_APPLICABLE)
+        else "documentation"
+    )
     offered = suggestions(a, record, a.id)
     own_payer = a.routing is not None and not a.routing.comparison and a.routing.coverage_ref is not None
     return Card(
@@ -337,7 +346,7 @@ def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart
 
 def documentation_link(a: Assessment, smart_url: str) -> list[Link]:
     """DTR: when the record leaves requirements undocumented, open the questionnaire for them."""
-    canonical = canonical_for(a) if a.determination == "documentation-incomplete" else None
+    canonical = canonical_for(a) if a.determination == Determination.DOCUMENTATION_INCOMPLETE else None
     if canonical is None:
         return []
     return [
@@ -401,8 +410,8 @@ def comparison_detail(c: Comparison, record: PatientRecord) -> str:
     )
     lines.append("|---|---|---" + ("|---" if several else "") + "|---|---|")
     for a in c.assessments:
-        unmet = count_requirements(a.outcome.criteria, NOT_MET)
-        missing = count_requirements(a.outcome.criteria, UNKNOWN)
+        unmet = count_requirements(a.outcome.criteria, Status.NOT_MET)
+        missing = count_requirements(a.outcome.criteria, Status.UNKNOWN)
         ind = (
             f" | {INDICATION_LABEL.get(a.indication, 'not determined') if a.indication != OTHER_INDICATION else 'other condition'}"
             if several
@@ -468,10 +477,10 @@ def comparison_card(c: Comparison, record: PatientRecord, base_url: str, smart_u
 # not-covered carries no pa-needed (CRD invariant crd-ci-q2); not-applicable makes
 # no assertion at all, so it gets no system action.
 CRD_CODES: dict[str, tuple[str, str | None, str | None]] = {
-    "criteria-met": ("covered", "auth-needed", None),
-    "documentation-incomplete": ("covered", "auth-needed", "clinical"),
-    "not-evaluable": ("covered", "auth-needed", "clinical"),
-    "criteria-not-met": ("not-covered", None, None),
+    Determination.CRITERIA_MET: ("covered", "auth-needed", None),
+    Determination.DOCUMENTATION_INCOMPLETE: ("covered", "auth-needed", "clinical"),
+    Determination.NOT_EVALUABLE: ("covered", "auth-needed", "clinical"),
+    Determination.CRITERIA_NOT_MET: ("not-covered", None, None),
 }
 
 
@@ -491,7 +500,7 @@ def coverage_extension(a: Assessment, coverage_ref: str, today: date) -> dict[st
         {"url": "date", "valueDate": today.isoformat()},
         {"url": "coverage-assertion-id", "valueString": a.id},
     ]
-    if a.determination != "criteria-met":
+    if a.determination != Determination.CRITERIA_MET:
         ext.append(
             {
                 "url": "reason",

@@ -10,10 +10,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .facts import Duration, Fact, FactContext, compute
-from .policy_model import All, AnyOf, Deferred, Leaf, Node, Not, PhaseRule, Policy, Ref
-from .policy_store import iter_leaves
+from .policy_model import (
+    All,
+    AnyOf,
+    Deferred,
+    Determination,
+    Leaf,
+    Node,
+    Not,
+    Phase,
+    PhaseRule,
+    Policy,
+    Ref,
+    Status,
+)
 
-MET, NOT_MET, UNKNOWN = "met", "not-met", "unknown"
+# The statuses by their short names, for the modules that still import them from here
+# (smart/html.py, questionnaire/prefill.py); new code names Status.MET etc.
+MET, NOT_MET, UNKNOWN = Status.MET, Status.NOT_MET, Status.UNKNOWN
 
 
 @dataclass
@@ -21,11 +35,25 @@ class CriterionResult:
     id: str
     text: str
     source: str
-    status: str
+    status: Status
     evidence: list[str] = field(default_factory=list)
     note: str | None = None
     blocking: bool = False  # decides the outcome (unmet or undocumented where it matters)
     any_of: str | None = None  # blocking alternatives sharing this label: any one of them would do
+
+    @classmethod
+    def from_contract(cls, c: dict[str, Any]) -> CriterionResult:
+        """A criterion as the contract carries it (an assessment recalled from the store)."""
+        return cls(
+            str(c["id"]),
+            str(c.get("text", "")),
+            str(c.get("source", "")),
+            Status(c["status"]),
+            [str(e) for e in c.get("evidence") or ()],
+            c.get("note"),
+            bool(c.get("blocking")),
+            c.get("anyOf"),
+        )
 
     @property
     def requirement(self) -> str:
@@ -36,7 +64,7 @@ class CriterionResult:
         out: dict[str, Any] = {
             "id": self.id,
             "text": self.text,
-            "status": self.status,
+            "status": str(self.status),  # the contract's string, not the enum member
             "evidence": self.evidence,
             "source": self.source,
         }
@@ -51,45 +79,51 @@ class CriterionResult:
 
 @dataclass
 class Outcome:
-    determination: str
+    determination: Determination
     criteria: list[CriterionResult]
     reason: str  # one line for the card and the audit record
     deferred_to: str | None = None
 
 
-def all_of(statuses: list[str]) -> str:
+def all_of(statuses: list[Status]) -> Status:
     """ALL: not-met if any child is not-met, met if all are met, else unknown."""
-    return NOT_MET if NOT_MET in statuses else (MET if all(s == MET for s in statuses) else UNKNOWN)
-
-
-def any_of(statuses: list[str]) -> str:
-    """ANY: met if any child is met, not-met if all are not-met, else unknown."""
     return (
-        MET if MET in statuses else (NOT_MET if statuses and all(s == NOT_MET for s in statuses) else UNKNOWN)
+        Status.NOT_MET
+        if Status.NOT_MET in statuses
+        else (Status.MET if all(s == Status.MET for s in statuses) else Status.UNKNOWN)
     )
 
 
-def negate(status: str) -> str:
-    return {MET: NOT_MET, NOT_MET: MET}.get(status, UNKNOWN)
+def any_of(statuses: list[Status]) -> Status:
+    """ANY: met if any child is met, not-met if all are not-met, else unknown."""
+    return (
+        Status.MET
+        if Status.MET in statuses
+        else (Status.NOT_MET if statuses and all(s == Status.NOT_MET for s in statuses) else Status.UNKNOWN)
+    )
 
 
-def compare(leaf: Leaf, fact: Fact) -> str:
+def negate(status: Status) -> Status:
+    return {Status.MET: Status.NOT_MET, Status.NOT_MET: Status.MET}.get(status, Status.UNKNOWN)
+
+
+def compare(leaf: Leaf, fact: Fact) -> Status:
     value = fact.value
     if value is None:
-        return UNKNOWN
+        return Status.UNKNOWN
     op = leaf.op
     if op == "documented":
-        return MET
+        return Status.MET
     if leaf.undecided and not isinstance(value, Duration) and value in leaf.undecided:
-        return UNKNOWN
+        return Status.UNKNOWN
     if isinstance(value, Duration):
         if value.waived:
-            return MET
+            return Status.MET
         needed = value.threshold_days(float(leaf.value), leaf.unit or "days")
         ok = value.days > needed if op == ">" else value.days >= needed
-        return MET if ok else NOT_MET
+        return Status.MET if ok else Status.NOT_MET
     if op == "is":
-        return MET if value is leaf.value else NOT_MET
+        return Status.MET if value is leaf.value else Status.NOT_MET
     target = leaf.value
     result = {
         ">": lambda: value > target,
@@ -101,36 +135,36 @@ def compare(leaf: Leaf, fact: Fact) -> str:
         "in": lambda: value in target,
         "not_in": lambda: value not in target,
     }[op]()
-    return MET if result else NOT_MET
+    return Status.MET if result else Status.NOT_MET
 
 
 class _Evaluator:
-    def __init__(self, policy: Policy, ctx: FactContext):
+    def __init__(self, policy: Policy, ctx: FactContext | None):
         self.policy = policy
         self.ctx = ctx
         self.results: dict[str, CriterionResult] = {}
 
-    def node(self, node: Node) -> str:
+    def node(self, node: Node) -> Status:
         if isinstance(node, Leaf):
             return self.leaf(node)
         if isinstance(node, All):
             return all_of([self.node(child) for child in node.all])
         if isinstance(node, AnyOf):
             status = any_of([self.node(child) for child in node.any])
-            return UNKNOWN if node.open and status == NOT_MET else status
+            return Status.UNKNOWN if node.open and status == Status.NOT_MET else status
         if isinstance(node, Not):
             return negate(self.node(node.not_))
         if isinstance(node, Ref):
-            if node.as_of != "trial":
-                return self.node(self.tree(node.ref))
+            if node.as_of != Phase.TRIAL:
+                return self.node(self.policy.resolve(node))
             outer, self.ctx = self.ctx, self._as_of_trial()
             try:
-                return self.node(self.tree(node.ref))
+                return self.node(self.policy.resolve(node))
             finally:
                 self.ctx = outer
         raise TypeError(f"unknown node {node!r}")
 
-    def _as_of_trial(self) -> FactContext:
+    def _as_of_trial(self) -> FactContext | None:
         """The record as it stood at the end of the day of the latest trial (same order, indication)."""
         ctx = self.ctx
         if ctx is None:  # evaluated without a record (property tests stub the facts)
@@ -140,12 +174,7 @@ class _Evaluator:
             return ctx
         return FactContext(ctx.record, ctx.terminology, trial.start.date(), ctx.order, ctx.indication)
 
-    def tree(self, ref: str) -> Node:
-        indication, _, phase = ref.partition(".")
-        rule = getattr(self.policy.indications[indication], phase)
-        return rule.criteria
-
-    def leaf(self, leaf: Leaf) -> str:
+    def leaf(self, leaf: Leaf) -> Status:
         done = self.results.get(leaf.id)
         if done is not None:
             return done.status
@@ -153,7 +182,7 @@ class _Evaluator:
         status = compare(leaf, fact)
         note = fact.note
         evidence = list(fact.evidence)
-        if status == UNKNOWN and fact.value is not None and leaf.undecided:
+        if status == Status.UNKNOWN and fact.value is not None and leaf.undecided:
             note = (
                 f"{note}: the record neither shows nor rules out what this requirement asks" if note else None
             )
@@ -164,10 +193,10 @@ class _Evaluator:
             cond_fact = compute(self.ctx, cond.fact, cond.params)
             cond_status = compare(cond, cond_fact)
             combined = any_of([negate(cond_status), status])
-            if cond_status == NOT_MET:
+            if cond_status == Status.NOT_MET:
                 note = f"does not apply: {cond_fact.note}" if cond_fact.note else "does not apply here"
                 evidence = list(cond_fact.evidence)
-            elif cond_status == UNKNOWN and combined != status:
+            elif cond_status == Status.UNKNOWN and combined != status:
                 note = f"{note}; whether it applies is not documented ({cond_fact.note})"
             status = combined
         self.results[leaf.id] = CriterionResult(leaf.id, leaf.text, leaf.source, status, evidence, note)
@@ -182,7 +211,7 @@ class _Evaluator:
         the failing children are alternatives, labelled as one group named by
         the outermost such node.
         """
-        wanted = NOT_MET if negated else MET
+        wanted = Status.NOT_MET if negated else Status.MET
         if self.node(node) == wanted:
             return
         if isinstance(node, Leaf):
@@ -191,75 +220,78 @@ class _Evaluator:
             result.any_of = result.any_of or group
             return
         if isinstance(node, Ref):
-            self.mark_blocking(self.tree(node.ref), group, negated)
+            self.mark_blocking(self.policy.resolve(node), group, negated)
             return
         if isinstance(node, Not):
             self.mark_blocking(node.not_, group, not negated)
             return
-        children = node.all if isinstance(node, All) else node.any
         alternatives = isinstance(node, AnyOf) != negated
         if alternatives and group is None:
-            group = f"any:{next((leaf.id for leaf in iter_leaves(node)), 'group')}"
-        for child in children:
+            group = f"any:{next((leaf.id for leaf in node.leaves()), 'group')}"
+        for child in node.children():
             self.mark_blocking(child, group, negated)
 
 
-def count_requirements(criteria: list[CriterionResult], status: str) -> int:
+def count_requirements(criteria: list[CriterionResult], status: Status) -> int:
     """Blocking requirements with this status; a group of alternatives counts once."""
     return len({c.requirement for c in criteria if c.blocking and c.status == status})
 
 
-def evaluate(policy: Policy, rule: PhaseRule | Deferred, phase: str, ctx: FactContext) -> Outcome:
-    """Evaluate one phase rule of a policy (already chosen by indication and phase)."""
+def evaluate(policy: Policy, rule: PhaseRule | Deferred, phase: str, ctx: FactContext | None) -> Outcome:
+    """Evaluate one phase rule of a policy (already chosen by indication and phase). A
+    `ctx` of None is for tests that stub every fact."""
     if isinstance(rule, Deferred):
         return _deferred(rule, ctx, policy)
     if rule.not_covered is not None:
         return Outcome(
-            "criteria-not-met",
+            Determination.CRITERIA_NOT_MET,
             [
                 CriterionResult(
                     f"{policy.policy}-not-covered",
                     rule.not_covered.text,
                     rule.not_covered.source,
-                    NOT_MET,
+                    Status.NOT_MET,
                     blocking=True,
                 )
             ],
             rule.not_covered.text,
         )
     if rule.not_addressed is not None:
-        return Outcome("not-applicable", [], rule.not_addressed.text)
+        return Outcome(Determination.NOT_APPLICABLE, [], rule.not_addressed.text)
     if rule.deferred is not None:
         return _deferred(rule.deferred, ctx, policy)
-    tree: Node = rule.criteria
-    extra = [
-        c.criterion
-        for c in policy.contraindications
-        if phase in c.phases and (not c.indications or ctx.indication in c.indications)
-    ]
-    if extra:
-        tree = All(all=[tree, *extra])
+    tree = policy.criteria_for(phase, ctx.indication if ctx is not None else None, rule)
+    if tree is None:
+        raise ValueError(f"{policy.policy}@{policy.version}: a {phase} rule with no criteria")
     ev = _Evaluator(policy, ctx)
     status = ev.node(tree)
     ev.mark_blocking(tree)
-    determination = {MET: "criteria-met", NOT_MET: "criteria-not-met", UNKNOWN: "documentation-incomplete"}[
-        status
-    ]
+    determination = DETERMINATION_OF[status]
     criteria = list(ev.results.values())
-    unmet = count_requirements(criteria, NOT_MET)
-    missing = count_requirements(criteria, UNKNOWN)
+    unmet = count_requirements(criteria, Status.NOT_MET)
+    missing = count_requirements(criteria, Status.UNKNOWN)
     reason = {
-        "criteria-met": "all requirements documented as met",
-        "criteria-not-met": f"{unmet} {'criterion' if unmet == 1 else 'criteria'} contradicted by the record",
-        "documentation-incomplete": f"{missing} {'criterion' if missing == 1 else 'criteria'} not documented",
+        Determination.CRITERIA_MET: "all requirements documented as met",
+        Determination.CRITERIA_NOT_MET: f"{unmet} {'criterion' if unmet == 1 else 'criteria'} contradicted by the record",
+        Determination.DOCUMENTATION_INCOMPLETE: f"{missing} {'criterion' if missing == 1 else 'criteria'} not documented",
     }[determination]
     return Outcome(determination, criteria, reason)
 
 
-def _deferred(rule: Deferred, ctx: FactContext, policy: Policy) -> Outcome:
+# The tree's three-valued answer as a determination.
+DETERMINATION_OF = {
+    Status.MET: Determination.CRITERIA_MET,
+    Status.NOT_MET: Determination.CRITERIA_NOT_MET,
+    Status.UNKNOWN: Determination.DOCUMENTATION_INCOMPLETE,
+}
+
+
+def _deferred(rule: Deferred, ctx: FactContext | None, policy: Policy) -> Outcome:
     ev = _Evaluator(policy, ctx)
     for item in rule.documentation:
         ev.node(item)
         ev.mark_blocking(item)
     criteria = list(ev.results.values())
-    return Outcome("not-evaluable", criteria, f"criteria are in {rule.to} (not public)", deferred_to=rule.to)
+    return Outcome(
+        Determination.NOT_EVALUABLE, criteria, f"criteria are in {rule.to} (not public)", deferred_to=rule.to
+    )

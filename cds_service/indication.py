@@ -16,17 +16,20 @@ from typing import Any
 
 from .codes import Terminology
 from .facts.base import is_active_condition
-from .facts.catalogue import INDICATIONS, OTHER_INDICATION
 from .orders import Order
+from .policy_model import OTHER_INDICATION, Indication
 from .record import PatientRecord
 
-ORDERED = ("cancer-pain", "nonmalignant-pain", "spasticity", "dystonia")
+# The order candidates are tested in: cancer pain before non-malignant pain, so a pain
+# coded with a neoplasm is reported as cancer-related first.
+ORDERED = (Indication.CANCER_PAIN, Indication.NONMALIGNANT_PAIN, Indication.SPASTICITY, Indication.DYSTONIA)
+PAIN = (Indication.NONMALIGNANT_PAIN, Indication.CANCER_PAIN)
 RELEVANT_SETS = (*tuple(f"indication-{i}" for i in ORDERED), "malignant-neoplasm", "pain-condition")
 # Only these code systems are complete enough to say a reason is *outside* every indication
 # (ICD-10-CM categories are matched by prefix; our SNOMED lists are examples, not complete).
 DECIDING_SYSTEMS = ("icd10",)
 
-assert set(ORDERED) == set(INDICATIONS)
+assert set(ORDERED) == set(Indication)
 
 
 def _from_concepts(concepts: list[Any], terminology: Terminology, pain_context: bool) -> list[str]:
@@ -35,8 +38,12 @@ def _from_concepts(concepts: list[Any], terminology: Terminology, pain_context: 
         for indication in ORDERED:
             if terminology.in_set(concept, f"indication-{indication}") and indication not in found:
                 found.append(indication)
-        if terminology.in_set(concept, "malignant-neoplasm") and pain_context and "cancer-pain" not in found:
-            found.append("cancer-pain")
+        if (
+            terminology.in_set(concept, "malignant-neoplasm")
+            and pain_context
+            and Indication.CANCER_PAIN not in found
+        ):
+            found.append(Indication.CANCER_PAIN)
     return found
 
 
@@ -55,13 +62,12 @@ def names_other_condition(concept: Any, terminology: Terminology) -> bool:
 def _pain_injectate(order: Order, terminology: Terminology) -> bool:
     """The injectate implies a pain indication (mappings/drugs.yaml indication_by_injectate)."""
     implied = terminology.drugs.indication_by_injectate
-    return any(
-        i in ("nonmalignant-pain", "cancer-pain") for c in order.injectate_classes for i in implied.get(c, ())
-    )
+    return any(i in PAIN for c in order.injectate_classes for i in implied.get(c, ()))
 
 
-def indications_for(order: Order, record: PatientRecord, terminology: Terminology) -> tuple[list[str], str]:
-    """Candidate indications, most specific source first, and how they were found."""
+def indications_for(order: Order, record: PatientRecord, terminology: Terminology) -> list[str]:
+    """Candidate indications, from the most specific source that names any: the order's
+    reason, then the injectate narrowed by the problem list, then the problem list."""
     t = terminology
     res = order.resource
     pain_injectate = _pain_injectate(order, t)
@@ -72,9 +78,9 @@ def indications_for(order: Order, record: PatientRecord, terminology: Terminolog
             reasons.append(target.get("code"))
     by_reason = _from_concepts(reasons, t, pain_context=True)
     if by_reason:
-        return by_reason, "order reason"
+        return by_reason
     if any(names_other_condition(r, t) for r in reasons):
-        return [OTHER_INDICATION], "order reason names a condition outside the covered indications"
+        return [OTHER_INDICATION]
 
     # Only conditions that could name an indication are validated; the rest cannot change the answer.
     conditions = [
@@ -96,11 +102,9 @@ def indications_for(order: Order, record: PatientRecord, terminology: Terminolog
     if implied:
         narrowed = [i for i in from_problems if i in implied]
         if narrowed:
-            return narrowed, "injectate and problem list"
-        return implied, "injectate (no matching diagnosis)"
-    if from_problems:
-        return from_problems, "problem list"
-    return [], "none documented"
+            return narrowed
+        return implied
+    return from_problems
 
 
 def _resolve(reference: Any, record: PatientRecord) -> dict[str, Any] | None:

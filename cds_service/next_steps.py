@@ -16,9 +16,7 @@ from typing import Any
 import yaml
 
 from .codes import MAPPINGS_DIR, MappingFileError
-from .engine import NOT_MET, UNKNOWN
-from .policy_model import Deferred, Leaf, Policy
-from .policy_store import documentation_leaves, iter_leaves, phase_rules
+from .policy_model import Leaf, Policy, Status
 
 FILE = "next-steps.yaml"
 
@@ -37,8 +35,8 @@ class Step:
     not_met: str
     order: OrderSuggestion | None = None
 
-    def for_status(self, status: str) -> str | None:
-        return {UNKNOWN: self.unknown, NOT_MET: self.not_met}.get(status)
+    def for_status(self, status: Status) -> str | None:
+        return {Status.UNKNOWN: self.unknown, Status.NOT_MET: self.not_met}.get(status)
 
 
 class NextSteps:
@@ -105,20 +103,6 @@ def load(directory: Path = MAPPINGS_DIR) -> NextSteps:
     return NextSteps(raw, therapies.get("labels") or {}, systems)
 
 
-def all_leaves(policy: Policy) -> list[Leaf]:
-    """Every leaf a policy can report: its criteria, deferred documentation and contraindications."""
-    leaves: list[Leaf] = []
-    for _, _, rule in phase_rules(policy):
-        if isinstance(rule, Deferred):
-            leaves += documentation_leaves(rule)
-            continue
-        leaves += iter_leaves(rule.criteria)
-        if rule.deferred is not None:
-            leaves += documentation_leaves(rule.deferred)
-    leaves += [c.criterion for c in policy.contraindications]
-    return leaves
-
-
 _INDEX: dict[tuple[str, str], tuple[dict[str, Leaf], frozenset[str]]] = {}
 
 
@@ -128,7 +112,7 @@ def leaf_index(policy: Policy) -> tuple[dict[str, Leaf], frozenset[str]]:
     found = _INDEX.get(key)
     if found is None:
         found = _INDEX[key] = (
-            {leaf.id: leaf for leaf in all_leaves(policy)},
+            {leaf.id: leaf for leaf in policy.reportable_leaves()},
             frozenset(c.criterion.id for c in policy.contraindications),
         )
     return found

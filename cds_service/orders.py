@@ -6,13 +6,14 @@ live in mappings/procedures.yaml and mappings/drugs.yaml.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from .codes import Terminology
 from .facts.device import active_pumps
 from .fhirtime import parse_date
+from .policy_model import Phase
 from .record import PatientRecord, resource_ref
 
 ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
@@ -23,17 +24,23 @@ class Order:
     resource: dict[str, Any]
     reference: str
     code: str | None  # the CPT/HCPCS code that classified it
-    phase: str | None  # trial | permanent | replacement | None (out of scope)
+    phase: Phase | None  # None: not an order this service assesses
     date_of_service: date
     injectate_ingredients: frozenset[str] = frozenset()
     injectate_classes: frozenset[str] = frozenset()
     injectate_by_name: bool = False
     injectate_unidentified: bool = False  # a drug is ordered, but no ingredient could be identified
     anesthesia_uses: frozenset[str] = frozenset()
-    why: str = ""
-    pump_refs: tuple[str, ...] = field(default_factory=tuple)
     # where the date of service came from: occurrence | authoredOn | today (assumed)
     date_basis: str = "occurrence"
+
+    def as_contract(self) -> dict[str, Any]:
+        """The contract's `order` object (shared/contract/assessment.md)."""
+        return {
+            "reference": self.reference,
+            "code": self.code,
+            "phase": str(self.phase) if self.phase else None,
+        }
 
 
 def date_of_service(order: dict[str, Any], today: date) -> date:
@@ -129,46 +136,38 @@ def classify(
         )
         if t.in_set(order.get("reasonCode") or [], vs) or t.in_set(order.get("orderDetail") or [], vs)
     )
-    base = dict(
-        resource=order,
-        reference=resource_ref(order),
-        code=code,
-        date_of_service=dos,
-        injectate_ingredients=frozenset(ingredients),
-        injectate_classes=frozenset(classes),
-        injectate_by_name=by_name,
-        injectate_unidentified=unidentified,
-        anesthesia_uses=uses,
-        date_basis=date_basis(order),
-    )
+
+    def order_of(phase: Phase | None) -> Order:
+        return Order(
+            resource=order,
+            reference=resource_ref(order),
+            code=code,
+            phase=phase,
+            date_of_service=dos,
+            injectate_ingredients=frozenset(ingredients),
+            injectate_classes=frozenset(classes),
+            injectate_by_name=by_name,
+            injectate_unidentified=unidentified,
+            anesthesia_uses=uses,
+            date_basis=date_basis(order),
+        )
+
     pumps = active_pumps(record, t)
-    pump_refs = tuple(resource_ref(p) for p in pumps)
     if t.in_set(concept, "order-replacement-only"):
-        return Order(phase="replacement", why=f"{code} is a replacement code", pump_refs=pump_refs, **base)
+        return order_of(Phase.REPLACEMENT)
     if t.in_set(concept, "order-implant"):
         if pumps and t.in_set(concept, "order-pump-device"):
-            return Order(
-                phase="replacement",
-                why=f"{code} with an active implanted pump ({', '.join(pump_refs)})",
-                pump_refs=pump_refs,
-                **base,
-            )
-        if pumps:
-            return Order(
-                phase=None,
-                why=f"{code} is a catheter revision for an existing pump",
-                pump_refs=pump_refs,
-                **base,
-            )
-        return Order(phase="permanent", why=f"{code} with no active implanted pump", **base)
+            return order_of(Phase.REPLACEMENT)
+        if pumps:  # a catheter revision for an existing pump
+            return order_of(None)
+        return order_of(Phase.PERMANENT)
     if t.in_set(concept, "order-trial-injection"):
         marker = t.in_set(concept, "order-trial-marker") or t.in_set(
             order.get("orderDetail") or [], "order-trial-marker"
         )
         steroid = bool(classes & t.drugs.epidural_steroid_classes)
         trial_drug = bool(classes & t.drugs.trial_injectate_classes) and neuraxial and not steroid
-        if marker or trial_drug:
-            return Order(phase="trial", why=f"{code} with an intrathecal/epidural trial injectate", **base)
-        why = "an epidural steroid injection" if steroid else "no trial injectate"
-        return Order(phase=None, why=f"{code}: {why}, not an intrathecal drug trial", **base)
-    return Order(phase=None, why=f"{code or 'no CPT/HCPCS code'} is not an intrathecal pump order", **base)
+        # without a trial marker or an intrathecal/epidural trial drug (e.g. an epidural
+        # steroid injection) it is not an intrathecal drug trial
+        return order_of(Phase.TRIAL if marker or trial_drug else None)
+    return order_of(None)

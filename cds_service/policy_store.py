@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .policy_model import All, AnyOf, Deferred, Leaf, Node, Not, PhaseRule, Policy, Ref
+from .policy_model import Deferred, Leaf, Node, PhaseRule, Policy, Ref, documentation_leaves
 from .policy_text import cites
 
 POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
@@ -27,41 +27,9 @@ class PolicyFileError(Exception):
 
 
 def iter_leaves(node: Node | None) -> Iterator[Leaf]:
-    if node is None:
-        return
-    if isinstance(node, Leaf):
-        yield node
-    elif isinstance(node, (All, AnyOf)):
-        for child in node.all if isinstance(node, All) else node.any:
-            yield from iter_leaves(child)
-    elif isinstance(node, Not):
-        yield from iter_leaves(node.not_)
-
-
-def documentation_leaves(rule: Deferred) -> Iterator[Leaf]:
-    for item in rule.documentation:
-        yield from iter_leaves(item)
-
-
-def iter_refs(node: Node | None) -> Iterator[str]:
-    if isinstance(node, Ref):
-        yield node.ref
-    elif isinstance(node, (All, AnyOf)):
-        for child in node.all if isinstance(node, All) else node.any:
-            yield from iter_refs(child)
-    elif isinstance(node, Not):
-        yield from iter_refs(node.not_)
-
-
-def phase_rules(policy: Policy) -> Iterator[tuple[str, str, PhaseRule | Deferred]]:
-    """Every (indication key, phase, rule) the file defines, deferrals included."""
-    for indication, rule in policy.indications.items():
-        if rule.deferred:
-            yield indication, "*", rule.deferred
-        for phase in ("trial", "permanent", "replacement"):
-            phase_rule = getattr(rule, phase)
-            if phase_rule is not None:
-                yield indication, phase, phase_rule
+    """The leaves under a node (a `ref`'s tree excluded); nothing for no node."""
+    if node is not None:
+        yield from node.leaves()
 
 
 def cited_sentences(policy: Policy) -> list[tuple[str, str]]:
@@ -75,7 +43,7 @@ def cited_sentences(policy: Policy) -> list[tuple[str, str]]:
         out.append((f"{policy.policy}-other-indication", policy.scope.other_indications.source))
     if policy.scope.age_source:
         out.append((f"{policy.policy}-age", policy.scope.age_source))
-    for indication, phase, rule in phase_rules(policy):
+    for indication, phase, rule in policy.phase_rules():
         if isinstance(rule, Deferred):
             out.append((f"{indication}-deferred", rule.source))
             out.extend((leaf.id, leaf.source) for leaf in documentation_leaves(rule))
@@ -96,7 +64,7 @@ def cited_sentences(policy: Policy) -> list[tuple[str, str]]:
 
 def _check(policy: Policy, where: str) -> None:
     ids: set[str] = set()
-    for indication, phase, rule in phase_rules(policy):
+    for indication, phase, rule in policy.phase_rules():
         leaves = (
             list(documentation_leaves(rule))
             if isinstance(rule, Deferred)
@@ -108,12 +76,14 @@ def _check(policy: Policy, where: str) -> None:
                 raise PolicyFileError(f"{where}: criterion id {leaf.id!r} is used twice")
             ids.add(leaf.id)
         if isinstance(rule, PhaseRule):
-            for ref in iter_refs(rule.criteria):
-                ind, _, ph = ref.partition(".")
+            refs = [n for n in rule.criteria.walk() if isinstance(n, Ref)] if rule.criteria else []
+            for ref in refs:
+                ind, ph = ref.target
                 target = policy.indications.get(ind)
-                if target is None or getattr(target, ph) is None or getattr(target, ph).criteria is None:
+                found = target.for_phase(ph) if target is not None else None
+                if found is None or found.criteria is None:
                     raise PolicyFileError(
-                        f"{where}: indications.{indication}.{phase}: ref {ref!r} names no criteria tree"
+                        f"{where}: indications.{indication}.{phase}: ref {ref.ref!r} names no criteria tree"
                     )
     for anchor, source in cited_sentences(policy):
         if not cites(policy.seed, source):
@@ -126,7 +96,7 @@ def _same_leaf_elsewhere(policy: Policy, leaf: Leaf) -> bool:
     """A leaf may be repeated verbatim (YAML anchors); a clash of different leaves may not."""
     seen = [
         other
-        for _, _, rule in phase_rules(policy)
+        for _, _, rule in policy.phase_rules()
         for other in (
             documentation_leaves(rule) if isinstance(rule, Deferred) else iter_leaves(rule.criteria)
         )
@@ -178,9 +148,6 @@ class PolicyStore:
     @property
     def policy_ids(self) -> list[str]:
         return sorted(self._versions)
-
-    def versions(self, policy_id: str) -> list[Policy]:
-        return list(self._versions[policy_id])
 
     def get(self, policy_id: str, version: str) -> Policy | None:
         return self._by_key.get((policy_id, version))

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
-from cds_service.facts.catalogue import FACTS, FLAG_CODES, INDICATIONS, PUMP_STATUSES, THERAPY_CLASSES
-from cds_service.next_steps import all_leaves
+from cds_service.facts.catalogue import FACTS, FLAG_CODES, PUMP_STATUSES, THERAPY_CLASSES
+from cds_service.policy_model import Indication
 from cds_service.policy_store import PolicyStore
 from cds_service.services import Services
 from cds_service.settings import Settings
@@ -24,13 +24,13 @@ from .cds_conformance import check_response
 
 EXPECTED = fire.load_expected()
 STORE = PolicyStore.load()
-CRITERION_IDS = {leaf.id for p in STORE.all() for leaf in all_leaves(p)}
+CRITERION_IDS = {leaf.id for p in STORE.all() for leaf in p.reportable_leaves()}
 CONTRAINDICATION_IDS = {c.criterion.id for p in STORE.all() for c in p.contraindications}
 SLUGS = {
     s
     for s in (
         *FLAG_CODES,
-        *INDICATIONS,
+        *Indication,
         *PUMP_STATUSES,
         *THERAPY_CLASSES,
         "trial-function-improved",

@@ -15,6 +15,7 @@ import yaml
 from cds_service.codes import Terminology
 from cds_service.facts import catalogue
 from cds_service.facts.clinical import INFECTION_SETS
+from cds_service.policy_model import Indication
 from cds_service.policy_store import PolicyStore, iter_leaves
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,13 +84,13 @@ def test_every_injectate_class_a_policy_excludes_or_admits_is_a_class_of_drugs_y
 
 def test_every_condition_value_set_a_fact_may_name_exists():
     named = set(catalogue.FACTS["diagnosis_documented"].params["value_set"]) | set(INFECTION_SETS.values())
-    named |= {f"indication-{i}" for i in catalogue.INDICATIONS}
+    named |= {f"indication-{i}" for i in Indication}
     assert named <= set(T.value_sets)
 
 
 def test_every_indication_combination_names_known_value_sets():
     for indication, groups in T.indication_combinations.items():
-        assert indication in catalogue.INDICATIONS
+        assert indication in tuple(Indication)
         for group in groups:
             assert set(group) <= set(T.value_sets)
 
@@ -104,10 +105,9 @@ def test_every_waiver_therapy_a_policy_names_is_a_therapy_kind_or_a_drug():
 
 
 def _rules(policy):
-    from cds_service.policy_model import Deferred
-    from cds_service.policy_store import documentation_leaves, phase_rules
+    from cds_service.policy_model import Deferred, documentation_leaves
 
-    for indication, phase, rule in phase_rules(policy):
+    for indication, phase, rule in policy.phase_rules():
         if isinstance(rule, Deferred):
             yield indication, phase, list(documentation_leaves(rule))
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cds_service.codes import Terminology
-from cds_service.next_steps import all_leaves, load
+from cds_service.next_steps import load
 from cds_service.policy_store import PolicyStore
 
 STORE = PolicyStore.load()
@@ -14,7 +14,7 @@ STEPS = load()
 
 def _leaves():
     for policy in STORE.all():
-        for leaf in all_leaves(policy):
+        for leaf in policy.reportable_leaves():
             yield f"{policy.policy}@{policy.version}:{leaf.id}", leaf
             if leaf.applies_if is not None:
                 yield f"{policy.policy}@{policy.version}:{leaf.id}:applies_if", leaf.applies_if

@@ -108,7 +108,7 @@ def test_a_param_value_outside_the_catalogue_stops_start_up(tmp_path, old, new):
 
 
 def test_every_waiver_therapy_is_a_known_procedure_kind_or_drug():
-    from cds_service.policy_store import iter_leaves, phase_rules
+    from cds_service.policy_store import iter_leaves
     from tests.helpers import services
 
     terminology, _ = services()
@@ -116,7 +116,7 @@ def test_every_waiver_therapy_is_a_known_procedure_kind_or_drug():
     named = {
         (policy.policy, name)
         for policy in PolicyStore.load().all()
-        for _, _, rule in phase_rules(policy)
+        for _, _, rule in policy.phase_rules()
         for leaf in iter_leaves(getattr(rule, "criteria", None))
         for name in leaf.params.get("waiver_therapies", ())
     }

@@ -18,11 +18,9 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from cds_service.app import create_app
-from cds_service.assessment import rule_for
-from cds_service.facts.catalogue import INDICATIONS, PHASES
 from cds_service.hook_models import HookRequest
 from cds_service.pipeline import assess_hook
-from cds_service.policy_model import All, AnyOf, Deferred, Leaf, Not, PhaseRule, Ref
+from cds_service.policy_model import All, AnyOf, Deferred, Indication, Leaf, Not, Phase, PhaseRule, Ref
 from cds_service.prefetch import build_record
 from cds_service.questionnaire.build import questionnaires
 from cds_service.questionnaire.prefill import prefill
@@ -65,7 +63,7 @@ def _leaves(policy, node, seen=()):
 
 
 def expected_inputs(policy, indication, phase):
-    rule, _ = rule_for(policy, indication, phase)
+    rule, _ = policy.rule_for(indication, phase)
     if isinstance(rule, PhaseRule) and rule.deferred is not None:
         rule = rule.deferred  # a per-phase deferral
     if isinstance(rule, Deferred):
@@ -86,7 +84,7 @@ def expected_inputs(policy, indication, phase):
     return out
 
 
-COMBOS = [(p, i, ph) for p in services()[1].all() for i in INDICATIONS for ph in PHASES]
+COMBOS = [(p, i, ph) for p in services()[1].all() for i in Indication for ph in Phase]
 
 
 @pytest.mark.parametrize(

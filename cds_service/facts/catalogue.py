@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..vocabulary import Indication
+
 THERAPY_CLASSES = (
     "rehab-exercise",
     "physical-therapy",
@@ -39,14 +41,6 @@ FLAG_CODES = (
     "high-procedural-risk",
 )
 
-INDICATIONS = ("nonmalignant-pain", "cancer-pain", "spasticity", "dystonia")
-# How a clinician names each indication (cards, notes, checklist).
-INDICATION_LABEL = {
-    "nonmalignant-pain": "chronic non-malignant pain",
-    "cancer-pain": "cancer-related pain",
-    "spasticity": "spasticity",
-    "dystonia": "dystonia",
-}
 # How a clinician names the other coded values a card may show (fact notes, the card layer).
 # A flag's (topic, what "yes" records, what "no" records), for its notes.
 FLAG_WORDING = {
@@ -120,10 +114,6 @@ SCALE_LABEL = {
     "penn-spasm-frequency": "Penn Spasm Frequency score",
     "ashworth-or-modified-ashworth": "(Modified) Ashworth score",
 }
-# An order reason naming a condition outside every indication: not one of
-# INDICATIONS (the contract reports it as indication null, with a note).
-OTHER_INDICATION = "other"
-PHASES = ("trial", "permanent", "replacement")
 PUMP_STATUSES = (
     "functional",
     "battery-near-end",
@@ -166,7 +156,7 @@ FACTS: dict[str, FactSpec] = {
     "age_years": FactSpec("number"),
     # value_set: a mappings/conditions.yaml set to require instead of the indication's own.
     "diagnosis_documented": FactSpec(
-        "bool", {"indication": INDICATIONS, "value_set": ("nonmalignant-pain-pathology",)}
+        "bool", {"indication": tuple(Indication), "value_set": ("nonmalignant-pain-pathology",)}
     ),
     "pain_nrs_latest": FactSpec("number", SCORE_PARAMS, (), SCORE_DEFAULTS),
     "spasticity_score_latest": FactSpec(

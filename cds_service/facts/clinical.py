@@ -7,8 +7,9 @@ from typing import Any
 
 from ..fhirtime import months_between, parse_date, whole_years
 from ..record import resource_ref
+from ..vocabulary import INDICATION_LABEL
 from .base import UNCONFIRMED_VERIFICATION, Fact, FactContext, refs, status_code
-from .catalogue import FLAG_WORDING, INDICATION_LABEL, SCALE_LABEL
+from .catalogue import FLAG_WORDING, SCALE_LABEL
 
 # Modified Ashworth codes and strings → numbers; 1+ sits between 1 and 2.
 MAS_VALUES = {"0": 0.0, "1": 1.0, "1+": 1.5, "2": 2.0, "3": 3.0, "4": 4.0}

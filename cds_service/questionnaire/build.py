@@ -18,9 +18,19 @@ from typing import Any
 
 from fhir.resources.R4B.questionnaire import Questionnaire
 
-from ..assessment import rule_for
-from ..facts.catalogue import INDICATION_LABEL, INDICATIONS, PHASES
-from ..policy_model import All, AnyOf, Deferred, Leaf, Node, Not, PhaseRule, Policy, Ref
+from ..policy_model import (
+    INDICATION_LABEL,
+    AnyOf,
+    Deferred,
+    Indication,
+    Leaf,
+    Node,
+    Not,
+    Phase,
+    PhaseRule,
+    Policy,
+    Ref,
+)
 from ..policy_store import PolicyStore
 from .spec import IDDS, UCUM, Input, Spec, default_spec
 
@@ -89,37 +99,26 @@ def _uses(
         yield Use(node, mandatory and node.applies_if is None, group)
         if node.applies_if is not None:
             yield Use(node.applies_if, False, group)
-    elif isinstance(node, All):
-        for child in node.all:
-            yield from _uses(policy, child, mandatory, group, seen)
-    elif isinstance(node, AnyOf):
-        label = group or f"any-{len(seen)}-{id(node)}"
-        for child in node.any:
-            yield from _uses(policy, child, False, label, seen)
-    elif isinstance(node, Not):
-        yield from _uses(policy, node.not_, False, group, seen)
-    elif isinstance(node, Ref) and node.ref not in seen:
-        indication, _, phase = node.ref.partition(".")
-        target = getattr(policy.indications[indication], phase)
-        yield from _uses(policy, target.criteria if target else None, mandatory, group, (*seen, node.ref))
+    elif isinstance(node, Ref):
+        if node.ref not in seen:
+            yield from _uses(policy, policy.resolve(node), mandatory, group, (*seen, node.ref))
+    else:
+        # an alternative of an ANY, or anything under a NOT, is not required by itself
+        if isinstance(node, AnyOf):
+            group = group or f"any-{len(seen)}-{id(node)}"
+        required = mandatory and not isinstance(node, (AnyOf, Not))
+        for child in node.children():
+            yield from _uses(policy, child, required, group, seen)
 
 
 def leaf_uses(policy: Policy, indication: str, phase: str) -> list[Use]:
     """Every leaf (with its place in the tree) an assessment of (indication, phase) evaluates."""
-    rule, _ = rule_for(policy, indication, phase)
+    rule, _ = policy.rule_for(indication, phase)
     if isinstance(rule, PhaseRule) and rule.deferred is not None:
         rule = rule.deferred
     if isinstance(rule, Deferred):  # documentation items; an `any` of alternatives is not each required
         return [use for item in rule.documentation for use in _uses(policy, item, True, None, ())]
-    if not isinstance(rule, PhaseRule):
-        return []
-    if rule.criteria is None:
-        return []
-    uses = list(_uses(policy, rule.criteria, True, None, ()))
-    for c in policy.contraindications:
-        if phase in c.phases and (not c.indications or indication in c.indications):
-            uses.extend(_uses(policy, c.criterion, True, None, ()))
-    return uses
+    return list(_uses(policy, policy.criteria_for(phase, indication), True, None, ()))
 
 
 def _coding(spec: Spec, code: str) -> dict[str, str]:
@@ -262,7 +261,7 @@ def build_questionnaire(policy: Policy, indication: str, phase: str, spec: Spec)
             "Generated from the policy file; each question's help is the policy's own sentence."
         ),
         "code": [_coding(spec, "intrathecal-trial")]
-        if phase == "trial"
+        if phase == Phase.TRIAL
         else [_coding(spec, "implanted-intrathecal-pump")],
         "item": items,
     }
@@ -284,8 +283,8 @@ class Questionnaires:
         self.spec = spec or default_spec()
         self.by_id: dict[str, Entry] = {}
         for policy in store.all():
-            for indication in INDICATIONS:
-                for phase in PHASES:
+            for indication in Indication:
+                for phase in Phase:
                     entry = build_questionnaire(policy, indication, phase, self.spec)
                     if entry is not None:
                         self.by_id[entry.id] = entry

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..facts.catalogue import INDICATIONS, PHASES
-from ..policy_model import Policy
+from ..policy_model import Indication, Phase, Policy
 from .build import Entry, build_questionnaire
 from .spec import default_spec
 
@@ -16,7 +15,7 @@ def _entries(policy: Policy) -> dict[tuple[str, str], Entry]:
     hit = _BY_POLICY.get(id(policy))
     if hit is None or hit[0] is not policy:
         spec = default_spec()
-        built = {(i, ph): build_questionnaire(policy, i, ph, spec) for i in INDICATIONS for ph in PHASES}
+        built = {(i, ph): build_questionnaire(policy, i, ph, spec) for i in Indication for ph in Phase}
         hit = _BY_POLICY[id(policy)] = (policy, {k: e for k, e in built.items() if e is not None})
     return hit[1]
 

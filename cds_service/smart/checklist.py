@@ -12,21 +12,33 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..assessment import rule_for
-from ..engine import MET, NOT_MET, UNKNOWN, all_of, any_of, negate
-from ..facts.catalogue import INDICATION_LABEL  # re-exported for html.py
-from ..policy_model import All, AnyOf, Deferred, Leaf, Not, PhaseRule, Policy, Ref
+from ..assessment import Assessment, Comparison
+from ..engine import CriterionResult, all_of, any_of, count_requirements, negate
+from ..policy_model import (
+    INDICATION_LABEL,  # re-exported for html.py
+    PHASE_LABEL,  # re-exported for html.py
+    AnyOf,
+    Deferred,
+    Determination,
+    Leaf,
+    Node,
+    Not,
+    PhaseRule,
+    Policy,
+    Ref,
+    Status,
+)
 from ..policy_store import PolicyStore
 from .evidence import describe
 
-PHASE_LABEL = {"trial": "trial", "permanent": "permanent implant", "replacement": "pump replacement"}
+__all__ = ["INDICATION_LABEL", "PHASE_LABEL", "ComparisonSheets", "Group", "Row", "Sheet", "sheet", "sheets"]
 
 
 @dataclass
 class Row:
     id: str
     text: str
-    status: str
+    status: Status
     source: str
     note: str | None
     evidence: list[tuple[str, str]]  # (reference, description)
@@ -39,7 +51,7 @@ class Row:
 class Group:
     kind: str  # all | any | ref | not
     label: str
-    status: str
+    status: Status
     children: list[Row | Group] = field(default_factory=list)
 
 
@@ -53,8 +65,8 @@ class Sheet:
     deferred_to: str | None = None
 
     @property
-    def determination(self) -> str:
-        return self.assessment["determination"]
+    def determination(self) -> Determination:
+        return Determination(self.assessment["determination"])
 
     def rows(self) -> list[Row]:
         out: list[Row] = []
@@ -77,14 +89,14 @@ class Sheet:
             if isinstance(node, Row):
                 out.append((node, spare))
                 return
-            inner = spare or (node.kind == "any" and node.status == MET)
+            inner = spare or (node.kind == "any" and node.status == Status.MET)
             for child in node.children:
                 walk(child, inner)
 
         walk(self.root, False)
         return out
 
-    def gaps(self, status: str) -> list[Row]:
+    def gaps(self, status: Status) -> list[Row]:
         seen: dict[str, Row] = {}
         for r in self.rows():
             if r.blocking and r.status == status:
@@ -92,7 +104,7 @@ class Sheet:
         return list(seen.values())
 
 
-def _combine(kind: str, statuses: list[str]) -> str:
+def _combine(kind: str, statuses: list[Status]) -> Status:
     """A group's status by the engine's own three-valued rules."""
     if kind == "any":
         return any_of(statuses)
@@ -101,10 +113,15 @@ def _combine(kind: str, statuses: list[str]) -> str:
     return all_of(statuses)
 
 
+def _row(c: CriterionResult, link: str, chart: dict[str, dict[str, Any]]) -> Row:
+    evidence = [(ref, describe(ref, chart.get(ref))) for ref in c.evidence]
+    return Row(c.id, c.text, c.status, c.source, c.note, evidence, link, c.blocking, c.any_of)
+
+
 class _Builder:
-    def __init__(self, policy: Policy, criteria: dict[str, dict[str, Any]], chart: dict[str, dict[str, Any]]):
+    def __init__(self, policy: Policy, criteria: list[CriterionResult], chart: dict[str, dict[str, Any]]):
         self.policy = policy
-        self.criteria = criteria
+        self.criteria = {c.id: c for c in criteria}
         self.chart = chart
         self.used: set[str] = set()
         self.unreported = False  # a tree leaf the service did not report on
@@ -115,51 +132,42 @@ class _Builder:
         self.used.add(leaf_id)
         if c is None:  # a leaf the engine did not report: the tree is not the one assessed
             self.unreported = True
-            c = {
-                "id": leaf_id,
-                "text": fallback.text if fallback else leaf_id,
-                "status": UNKNOWN,
-                "source": fallback.source if fallback else "",
-                "evidence": [],
-            }
-        evidence = [(ref, describe(ref, self.chart.get(ref))) for ref in c.get("evidence") or ()]
-        return Row(
-            c["id"],
-            c["text"],
-            c["status"],
-            c.get("source", ""),
-            c.get("note"),
-            evidence,
-            f"{self.base}#{c['id']}",
-            bool(c.get("blocking")),
-            c.get("anyOf"),
-        )
+            c = CriterionResult(
+                leaf_id,
+                fallback.text if fallback else leaf_id,
+                fallback.source if fallback else "",
+                Status.UNKNOWN,
+            )
+        return _row(c, f"{self.base}#{c.id}", self.chart)
 
-    def node(self, node: Any) -> Row | Group:
+    def node(self, node: Node) -> Row | Group:
         if isinstance(node, Leaf):
             return self.row(node.id, node)
         if isinstance(node, Ref):
-            indication, _, phase = node.ref.partition(".")
-            target = getattr(self.policy.indications[indication], phase).criteria
-            inner = self.node(target)
+            indication, phase = node.target
+            inner = self.node(self.policy.resolve(node))
             children = inner.children if isinstance(inner, Group) and inner.kind == "all" else [inner]
             label = f"The {PHASE_LABEL.get(phase, phase)} criteria for {INDICATION_LABEL.get(indication, indication)}, which this order needs as well"
             return Group("ref", label, inner.status, children)
         if isinstance(node, Not):
             inner = self.node(node.not_)
             return Group("not", "This must not be the case:", _combine("not", [inner.status]), [inner])
-        kind, items = ("any", node.any) if isinstance(node, AnyOf) else ("all", node.all)
-        children = [self.node(child) for child in items]
+        kind = "any" if isinstance(node, AnyOf) else "all"
+        children = [self.node(child) for child in node.children()]
         label = "One of these is enough:" if kind == "any" else "All of these:"
         status = _combine(kind, [c.status for c in children])
         if isinstance(node, AnyOf) and node.open:  # "including, but not limited to"
             label = "One of these is enough (the list is open: another documented response may also do):"
-            status = UNKNOWN if status == NOT_MET else status
+            status = Status.UNKNOWN if status == Status.NOT_MET else status
         return Group(kind, label, status, children)
 
 
-def _phase_tree(policy: Policy, indication: str | None, phase: str) -> tuple[Any, str | None]:
-    rule, silent = rule_for(policy, indication, phase)
+def _phase_tree(
+    policy: Policy, indication: str | None, phase: str
+) -> tuple[Node | Deferred | None, str | None]:
+    """What the checklist lays out: the criteria tree the engine evaluated (contraindications
+    merged by the policy), a deferral's documentation, or why there is none."""
+    rule, silent = policy.rule_for(indication, phase)
     if isinstance(rule, PhaseRule) and rule.deferred is not None:
         rule = rule.deferred
     if isinstance(rule, Deferred):
@@ -169,38 +177,12 @@ def _phase_tree(policy: Policy, indication: str | None, phase: str) -> tuple[Any
             return None, rule.not_addressed.text
         if rule.not_covered is not None:
             return None, rule.not_covered.text
-        if rule.criteria is not None:
-            extra = [
-                c.criterion
-                for c in policy.contraindications
-                if phase in c.phases and (not c.indications or indication in c.indications)
-            ]
-            return (All(all=[rule.criteria, *extra]) if extra else rule.criteria), None
+        return policy.criteria_for(phase, indication, rule), None
     return None, silent
 
 
-def _flat(a: dict[str, Any], builder: _Builder | None, chart: dict[str, dict[str, Any]]) -> Group:
-    rows = []
-    for c in a.get("criteria", []):
-        if builder is not None:
-            rows.append(builder.row(c["id"]))
-        else:
-            evidence = [(ref, describe(ref, chart.get(ref))) for ref in c.get("evidence") or ()]
-            link = f"/policies/{a['policy']['id']}/{a['policy']['version']}#{c['id']}"
-            rows.append(
-                Row(
-                    c["id"],
-                    c["text"],
-                    c["status"],
-                    c.get("source", ""),
-                    c.get("note"),
-                    evidence,
-                    link,
-                    bool(c.get("blocking")),
-                    c.get("anyOf"),
-                )
-            )
-    return Group("all", "", _combine("all", [r.status for r in rows]) if rows else MET, rows)
+def _all(rows: list[Row | Group]) -> Group:
+    return Group("all", "", _combine("all", [r.status for r in rows]) if rows else Status.MET, rows)
 
 
 @dataclass
@@ -220,8 +202,11 @@ class ComparisonSheets:
         )
 
 
+Recalled = dict[str, Any]  # an assessment or comparison as the store keeps it (its contract form)
+
+
 def sheets(
-    a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]] | None = None
+    a: Assessment | Comparison | Recalled, store: PolicyStore, chart: dict[str, dict[str, Any]] | None = None
 ) -> list[Sheet]:
     """The sheets an assessment or a comparison opens as (a comparison: one per policy)."""
     found = sheet(a, store, chart)
@@ -229,67 +214,85 @@ def sheets(
 
 
 def sheet(
-    a: dict[str, Any], store: PolicyStore, chart: dict[str, dict[str, Any]] | None = None
+    a: Assessment | Comparison | Recalled, store: PolicyStore, chart: dict[str, dict[str, Any]] | None = None
 ) -> Sheet | ComparisonSheets:
     """The checklist for one assessment; `chart` (ref → resource) adds evidence descriptions.
-    A comparison (its `assessments` list) opens as every policy's sheet."""
+    A comparison opens as every policy's sheet. An assessment recalled from the store (its
+    contract form) is read back into the engine's objects first, so the sheet counts and
+    groups exactly what the engine reported, as the cards do."""
     chart = chart or {}
-    if isinstance(a.get("assessments"), list):
+    if isinstance(a, Comparison):
         return ComparisonSheets(
-            a, [s for item in a["assessments"] if isinstance(item, dict) for s in sheets(item, store, chart)]
+            a.as_contract(), [s for item in a.assessments for s in sheets(item, store, chart)]
         )
+    if isinstance(a, Assessment):
+        return _sheet(a.as_contract(), a.policy, a.outcome.criteria, a.indication, chart)
+    if isinstance(a.get("assessments"), list):
+        items = [item for item in a["assessments"] if isinstance(item, dict)]
+        return ComparisonSheets(a, [s for item in items for s in sheets(item, store, chart)])
+    criteria = [CriterionResult.from_contract(c) for c in a.get("criteria") or ()]
     policy = store.get(a["policy"]["id"], a["policy"]["version"])
-    a["determination"]
-    criteria = {c["id"]: c for c in a.get("criteria", [])}
+    return _sheet(a, policy, criteria, a.get("indication"), chart)
+
+
+def _sheet(
+    contract: dict[str, Any],
+    policy: Policy | None,
+    criteria: list[CriterionResult],
+    indication: str | None,
+    chart: dict[str, dict[str, Any]],
+) -> Sheet:
+    determination = Determination(contract["determination"])
     root: Group | None = None
     reason: str | None = None
     deferred_to: str | None = None
-    builder = _Builder(policy, criteria, chart) if policy is not None else None
-    if builder is not None:
-        tree, reason = _phase_tree(policy, a.get("indication"), a["order"]["phase"])
+    if policy is not None:
+        builder = _Builder(policy, criteria, chart)
+        tree, reason = _phase_tree(policy, indication, contract["order"]["phase"])
         if isinstance(tree, Deferred):
             deferred_to = tree.to
-            rows = [builder.node(item) for item in tree.documentation]
-            root = Group("all", "", _combine("all", [r.status for r in rows]) if rows else MET, rows)
+            root = _all([builder.node(item) for item in tree.documentation])
         elif tree is not None:
             built = builder.node(tree)
             root = built if isinstance(built, Group) else Group("all", "", built.status, [built])
         # The tree must account for exactly the criteria the service reported
         # (a scope exclusion, for instance, reports a criterion of its own).
-        if root is not None and (set(criteria) - builder.used or builder.unreported):
+        if root is not None and (set(builder.criteria) - builder.used or builder.unreported):
             root = None
-    if root is None:
-        root = _flat(a, builder if policy is not None else None, chart)
-    headline, explanation = _headline(a, reason, deferred_to)
-    return Sheet(a, policy, root, headline, explanation, deferred_to)
+        if root is None:
+            root = _all([builder.row(c.id) for c in criteria])
+    else:  # a policy version this service no longer holds: the criteria as reported
+        p = contract["policy"]
+        link = f"/policies/{p['id']}/{p['version']}"
+        root = _all([_row(c, f"{link}#{c.id}", chart) for c in criteria])
+    headline, explanation = _headline(determination, criteria, reason, deferred_to)
+    return Sheet(contract, policy, root, headline, explanation, deferred_to)
 
 
-def _headline(a: dict[str, Any], reason: str | None, deferred_to: str | None) -> tuple[str, str]:
-    """Counted as the cards count: a group of alternatives is one requirement."""
-    criteria = a.get("criteria", [])
-    unmet = len({c.get("anyOf") or c["id"] for c in criteria if c.get("blocking") and c["status"] == NOT_MET})
-    missing = len(
-        {c.get("anyOf") or c["id"] for c in criteria if c.get("blocking") and c["status"] == UNKNOWN}
-    )
-    d = a["determination"]
-    if d == "criteria-met":
+def _headline(
+    d: Determination, criteria: list[CriterionResult], reason: str | None, deferred_to: str | None
+) -> tuple[str, str]:
+    """Counted as the cards count (engine.count_requirements): alternatives are one requirement."""
+    unmet = count_requirements(criteria, Status.NOT_MET)
+    missing = count_requirements(criteria, Status.UNKNOWN)
+    if d == Determination.CRITERIA_MET:
         return "Criteria met", "Every requirement of this policy is documented as met."
-    if d == "criteria-not-met":
+    if d == Determination.CRITERIA_NOT_MET:
         extra = f"; {missing} more not documented" if missing else ""
         return (
             "Criteria not met",
             f"The record contradicts {unmet} requirement{'s' if unmet != 1 else ''}{extra}.",
         )
-    if d == "documentation-incomplete":
+    if d == Determination.DOCUMENTATION_INCOMPLETE:
         return (
             "Documentation incomplete",
             f"{missing} requirement{'s are' if missing != 1 else ' is'} not documented yet; nothing in the record contradicts the policy.",
         )
-    if d == "not-evaluable":
+    if d == Determination.NOT_EVALUABLE:
         return (
             "Not evaluable: criteria not public",
             f"The policy defers to {deferred_to or 'criteria that are not public'}. "
             f"It still asks for the documentation below ({missing} item{'s' if missing != 1 else ''} missing).",
         )
-    scope = next((c["text"] for c in criteria if c["status"] == NOT_MET), None)
+    scope = next((c.text for c in criteria if c.status == Status.NOT_MET), None)
     return "Policy does not apply", (reason or scope or "This policy does not cover this order.")

@@ -290,7 +290,7 @@ async def _live_view(
         dict.fromkeys([*found.record.unavailable.values(), *found.record.issues])
     )
     if found.outcome is not None:
-        sheets = [sheet(a.as_contract(), services.store, chart) for a in found.outcome.assessments]
+        sheets = [sheet(a, services.store, chart) for a in found.outcome.assessments]
         if not sheets:
             notes.append("The draft orders found are not intrathecal pump orders this service assesses.")
     elif remembered and (kept := await run_in_threadpool(services.recall, remembered)) is not None:
