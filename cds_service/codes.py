@@ -7,23 +7,19 @@ Matching rules: ICD-10 by prefix (dots ignored, case-insensitive), ranges
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
+from . import mappings_schema as schema
+from .mappings_schema import MAPPINGS_DIR, CodeList, MappingFileError
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 PREFIX_SYSTEMS = {"icd10"}
 RANGE_SYSTEMS = {"icd10", "cpt", "hcpcs"}
 MEMO_LIMIT = 50_000  # distinct (system, code) pairs remembered; then the memo starts over
 _EMPTY: frozenset[str] = frozenset()
-
-
-class MappingFileError(Exception):
-    """A mapping file is unusable; the message names the file and the entry."""
 
 
 def _norm_code(code: str) -> str:
@@ -53,21 +49,28 @@ class Terminology:
 
     def __init__(self, directory: Path = MAPPINGS_DIR):
         self.directory = directory
-        systems = self._read("systems.yaml")
+        systems = schema.load("systems.yaml", schema.Systems, directory).root
         self.alias_by_uri: dict[str, str] = {}
         for alias, uris in systems.items():
             for uri in uris:
                 self.alias_by_uri[uri.rstrip("/")] = alias
         self.value_sets: dict[str, ValueSet] = {}
-        for name in ("conditions.yaml", "observations.yaml", "procedures.yaml", "devices.yaml"):
-            for vs_name, body in self._read(name).items():
-                if vs_name == "indication_combinations":
-                    continue
-                if isinstance(body, dict) and "patterns" not in body:
-                    self.value_sets[vs_name] = self._value_set(name, vs_name, body)
+        self.devices = schema.load("devices.yaml", schema.Devices, directory)
+        self.value_sets["implanted-pump"] = self._value_set(
+            "devices.yaml", "implanted-pump", self.devices.implanted_pump
+        )
+        conditions = self._code_lists("conditions.yaml", skip=("indication_combinations",))
+        observations = self._code_lists("observations.yaml")
+        for name, lists in (
+            ("conditions.yaml", conditions),
+            ("observations.yaml", observations),
+            ("procedures.yaml", self._code_lists("procedures.yaml")),
+        ):
+            for vs_name, body in lists.items():
+                self.value_sets[vs_name] = self._value_set(name, vs_name, body)
         # Observation codes are exact, so one dict answers "which sets is this code in".
         self._observation_index: dict[tuple[str, str], set[str]] = {}
-        for vs_name in self._read("observations.yaml"):
+        for vs_name in observations:
             vs = self.value_sets[vs_name]
             for alias, codes in vs.exact.items():
                 for code in codes:
@@ -77,30 +80,42 @@ class Terminology:
                     else:
                         self._observation_index.setdefault(key, set()).add(vs_name)
         self.indication_combinations: dict[str, list[list[str]]] = self._combinations()
-        self.devices = self._read("devices.yaml")
-        self.therapies = self._read("therapies.yaml")
-        for kind, body in self.therapies["procedure_kinds"].items():
+        self.therapies = schema.load("therapies.yaml", schema.Therapies, directory)
+        for kind, body in self.therapies.procedure_kinds.items():
             self.value_sets[f"therapy:{kind}"] = self._value_set("therapies.yaml", kind, body)
         self.therapy_outcome_failure = self._value_set(
-            "therapies.yaml", "failure_outcomes", self.therapies["failure_outcomes"]
+            "therapies.yaml", "failure_outcomes", self.therapies.failure_outcomes
         )
         self.therapy_outcome_contraindication = self._value_set(
-            "therapies.yaml", "contraindication_outcomes", self.therapies["contraindication_outcomes"]
+            "therapies.yaml", "contraindication_outcomes", self.therapies.contraindication_outcomes
         )
-        for name, body in (self.therapies.get("routes") or {}).items():
+        for name, body in self.therapies.routes.items():
             self.value_sets[f"route:{name}"] = self._value_set("therapies.yaml", f"routes.{name}", body)
         self.therapy_outcome_intolerance = self._value_set(
-            "therapies.yaml", "intolerance_outcomes", self.therapies["intolerance_outcomes"]
+            "therapies.yaml", "intolerance_outcomes", self.therapies.intolerance_outcomes
         )
-        self.drugs = _DrugTable(self._read("drugs.yaml"), self)
-        self.payers = self._read("payers.yaml")
+        self.drugs = _DrugTable(schema.load("drugs.yaml", schema.Drugs, directory), self)
         # (system, code) as sent → names of the value sets holding it. A chart repeats a
         # few dozen codings thousands of times, so each is tested against every set once.
         self._sets_of: dict[tuple[str, str], frozenset[str]] = {}
         self._observation_sets_of: dict[tuple[str, str], frozenset[str]] = {}
 
+    def _code_lists(self, name: str, skip: tuple[str, ...] = ()) -> dict[str, CodeList]:
+        """A file of named value sets: each entry a mapping of code system alias → codes."""
+        raw = schema.read_yaml(name, self.directory)
+        if not isinstance(raw, dict):
+            raise MappingFileError(f"{name}: expected a mapping at the top level")
+        out: dict[str, CodeList] = {}
+        for vs_name, body in raw.items():
+            if vs_name in skip:
+                continue
+            if not isinstance(body, dict):
+                raise MappingFileError(f"{name}: {vs_name}: expected a mapping of code system alias to codes")
+            out[str(vs_name)] = body
+        return out
+
     def _combinations(self) -> dict[str, list[list[str]]]:
-        raw = self._read("conditions.yaml").get("indication_combinations") or {}
+        raw = schema.read_yaml("conditions.yaml", self.directory).get("indication_combinations") or {}
         for indication, groups in raw.items():
             for group in groups:
                 for vs in group:
@@ -108,19 +123,9 @@ class Terminology:
                         raise MappingFileError(
                             f"conditions.yaml: indication_combinations.{indication}: unknown value set {vs!r}"
                         )
-        return raw
+        return dict(raw)
 
-    def _read(self, name: str) -> dict[str, Any]:
-        path = self.directory / name
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise MappingFileError(f"{name}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise MappingFileError(f"{name}: expected a mapping at the top level")
-        return data
-
-    def _value_set(self, file: str, name: str, body: dict[str, Any]) -> ValueSet:
+    def _value_set(self, file: str, name: str, body: Mapping[str, Any]) -> ValueSet:
         vs = ValueSet(name)
         known_aliases = set(self.alias_by_uri.values())
         for alias, codes in body.items():
@@ -240,7 +245,7 @@ class Terminology:
 
     @cached_property
     def _kind_by_drug_class(self) -> dict[str, str]:
-        return {cls: kind for kind, classes in self.therapies["medication_kinds"].items() for cls in classes}
+        return {cls: kind for kind, classes in self.therapies.medication_kinds.items() for cls in classes}
 
     def medication_kinds(self, ingredients: set[str]) -> set[str]:
         """Therapy kinds (systemic-opioid, oral-antispasmodic, …) the ingredients belong to."""
@@ -249,34 +254,34 @@ class Terminology:
 
     @cached_property
     def pump_text_patterns(self) -> tuple[str, ...]:
-        return tuple(p.lower() for p in self.devices["implanted-pump-text"]["patterns"])
+        return tuple(p.lower() for p in self.devices.implanted_pump_text.patterns)
 
 
 class _DrugTable:
     """Ingredient lookup by RxNorm ingredient or clinical-drug code, then by name."""
 
-    def __init__(self, raw: dict[str, Any], terminology: Terminology):
-        self.ingredients: dict[str, dict[str, Any]] = raw["ingredients"]
+    def __init__(self, drugs: schema.Drugs, terminology: Terminology):
+        self.ingredients: dict[str, schema.Ingredient] = drugs.ingredients
         self.by_code: dict[str, set[str]] = {}
         for name, body in self.ingredients.items():
-            for code in body.get("rxnorm") or ():
-                self.by_code.setdefault(str(code), set()).add(name)
-        for code, names in (raw.get("clinical_drugs") or {}).items():
+            for code in body.rxnorm:
+                self.by_code.setdefault(code, set()).add(name)
+        for code, names in drugs.clinical_drugs.items():
             for name in names:
-                if name not in self.ingredients:
-                    raise MappingFileError(f"drugs.yaml: clinical_drugs.{code}: unknown ingredient {name!r}")
-                self.by_code.setdefault(str(code), set()).add(name)
+                self.by_code.setdefault(code, set()).add(name)
         self.names = sorted(
-            ((n.lower(), ing) for ing, body in self.ingredients.items() for n in body.get("names") or ()),
+            ((n.lower(), ing) for ing, body in self.ingredients.items() for n in body.names),
             key=lambda t: -len(t[0]),
         )
-        self.trial_injectate_classes = frozenset(raw["trial_injectate_classes"])
-        self.epidural_steroid_classes = frozenset(raw.get("epidural_steroid_classes") or ())
-        self.indication_by_injectate: dict[str, list[str]] = raw["indication_by_injectate"]
+        self.trial_injectate_classes = frozenset(drugs.trial_injectate_classes)
+        self.epidural_steroid_classes = frozenset(drugs.epidural_steroid_classes)
+        self.indication_by_injectate: dict[str, list[str]] = {
+            cls: [str(i) for i in indications] for cls, indications in drugs.indication_by_injectate.items()
+        }
         self._terminology = terminology
 
     def classes(self, ingredient: str) -> set[str]:
-        return set(self.ingredients[ingredient].get("classes") or ())
+        return set(self.ingredients[ingredient].classes)
 
     def identify(self, concept: Any) -> tuple[set[str], bool]:
         """Ingredients named by a medication concept, and whether only by name (fallback)."""

@@ -5,28 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from fhir.resources.R4B.codesystem import CodeSystem
 
-from .codes import MAPPINGS_DIR
+from .mappings_schema import MAPPINGS_DIR, codesystem
 
 
 def load_codesystem(directory: Path = MAPPINGS_DIR) -> dict[str, Any]:
-    raw = yaml.safe_load((directory / "codesystem-idds.yaml").read_text(encoding="utf-8"))
+    raw = codesystem(directory)
     resource = {
         "resourceType": "CodeSystem",
         "id": "idds",
-        "url": raw["url"],
-        "name": raw["name"],
-        "title": raw["title"],
+        "url": raw.url,
+        "name": raw.name,
+        "title": raw.title,
         "status": "active",
         "experimental": False,
         "content": "complete",
         "caseSensitive": True,
-        "count": len(raw["concepts"]),
+        "count": len(raw.concepts),
         "concept": [
-            {"code": code, "display": body["display"], "definition": body["definition"]}
-            for code, body in raw["concepts"].items()
+            {"code": code, "display": body.display, "definition": body.definition}
+            for code, body in raw.concepts.items()
         ],
     }
     CodeSystem.model_validate(resource)  # a broken mapping file stops start-up

@@ -13,9 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .codes import MAPPINGS_DIR, MappingFileError
+from . import mappings_schema as schema
+from .mappings_schema import MAPPINGS_DIR, MappingFileError
 from .policy_model import Leaf, Policy, Status
 
 FILE = "next-steps.yaml"
@@ -94,13 +93,9 @@ class NextSteps:
 
 @lru_cache(maxsize=4)
 def load(directory: Path = MAPPINGS_DIR) -> NextSteps:
-    try:
-        raw = yaml.safe_load((directory / FILE).read_text(encoding="utf-8"))
-        therapies = yaml.safe_load((directory / "therapies.yaml").read_text(encoding="utf-8")) or {}
-        systems = yaml.safe_load((directory / "systems.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise MappingFileError(f"{FILE}: {exc}") from exc
-    return NextSteps(raw, therapies.get("labels") or {}, systems)
+    therapies = schema.load("therapies.yaml", schema.Therapies, directory)
+    systems = schema.load("systems.yaml", schema.Systems, directory)
+    return NextSteps(schema.read_yaml(FILE, directory), therapies.labels, systems.root)
 
 
 _INDEX: dict[tuple[str, str], tuple[dict[str, Leaf], frozenset[str]]] = {}

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from .codes import MappingFileError, Terminology
+from . import mappings_schema
+from .codes import Terminology
+from .mappings_schema import Exclusion, Route
 from .record import PatientRecord, resource_ref
 
 PLAN_CLASS = "plan"  # http://terminology.hl7.org/CodeSystem/coverage-class
@@ -28,23 +30,6 @@ NO_COVERAGE = "no-coverage"  # none on file, or none in force on the date of ser
 UNAVAILABLE = "coverage-unavailable"  # Coverage could not be retrieved
 UNMATCHED = "payer-not-matched"  # a Coverage, but no encoded policy is its payer's
 EXCLUDED = "policy-excludes-member"  # the payer's policy says it does not apply to this member
-
-
-@dataclass(frozen=True)
-class Exclusion:
-    members: str
-    source: str
-    seed: str
-    type_systems: frozenset[str]
-    type_prefixes: tuple[str, ...]
-    plan_contains: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Route:
-    policy: str
-    match: tuple[str, ...]
-    not_for: tuple[Exclusion, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,52 +44,10 @@ class Routing:
     exclusion: str | None = None  # why the payer's policy was not applied, quoting it (EXCLUDED)
 
 
-def _strings(value: Any) -> list[str]:
-    return [v for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
-
-
 def load_routes(terminology: Terminology) -> tuple[Route, ...]:
-    """mappings/payers.yaml as Routes, checked once (cached on the Terminology)."""
-    cached = getattr(terminology, "_payer_routes", None)
-    if cached is not None:
-        return cached
-    raw = terminology.payers.get("routes")
-    if not isinstance(raw, list):
-        raise MappingFileError("payers.yaml: `routes` must be a list")
-    routes = []
-    for i, r in enumerate(raw):
-        if not isinstance(r, dict) or not isinstance(r.get("policy"), str) or not _strings(r.get("match")):
-            raise MappingFileError(f"payers.yaml: routes[{i}] needs `policy` and a list `match`")
-        exclusions = []
-        for j, ex in enumerate(r.get("not_for") or ()):
-            where = f"payers.yaml: routes[{i}].not_for[{j}]"
-            if not isinstance(ex, dict) or not all(
-                isinstance(ex.get(k), str) and ex[k] for k in ("members", "source", "seed")
-            ):
-                raise MappingFileError(f"{where} needs `members`, `source` (verbatim) and `seed`")
-            typ = ex.get("type") or {}
-            if not isinstance(typ, dict):
-                raise MappingFileError(f"{where}.type must be a mapping")
-            systems, prefixes = _strings(typ.get("systems")), _strings(typ.get("code_prefixes"))
-            if bool(systems) != bool(prefixes):
-                raise MappingFileError(f"{where}.type needs both `systems` and `code_prefixes`")
-            plan = _strings(ex.get("plan_contains"))
-            if not (prefixes or plan):
-                raise MappingFileError(f"{where} marks no member: give `type` or `plan_contains`")
-            exclusions.append(
-                Exclusion(
-                    ex["members"],
-                    ex["source"],
-                    ex["seed"],
-                    frozenset(systems),
-                    tuple(prefixes),
-                    tuple(p.lower() for p in plan),
-                )
-            )
-        routes.append(Route(r["policy"], tuple(m.lower() for m in _strings(r["match"])), tuple(exclusions)))
-    out = tuple(routes)
-    terminology._payer_routes = out  # type: ignore[attr-defined]
-    return out
+    """mappings/payers.yaml's routes (mappings_schema.Payers), read and checked once per
+    mappings directory; a malformed file is a MappingFileError naming the field."""
+    return tuple(mappings_schema.payers(terminology.directory).routes)
 
 
 # -- reading a Coverage ---------------------------------------------------------------------
@@ -156,7 +99,7 @@ def excluded_by(coverage: dict[str, Any], ex: Exclusion) -> str | None:
             shown = f" ({c['display']})" if isinstance(c.get("display"), str) else ""
             return f"its type is code {code}{shown}"
     for s in _plan_strings(coverage):
-        for word in ex.plan_contains:
+        for word in ex.plan_words:
             if word in s:
                 return f"its plan is named {s!r}"
     return None
@@ -293,7 +236,9 @@ def route(
     ref, payer = resource_ref(primary), payer_name(primary)
     strings = _payer_strings(primary)
     matched = [
-        r for r in routes if r.policy in all_policy_ids and any(m in s for s in strings for m in r.match)
+        r
+        for r in routes
+        if r.policy in all_policy_ids and any(m in s for s in strings for m in r.match_words)
     ]
     applied, excluded = [], []
     for r in matched:

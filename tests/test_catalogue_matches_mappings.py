@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from cds_service import mappings_schema
 from cds_service.codes import Terminology
 from cds_service.facts import catalogue
 from cds_service.facts.clinical import INFECTION_SETS
@@ -27,27 +28,27 @@ def _yaml(name: str) -> dict:
 
 
 def test_therapy_classes_are_exactly_the_classes_of_therapies_yaml():
-    assert set(catalogue.THERAPY_CLASSES) == set(T.therapies["classes"])
+    assert set(catalogue.THERAPY_CLASSES) == set(T.therapies.classes)
 
 
 def test_every_therapy_class_has_a_clinician_label():
-    assert set(T.therapies["classes"]) <= set(T.therapies["labels"])
+    assert set(T.therapies.classes) <= set(T.therapies.labels)
 
 
 def test_every_therapy_class_is_made_of_known_kinds():
-    kinds = set(T.therapies["procedure_kinds"]) | set(T.therapies["medication_kinds"])
-    for cls, members in T.therapies["classes"].items():
+    kinds = set(T.therapies.procedure_kinds) | set(T.therapies.medication_kinds)
+    for cls, members in T.therapies.classes.items():
         assert set(members) <= kinds, cls
 
 
 def test_waiver_reasons_are_the_reasons_an_allergy_can_document():
-    documented = {r for reasons in T.therapies["allergy_reasons"].values() for r in reasons}
+    documented = {r for reasons in T.therapies.allergy_reasons.values() for r in reasons}
     assert documented <= set(catalogue.WAIVER_REASONS)
 
 
 def test_the_routes_a_leaf_may_name_are_routes_of_therapies_yaml():
     allowed = catalogue.FACTS["therapy_failed_duration"].params["routes"]
-    assert set(allowed) <= set(T.therapies["routes"])
+    assert set(allowed) <= set(T.therapies.routes)
 
 
 def test_flag_codes_are_the_boolean_observations_of_observations_yaml():
@@ -57,7 +58,7 @@ def test_flag_codes_are_the_boolean_observations_of_observations_yaml():
 
 
 def test_every_idds_code_the_catalogue_names_is_in_the_service_codesystem():
-    concepts = set(_yaml("codesystem-idds.yaml")["concepts"])
+    concepts = set(mappings_schema.codesystem().concepts)
     names = (
         set(catalogue.FLAG_CODES)
         | set(catalogue.PUMP_STATUSES)
@@ -67,16 +68,12 @@ def test_every_idds_code_the_catalogue_names_is_in_the_service_codesystem():
 
 
 def test_trial_drug_classes_are_classes_of_drugs_yaml():
-    drug_classes = {
-        c for body in _yaml("drugs.yaml")["ingredients"].values() for c in body.get("classes") or ()
-    }
+    drug_classes = {c for body in T.drugs.ingredients.values() for c in body.classes}
     assert set(catalogue.TRIAL_DRUG_CLASSES) <= drug_classes
 
 
 def test_every_injectate_class_a_policy_excludes_or_admits_is_a_class_of_drugs_yaml():
-    drug_classes = {
-        c for body in _yaml("drugs.yaml")["ingredients"].values() for c in body.get("classes") or ()
-    }
+    drug_classes = {c for body in T.drugs.ingredients.values() for c in body.classes}
     for policy in PolicyStore.load().all():
         for ex in policy.scope.excluded_injectates:
             assert set(ex.classes) | set(ex.other_than) <= drug_classes, (policy.policy, ex)
@@ -96,7 +93,7 @@ def test_every_indication_combination_names_known_value_sets():
 
 
 def test_every_waiver_therapy_a_policy_names_is_a_therapy_kind_or_a_drug():
-    known = set(T.therapies["procedure_kinds"]) | set(_yaml("drugs.yaml")["ingredients"])
+    known = set(T.therapies.procedure_kinds) | set(T.drugs.ingredients)
     for policy in PolicyStore.load().all():
         leaves = [leaf for _, _, rule in _rules(policy) for leaf in rule]
         for leaf in leaves:
@@ -112,3 +109,15 @@ def _rules(policy):
             yield indication, phase, list(documentation_leaves(rule))
         else:
             yield indication, phase, list(iter_leaves(rule.criteria))
+
+
+def test_every_pump_status_the_catalogue_names_has_a_clinician_label_and_nothing_more():
+    assert set(catalogue.PUMP_STATUS_LABEL) == set(catalogue.PUMP_STATUSES)
+
+
+def test_every_flag_has_its_wording_and_every_scale_a_policy_names_is_an_observation_value_set():
+    assert set(catalogue.FLAG_WORDING) == set(catalogue.FLAG_CODES)
+    observed = set(_yaml("observations.yaml"))
+    scales = set(catalogue.FACTS["spasticity_score_latest"].params["scale"]) | {"pain-nrs"}
+    assert scales <= observed, scales - observed
+    assert scales <= set(catalogue.SCALE_LABEL)

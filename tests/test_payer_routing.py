@@ -19,8 +19,9 @@ import yaml
 
 from cds_service import payers
 from cds_service.assessment import Comparison
-from cds_service.codes import MappingFileError, Terminology
+from cds_service.codes import Terminology
 from cds_service.hook_models import HookRequest
+from cds_service.mappings_schema import MappingFileError
 from cds_service.pipeline import HookOutcome, assess_hook
 from cds_service.prefetch import build_record
 from cds_service.settings import Settings

@@ -112,7 +112,7 @@ def test_every_waiver_therapy_is_a_known_procedure_kind_or_drug():
     from tests.helpers import services
 
     terminology, _ = services()
-    known = set(terminology.therapies["procedure_kinds"]) | set(terminology.drugs.ingredients)
+    known = set(terminology.therapies.procedure_kinds) | set(terminology.drugs.ingredients)
     named = {
         (policy.policy, name)
         for policy in PolicyStore.load().all()

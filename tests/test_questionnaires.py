@@ -392,7 +392,7 @@ def test_hook_with_completed_response_in_prefetch_is_criteria_met(client):
 def _mappings_with(tmp_path, edit):
     import shutil as _sh
 
-    from cds_service.codes import MAPPINGS_DIR
+    from cds_service.mappings_schema import MAPPINGS_DIR
 
     for f in MAPPINGS_DIR.iterdir():
         _sh.copy(f, tmp_path / f.name)
@@ -416,7 +416,7 @@ def _mappings_with(tmp_path, edit):
     ],
 )
 def test_a_broken_questionnaire_mapping_stops_loading(tmp_path, edit, needle):
-    from cds_service.codes import MappingFileError
+    from cds_service.mappings_schema import MappingFileError
     from cds_service.questionnaire.spec import load_spec
 
     with pytest.raises(MappingFileError, match=needle):

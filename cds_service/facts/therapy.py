@@ -146,18 +146,18 @@ def _qualifier(ctx: FactContext, kinds: set[str], schedule: Any, routes: Any) ->
         words.append("by the " + " or ".join(routes) + " route")
     if not words:
         return ""
-    only_drugs = kinds <= set(ctx.terminology.therapies["medication_kinds"])
+    only_drugs = kinds <= set(ctx.terminology.therapies.medication_kinds)
     return (
         (" taken " if only_drugs else " (medications taken ") + " ".join(words) + ("" if only_drugs else ")")
     )
 
 
 def _kinds(ctx: FactContext, cls: str) -> set[str]:
-    return set(ctx.terminology.therapies["classes"][cls])
+    return set(ctx.terminology.therapies.classes[cls])
 
 
 def _label(ctx: FactContext, cls: str) -> str:
-    return (ctx.terminology.therapies.get("labels") or {}).get(cls) or cls.replace("-", " ")
+    return ctx.terminology.therapies.labels.get(cls) or cls.replace("-", " ")
 
 
 def _names(records: list[Course]) -> str:
@@ -192,7 +192,7 @@ def _end(course: Course, dos: date) -> date:
 
 
 def _sources_missing(ctx: FactContext, kinds: set[str]) -> bool:
-    med_kinds = set(ctx.terminology.therapies["medication_kinds"])
+    med_kinds = set(ctx.terminology.therapies.medication_kinds)
     needs_meds = bool(kinds & med_kinds)
     needs_procs = bool(kinds - med_kinds)
     return (needs_meds and not ctx.record.available("MedicationStatement")) or (
@@ -232,7 +232,7 @@ def _candidates(ctx: FactContext) -> list[Candidate]:
 
 def _procedure_courses(ctx: FactContext) -> list[Candidate]:
     t = ctx.terminology
-    kinds = list(t.therapies["procedure_kinds"])
+    kinds = list(t.therapies.procedure_kinds)
     out: list[Candidate] = []
     for proc in ctx.record.resources("Procedure"):
         status = proc.get("status")
@@ -300,7 +300,7 @@ def _medication_courses(ctx: FactContext) -> list[Candidate]:
         )
         ingredients, by_name = t.drugs.identify(concept)
         kinds = t.medication_kinds(ingredients)
-        if kinds and not _routes(t, stmt) & set(t.therapies.get("neuraxial_routes") or ()):
+        if kinds and not _routes(t, stmt) & set(t.therapies.neuraxial_routes):
             out.append(
                 (
                     frozenset(kinds),
@@ -351,7 +351,7 @@ def _routes(t: Terminology, stmt: dict[str, Any]) -> frozenset[str]:
     for d in dosages if isinstance(dosages, list) else ():
         route = d.get("route") if isinstance(d, dict) else None
         if route:
-            found |= {name for name in t.therapies.get("routes") or {} if t.in_set(route, f"route:{name}")}
+            found |= {name for name in t.therapies.routes if t.in_set(route, f"route:{name}")}
     return frozenset(found)
 
 
@@ -367,7 +367,7 @@ def _allergy_courses(ctx: FactContext) -> list[Candidate]:
         ingredients, by_name = t.drugs.identify(allergy.get("code"))
         kinds = t.medication_kinds(ingredients)
         if kinds:
-            by_type = t.therapies["allergy_reasons"]
+            by_type = t.therapies.allergy_reasons
             kind_of = allergy.get("type")
             reasons = frozenset(
                 by_type.get(kind_of)

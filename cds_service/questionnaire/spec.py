@@ -8,10 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..codes import MAPPINGS_DIR, MappingFileError
+from .. import mappings_schema as schema
 from ..facts.catalogue import FACTS, FLAG_CODES
+from ..mappings_schema import MAPPINGS_DIR, MappingFileError
 
 IDDS = "http://idds-cds.org/fhir/CodeSystem/idds"
 UCUM = "http://unitsofmeasure.org"
@@ -94,10 +93,15 @@ def _input(where: str, code: str, body: Any, concepts: dict[str, Any], child: bo
 
 def load_spec(directory: Path = MAPPINGS_DIR) -> Spec:
     where = "mappings/questionnaire.yaml"
-    raw = yaml.safe_load((directory / "questionnaire.yaml").read_text(encoding="utf-8"))
-    concepts = yaml.safe_load((directory / "codesystem-idds.yaml").read_text(encoding="utf-8"))["concepts"]
-    observed = set()
-    for body in yaml.safe_load((directory / "observations.yaml").read_text(encoding="utf-8")).values():
+    raw = schema.read_yaml("questionnaire.yaml", directory)
+    if not isinstance(raw, dict):
+        raise MappingFileError(f"{where}: expected a mapping at the top level")
+    concepts = {
+        code: c.model_dump()
+        for code, c in schema.load("codesystem-idds.yaml", schema.CodeSystemFile, directory).concepts.items()
+    }
+    observed: set[str] = set()
+    for body in (schema.read_yaml("observations.yaml", directory) or {}).values():
         observed.update((body or {}).get("idds") or ())
     facts = {}
     for fact, codes in (raw.get("facts") or {}).items():
@@ -116,7 +120,7 @@ def load_spec(directory: Path = MAPPINGS_DIR) -> Spec:
     missing = [c for c in FLAG_CODES if c not in inputs]
     if missing:
         raise MappingFileError(f"{where}: flags without a question: {missing}")
-    return Spec(facts, inputs, {k: v for k, v in concepts.items() if isinstance(v, dict)})
+    return Spec(facts, inputs, concepts)
 
 
 @lru_cache(maxsize=4)
