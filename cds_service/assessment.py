@@ -27,7 +27,6 @@ from .record import PatientRecord
 class Assessment:
     id: str
     policy: Policy
-    in_force: bool
     order: Order
     indication: str | None
     outcome: Outcome
@@ -189,7 +188,6 @@ def assess_order(
                 Assessment(
                     str(uuid.uuid4()),
                     policy,
-                    selection.in_force,
                     order,
                     indication,
                     outcome,

@@ -111,12 +111,7 @@ def _rules(policy):
             yield indication, phase, list(iter_leaves(rule.criteria))
 
 
-def test_every_pump_status_the_catalogue_names_has_a_clinician_label_and_nothing_more():
-    assert set(catalogue.PUMP_STATUS_LABEL) == set(catalogue.PUMP_STATUSES)
-
-
-def test_every_flag_has_its_wording_and_every_scale_a_policy_names_is_an_observation_value_set():
-    assert set(catalogue.FLAG_WORDING) == set(catalogue.FLAG_CODES)
+def test_every_scale_a_policy_names_is_an_observation_value_set_with_a_label():
     observed = set(_yaml("observations.yaml"))
     scales = set(catalogue.FACTS["spasticity_score_latest"].params["scale"]) | {"pain-nrs"}
     assert scales <= observed, scales - observed

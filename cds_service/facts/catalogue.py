@@ -28,18 +28,6 @@ THERAPY_CLASSES = (
 )
 WAIVER_REASONS = ("contraindication", "intolerance")
 
-FLAG_CODES = (
-    "functional-impairment",
-    "body-habitus-adequate",
-    "further-surgery-not-indicated",
-    "further-treatment-refused",
-    "underlying-cause-treatment-failed",
-    "opioid-reduction-agreed",
-    "medication-compliance",
-    "advanced-disease",
-    "limited-survival",
-    "high-procedural-risk",
-)
 
 # How a clinician names the other coded values a card may show (fact notes, the card layer).
 # A flag's (topic, what "yes" records, what "no" records), for its notes.
@@ -95,6 +83,9 @@ FLAG_WORDING = {
         "the patient is not at high risk for procedures",
     ),
 }
+# The flags a policy may name are the ones worded here (mappings/observations.yaml `flags`
+# holds their codes; tests/test_catalogue_matches_mappings.py checks the two agree).
+FLAG_CODES = tuple(FLAG_WORDING)
 FLAG_LABEL = {code: topic for code, (topic, _, _) in FLAG_WORDING.items()} | {
     "trial-function-improved": "function during the trial",
     "trial-side-effects-tolerable": "side effects during the trial",
@@ -107,6 +98,7 @@ PUMP_STATUS_LABEL = {
     "malfunction": "malfunctioning",
     "non-functional-irreparable": "not working and cannot be repaired",
 }
+PUMP_STATUSES = tuple(PUMP_STATUS_LABEL)  # the pump-status codes (codesystem-idds.yaml)
 SCALE_LABEL = {
     "pain-nrs": "pain score (NRS)",
     "ashworth": "Ashworth score",
@@ -114,14 +106,6 @@ SCALE_LABEL = {
     "penn-spasm-frequency": "Penn Spasm Frequency score",
     "ashworth-or-modified-ashworth": "(Modified) Ashworth score",
 }
-PUMP_STATUSES = (
-    "functional",
-    "battery-near-end",
-    "battery-depleted",
-    "impending-failure-alert",
-    "malfunction",
-    "non-functional-irreparable",
-)
 
 
 @dataclass(frozen=True)
