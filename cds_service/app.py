@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from . import __version__, api_docs, audit, auth, hook_body, log_redaction, logs, ops, packet
 from .cards import card, failure_card, system_actions
+from .codesystem import OVERRIDE_REASON_ID, override_reason_codesystem
 from .discovery import HOOK_BY_SERVICE, configuration, discovery
 from .errors import operation_outcome
 from .hook_models import Feedback, HookRequest, HookResponse
@@ -213,6 +214,10 @@ def create_app(services: Services | None = None) -> FastAPI:
     @app.get("/fhir/CodeSystem/idds")
     async def codesystem(services: Services = Depends(get_services)):
         return JSONResponse(services.codesystem, media_type="application/fhir+json")
+
+    @app.get(f"/fhir/CodeSystem/{OVERRIDE_REASON_ID}")  # the codes of every card's overrideReasons
+    async def override_reasons() -> JSONResponse:
+        return JSONResponse(override_reason_codesystem(), media_type="application/fhir+json")
 
     @app.get("/assessments/{assessment_id}")
     async def get_assessment(assessment_id: str, services: Services = Depends(get_services)):

@@ -1,106 +1,39 @@
-"""Assessments → CDS Hooks cards and CRD coverage-information system actions.
+"""Assessments → CDS Hooks cards (and, re-exported, CRD coverage-information system actions).
 
-Shapes follow shared/contract/assessment.md and CDS Hooks 2.0; the coverage
-extension follows Da Vinci CRD (ext-coverage-information).
+Shapes follow shared/contract/assessment.md and CDS Hooks 2.0. One card per
+(order, policy) when the patient's payer is known; a comparison's one folded card is
+comparison_card.py, a card's words card_text.py, its links card_links.py, the CRD
+system actions crd_actions.py.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import uuid
-from datetime import date
-from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote as url_quote
 
-from . import next_steps, payers
+from . import next_steps
 from .assessment import Assessment, Comparison
+from .card_links import (
+    CARD_TYPE,
+    checklist_link,
+    documentation_links,
+    override_reasons,
+    packet_link,
+    policy_link,
+    service_source,
+)
+from .card_text import date_assumption, order_line, plain, plural, quote, sentence
+from .comparison_card import comparison_card
+from .crd_actions import system_actions
 from .engine import CriterionResult, count_requirements
-from .facts.catalogue import FLAG_LABEL, PUMP_STATUS_LABEL, SCALE_LABEL
-from .hook_models import Action, Card, Coding, Link, Source, Suggestion
-from .payers import Routing
-from .policy_model import INDICATION_LABEL, OTHER_INDICATION, PHASE_LABEL, Determination, Status
-from .questionnaire.crd import canonical_for
+from .hook_models import Action, Card, Source, Suggestion
+from .policy_model import PHASE_LABEL, Determination, Status
 from .record import PatientRecord
 
-CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
-CRD_COVERAGE_EXT = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
-IDDS_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds"
+__all__ = ["card", "failure_card", "system_actions"]
+
 INFO_DETERMINATIONS = (Determination.CRITERIA_MET, Determination.NOT_APPLICABLE)
-SERVICE_LABEL = "idds-cds"  # source.label when no payer speaks: a comparison, a failure
-DETERMINATION_LABEL = {
-    Determination.CRITERIA_MET: "criteria met",
-    Determination.CRITERIA_NOT_MET: "criteria not met",
-    Determination.DOCUMENTATION_INCOMPLETE: "documentation incomplete",
-    Determination.NOT_APPLICABLE: "policy does not apply",
-    Determination.NOT_EVALUABLE: "criteria not public",
-}
-
-
-# How a card names a FHIR resource instead of its raw reference ("Observation/obs-7").
-RESOURCE_WORDS = {
-    "Patient": "the patient record",
-    "Condition": "a condition",
-    "Observation": "an observation",
-    "Procedure": "a procedure",
-    "MedicationRequest": "a medication order",
-    "MedicationStatement": "a medication statement",
-    "MedicationAdministration": "a medication administration",
-    "MedicationDispense": "a medication dispense",
-    "Device": "a device record",
-    "DeviceRequest": "a device order",
-    "ServiceRequest": "an order",
-    "Coverage": "a coverage record",
-    "AllergyIntolerance": "an allergy record",
-    "DiagnosticReport": "a report",
-    "QuestionnaireResponse": "a questionnaire response",
-    "Encounter": "an encounter",
-    "DocumentReference": "a document",
-    "Practitioner": "a practitioner",
-    "PractitionerRole": "a practitioner role",
-    "Organization": "an organization",
-    "Claim": "a claim",
-    "Bundle": "a bundle",
-}
-_REF = re.compile(r"\b([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?<!\.)")
-
-
-def _slug_words() -> dict[str, str]:
-    words: dict[str, str] = {}
-    for table in (
-        FLAG_LABEL,
-        PUMP_STATUS_LABEL,
-        SCALE_LABEL,
-        INDICATION_LABEL,
-        next_steps.load().therapy_labels,
-    ):
-        words.update({slug: label for slug, label in table.items() if "-" in slug})
-    return words
-
-
-_SLUGS = _slug_words()
-_SLUG = re.compile(
-    r"(?<![\w-])(" + "|".join(sorted(map(re.escape, _SLUGS), key=len, reverse=True)) + r")(?![\w-])"
-)
-
-
-def plain(text: str) -> str:
-    """A note in a clinician's words: raw references named by what they are, coded values by their
-    labels, no doubled full stops. Fact notes should already read so; this is the card's last guard."""
-
-    def ref(m: re.Match) -> str:
-        word = RESOURCE_WORDS.get(m.group(1))
-        if word is None:
-            return m.group(0) if not re.search(r"[a-z][A-Z]", m.group(1)) else "a record"
-        return word
-
-    text = _REF.sub(ref, text)
-    text = _SLUG.sub(lambda m: _SLUGS[m.group(1)], text)
-    return re.sub(r"(?<!\.)\.\.(?!\.)", ".", text)
-
-
-def plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 def summary(a: Assessment) -> str:
@@ -123,67 +56,21 @@ def summary(a: Assessment) -> str:
     return text
 
 
-def _quote(source: str) -> str:
-    return "> " + source.replace("\n", " ")
-
-
-def _sentence(text: str) -> str:
-    """One sentence: capitalised, ending in a full stop (never two)."""
-    text = text.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?", "…")) else text + "."
-
-
-def order_line(order: Any, indication: str | None = None, with_indication: bool = False) -> str:
-    """The order in a clinician's words: what, its code, for what, on which date."""
-    what = PHASE_LABEL.get(order.phase or "", "intrathecal pump order")
-    code = f" ({'HCPCS' if order.code[:1].isalpha() else 'CPT'} {order.code})" if order.code else ""
-    line = f"Order: IDDS {what}{code}"
-    if with_indication:
-        if indication == OTHER_INDICATION:
-            line += ", for a condition outside the covered indications"
-        elif indication:
-            line += f", for {INDICATION_LABEL.get(indication, indication)}"
-        else:
-            line += "; indication not determined"
-    return line + f"; date of service {order.date_of_service.isoformat()}."
-
-
-def date_assumption(order: Any) -> str | None:
-    """When the order carries no occurrence date, which date was assumed and what depends on it."""
-    dos = order.date_of_service.isoformat()
-    if order.date_basis == "today":
-        return (
-            f"**Date of service assumed:** the order carries no date, so today ({dos}) is assumed. "
-            "The policy version in force and the patient's age are read on that date; "
-            "set the order's planned date to check that day."
-        )
-    if order.date_basis == "authoredOn":
-        return (
-            f"**Date of service assumed:** the order carries no occurrence date, so the day it was written "
-            f"({dos}) is assumed. The policy version in force and the patient's age are read on that date; "
-            "set the order's planned date to check that day."
-        )
-    return None
-
-
 def _item(a: Assessment, c: CriterionResult) -> str:
     leaves, contraindications = next_steps.leaf_index(a.policy)
     mark = "◇ " if c.any_of else ""
-    parts = [f"- {mark}{_sentence(plain(c.text))}"]
+    parts = [f"- {mark}{sentence(plain(c.text))}"]
     if c.note:
-        parts.append(f"In the record: {_sentence(plain(c.note))}")
+        parts.append(f"In the record: {sentence(plain(c.note))}")
     if c.any_of:
         parts.append("*(any one of the alternatives marked ◇ is enough)*")
     leaf = leaves.get(c.id)
     step = next_steps.load().step(leaf) if leaf is not None else None
     text = step.for_status(c.status) if step is not None else None
     if text:
-        parts.append(f"**Next step:** {_sentence(text)}")
+        parts.append(f"**Next step:** {sentence(text)}")
     intro = "  The policy lists this as a contraindication:\n\n  " if c.id in contraindications else "  "
-    return " ".join(parts) + f"\n\n{intro}{_quote(c.source)}"
+    return " ".join(parts) + f"\n\n{intro}{quote(c.source)}"
 
 
 def detail(a: Assessment, record: PatientRecord) -> str:
@@ -207,7 +94,7 @@ def detail(a: Assessment, record: PatientRecord) -> str:
     if a.determination == Determination.NOT_APPLICABLE:
         for c in a.outcome.criteria:
             if c.blocking:
-                lines.append(f"\n{_quote(c.source)}")
+                lines.append(f"\n{quote(c.source)}")
     else:
         for status, heading in (
             (Status.NOT_MET, "Not met"),
@@ -267,7 +154,7 @@ def suggestions(a: Assessment, record: PatientRecord, card_id: str) -> list[Sugg
             "note": [
                 {
                     "text": f"Asked by {a.policy.payer} {a.policy.title} (version {a.policy.version}): "
-                    f"{_sentence(c.text)}"
+                    f"{sentence(c.text)}"
                 }
             ],
         }
@@ -282,267 +169,40 @@ def suggestions(a: Assessment, record: PatientRecord, card_id: str) -> list[Sugg
     return list(out.values())
 
 
-def override_reasons() -> list[Coding]:
-    return [Coding(**c) for c in next_steps.load().override_reasons]
-
-
 def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart_url: str) -> Card:
     """The card for one (order, policy) assessment, or the one folded card of a comparison."""
     if isinstance(a, Comparison):
         return comparison_card(a, record, base_url, smart_url)
-    policy_url = f"{base_url}/policies/{quote(a.policy.policy)}/{quote(a.policy.version)}"
     first_gap = next((c for c in a.outcome.criteria if c.blocking), None)
-    anchor = f"#{quote(first_gap.id)}" if first_gap else ""
-    topic_code = (
-        "coverage-info"
-        if a.determination in (Determination.CRITERIA_MET, Determination.NOT_APPLICABLE)
-        else "documentation"
-    )
+    anchor = f"#{url_quote(first_gap.id)}" if first_gap else ""
+    informs = a.determination in INFO_DETERMINATIONS
     offered = suggestions(a, record, a.id)
     own_payer = a.routing is not None and not a.routing.comparison and a.routing.coverage_ref is not None
     return Card(
         uuid=a.id,
         summary=summary(a),
         detail=detail(a, record),
-        indicator="info" if a.determination in INFO_DETERMINATIONS else "warning",
+        indicator="info" if informs else "warning",
         source=Source(
             label=a.policy.payer,
             url=a.policy.url,
             topic={
                 "system": CARD_TYPE,
-                "code": topic_code,
-                "display": "Coverage information"
-                if topic_code == "coverage-info"
-                else "Documentation requirements",
+                "code": "coverage-info" if informs else "documentation",
+                "display": "Coverage information" if informs else "Documentation requirements",
             },
         ),
         suggestions=offered or None,
         selectionBehavior="any" if offered else None,
         overrideReasons=override_reasons(),
         links=[
-            Link(
-                label="Open the coverage checklist",
-                url=smart_url,
-                type="smart",
-                appContext=f"assessment={a.id}",
-            ),
-            Link(label=f"Policy text: {a.policy.title}", url=policy_url + anchor, type="absolute"),
-            *documentation_link(a, smart_url),
-        ]
-        + (
-            [
-                Link(
-                    label="Prior-authorization packet (FHIR Bundle)",
-                    url=f"{base_url}/assessments/{quote(a.id)}/packet",
-                    type="absolute",
-                )
-            ]
-            if own_payer
-            else []
-        ),
+            checklist_link("Open the coverage checklist", a.id, smart_url),
+            policy_link(a.policy.title, a.policy, base_url, anchor),
+            *documentation_links(a, smart_url),
+            *([packet_link(a.id, base_url)] if own_payer else []),
+        ],
         extension={"idds-cds.assessment": a.as_contract()},
     )
-
-
-def documentation_link(a: Assessment, smart_url: str) -> list[Link]:
-    """DTR: when the record leaves requirements undocumented, open the questionnaire for them."""
-    canonical = canonical_for(a) if a.determination == Determination.DOCUMENTATION_INCOMPLETE else None
-    if canonical is None:
-        return []
-    return [
-        Link(
-            label="Complete the documentation",
-            url=smart_url,
-            type="smart",
-            appContext=urlencode(
-                {"assessment": a.id, "questionnaire": canonical, "order": a.order.reference}
-            ),
-        )
-    ]
-
-
-# -- a comparison: no payer's policy applies --------------------------------------------------
-
-
-def comparison_summary(c: Comparison) -> str:
-    """Under 140 characters: what is missing (the payer), the phase, and that policies are only compared."""
-    phase = PHASE_LABEL.get(c.order.phase or "", "order")
-    payer = c.routing.payer or "the payer"
-    if len(payer) > 40:
-        payer = payer[:39] + "…"
-    reason = c.routing.reason
-    if reason == payers.UNAVAILABLE:
-        text = f"IDDS {phase}: coverage could not be retrieved – every policy compared for reference"
-    elif reason == payers.UNMATCHED:
-        text = f"IDDS {phase}: no encoded policy for {payer} – every policy compared for reference"
-    elif reason == payers.EXCLUDED:
-        text = f"IDDS {phase}: {payer}'s policy excludes this member's plan – every policy compared for reference"
-    else:
-        text = f"IDDS {phase}: no active coverage on file – add the patient's Coverage to see their payer's requirements"
-    if len(text) > 139:
-        text = text[:136] + "…"
-    return text
-
-
-def comparison_detail(c: Comparison, record: PatientRecord) -> str:
-    o, r = c.order, c.routing
-    dos = o.date_of_service.isoformat()
-    lead = {
-        payers.NO_COVERAGE: f"**No coverage in force on {dos} was found** for this order, so no payer's requirements "
-        "can be shown as the patient's. Add the patient's Coverage to see their payer's requirements.",
-        payers.UNAVAILABLE: "**The patient's coverage could not be retrieved**, so no payer's requirements can be shown "
-        "as the patient's.",
-        payers.UNMATCHED: f"**The patient's payer ({r.payer or 'not named'}) has no policy encoded in this "
-        "service**, so its requirements cannot be shown.",
-        payers.EXCLUDED: f"**The payer's policy does not apply to this member** ({r.payer or 'payer not named'}), "
-        f"so its requirements cannot be shown. {plain(r.exclusion or '')}",
-    }.get(r.reason or "", f"**{plain(r.note or '')}**")
-    lines = [lead, order_line(o)]
-    assumed = date_assumption(o)
-    if assumed:
-        lines.append(assumed)
-    lines.append(
-        "\nFor reference only, every encoded policy compared – none of these is this patient's payer's verdict:\n"
-    )
-    several = len({a.indication for a in c.assessments}) > 1
-    lines.append(
-        "| Policy | Version | Result" + (" | Indication" if several else "") + " | Not met | Not documented |"
-    )
-    lines.append("|---|---|---" + ("|---" if several else "") + "|---|---|")
-    for a in c.assessments:
-        unmet = count_requirements(a.outcome.criteria, Status.NOT_MET)
-        missing = count_requirements(a.outcome.criteria, Status.UNKNOWN)
-        ind = (
-            f" | {INDICATION_LABEL.get(a.indication, 'not determined') if a.indication != OTHER_INDICATION else 'other condition'}"
-            if several
-            else ""
-        )
-        lines.append(
-            f"| {a.policy.payer} {a.policy.title.split(':')[0]} | {a.policy.version} | "
-            f"{DETERMINATION_LABEL[a.determination]}{ind} | {unmet} | {missing} |"
-        )
-    lines.append("\nThe checklist link opens each policy's requirements with their source sentences.")
-    notes = list(r.notes) + list(record.unavailable.values()) + record.issues
-    if notes:
-        lines.append("\n**Data notes**")
-        lines.extend(f"- {plain(n)}" for n in dict.fromkeys(notes))
-    return "\n".join(lines)
-
-
-def comparison_card(c: Comparison, record: PatientRecord, base_url: str, smart_url: str) -> Card:
-    """One card per order: no coverage (or no policy for the payer) said plainly, every policy's
-    assessment carried under `idds-cds.assessments`, the per-policy detail behind the checklist link."""
-    actionable = c.routing.reason in (payers.NO_COVERAGE, payers.UNAVAILABLE)
-    policies = list(dict.fromkeys((a.policy.policy, a.policy.version) for a in c.assessments))
-    titles = {
-        (a.policy.policy, a.policy.version): f"{a.policy.payer} {a.policy.title}" for a in c.assessments
-    }
-    links = [
-        Link(
-            label="Open the checklist: every policy compared",
-            url=smart_url,
-            type="smart",
-            appContext=f"assessment={c.id}",
-        )
-    ]
-    links += [
-        Link(
-            label=f"Policy text: {titles[k]}",
-            url=f"{base_url}/policies/{quote(k[0])}/{quote(k[1])}",
-            type="absolute",
-        )
-        for k in policies
-    ]
-    return Card(
-        uuid=c.id,
-        summary=comparison_summary(c),
-        detail=comparison_detail(c, record),
-        # Something to fix in the record (no Coverage) is a warning; a payer this service has no
-        # policy for leaves nothing to act on, and other payers' gaps are not this patient's.
-        indicator="warning" if actionable else "info",
-        source=Source(
-            label=SERVICE_LABEL,
-            topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"},
-        ),
-        overrideReasons=override_reasons(),
-        links=links,
-        extension={
-            "idds-cds.assessments": [a.as_contract() for a in c.assessments],
-            "idds-cds.comparison": c.as_contract()["comparison"],
-        },
-    )
-
-
-# determination → (covered, pa-needed, doc-needed), CRD coverage-information codes.
-# not-covered carries no pa-needed (CRD invariant crd-ci-q2); not-applicable makes
-# no assertion at all, so it gets no system action.
-CRD_CODES: dict[str, tuple[str, str | None, str | None]] = {
-    Determination.CRITERIA_MET: ("covered", "auth-needed", None),
-    Determination.DOCUMENTATION_INCOMPLETE: ("covered", "auth-needed", "clinical"),
-    Determination.NOT_EVALUABLE: ("covered", "auth-needed", "clinical"),
-    Determination.CRITERIA_NOT_MET: ("not-covered", None, None),
-}
-
-
-def coverage_extension(a: Assessment, coverage_ref: str, today: date) -> dict[str, Any]:
-    covered, pa_needed, doc_needed = CRD_CODES[a.determination]
-    ext: list[dict[str, Any]] = [
-        {"url": "coverage", "valueReference": {"reference": coverage_ref}},
-        {"url": "covered", "valueCode": covered},
-    ]
-    if pa_needed:
-        ext.append({"url": "pa-needed", "valueCode": pa_needed})
-    if doc_needed:
-        ext.append({"url": "doc-needed", "valueCode": doc_needed})
-        if canonical_for(a):  # CRD: the documentation template (DTR) to complete
-            ext.append({"url": "questionnaire", "valueCanonical": canonical_for(a)})
-    ext += [
-        {"url": "date", "valueDate": today.isoformat()},
-        {"url": "coverage-assertion-id", "valueString": a.id},
-    ]
-    if a.determination != Determination.CRITERIA_MET:
-        ext.append(
-            {
-                "url": "reason",
-                "valueCodeableConcept": {
-                    "coding": [{"system": IDDS_SYSTEM, "code": a.determination}],
-                    "text": f"{a.policy.payer} {a.policy.title} ({a.policy.version}): {a.outcome.reason}",
-                },
-            }
-        )
-    return {"url": CRD_COVERAGE_EXT, "extension": ext}
-
-
-def system_actions(
-    assessments: list[Assessment | Comparison], hook: str, routing: Routing | None, today: date
-) -> list[Action]:
-    """order-sign: update each assessed order with coverage information; order-select only
-    where no documentation is asked for (CRD hook-19). Only for the patient's own payer:
-    CRD's coverage-information is an assertion about one Coverage (`coverage` 1..1), so a
-    comparison (no Coverage, or a payer no policy is encoded for) asserts nothing."""
-    by_order: dict[str, list[Assessment]] = {}
-    coverage_of: dict[str, str] = {}
-    for a in assessments:
-        if isinstance(a, Comparison):
-            continue
-        own = a.routing or routing
-        if own is None or own.comparison or own.coverage_ref is None:
-            continue
-        if a.determination in CRD_CODES:
-            by_order.setdefault(a.order.reference, []).append(a)
-            coverage_of[a.order.reference] = own.coverage_ref
-    actions = []
-    for ref, items in by_order.items():
-        asks_for_docs = any(CRD_CODES[a.determination][2] for a in items)
-        if hook == "order-select" and asks_for_docs:
-            continue
-        resource = copy.deepcopy(items[0].order.resource)
-        kept = [e for e in resource.get("extension") or () if e.get("url") != CRD_COVERAGE_EXT]
-        resource["extension"] = kept + [coverage_extension(a, coverage_of[ref], today) for a in items]
-        actions.append(
-            Action(type="update", description=f"Coverage information for {ref}", resource=resource)
-        )
-    return actions
 
 
 def failure_card() -> Card:
@@ -553,8 +213,5 @@ def failure_card() -> Card:
         detail="idds-cds hit an internal error while assessing this order. No coverage conclusion "
         "can be drawn from this card; the error has been logged for the service team.",
         indicator="warning",
-        source=Source(
-            label=SERVICE_LABEL,
-            topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"},
-        ),
+        source=service_source(),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 INDICATORS = {"info", "warning", "critical"}
 LINK_TYPES = {"absolute", "smart"}
@@ -125,7 +126,10 @@ def check_comparison_card(card: dict[str, Any], service_label: str = "idds-cds")
     assert card["source"]["label"] == service_label
     assert card["source"]["label"] not in {a["policy"]["payer"] for a in items}
     smart = [l for l in card.get("links") or () if l["type"] == "smart"]
-    assert len(smart) == 1 and smart[0].get("appContext"), card.get("links")
+    checklist = [l for l in smart if l["label"] != "Complete the documentation"]
+    assert len(checklist) == 1 and checklist[0].get("appContext"), card.get("links")
+    # the documentation form (DTR), when a compared policy asks for some: the same comparison
+    assert all(parse_qs(l["appContext"])["assessment"] == [card["uuid"]] for l in smart), smart
     texts = {
         l["url"].split("#")[0].rstrip("/").rsplit("/", 2)[-2]
         for l in card["links"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import parse_qs
 
 import pytest
 from fastapi.testclient import TestClient
@@ -263,3 +264,51 @@ def test_the_audit_trail_records_each_compared_assessment_under_its_own_id(clien
     assert (cards, actions) == (1, 0)
     assert {r["id"] for r in rows} == {a["id"] for a in card["extension"]["idds-cds.assessments"]}
     assert {r["policy_id"] for r in rows} == EVERY
+
+
+# -- the documentation form (DTR) and the dismissal reasons, as on a payer's card -----------------
+
+
+def test_no_coverage_with_documentation_to_complete_offers_the_documentation_link(client):
+    card = folded(client.post(SIGN, json=pain_trial().request()).json())
+    (link,) = [l for l in card["links"] if l["label"] == "Complete the documentation"]
+    assert link["type"] == "smart"
+    assert parse_qs(link["appContext"]) == {"assessment": [card["uuid"]], "order": ["ServiceRequest/sr-1"]}
+    # it opens the comparison's checklist, whose forms save against each policy's kept assessment
+    page = client.get("/smart/checklist", params={"assessment": card["uuid"]}).text
+    assert 'action="/smart/documentation"' in page
+    hidden = set(re.findall(r'<input type="hidden" name="assessment" value="([^"]+)">', page))
+    compared = {a["id"]: a["determination"] for a in card["extension"]["idds-cds.assessments"]}
+    form_ids = hidden & set(compared)
+    assert "documentation-incomplete" in {compared[aid] for aid in form_ids}
+    for aid in form_ids:  # what POST /smart/documentation recalls
+        kept = client.get(f"/assessments/{aid}")
+        assert kept.status_code == 200 and kept.json()["id"] == aid
+
+
+def test_an_unmatched_payer_with_documentation_to_complete_offers_the_documentation_link(client):
+    card = folded(client.post(SIGN, json=pain_trial("Acme Health Plan").request()).json())
+    assert card["extension"]["idds-cds.comparison"]["reason"] == "payer-not-matched"
+    assert [l for l in card["links"] if l["label"] == "Complete the documentation"]
+
+
+def test_a_comparison_with_nothing_left_to_document_offers_no_documentation_link(client):
+    card = folded(client.post(SIGN, json=replacement().request()).json())
+    items = card["extension"]["idds-cds.assessments"]
+    assert "documentation-incomplete" not in {a["determination"] for a in items}
+    assert not [l for l in card["links"] if l["label"] == "Complete the documentation"]
+
+
+def test_the_override_reasons_on_every_card_resolve_in_the_published_codesystem(client):
+    card = folded(client.post(SIGN, json=replacement().request()).json())
+    reasons = card["overrideReasons"]
+    assert reasons
+    published = client.get("/fhir/CodeSystem/idds-override-reason")
+    assert published.status_code == 200
+    assert published.headers["content-type"].startswith("application/fhir+json")
+    cs = published.json()
+    assert cs["resourceType"] == "CodeSystem" and cs["content"] == "complete"
+    concepts = {c["code"]: c["display"] for c in cs["concept"]}
+    for reason in reasons:
+        assert reason["system"] == cs["url"]
+        assert concepts[reason["code"]] == reason["display"]

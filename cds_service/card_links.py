@@ -1,0 +1,69 @@
+"""What every card links to and offers: the checklist, the policy text, the documentation
+form (DTR), the prior-authorization packet, and the reasons a clinician may give for
+dismissing it (CDS Hooks 2.0 `overrideReasons`, served as a CodeSystem so an EHR can
+resolve them)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from . import next_steps
+from .assessment import Assessment, Comparison
+from .hook_models import Coding, Link, Source
+from .policy_model import Determination, Policy
+from .questionnaire.crd import canonical_for
+
+CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
+SERVICE_LABEL = "idds-cds"  # source.label when no payer speaks: a comparison, a failure
+
+
+def service_source() -> Source:
+    """The service itself as a card's source: no payer's policy speaks (a comparison, a failure)."""
+    return Source(
+        label=SERVICE_LABEL,
+        topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"},
+    )
+
+
+def override_reasons() -> list[Coding]:
+    return [Coding(**c) for c in next_steps.load().override_reasons]
+
+
+def checklist_link(label: str, assessment_id: str, smart_url: str) -> Link:
+    return Link(label=label, url=smart_url, type="smart", appContext=f"assessment={assessment_id}")
+
+
+def policy_link(label: str, policy: Policy, base_url: str, anchor: str = "") -> Link:
+    """The policy's own text, `anchor` (#criterion-id) landing on the sentence a gap quotes."""
+    url = f"{base_url}/policies/{quote(policy.policy)}/{quote(policy.version)}{anchor}"
+    return Link(label=f"Policy text: {label}", url=url, type="absolute")
+
+
+def packet_link(assessment_id: str, base_url: str) -> Link:
+    return Link(
+        label="Prior-authorization packet (FHIR Bundle)",
+        url=f"{base_url}/assessments/{quote(assessment_id)}/packet",
+        type="absolute",
+    )
+
+
+def _questionnaire(a: Assessment) -> str | None:
+    return canonical_for(a) if a.determination == Determination.DOCUMENTATION_INCOMPLETE else None
+
+
+def documentation_links(a: Assessment | Comparison, smart_url: str) -> list[Link]:
+    """DTR: when the record leaves requirements undocumented, open the questionnaire for them.
+    A comparison opens its checklist, where every policy that asks for documentation has its
+    form (none of them is the patient's payer's, so none is picked for the clinician)."""
+    if isinstance(a, Comparison):
+        if not any(_questionnaire(item) for item in a.assessments):
+            return []
+        context = {"assessment": a.id, "order": a.order.reference}
+    else:
+        canonical = _questionnaire(a)
+        if canonical is None:
+            return []
+        context = {"assessment": a.id, "questionnaire": canonical, "order": a.order.reference}
+    return [
+        Link(label="Complete the documentation", url=smart_url, type="smart", appContext=urlencode(context))
+    ]
