@@ -105,11 +105,13 @@ def _scope_exclusion(
             drugs = ", ".join(sorted(order.injectate_ingredients)) or "the injectate"
             why = f"the injectate ({drugs}: {', '.join(sorted(hit))}) is outside this policy"
             return _scoped_out(ex.determination, f"{policy.policy}-injectate-scope", why, ex.source)
-    for ex in scope.excluded_uses:
-        hit = order.anesthesia_uses & set(ex.uses)
-        if hit:
-            why = f"{', '.join(sorted(hit)).replace('-', ' ')} is outside the policy"
-            return _scoped_out(Determination.NOT_APPLICABLE, f"{policy.policy}-use-scope", why, ex.source)
+    for excluded in scope.excluded_uses:
+        uses = order.anesthesia_uses & set(excluded.uses)
+        if uses:
+            why = f"{', '.join(sorted(uses)).replace('-', ' ')} is outside the policy"
+            return _scoped_out(
+                Determination.NOT_APPLICABLE, f"{policy.policy}-use-scope", why, excluded.source
+            )
     if scope.min_age_years is not None and scope.age_source is not None:
         age = compute(ctx, "age_years", {})
         if age.value is not None and age.value < scope.min_age_years:
@@ -138,7 +140,7 @@ def assess_order(
     terminology: Terminology,
     store: PolicyStore,
     routing: Routing,
-    caches: dict[date, tuple[dict, dict]] | None = None,
+    caches: dict[date, tuple[dict[Any, Any], dict[str, Any]]] | None = None,
 ) -> list[Assessment]:
     """Every assessment for one in-scope order: per routed policy and candidate indication.
 
@@ -151,7 +153,8 @@ def assess_order(
     candidates = indications_for(order, record, terminology)
     shared = (caches if caches is not None else {}).setdefault(order.date_of_service, ({}, {}))
     out: list[Assessment] = []
-    for indication in candidates or [None]:
+    options: list[str | None] = [*candidates] or [None]
+    for indication in options:
         order_facts = OrderFacts(order.reference, order.injectate_ingredients, order.injectate_classes)
         ctx = FactContext(record, terminology, order.date_of_service, order_facts, indication, *shared)
         for policy_id in routing.policy_ids:

@@ -298,7 +298,9 @@ class _DrugTable:
         return found, bool(found)
 
 
-def _remember(memo: dict, key: tuple, value: Any) -> None:
+def _remember(
+    memo: dict[tuple[str, str], frozenset[str]], key: tuple[str, str], value: frozenset[str]
+) -> None:
     if len(memo) >= MEMO_LIMIT:
         memo.clear()
     memo[key] = value

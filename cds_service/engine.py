@@ -6,8 +6,10 @@ payer-specific is in policies/*.yaml.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .facts import Duration, Fact, FactContext, compute
 from .policy_model import (
@@ -124,18 +126,20 @@ def compare(leaf: Leaf, fact: Fact) -> Status:
         return Status.MET if ok else Status.NOT_MET
     if op == "is":
         return Status.MET if value is leaf.value else Status.NOT_MET
-    target = leaf.value
-    result = {
-        ">": lambda: value > target,
-        ">=": lambda: value >= target,
-        "<": lambda: value < target,
-        "<=": lambda: value <= target,
-        "==": lambda: value == target,
-        "!=": lambda: value != target,
-        "in": lambda: value in target,
-        "not_in": lambda: value not in target,
-    }[op]()
-    return Status.MET if result else Status.NOT_MET
+    return Status.MET if _COMPARISONS[op](value, leaf.value) else Status.NOT_MET
+
+
+# A leaf's op on (the fact's value, the leaf's value); the loader admits only these ops.
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "in": lambda value, target: value in target,
+    "not_in": lambda value, target: value not in target,
+}
 
 
 class _Evaluator:
@@ -174,11 +178,15 @@ class _Evaluator:
             return ctx
         return FactContext(ctx.record, ctx.terminology, trial.start.date(), ctx.order, ctx.indication)
 
+    def _compute(self, leaf: Leaf) -> Fact:
+        # ctx is None only where a test stubs `compute` (no record to read)
+        return compute(cast(FactContext, self.ctx), leaf.fact, leaf.params)
+
     def leaf(self, leaf: Leaf) -> Status:
         done = self.results.get(leaf.id)
         if done is not None:
             return done.status
-        fact = compute(self.ctx, leaf.fact, leaf.params)
+        fact = self._compute(leaf)
         status = compare(leaf, fact)
         note = fact.note
         evidence = list(fact.evidence)
@@ -190,7 +198,7 @@ class _Evaluator:
             # "only if C, then L" is (not C) or L, three-valued: a requirement that may not
             # apply is never contradicted, and one that does not apply is met.
             cond = leaf.applies_if
-            cond_fact = compute(self.ctx, cond.fact, cond.params)
+            cond_fact = self._compute(cond)
             cond_status = compare(cond, cond_fact)
             combined = any_of([negate(cond_status), status])
             if cond_status == Status.NOT_MET:

@@ -74,8 +74,12 @@ class NextSteps:
         ):
             return None
         cls = leaf.params.get("class")
-        therapy = self.therapy_labels.get(cls) or (str(cls).replace("-", " ") if cls else "treatment")
-        fill = lambda text: text.replace("{therapy}", therapy)  # noqa: E731
+        label = self.therapy_labels.get(cls) if isinstance(cls, str) else None
+        therapy = label or (str(cls).replace("-", " ") if cls else "treatment")
+
+        def fill(text: str) -> str:
+            return text.replace("{therapy}", therapy)
+
         order = entry.get("order")
         suggestion = None
         if isinstance(order, dict):

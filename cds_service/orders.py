@@ -43,9 +43,14 @@ class Order:
         }
 
 
+def _period(order: dict[str, Any]) -> dict[str, Any]:
+    period = order.get("occurrencePeriod")
+    return period if isinstance(period, dict) else {}
+
+
 def date_of_service(order: dict[str, Any], today: date) -> date:
     """occurrenceDateTime, else occurrencePeriod.start, else authoredOn, else today."""
-    period = order.get("occurrencePeriod") if isinstance(order.get("occurrencePeriod"), dict) else {}
+    period = _period(order)
     for value in (order.get("occurrenceDateTime"), period.get("start"), order.get("authoredOn")):
         d = parse_date(value)
         if d is not None:
@@ -55,7 +60,7 @@ def date_of_service(order: dict[str, Any], today: date) -> date:
 
 def date_basis(order: dict[str, Any]) -> str:
     """Which element `date_of_service` read: occurrence[x], authoredOn, or none (today assumed)."""
-    period = order.get("occurrencePeriod") if isinstance(order.get("occurrencePeriod"), dict) else {}
+    period = _period(order)
     if parse_date(order.get("occurrenceDateTime")) is not None or parse_date(period.get("start")) is not None:
         return "occurrence"
     return "authoredOn" if parse_date(order.get("authoredOn")) is not None else "today"

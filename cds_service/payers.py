@@ -55,16 +55,18 @@ def load_routes(terminology: Terminology) -> tuple[Route, ...]:
 
 def payer_name(coverage: dict[str, Any]) -> str | None:
     for payor in coverage.get("payor") or ():
-        if isinstance(payor, dict) and isinstance(payor.get("display"), str) and payor["display"].strip():
-            return payor["display"].strip()
+        display = payor.get("display") if isinstance(payor, dict) else None
+        if isinstance(display, str) and display.strip():
+            return display.strip()
     for cls in coverage.get("class") or ():
-        if isinstance(cls, dict) and isinstance(cls.get("name"), str) and cls["name"].strip():
-            return cls["name"].strip()
+        name = cls.get("name") if isinstance(cls, dict) else None
+        if isinstance(name, str) and name.strip():
+            return name.strip()
     return None
 
 
 def _payer_strings(coverage: dict[str, Any]) -> list[str]:
-    out = []
+    out: list[str] = []
     for payor in coverage.get("payor") or ():
         if isinstance(payor, dict):
             out.append(payor.get("display") or "")
@@ -84,7 +86,7 @@ def _codings(concept: Any) -> list[dict[str, Any]]:
 
 
 def _plan_strings(coverage: dict[str, Any]) -> list[str]:
-    out = []
+    out: list[str] = []
     for cls in coverage.get("class") or ():
         if isinstance(cls, dict) and any(c.get("code") == PLAN_CLASS for c in _codings(cls.get("type"))):
             out.extend(s.lower() for s in (cls.get("value"), cls.get("name")) if isinstance(s, str))
@@ -240,15 +242,16 @@ def route(
         for r in routes
         if r.policy in all_policy_ids and any(m in s for s in strings for m in r.match_words)
     ]
-    applied, excluded = [], []
+    applied: list[str] = []
+    excluded: list[str] = []
     for r in matched:
-        hit = next(((ex, why) for ex in r.not_for if (why := excluded_by(primary, ex))), None)
+        hit = next(((ex, mark) for ex in r.not_for if (mark := excluded_by(primary, ex))), None)
         if hit is None:
             applied.append(r.policy)
         else:
-            ex, why = hit
+            ex, mark = hit
             excluded.append(
-                f"{names.get(r.policy, r.policy)} was not applied: {ref} is for {ex.members} ({why}), "
+                f"{names.get(r.policy, r.policy)} was not applied: {ref} is for {ex.members} ({mark}), "
                 f"and the policy says \u201c{ex.source}\u201d"
             )
     if applied:

@@ -37,8 +37,8 @@ def cited_sentences(policy: Policy) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = [(f"{policy.policy}-scope", policy.scope.source)]
     for i, ex in enumerate(policy.scope.excluded_injectates):
         out.append((f"{policy.policy}-excluded-injectates-{i}", ex.source))
-    for i, ex in enumerate(policy.scope.excluded_uses):
-        out.append((f"{policy.policy}-excluded-uses-{i}", ex.source))
+    for i, use in enumerate(policy.scope.excluded_uses):
+        out.append((f"{policy.policy}-excluded-uses-{i}", use.source))
     if policy.scope.other_indications:
         out.append((f"{policy.policy}-other-indication", policy.scope.other_indications.source))
     if policy.scope.age_source:
@@ -55,9 +55,9 @@ def cited_sentences(policy: Policy) -> list[tuple[str, str]]:
                 out.append((f"{indication}-{phase}", other.source))
                 if isinstance(other, Deferred):
                     out.extend((leaf.id, leaf.source) for leaf in documentation_leaves(other))
-    for rule in policy.indications.values():
-        if rule.not_covered:
-            out.append(("not-covered", rule.not_covered.source))
+    for indication_rule in policy.indications.values():
+        if indication_rule.not_covered:
+            out.append(("not-covered", indication_rule.not_covered.source))
     out.extend((c.criterion.id, c.criterion.source) for c in policy.contraindications)
     return out
 

@@ -80,8 +80,11 @@ class Leaf(TreeNode):
             elif isinstance(allowed, type) or (
                 isinstance(allowed, tuple) and allowed and isinstance(allowed[0], type)
             ):
+                kinds = (
+                    allowed if isinstance(allowed, type) else tuple(k for k in allowed if isinstance(k, type))
+                )
                 for value in values:
-                    if not isinstance(value, allowed) or (isinstance(value, bool) and allowed is not bool):
+                    if not isinstance(value, kinds) or (isinstance(value, bool) and allowed is not bool):
                         raise ValueError(f"param {name}={value!r} is not a {allowed}")
         for name in spec.required:
             if name not in self.params:

@@ -108,10 +108,14 @@ SCALE_LABEL = {
 }
 
 
+# What a param admits: one of a tuple of values, a type, or one of a tuple of types.
+ParamValues = tuple[object, ...] | type
+
+
 @dataclass(frozen=True)
 class FactSpec:
     kind: str  # number | bool | code | duration
-    params: dict[str, tuple | type] = field(default_factory=dict)
+    params: dict[str, ParamValues] = field(default_factory=dict)
     required: tuple[str, ...] = ()
     defaults: dict[str, object] = field(default_factory=dict)  # applied when a leaf leaves a param out
     lists: tuple[str, ...] = ()  # params that take a list of the allowed values
@@ -122,14 +126,14 @@ TRIAL_DRUG_CLASSES = ("opioid", "pain-injectate", "antispasmodic")
 SCORE_AGGREGATES = ("latest", "average", "lowest")
 # How long after a single-shot trial (performedDateTime only) a score still measures the
 # trial drug, where the leaf asks for no relief duration. Policies state their own.
-SCORE_PARAMS: dict[str, tuple | type] = {
+SCORE_PARAMS: dict[str, ParamValues] = {
     "aggregate": SCORE_AGGREGATES,
     "over_days": (int, float),
     "min_scores": int,
     "single_shot_window_hours": (int, float),
 }
 SCORE_DEFAULTS: dict[str, object] = {"aggregate": "latest", "min_scores": 1, "single_shot_window_hours": 24}
-TRIAL_PARAMS: dict[str, tuple | type] = {
+TRIAL_PARAMS: dict[str, ParamValues] = {
     "injectates": TRIAL_DRUG_CLASSES,
     "single_shot_window_hours": (int, float),
 }

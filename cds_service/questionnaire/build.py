@@ -63,11 +63,11 @@ class Entry:
 
     @property
     def id(self) -> str:
-        return self.resource["id"]
+        return str(self.resource["id"])
 
     @property
     def url(self) -> str:
-        return self.resource["url"]
+        return str(self.resource["url"])
 
 
 def new_response(

@@ -83,7 +83,7 @@ def describe(ref: str, resource: dict[str, Any] | None) -> str:
     elif rtype == "Device":
         names = resource.get("deviceName") or [{}]
         text = (
-            names[0].get("name")
+            str(names[0]["name"])
             if isinstance(names[0], dict) and names[0].get("name")
             else _concept(resource.get("type"))
         )
