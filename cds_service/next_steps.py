@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from . import mappings_schema as schema
-from .mappings_schema import MAPPINGS_DIR, MappingFileError
+from .mappings_schema import MAPPINGS_DIR
 from .policy_model import Leaf, Policy, Status
 
 FILE = "next-steps.yaml"
@@ -40,38 +39,35 @@ class Step:
 
 class NextSteps:
     def __init__(
-        self, raw: dict[str, Any], therapy_labels: dict[str, str], systems: dict[str, list[str]] | None = None
+        self,
+        file: schema.NextStepsFile,
+        therapy_labels: dict[str, str],
+        systems: dict[str, list[str]] | None = None,
     ):
         self.systems = systems or {}
-        if not isinstance(raw, dict) or not isinstance(raw.get("steps"), dict):
-            raise MappingFileError(f"{FILE}: expected `steps:` at the top level")
-        self.steps: dict[str, Any] = raw["steps"]
+        self.steps = file.steps
         self.therapy_labels = therapy_labels
-        reasons = raw.get("override_reasons") or {}
-        system = reasons.get("system")
-        self.override_reasons = [
-            {"system": system, "code": str(c["code"]), "display": str(c["display"])}
-            for c in reasons.get("codes") or ()
-        ]
+        reasons = file.override_reasons
+        self.override_reasons = (
+            [{"system": reasons.system, "code": c.code, "display": c.display} for c in reasons.codes]
+            if reasons
+            else []
+        )
 
     def system_uri(self, alias: str) -> str:
         """The canonical URI of a mappings/systems.yaml alias (its first listed)."""
         uris = self.systems.get(alias) or ()
         return uris[0] if uris else alias
 
-    def _entry(self, leaf: Leaf) -> dict[str, Any] | None:
+    def _entry(self, leaf: Leaf) -> schema.StepText | None:
         entry = self.steps.get(leaf.fact)
-        if isinstance(entry, dict) and "by" in entry:
-            entry = entry.get(str(leaf.params.get(entry["by"])))
-        return entry if isinstance(entry, dict) else None
+        if isinstance(entry, schema.StepsByParam):
+            return entry.values.get(str(leaf.params.get(entry.by)))
+        return entry
 
     def step(self, leaf: Leaf) -> Step | None:
         entry = self._entry(leaf)
-        if (
-            entry is None
-            or not isinstance(entry.get("unknown"), str)
-            or not isinstance(entry.get("not_met"), str)
-        ):
+        if entry is None:
             return None
         cls = leaf.params.get("class")
         label = self.therapy_labels.get(cls) if isinstance(cls, str) else None
@@ -80,26 +76,23 @@ class NextSteps:
         def fill(text: str) -> str:
             return text.replace("{therapy}", therapy)
 
-        order = entry.get("order")
+        order = entry.order
         suggestion = None
-        if isinstance(order, dict):
+        if order is not None:
             suggestion = OrderSuggestion(
-                str(order["label"]),
-                str(order.get("service") or order["label"]),
-                str(order["value_set"]),
-                tuple(
-                    (str(c["system"]), str(c["code"]), str(c.get("display") or ""))
-                    for c in order.get("codes") or ()
-                ),
+                order.label,
+                order.service or order.label,
+                order.value_set,
+                tuple((c.system, c.code, c.display) for c in order.codes),
             )
-        return Step(fill(entry["unknown"]), fill(entry["not_met"]), suggestion)
+        return Step(fill(entry.unknown), fill(entry.not_met), suggestion)
 
 
 @lru_cache(maxsize=4)
 def load(directory: Path = MAPPINGS_DIR) -> NextSteps:
     therapies = schema.load("therapies.yaml", schema.Therapies, directory)
     systems = schema.load("systems.yaml", schema.Systems, directory)
-    return NextSteps(schema.read_yaml(FILE, directory), therapies.labels, systems.root)
+    return NextSteps(schema.load(FILE, schema.NextStepsFile, directory), therapies.labels, systems.root)
 
 
 _INDEX: dict[tuple[str, str], tuple[dict[str, Leaf], frozenset[str]]] = {}

@@ -104,3 +104,21 @@ def test_a_file_that_is_not_yaml_names_the_file(tmp_path):
         Terminology(tmp_path)
     with pytest.raises(MappingFileError, match=r"^systems\.yaml: "):
         next_steps.load(tmp_path)
+
+
+def test_a_next_step_without_its_contradicted_text_names_the_fact_and_the_value(tmp_path):
+    def edit(raw):
+        raw["steps"]["flag"]["body-habitus-adequate"].pop("not_met")
+
+    with pytest.raises(
+        MappingFileError, match=r"^next-steps\.yaml: steps\.flag\.by\.values\.body-habitus-adequate\.not_met"
+    ):
+        next_steps.load(_copy(tmp_path, "next-steps.yaml", edit))
+
+
+def test_an_override_reason_without_a_display_is_refused(tmp_path):
+    def edit(raw):
+        raw["override_reasons"]["codes"][0].pop("display")
+
+    with pytest.raises(MappingFileError, match=r"^next-steps\.yaml: override_reasons\.codes\.0\.display"):
+        next_steps.load(_copy(tmp_path, "next-steps.yaml", edit))
