@@ -39,12 +39,11 @@ def load_codesystem(directory: Path = MAPPINGS_DIR) -> dict[str, Any]:
 
 def override_reason_codesystem(directory: Path = MAPPINGS_DIR) -> dict[str, Any]:
     """The CodeSystem of the cards' `overrideReasons` (GET /fhir/CodeSystem/idds-override-reason)."""
-    reasons = next_steps.load(directory).override_reasons
-    url = reasons[0]["system"] if reasons else f"http://idds-cds.org/fhir/CodeSystem/{OVERRIDE_REASON_ID}"
+    reasons = next_steps.load(directory).override_reasons  # one system (mappings_schema.OverrideReasons)
     resource = {
         "resourceType": "CodeSystem",
         "id": OVERRIDE_REASON_ID,
-        "url": url,
+        "url": reasons[0]["system"],
         "name": "IddsCdsOverrideReason",
         "title": "idds-cds reasons for dismissing a card",
         "status": "active",

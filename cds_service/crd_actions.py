@@ -12,9 +12,9 @@ from .hook_models import Action
 from .payers import Routing
 from .policy_model import Determination
 from .questionnaire.crd import canonical_for
+from .questionnaire.spec import IDDS
 
 CRD_COVERAGE_EXT = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
-IDDS_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds"
 
 
 # determination → (covered, pa-needed, doc-needed), CRD coverage-information codes.
@@ -49,7 +49,7 @@ def coverage_extension(a: Assessment, coverage_ref: str, today: date) -> dict[st
             {
                 "url": "reason",
                 "valueCodeableConcept": {
-                    "coding": [{"system": IDDS_SYSTEM, "code": a.determination}],
+                    "coding": [{"system": IDDS, "code": a.determination}],
                     "text": f"{a.policy.payer} {a.policy.title} ({a.policy.version}): {a.outcome.reason}",
                 },
             }

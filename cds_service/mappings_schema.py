@@ -248,7 +248,7 @@ class NextStepsFile(_Strict):
     card may be dismissed for."""
 
     steps: dict[str, FactSteps]
-    override_reasons: OverrideReasons | None = None
+    override_reasons: OverrideReasons
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -48,11 +48,9 @@ class NextSteps:
         self.steps = file.steps
         self.therapy_labels = therapy_labels
         reasons = file.override_reasons
-        self.override_reasons = (
-            [{"system": reasons.system, "code": c.code, "display": c.display} for c in reasons.codes]
-            if reasons
-            else []
-        )
+        self.override_reasons = [
+            {"system": reasons.system, "code": c.code, "display": c.display} for c in reasons.codes
+        ]
 
     def system_uri(self, alias: str) -> str:
         """The canonical URI of a mappings/systems.yaml alias (its first listed)."""

@@ -6,17 +6,10 @@ from __future__ import annotations
 
 import uuid
 
-from .hook_models import Card, Source
+from .card_links import service_source
+from .hook_models import Card
 
-CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
 SHOWN = 20  # references listed on a card; the count says how many there were
-
-
-def _source() -> Source:
-    return Source(
-        label="idds-cds",
-        topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"},
-    )
 
 
 def _refs(refs: list[str]) -> str:
@@ -35,7 +28,7 @@ def orders_capped_card(not_assessed: list[str], cap: int) -> Card:
             f"{_refs(not_assessed)}. Select or sign them in smaller groups to have them assessed."
         ),
         indicator="warning",
-        source=_source(),
+        source=service_source(),
     )
 
 
@@ -49,5 +42,5 @@ def unreadable_order_card(reference: str, why: str) -> Card:
             "Correct the order (for instance its date) and select it again."
         ),
         indicator="warning",
-        source=_source(),
+        source=service_source(),
     )

@@ -12,7 +12,7 @@ from .. import mappings_schema as schema
 from ..facts.catalogue import FACTS, FLAG_CODES
 from ..mappings_schema import MAPPINGS_DIR, MappingFileError
 
-IDDS = "http://idds-cds.org/fhir/CodeSystem/idds"
+IDDS = schema.codesystem().url  # the service's own CodeSystem (codesystem-idds.yaml)
 UCUM = "http://unitsofmeasure.org"
 TYPES = ("boolean", "choice", "integer", "decimal", "quantity", "reference")
 
