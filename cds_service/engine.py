@@ -138,7 +138,7 @@ class _Evaluator:
         trial, _ = ctx.trial()
         if trial is None or trial.start is None or trial.start.date() >= ctx.date_of_service:
             return ctx
-        return FactContext(ctx.record, ctx.terminology, trial.start.date(), ctx.order, ctx.indication)
+        return ctx.as_of(trial.start.date())
 
     def tree(self, ref: str) -> Node:
         indication, _, phase = ref.partition(".")

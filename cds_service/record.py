@@ -79,6 +79,11 @@ class PatientRecord:
     unavailable: dict[str, str] = field(default_factory=dict)  # resourceType → why
     issues: list[str] = field(default_factory=list)
     _validity: dict[int, bool] = field(default_factory=dict, repr=False)
+    # Indexes of the chart that do not depend on the date of service (observation buckets,
+    # therapy courses, active conditions): built once per request and shared by every order,
+    # policy and "as of the trial" context (FactContext.memo), so assessing every policy
+    # walks the chart once, as one policy does.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def add(self, resources: Iterable[Any], source: str) -> None:
         """Index resources by type; anything that is not a resource object is reported."""

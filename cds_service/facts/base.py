@@ -160,8 +160,26 @@ class FactContext:
             hit = self.fact_cache[key] = make()
         return hit
 
+    def as_of(self, day: date) -> FactContext:
+        """The same order and indication with the record as it stood at the end of `day` (the
+        criteria a policy asks "as of the trial"). Contexts of one day share their fact cache
+        and dated indexes across the request, so every policy asking the same question as of
+        the same trial computes it once."""
+        shared: dict[date, tuple[dict[tuple, Fact], dict[str, Any]]] = self.memo("as-of", dict)
+        caches = shared.setdefault(day, ({}, {}))
+        return FactContext(self.record, self.terminology, day, self.order, self.indication, *caches)
+
     def memo(self, key: str, make: Callable[[], Any]) -> Any:
-        """Per-request memo for intermediate indexes shared by several facts."""
+        """Per-request memo for indexes of the chart that do not depend on the date of service:
+        kept on the record, so every context of the request (each date, order, indication and
+        policy, and each "as of the trial" context) builds them once."""
+        derived = self.record.derived
+        if key not in derived:
+            derived[key] = make()
+        return derived[key]
+
+    def dated_memo(self, key: str, make: Callable[[], Any]) -> Any:
+        """Per-request memo for indexes that depend on the date of service (the trials before it)."""
         if key not in self.indexes:
             self.indexes[key] = make()
         return self.indexes[key]
@@ -232,8 +250,8 @@ class FactContext:
 
         def build() -> list[Trial]:
             t = self.terminology
-            administered = self._administrations_by_procedure()
-            outcome_refs = self._outcome_references()
+            administered = self.memo("trial-administrations", self._administrations_by_procedure)
+            outcome_refs = self.memo("trial-outcome-refs", self._outcome_references)
             found: list[Trial] = []
             for proc in self.record.resources("Procedure"):
                 if proc.get("status") not in PERFORMED_STATUSES:
@@ -262,7 +280,7 @@ class FactContext:
             timed = sorted((x for x in found if x.start is not None), key=lambda x: x.start, reverse=True)
             return timed + [x for x in found if x.start is None]
 
-        return self.memo("trials", build)
+        return self.dated_memo("trials", build)
 
     def trial(self, injectates: tuple[str, ...] | list[str] | None = None) -> tuple[Trial | None, str | None]:
         """The latest trial of one of the injectate classes (any trial drug when None), or why none.
@@ -343,7 +361,7 @@ class FactContext:
         return out, None
 
     def _trial_refs(self) -> set[str]:
-        return self.memo("trial-refs", lambda: {x.ref for x in self.trials()})
+        return self.dated_memo("trial-refs", lambda: {x.ref for x in self.trials()})
 
     def procedure_references(self, resource: dict[str, Any]) -> set[str]:
         """`Procedure/<id>` named in partOf / focus / derivedFrom (relative or absolute references)."""
