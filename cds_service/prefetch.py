@@ -106,6 +106,22 @@ async def build_record(
     transport: httpx.AsyncBaseTransport | None = None,
     deadline_at: float | None = None,
 ) -> PatientRecord:
+    """The chart, finished (`finish_record`) in a worker thread: validating the Patient
+    (possibly among many) is CPU work, kept off the event loop."""
+    record = await gather_record(req, settings, transport, deadline_at)
+    await run_in_threadpool(finish_record, record, req.context.patientId)
+    return record
+
+
+async def gather_record(
+    req: HookRequest,
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    deadline_at: float | None = None,
+) -> PatientRecord:
+    """Prefetch indexed by type, what is missing fetched; not yet finished. The hook route
+    finishes it in the same worker thread as the assessment (one hop off the event loop per
+    call, not one per step)."""
     patient_id = req.context.patientId
     record = PatientRecord(patient_id)
     prefetch = req.prefetch or {}
@@ -118,12 +134,12 @@ async def build_record(
             record.add(resources, f"prefetch.{key}")
     if missing:
         await _fetch_missing(req, settings, record, missing, transport, deadline_at)
-    # Validating the Patient (possibly among many) is CPU work: off the event loop.
-    await run_in_threadpool(_finish, record, patient_id)
     return record
 
 
-def _finish(record: PatientRecord, patient_id: str) -> None:
+def finish_record(record: PatientRecord, patient_id: str) -> None:
+    """The Patient found and validated (PatientUnavailable when there is none), resources about
+    another patient dropped and reported. Blocking CPU work: call it from a worker thread."""
     if record.patient is None:
         _readable_patient(record, patient_id)
     if record.patient is None:
