@@ -172,14 +172,22 @@ def _refusal(req: HookRequest, settings: Settings) -> str | None:
     return None
 
 
-async def _fetch_missing(req, settings, record, missing, transport, deadline_at=None) -> None:
+async def _fetch_missing(
+    req: HookRequest,
+    settings: Settings,
+    record: PatientRecord,
+    missing: list[str],
+    transport: httpx.AsyncBaseTransport | None,
+    deadline_at: float | None = None,
+) -> None:
     why = _refusal(req, settings)
-    if why is not None:
+    server = req.fhirServer
+    if why is not None or not server:  # _refusal names a missing server: `not server` is for the types
         for key in missing:
             record.mark_unavailable(RESOURCE_TYPE[key], f"{LABEL[key]}: {why}")
         return
     token = req.fhirAuthorization.access_token if req.fhirAuthorization else None
-    fetcher = fetcher_for(settings, req.fhirServer, token, transport, deadline_at)
+    fetcher = fetcher_for(settings, server, token, transport, deadline_at)
     results = await fetcher.fetch_all({key: _query(key, req.context.patientId) for key in missing})
     for key, result in results.items():
         record.add(result.resources, f"the FHIR server's {RESOURCE_TYPE[key]} search")
@@ -215,7 +223,7 @@ def _readable_patient(record: PatientRecord, patient_id: str) -> None:
 def _keep_patient_only(record: PatientRecord, patient_id: str) -> None:
     """Drop resources about another patient, reporting them: never mix two charts."""
     for rtype, resources in record.by_type.items():
-        kept = []
+        kept: list[dict[str, Any]] = []
         keep = kept.append
         for res in resources:
             if rtype == "Patient":

@@ -67,7 +67,7 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 def resource_ref(resource: dict[str, Any]) -> str:
     cited = getattr(resource, "cited_as", None)  # an answer read as an Observation cites its response item
-    if cited:
+    if isinstance(cited, str) and cited:
         return cited
     return f"{resource.get('resourceType', 'Resource')}/{resource.get('id', '?')}"
 
@@ -143,6 +143,8 @@ class PatientRecord:
     def _validate_now(self, resource: dict[str, Any]) -> bool:
         rtype = resource.get("resourceType")
         try:
+            if not isinstance(rtype, str):
+                raise KeyError(rtype)
             model = _model(rtype)
         except (KeyError, ValueError):
             self.issues.append(f"{resource_ref(resource)} has an unknown resourceType and was ignored.")
