@@ -17,6 +17,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .issue13 import NOTES, issue13_targets, side_table
+from .units import _mib, _ms, _x
+
 TYPICAL_RATIO = 5.0
 HEAVY_RATIO = 5.0
 P99_MS = 50.0
@@ -40,14 +43,6 @@ class Results:
     load_average: list[float] = field(default_factory=list)  # 1-minute load at the start and at the end
     side: Any = None  # bench/peer.SideBySide: the rounds against the trivial peer
     side_bytes: int = 0
-
-
-PEER_IRRELEVANT = 3.0  # issue 13: an order no policy concerns, ≥ 3× the trivial peer end to end
-PEER_FULL = 1.0  # an IDDS order with full assessment, ≥ 1× the trivial peer
-IRRELEVANT_ORJSON = 1.5  # in process, ≤ 1.5× orjson.loads of the body
-FULL_JSON = 3.0  # in process, ≤ 3× json.loads at 30, 300 and 3,000 resources
-EVERY_POLICY = 1.5  # every policy assessed ≤ 1.5× one policy
-MEMORY = 4.0  # peak memory per request ≤ 4× the body
 
 
 def machine(r: Results) -> list[str]:
@@ -83,18 +78,6 @@ def machine(r: Results) -> list[str]:
         f"- load average (1 min) at start and end of the run: {' / '.join(f'{x:.2f}' for x in r.load_average)}"
         " (anything above 0 is other work sharing the CPUs)",
     ]
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f}"
-
-
-def _x(value: float, floor: float) -> str:
-    return f"{value / floor:.1f}×" if floor else "–"
-
-
-def _mib(n: float) -> str:
-    return f"{n / 2**20:.1f} MiB"
 
 
 def inprocess_table(r: Results) -> list[str]:
@@ -274,171 +257,6 @@ def targets(r: Results) -> list[tuple[str, str, bool, str]]:
             )
         )
     return rows
-
-
-def _median(values: list[float]) -> float:
-    v = sorted(values)
-    return (v[len(v) // 2] + v[(len(v) - 1) // 2]) / 2 if v else float("nan")
-
-
-def _peer_ratios(r: Results, request: str) -> list[float]:
-    return [row["ours"] / row["peer"] for row in r.side.rounds if row["request"] == request and row["peer"]]
-
-
-def issue13_targets(r: Results) -> list[tuple[str, str, bool, str]]:
-    """Issue 13's targets, each a ratio measured in this run."""
-    rows: list[tuple[str, str, bool, str]] = []
-    if r.side is not None and r.side.rounds:
-        for request, limit, why in (
-            (
-                "an order no policy concerns",
-                PEER_IRRELEVANT,
-                "the peer's own cost is mostly its framework; see the in-process rows for ours",
-            ),
-            (
-                "an IDDS order, full assessment",
-                PEER_FULL,
-                "the in-process whole-app figure is about half of that: ten calls at once cost "
-                "more CPU each than one at a time (live charts, the collector, thread switches; see the notes), and what is left "
-                "is spread over the fact extractors, the parse, the audit writer and the framework",
-            ),
-        ):
-            ratios = _peer_ratios(r, request)
-            rounds = [row for row in r.side.rounds if row["request"] == request]
-            if ratios and rounds and rounds[0].get("ours_cpu_ms"):
-                ours_cpu = _median([row["ours_cpu_ms"] for row in rounds])
-                peer_cpu = _median([row["peer_cpu_ms"] for row in rounds])
-                why = f"server CPU per request {ours_cpu:.2f} ms against the peer's {peer_cpu:.2f} ms; " + why
-            if ratios:
-                med = _median(ratios)
-                rows.append(
-                    (
-                        f"{request}, end to end, ≥ {limit:g}× the trivial peer (median of the rounds)",
-                        f"{med:.2f}× (rounds: {', '.join(f'{x:.2f}×' for x in ratios)})",
-                        med >= limit,
-                        why,
-                    )
-                )
-    for size in ("small", "typical", "heavy"):
-        m = r.inprocess.get(f"{size}, an order no policy concerns")
-        if m:
-            ratio = m["app_p50"] / m["floor"]["orjson"]
-            rows.append(
-                (
-                    f"an order no policy concerns, {size}, in process (whole app) ≤ {IRRELEVANT_ORJSON:g}× orjson.loads",
-                    f"{ratio:.2f}× ({_ms(m['app_p50'])} ms vs {_ms(m['floor']['orjson'])} ms)",
-                    ratio <= IRRELEVANT_ORJSON,
-                    "at this size the app's fixed cost (routing, middleware, the audit record) outweighs the parse it avoids"
-                    if size == "small"
-                    else "the app's fixed cost (routing, middleware, the audit record) on top of the scan",
-                )
-            )
-    for size in ("small", "typical", "heavy"):
-        m = r.inprocess.get(size)
-        if m:
-            ratio = m["app_p50"] / m["floor"]["json"]
-            worst = (
-                max(((k, v) for k, v in m["stages"].items()), key=lambda kv: kv[1])
-                if m["stages"]
-                else ("?", 0.0)
-            )
-            rows.append(
-                (
-                    f"an IDDS order, {size} ({r.resources.get(size, '?')} resources), in process (whole app) ≤ {FULL_JSON:g}× json.loads",
-                    f"{ratio:.2f}× ({_ms(m['app_p50'])} ms vs {_ms(m['floor']['json'])} ms)",
-                    ratio <= FULL_JSON,
-                    f"largest step: {worst[0]} {_ms(worst[1])} ms",
-                )
-            )
-    one, every = r.inprocess.get("heavy"), r.inprocess.get("heavy, every policy")
-    if one and every:
-        ratio = every["app_p50"] / one["app_p50"]
-        rows.append(
-            (
-                f"every policy assessed (no Coverage) ≤ {EVERY_POLICY:g}× one policy, heavy, whole app",
-                f"{ratio:.2f}× ({_ms(every['app_p50'])} ms vs {_ms(one['app_p50'])} ms)",
-                ratio <= EVERY_POLICY,
-                "",
-            )
-        )
-    for size in ("small", "typical", "heavy"):
-        m = r.inprocess.get(size)
-        if m:
-            ratio = m["peak_bytes"] / m["bytes"]
-            parse = m.get("parse_peak_bytes")
-            floor = (
-                f"; orjson.loads of the body alone peaks at {parse / m['bytes']:.1f}× ({_mib(parse)})"
-                if parse
-                else ""
-            )
-            rows.append(
-                (
-                    f"peak memory per request ≤ {MEMORY:g}× the body, {size}",
-                    f"{ratio:.1f}× ({_mib(m['peak_bytes'])} for {m['bytes'] / 1024:.0f} KiB)",
-                    ratio <= MEMORY,
-                    "an assessed order needs the chart as Python objects, and a parsed chart is itself "
-                    f"several times its JSON bytes{floor}",
-                )
-            )
-    return rows
-
-
-def side_table(r: Results) -> list[str]:
-    s = r.side
-    out = [
-        f"- peer: {s.peer}; {s.peer_versions}"
-        + (f" (fallback because: {s.fallback_reason[:300]})" if s.fallback_reason else ""),
-        f"- load generator: {s.generator}, {s.seconds:g} s per round; both services uvicorn, 1 worker, 127.0.0.1; "
-        f"rounds alternate idds-cds, peer, idds-cds, peer; body {r.side_bytes / 1024:.0f} KiB (the typical chart, order-select)",
-        "",
-        "Server CPU per request is the service process's user + system time over the round ÷ the requests answered: "
-        "less sensitive than req/s to other work on the machine. Its ratio is the peer's ÷ ours (above 1: ours costs less).",
-        "",
-        "| request | round | idds-cds req/s | peer req/s | ratio (req/s) | idds-cds CPU ms / request | peer CPU ms / request | ratio (CPU, peer ÷ ours) | errors (ours / peer) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in s.rounds:
-        ratio = row["ours"] / row["peer"] if row["peer"] else float("nan")
-        cpu = row["peer_cpu_ms"] / row["ours_cpu_ms"] if row.get("ours_cpu_ms") else float("nan")
-        out.append(
-            f"| {row['request']} | {row['round']} | {row['ours']:.0f} | {row['peer']:.0f} | **{ratio:.2f}×** | "
-            f"{row['ours_cpu_ms']:.2f} | {row['peer_cpu_ms']:.2f} | {cpu:.2f}× | {row['ours_errors']} / {row['peer_errors']} |"
-        )
-    return out
-
-
-NOTES = """### How the two paths work, and the JSON dependency
-
-- **An order no policy concerns** is answered from `context.draftOrders` alone (`cds_service/hook_body.py`,
-  `pipeline.concerns_no_policy`): msgspec decodes the body's top level into a struct whose fields are `msgspec.Raw`
-  (hook, hookInstance, fhirServer, fhirAuthorization, context, extension: each then built by orjson, they are small)
-  and whose `prefetch` is scanned only for its shape (each key's resourceType and its entries left unbuilt): that is all
-  the audit record keeps of prefetch. No prefetch resource is built, validated or fetched from the FHIR server, and a
-  missing Patient no longer turns such a call into a 412. Selections, the per-call cap (its card), the 400s (the same
-  HookRequest model; anything the scan cannot take as it is, such as bytes that are not UTF-8 or a prefetch value that
-  is not an object, goes to the old whole-body parse and its error) and the audit record before the answer are kept.
-- **Orders that are assessed** cost one extra scan (the msgspec pass, about a fifth of orjson.loads; the stage table's
-  first row) and then one orjson.loads of the whole body, as before: each byte is built once.
-- **Why msgspec**: it decodes straight into typed structs with unknown fields skipped and `Raw` for fields left as
-  bytes (one pass, every byte still checked to be JSON), has no dependencies, ships wheels for the CPythons we run, and
-  is among the 1,000 most downloaded packages on PyPI with releases through 2026 (0.22 in September, 0.23 since). The
-  issue measured simdjson's on-demand pointer faster still on the body alone, but pysimdjson is far less used (rank
-  about 4,300) with its last release in mid-2025, and its win over msgspec is a fraction of a millisecond next to the
-  app's fixed cost (routing, middleware, the audit record). orjson stays for the full parse and the answers.
-- **Full assessment**: fhir.resources' verdict on a resource is remembered by a digest of its content
-  (`record._content_key`, BLAKE2b of the sorted-key JSON, bounded memo), so the same chart sent with each order-select of a
-  visit, and every policy, share one validation; a malformed deciding resource is reported every time (its note is
-  remembered with the verdict). `Terminology.in_set` no longer builds a key list per call.
-- **Under load**: measured with wrk against one worker (server CPU per request, the typical assessed order), one
-  connection costs about 4.2 ms of CPU per request, ten connections 6–8.5 ms: ten parsed charts alive at once, the
-  cyclic collector walking them, and thread switches. Raising the collector's first threshold from 700 to 20,000
-  allocations (set at start-up, after `gc.freeze()`) took that to about 5.4–6.3 ms in alternating A/B rounds; running
-  the assessments one at a time (a capacity limiter of 1) did not help and was left out.
-- **What the profile (yappi, all threads, wrk load) shows is left** for an assessed order: the fact extractors' walks
-  (therapy courses, observation buckets, the trial window) about half of the CPU, `_keep_patient_only` and
-  `PatientRecord.add` (one pass each over every resource), orjson.loads of the body, the audit writer thread, and the
-  framework. None of it is one hot spot any more.
-"""
 
 
 def render(r: Results) -> str:

@@ -30,7 +30,7 @@ from .notice_cards import orders_capped_card, unreadable_order_card
 from .pipeline import assess_hook, concerns_no_policy
 from .policy_store import cited_sentences
 from .policy_text import render_html
-from .prefetch import PatientUnavailable, build_record
+from .prefetch import PatientUnavailable, finish_record, gather_record
 from .questionnaire.routes import router as questionnaire_router
 from .services import Services, get_services
 from .smart import smart_router
@@ -113,32 +113,22 @@ def create_app(services: Services | None = None) -> FastAPI:
             return operation_outcome(400, _describe(exc.errors()))
         if req.hook != hook:
             return operation_outcome(400, f"service {service_id} answers {hook}, not {req.hook}")
-        try:
-            record = await build_record(req, services.settings, services.fhir_transport)
-        except PatientUnavailable as exc:  # the reason names the fetch's fault (deadline, size, refusal)
-            return operation_outcome(
-                412, f"the Patient resource is neither in prefetch nor retrievable ({exc})"[:500], "not-found"
-            )
+        record = await gather_record(req, services.settings, services.fhir_transport)
         options = configuration(req.extension)
         base = services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
         smart = services.settings.smart_app_url or f"{base}/smart/launch"
         try:
-            # CPU-bound (validation, the engine, rendering): in a worker thread, so a call with a
-            # big chart never stalls discovery or the other calls on the event loop.
-            outcome, shown, cards, actions = await run_in_threadpool(
-                _assess, req, record, services, base, smart, options
+            # CPU-bound (validation, the engine, rendering) and the shared database: one worker
+            # thread hop for all of it, so a call with a big chart never stalls discovery or the
+            # other calls on the event loop.
+            done = await run_in_threadpool(_in_thread, req, record, services, base, smart, options)
+        except PatientUnavailable as exc:  # the reason names the fetch's fault (deadline, size, refusal)
+            return operation_outcome(
+                412, f"the Patient resource is neither in prefetch nor retrievable ({exc})"[:500], "not-found"
             )
-        except Exception:  # a bug must not cost the clinician a 500 mid-ordering
-            log.exception(
-                "assessment failed: hook=%s instance=%s patient=%s",
-                hook,
-                req.hookInstance,
-                req.context.patientId,
-            )
+        if done is None:
             return _hook_json(HookResponse(cards=[failure_card()]))
-        await run_in_threadpool(
-            _keep, services, shown, record, req.fhirServer
-        )  # the shared database: every worker opens the link
+        outcome, _shown, cards, actions = done
         log.info(
             "hook %s instance=%s patient=%s orders=%d cards=%d",
             hook,
@@ -230,6 +220,32 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(packet.router)
     app.include_router(questionnaire_router)  # /fhir/Questionnaire… (DTR)
     return app
+
+
+def _in_thread(
+    req: HookRequest,
+    record,
+    services: Services,
+    base: str,
+    smart: str,
+    options: dict[str, Any],
+):
+    """The record finished (PatientUnavailable when it has no Patient), assessed, and what the cards'
+    links need kept: the route's one worker-thread hop. None when the assessment failed (the
+    clinician gets the failure card, never a 500 mid-ordering)."""
+    finish_record(record, req.context.patientId)
+    try:
+        done = _assess(req, record, services, base, smart, options)
+    except Exception:  # a bug must not cost the clinician a 500 mid-ordering
+        log.exception(
+            "assessment failed: hook=%s instance=%s patient=%s",
+            req.hook,
+            req.hookInstance,
+            req.context.patientId,
+        )
+        return None
+    _keep(services, done[1], record, req.fhirServer)  # the shared database: every worker opens the link
+    return done
 
 
 def _assess(

@@ -176,7 +176,7 @@ class _Evaluator:
         trial, _ = ctx.trial()
         if trial is None or trial.start is None or trial.start.date() >= ctx.date_of_service:
             return ctx
-        return FactContext(ctx.record, ctx.terminology, trial.start.date(), ctx.order, ctx.indication)
+        return ctx.as_of(trial.start.date())
 
     def _compute(self, leaf: Leaf) -> Fact:
         # ctx is None only where a test stubs `compute` (no record to read)

@@ -34,12 +34,12 @@ class _Shape(msgspec.Struct):
 
 
 class _Top(msgspec.Struct):
-    hook: msgspec.Raw = _UNSET
-    hookInstance: msgspec.Raw = _UNSET
-    fhirServer: msgspec.Raw = _UNSET
-    fhirAuthorization: msgspec.Raw = _UNSET
-    context: msgspec.Raw = _UNSET
-    extension: msgspec.Raw = _UNSET
+    hook: msgspec.Raw | msgspec.UnsetType = _UNSET
+    hookInstance: msgspec.Raw | msgspec.UnsetType = _UNSET
+    fhirServer: msgspec.Raw | msgspec.UnsetType = _UNSET
+    fhirAuthorization: msgspec.Raw | msgspec.UnsetType = _UNSET
+    context: msgspec.Raw | msgspec.UnsetType = _UNSET
+    extension: msgspec.Raw | msgspec.UnsetType = _UNSET
     prefetch: dict[str, _Shape | None] | msgspec.UnsetType | None = _UNSET
 
 

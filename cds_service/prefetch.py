@@ -106,6 +106,22 @@ async def build_record(
     transport: httpx.AsyncBaseTransport | None = None,
     deadline_at: float | None = None,
 ) -> PatientRecord:
+    """The chart, finished (`finish_record`) in a worker thread: validating the Patient
+    (possibly among many) is CPU work, kept off the event loop."""
+    record = await gather_record(req, settings, transport, deadline_at)
+    await run_in_threadpool(finish_record, record, req.context.patientId)
+    return record
+
+
+async def gather_record(
+    req: HookRequest,
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    deadline_at: float | None = None,
+) -> PatientRecord:
+    """Prefetch indexed by type, what is missing fetched; not yet finished. The hook route
+    finishes it in the same worker thread as the assessment (one hop off the event loop per
+    call, not one per step)."""
     patient_id = req.context.patientId
     record = PatientRecord(patient_id)
     prefetch = req.prefetch or {}
@@ -118,12 +134,12 @@ async def build_record(
             record.add(resources, f"prefetch.{key}")
     if missing:
         await _fetch_missing(req, settings, record, missing, transport, deadline_at)
-    # Validating the Patient (possibly among many) is CPU work: off the event loop.
-    await run_in_threadpool(_finish, record, patient_id)
     return record
 
 
-def _finish(record: PatientRecord, patient_id: str) -> None:
+def finish_record(record: PatientRecord, patient_id: str) -> None:
+    """The Patient found and validated (PatientUnavailable when there is none), resources about
+    another patient dropped and reported. Blocking CPU work: call it from a worker thread."""
     if record.patient is None:
         _readable_patient(record, patient_id)
     if record.patient is None:
@@ -156,14 +172,22 @@ def _refusal(req: HookRequest, settings: Settings) -> str | None:
     return None
 
 
-async def _fetch_missing(req, settings, record, missing, transport, deadline_at=None) -> None:
+async def _fetch_missing(
+    req: HookRequest,
+    settings: Settings,
+    record: PatientRecord,
+    missing: list[str],
+    transport: httpx.AsyncBaseTransport | None,
+    deadline_at: float | None = None,
+) -> None:
     why = _refusal(req, settings)
-    if why is not None:
+    server = req.fhirServer
+    if why is not None or not server:  # _refusal names a missing server: `not server` is for the types
         for key in missing:
             record.mark_unavailable(RESOURCE_TYPE[key], f"{LABEL[key]}: {why}")
         return
     token = req.fhirAuthorization.access_token if req.fhirAuthorization else None
-    fetcher = fetcher_for(settings, req.fhirServer, token, transport, deadline_at)
+    fetcher = fetcher_for(settings, server, token, transport, deadline_at)
     results = await fetcher.fetch_all({key: _query(key, req.context.patientId) for key in missing})
     for key, result in results.items():
         record.add(result.resources, f"the FHIR server's {RESOURCE_TYPE[key]} search")
@@ -199,7 +223,7 @@ def _readable_patient(record: PatientRecord, patient_id: str) -> None:
 def _keep_patient_only(record: PatientRecord, patient_id: str) -> None:
     """Drop resources about another patient, reporting them: never mix two charts."""
     for rtype, resources in record.by_type.items():
-        kept = []
+        kept: list[dict[str, Any]] = []
         keep = kept.append
         for res in resources:
             if rtype == "Patient":

@@ -67,7 +67,7 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 def resource_ref(resource: dict[str, Any]) -> str:
     cited = getattr(resource, "cited_as", None)  # an answer read as an Observation cites its response item
-    if cited:
+    if isinstance(cited, str) and cited:
         return cited
     return f"{resource.get('resourceType', 'Resource')}/{resource.get('id', '?')}"
 
@@ -79,6 +79,11 @@ class PatientRecord:
     unavailable: dict[str, str] = field(default_factory=dict)  # resourceType → why
     issues: list[str] = field(default_factory=list)
     _validity: dict[int, bool] = field(default_factory=dict, repr=False)
+    # Indexes of the chart that do not depend on the date of service (observation buckets,
+    # therapy courses, active conditions): built once per request and shared by every order,
+    # policy and "as of the trial" context (FactContext.memo), so assessing every policy
+    # walks the chart once, as one policy does.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def add(self, resources: Iterable[Any], source: str) -> None:
         """Index resources by type; anything that is not a resource object is reported."""
@@ -138,6 +143,8 @@ class PatientRecord:
     def _validate_now(self, resource: dict[str, Any]) -> bool:
         rtype = resource.get("resourceType")
         try:
+            if not isinstance(rtype, str):
+                raise KeyError(rtype)
             model = _model(rtype)
         except (KeyError, ValueError):
             self.issues.append(f"{resource_ref(resource)} has an unknown resourceType and was ignored.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..fhirtime import months_between, parse_date, whole_years
@@ -78,10 +78,14 @@ def diagnosis_documented(
     indication = indication or ctx.indication
     if indication is None and value_set is None:
         return Fact.unknown("no indication could be determined")
-    label = VALUE_SET_LABEL[value_set] if value_set else INDICATION_LABEL.get(indication, indication)
+    if value_set:
+        label = VALUE_SET_LABEL[value_set]
+    else:
+        label = INDICATION_LABEL.get(indication, indication) if indication is not None else "None"
     found = _confirmed(ctx.conditions(value_set or f"indication-{indication}"))
+    combinations = ctx.terminology.indication_combinations
     for group in (
-        ctx.terminology.indication_combinations.get(indication, ()) if not found and value_set is None else ()
+        combinations.get(indication, ()) if not found and value_set is None and indication is not None else ()
     ):
         parts = [_confirmed(ctx.conditions(vs)) for vs in group]
         if all(parts):
@@ -147,12 +151,15 @@ def _standing_score(
                     f"{label} {_fmt(value)} on {when.date().isoformat()}{_outside(ctx)}",
                 )
         return Fact.unknown(f"no {label} recorded on or before the date of service{_outside(ctx)}")
+    if over_days is None:  # the catalogue gives every aggregate but "latest" its period
+        raise ValueError(f"the {aggregate} {label} needs over_days")
     since = ctx.cutoff - timedelta(days=over_days)
-    used = [
-        (when, obs, numeric_value(obs))
-        for when, obs in standing
-        if when > since and ctx.record.usable(obs) and numeric_value(obs) is not None
-    ]
+    used: list[tuple[datetime, dict[str, Any], float]] = []
+    for when, obs in standing:
+        if when > since and ctx.record.usable(obs):
+            value = numeric_value(obs)
+            if value is not None:
+                used.append((when, obs, value))
     period = f"the {over_days:g} days before {ctx.date_of_service.isoformat()}"
     if not used:
         return Fact.unknown(f"no {label} recorded within {period}{_outside(ctx)}")

@@ -17,21 +17,14 @@ or past N h inside the window must exist.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..record import resource_ref
 from .base import Fact, FactContext, Trial
 from .catalogue import SCALE_LABEL
 from .clinical import bool_value, numeric_value
-
-
-def _window_hours(held_for_hours: float | None, single_shot_window_hours: float) -> float:
-    return max(held_for_hours or 0.0, single_shot_window_hours)
-
-
-def _hours(a: datetime, b: datetime) -> str:
-    return f"{(b - a).total_seconds() / 3600:g} h"
+from .trial_scores import held_scores, hours_between, scores_around, window_hours_for, window_words
 
 
 def _documented(
@@ -49,7 +42,7 @@ def _documented(
     return None
 
 
-def _which_trial(ctx: FactContext, injectates) -> tuple[Trial | None, str | None]:
+def _which_trial(ctx: FactContext, injectates: tuple[str, ...] | None) -> tuple[Trial | None, str | None]:
     """(trial, None); (None, None) when the record holds no trial and no drug is asked for;
     (None, why) otherwise. A documented outcome with no trial Procedure cannot show the drug."""
     if not ctx.trials():
@@ -63,77 +56,24 @@ def _drug_note(trial: Trial | None) -> str:
     if trial is None:
         return " (no trial procedure on record; the documented outcome is read as the trial's)"
     if not trial.drugs:
-        return f" (trial of {trial.start.date().isoformat()}; the trial drug is not documented)"
+        when = trial.start.date().isoformat() if trial.start else "undated"
+        return f" (trial of {when}; the trial drug is not documented)"
     return f" ({trial.describe()})"
-
-
-def _window_words(trial: Trial, window_hours: float) -> str:
-    if trial.single_shot:
-        return f"the {window_hours:g} h after the single-shot {trial.describe()}"
-    if trial.ongoing:
-        return f"the ongoing {trial.describe()}"
-    return f"the {trial.describe()}, to its end on {trial.end.date().isoformat()}"
-
-
-def _scores_around(ctx: FactContext, value_set: str, trial: Trial, window_hours: float):
-    """((baseline time, value, obs), [(time, value, obs) in the window]) or (None, why)."""
-    standing, why = ctx.standing(value_set, window_hours)
-    if why:
-        return None, why
-    label = SCALE_LABEL[value_set]
-    # The baseline: the latest standing score before the start, or a pre-dose score charted as part of this trial.
-    standing_ids = {id(obs) for _, obs in standing}
-    before = None
-    for when, obs in reversed(ctx.candidates(value_set)):
-        if when >= trial.start:
-            continue
-        if id(obs) not in standing_ids and trial.ref not in ctx.procedure_references(obs):
-            continue
-        if ctx.record.usable(obs):
-            value = numeric_value(obs)
-            if value is not None:
-                before = (when, value, obs)
-                break
-    after = []
-    for when, obs in ctx.candidates(value_set):
-        if when > ctx.cutoff or when < trial.start:
-            continue
-        if ctx.in_window(obs, when, trial, window_hours) and ctx.record.usable(obs):
-            value = numeric_value(obs)
-            if value is not None:
-                after.append((when, value, obs))
-    if before is None:
-        return None, f"no {label} before the {trial.describe()} to compare with"
-    if not after:
-        return None, f"no {label} recorded within {_window_words(trial, window_hours)}"
-    return (before, after), None
-
-
-def _held(after, trial: Trial, hours: float):
-    """Window scores up to and including the first at or beyond start + hours; None when none reaches it."""
-    limit = trial.start + timedelta(hours=hours)
-    window = []
-    for item in after:
-        window.append(item)
-        if item[0] >= limit:
-            return window
-    return None
 
 
 def _computed_relief(
     ctx: FactContext, value_set: str, trial: Trial, hours: float | None, single_shot_window_hours: float
 ) -> Fact:
     label = SCALE_LABEL[value_set]
-    window_hours = _window_hours(hours, single_shot_window_hours)
-    found, why = _scores_around(ctx, value_set, trial, window_hours)
-    if found is None:
+    window_hours = window_hours_for(hours, single_shot_window_hours)
+    around, why = scores_around(ctx, value_set, trial, window_hours)
+    if around is None:
         return Fact.unknown(f"relief not documented and cannot be worked out: {why}", (trial.ref,))
-    (_, base, base_obs), after = found
+    (_, base, base_obs), after, start = around.before, around.after, around.start
     if base <= 0:
         return Fact.unknown(
             f"the {label} before the trial was 0, so relief cannot be worked out", (resource_ref(base_obs),)
         )
-    start = trial.start
 
     def relief(v: float) -> float:
         return round((base - v) / base * 100, 1)
@@ -141,17 +81,16 @@ def _computed_relief(
     if hours is None:
         when, value, obs = max(after, key=lambda t: relief(t[1]))
         pct = relief(value)
-        evidence = (trial.ref, resource_ref(base_obs), resource_ref(obs))
         return Fact(
             pct,
-            evidence,
+            (trial.ref, resource_ref(base_obs), resource_ref(obs)),
             f"relief worked out from the {label}: {pct:g} % ({base:g} before the trial, {value:g} at "
-            f"{_hours(start, when)} after it){_drug_note(trial)}",
+            f"{hours_between(start, when)} after it){_drug_note(trial)}",
         )
-    window = _held(after, trial, hours)
+    window = held_scores(after, start, hours)
     if window is None:
         return Fact.unknown(
-            f"no {label} at or after {hours:g} h within {_window_words(trial, window_hours)}, so relief "
+            f"no {label} at or after {hours:g} h within {window_words(trial, window_hours)}, so relief "
             f"lasting {hours:g} h is not documented",
             (trial.ref, resource_ref(base_obs)),
         )
@@ -162,7 +101,8 @@ def _computed_relief(
         pct,
         evidence,
         f"relief worked out from the {label}, lasting {hours:g} h: at least {pct:g} % ({base:g} before the trial, "
-        f"{worst[1]:g} at {_hours(start, worst[0])}; last score at {_hours(start, window[-1][0])}){_drug_note(trial)}",
+        f"{worst[1]:g} at {hours_between(start, worst[0])}; last score at {hours_between(start, window[-1][0])})"
+        f"{_drug_note(trial)}",
     )
 
 
@@ -241,7 +181,7 @@ def trial_score_reduction(
         else ("penn-spasm-frequency",)
     )
     best: Fact | None = None
-    reasons = []
+    reasons: list[str] = []
     for value_set in sets:
         fact = _score_reduction(ctx, value_set, trial, held_for_hours, single_shot_window_hours)
         if fact.value is None:
@@ -255,15 +195,15 @@ def _score_reduction(
     ctx: FactContext, value_set: str, trial: Trial, hours: float | None, single_shot_window_hours: float
 ) -> Fact:
     label = SCALE_LABEL[value_set]
-    window_hours = _window_hours(hours, single_shot_window_hours)
-    found, why = _scores_around(ctx, value_set, trial, window_hours)
-    if found is None:
+    window_hours = window_hours_for(hours, single_shot_window_hours)
+    around, why = scores_around(ctx, value_set, trial, window_hours)
+    if around is None:
         return Fact.unknown(f"{label} reduction cannot be worked out: {why}")
-    (_, base, base_obs), after = found
-    window = after if hours is None else _held(after, trial, hours)
+    (_, base, base_obs), after = around.before, around.after
+    window = after if hours is None else held_scores(after, around.start, hours)
     if window is None:
         return Fact.unknown(
-            f"no {label} at or after {hours:g} h within {_window_words(trial, window_hours)}",
+            f"no {label} at or after {hours:g} h within {window_words(trial, window_hours)}",
             (trial.ref, resource_ref(base_obs)),
         )
     worst = max(window, key=lambda t: t[1]) if hours is not None else min(window, key=lambda t: t[1])
@@ -274,7 +214,7 @@ def _score_reduction(
         points,
         evidence,
         f"{label} {_score(base)} before the trial, {_score(worst[1])} after: a {points:g}-point reduction{held} "
-        f"(scores to {_hours(trial.start, window[-1][0])} after the start){_drug_note(trial)}",
+        f"(scores to {hours_between(around.start, window[-1][0])} after the start){_drug_note(trial)}",
     )
 
 

@@ -13,6 +13,7 @@ per process.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -21,9 +22,10 @@ from typing import Any
 
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, bindparam, delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.elements import TextClause
 
 from ..audit.store import _clean, store_for
 from ..settings import Settings
@@ -57,6 +59,20 @@ def unseal(secret: str, purpose: str, sealed: bytes) -> dict[str, Any] | None:
         return None
 
 
+@functools.lru_cache(maxsize=16)
+def _upsert_statement(table: Table, key_column: str, columns: tuple[str, ...]) -> TextClause:
+    """INSERT … ON CONFLICT (key) DO UPDATE SET each column = excluded.column: the same words in
+    SQLite and PostgreSQL. As a text statement (typed binds, so JSON columns are still encoded)
+    because SQLAlchemy 2.0 never caches the dialects' on_conflict constructs: built that way,
+    every hook call compiled its upsert anew, about as long as assessing a small chart."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key_column)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+        f"ON CONFLICT ({key_column}) DO UPDATE SET {updates}"
+    )
+    return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+
+
 class SharedState:
     def __init__(self, engine: Engine, purge_every: float = 60.0):
         self.engine = engine
@@ -87,11 +103,8 @@ class SharedState:
             self._purge_lock.release()
 
     def _upsert(self, model: Any, key_column: str, rows: list[dict[str, Any]]) -> None:
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
-        stmt = dialect.insert(model)
-        updates = {c: stmt.excluded[c] for c in rows[0] if c != key_column}
         with self.engine.begin() as conn:
-            conn.execute(stmt.on_conflict_do_update(index_elements=[key_column], set_=updates), rows)
+            conn.execute(_upsert_statement(model.__table__, key_column, tuple(rows[0])), rows)
 
     # -- assessments ----------------------------------------------------------------------
 
