@@ -2,6 +2,7 @@
 
     idds-cds assess CHART.json [--order ID] [--date YYYY-MM-DD] [--format text|json|cards]
     idds-cds check-policies [FILE ...]
+    idds-cds policy-diff POLICY [FROM [TO]] [--format text|json]
     idds-cds policy-table [--write README.md]
     idds-cds integration-tables [--write docs/integration.md]
     idds-cds serve [--host 127.0.0.1] [--port 8000] [--workers N]
@@ -237,6 +238,22 @@ def cmd_check_policies(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy_diff(args: argparse.Namespace) -> int:
+    from .policy_diff import DiffError, policy_diff
+    from .policy_diff_text import render_text
+    from .policy_store import PolicyStore
+
+    try:
+        found = policy_diff(PolicyStore.load(), args.policy, args.before, args.after)
+    except DiffError as exc:
+        raise BadInput(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(found.as_json(), indent=2, ensure_ascii=False))
+    else:
+        print(render_text(found))
+    return 0
+
+
 def _print_or_write(rendered: str, write: str | None, replace_block) -> int:
     """A generated block: printed, or written between its markers in the named file."""
     if write:
@@ -302,6 +319,14 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-policies", help="load and check every policy file (or the files named)")
     c.add_argument("files", nargs="*")
     c.set_defaults(run=cmd_check_policies)
+    d = sub.add_parser(
+        "policy-diff", help="what changed between two versions of a policy (criteria, scope, sentences)"
+    )
+    d.add_argument("policy", metavar="POLICY", help="policy id, e.g. cigna-cmm-210")
+    d.add_argument("before", metavar="FROM", nargs="?", help="version (default: the one before TO)")
+    d.add_argument("after", metavar="TO", nargs="?", help="version (default: the newest)")
+    d.add_argument("--format", choices=("text", "json"), default="text")
+    d.set_defaults(run=cmd_policy_diff)
     t = sub.add_parser("policy-table", help="print the README's policy table, or write it into a file")
     t.add_argument("--write", metavar="FILE")
     t.set_defaults(run=cmd_policy_table)
