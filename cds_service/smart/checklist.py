@@ -15,6 +15,7 @@ from typing import Any
 from ..assessment import rule_for
 from ..engine import MET, NOT_MET, UNKNOWN, all_of, any_of, negate
 from ..facts.catalogue import INDICATION_LABEL  # re-exported for html.py
+from ..policy_diff import diff_url
 from ..policy_model import All, AnyOf, Deferred, Leaf, Not, PhaseRule, Policy, Ref
 from ..policy_store import PolicyStore
 from .evidence import describe
@@ -51,6 +52,8 @@ class Sheet:
     headline: str
     explanation: str
     deferred_to: str | None = None
+    # "What changed in this policy": the policy diff page, for a policy with more than one version.
+    diff_url: str | None = None
 
     @property
     def determination(self) -> str:
@@ -261,7 +264,8 @@ def sheet(
     if root is None:
         root = _flat(a, builder if policy is not None else None, chart)
     headline, explanation = _headline(a, reason, deferred_to)
-    return Sheet(a, policy, root, headline, explanation, deferred_to)
+    changes = diff_url(store, policy) if policy is not None else None
+    return Sheet(a, policy, root, headline, explanation, deferred_to, changes)
 
 
 def _headline(a: dict[str, Any], reason: str | None, deferred_to: str | None) -> tuple[str, str]:
