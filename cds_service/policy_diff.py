@@ -6,7 +6,7 @@ the waiver, the grouping, the place), how the scope and the phase rules moved, a
 puts the two versions' sentences side by side, so the encoding of the change can be
 checked against the change in the text. `idds-cds policy-diff` prints it;
 `GET /policies/{id}/diff` shows it (policy_diff_routes.py). The criteria matching is
-in policy_diff_criteria.py; the service's readings (the prose `readings:` of a file)
+in policy_diff_criteria.py, the phase rules in policy_diff_rules.py; the service's readings (the prose `readings:` of a file)
 are not compared, they are on each version's policy page.
 """
 
@@ -15,18 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from .policy_diff_criteria import changes, match, placed, refs_by_place, restructured
+from .policy_diff_criteria import changes, match, placed, restructured
 from .policy_diff_criteria import criterion as as_criterion
 from .policy_diff_model import FieldChange, PolicyDiff, Side
-from .policy_diff_words import indication_words, place_words
-from .policy_model import Deferred, ExcludedInjectates, ExcludedUses, IndicationRule, PhaseRule, Policy
+from .policy_diff_rules import refs, rules
+from .policy_diff_words import indication_words
+from .policy_model import ExcludedInjectates, ExcludedUses, Policy
 from .policy_store import PolicyStore
 
 DETERMINATION_WORDS = {
     "criteria-not-met": "not covered (criteria not met)",
     "not-applicable": "the policy does not apply",
 }
-PHASES = ("trial", "permanent", "replacement")
 
 
 class DiffError(LookupError):
@@ -96,7 +96,7 @@ def diff(a: Policy, b: Policy) -> PolicyDiff:
             if x != y
         ],
         scope=_scope(a, b),
-        rules=_rules(a, b) + _refs(a, b),
+        rules=rules(a, b) + refs(a, b),
         added=[as_criterion(p) for p in added],
         removed=[as_criterion(p) for p in removed],
         changed=changed,
@@ -234,90 +234,3 @@ def _entry_change(label: str, x: str, y: str, x_source: str, y_source: str) -> F
         before_source=None if same else x_source,
         after_source=None if same else y_source,
     )
-
-
-# -- phase rules ------------------------------------------------------------------------------
-
-
-def _phase_words(rule: PhaseRule | None) -> tuple[str, str | None]:
-    """(how the phase is decided, the sentence it cites)."""
-    if rule is None:
-        return "—", None
-    if rule.criteria is not None:
-        return "assessed on its criteria", None
-    if rule.deferred is not None:
-        return _deferred_words(rule.deferred), rule.deferred.source
-    if rule.not_covered is not None:
-        return f"not covered: {rule.not_covered.text}", rule.not_covered.source
-    if rule.not_addressed is not None:
-        return f"not addressed: {rule.not_addressed.text}", None
-    return "—", None
-
-
-def _deferred_words(d: Deferred) -> str:
-    return f"deferred to {d.to}: {d.text}"
-
-
-def _indication_words(rule: IndicationRule | None) -> tuple[str, str | None]:
-    if rule is None:
-        return "—", None
-    if rule.same_as:
-        return f"as for {indication_words(rule.same_as)}", None
-    if rule.deferred is not None:
-        return _deferred_words(rule.deferred), rule.deferred.source
-    if rule.not_covered is not None:
-        return f"not covered: {rule.not_covered.text}", rule.not_covered.source
-    if rule.not_addressed is not None:
-        return f"not addressed: {rule.not_addressed.text}", None
-    return "by phase", None
-
-
-def _rules(a: Policy, b: Policy) -> list[FieldChange]:
-    out: list[FieldChange] = []
-    for key in list(dict.fromkeys([*a.indications, *b.indications])):
-        x, y = a.indications.get(key), b.indications.get(key)
-        rows = [("*", _indication_words(x), _indication_words(y))]
-        rows += [
-            (
-                phase,
-                _phase_words(getattr(x, phase) if x else None),
-                _phase_words(getattr(y, phase) if y else None),
-            )
-            for phase in PHASES
-        ]
-        for phase, (xw, xs), (yw, ys) in rows:
-            if (xw, xs) != (yw, ys):
-                out.append(
-                    FieldChange(
-                        aspect="rule",
-                        label=place_words((key, phase, "")),
-                        before=xw,
-                        after=yw,
-                        before_source=xs,
-                        after_source=ys,
-                    )
-                )
-    return out
-
-
-def _refs(a: Policy, b: Policy) -> list[FieldChange]:
-    """A tree that builds on another (the permanent implant's "the above criteria for a trial")."""
-    x, y = refs_by_place(a), refs_by_place(b)
-    out: list[FieldChange] = []
-    for place in list(dict.fromkeys([*x, *y])):
-        if x.get(place, []) != y.get(place, []):
-            out.append(
-                FieldChange(
-                    aspect="structure",
-                    label=f"{place_words(place)}: builds on",
-                    before=", ".join(_ref_words(r) for r in x.get(place, [])) or "—",
-                    after=", ".join(_ref_words(r) for r in y.get(place, [])) or "—",
-                )
-            )
-    return out
-
-
-def _ref_words(ref: str) -> str:
-    target, _, rest = ref.partition(" ")
-    indication, _, phase = target.partition(".")
-    return f"the {place_words((indication, phase, '')).lower()} criteria" + (f" {rest}" if rest else "")
