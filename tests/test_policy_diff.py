@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
 from cds_service.policy_diff import diff, diff_url, policy_diff
+from cds_service.policy_diff_criteria import placed
 from cds_service.policy_diff_model import CriterionChange, PolicyDiff
 from cds_service.policy_model import Policy
 from cds_service.policy_store import PolicyStore, iter_leaves, phase_rules
@@ -272,6 +273,16 @@ def test_a_phase_deferred_in_a_new_version_shows_in_the_phase_rules(store):
     (ref,) = [r for r in d.rules if r.aspect == "structure"]  # "the above criteria for a trial" went with it
     assert ref.label == "Spasticity · permanent implant: builds on"
     assert ref.before == "the spasticity · trial criteria (as of the trial)" and ref.after == "—"
+
+
+@pytest.mark.parametrize("key", [f"{p.policy}@{p.version}" for p in PolicyStore.load().all()])
+def test_every_policy_version_against_itself_pairs_every_criterion_with_itself(store, key):
+    # Deferred documentation lists, contraindications, "*" replacement trees, same_as, applies_if.
+    policy_id, _, version = key.partition("@")
+    policy = store.get(policy_id, version)
+    assert policy is not None
+    d = policy_diff(store, policy_id, version, version)
+    assert d.empty and d.unchanged == len(placed(policy)) > 0
 
 
 def test_the_same_version_twice_is_an_empty_diff(store):
