@@ -28,6 +28,7 @@ from .errors import operation_outcome
 from .hook_models import Feedback, HookRequest, HookResponse
 from .notice_cards import orders_capped_card, unreadable_order_card
 from .pipeline import assess_hook, concerns_no_policy
+from .policy_diff_routes import router as policy_diff_router
 from .policy_store import cited_sentences
 from .policy_text import render_html
 from .prefetch import PatientUnavailable, finish_record, gather_record
@@ -82,6 +83,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         return operation_outcome(400, _describe(exc.errors()))
+
+    app.include_router(policy_diff_router)  # /policies/{id}/diff, before /policies/{id}/{version}
 
     @app.get("/cds-services", dependencies=[Depends(auth.verify_caller)])
     async def get_discovery() -> dict[str, Any]:

@@ -1,221 +1,49 @@
 """`idds-cds`: the service's command line (a console script, pyproject.toml).
 
-    idds-cds assess CHART.json [--order ID] [--date YYYY-MM-DD] [--format text|json|cards]
+    idds-cds assess CHART.json [--order ID] [--payer NAME] [--date YYYY-MM-DD] [--format text|json|cards]
     idds-cds check-policies [FILE ...]
+    idds-cds policy-diff POLICY [FROM [TO]] [--format text|json]
     idds-cds policy-table [--write README.md]
     idds-cds integration-tables [--write docs/integration.md]
     idds-cds serve [--host 127.0.0.1] [--port 8000] [--workers N]
 
-`assess` runs the hook pipeline on a FHIR Bundle file with no server: the draft orders
-are the Bundle's ServiceRequest / DeviceRequest / MedicationRequest resources with
-`status` draft (no sandbox tag needed), the rest is the chart, sent as the prefetch an EHR
-would send. Exit status: 0 assessed, 2 bad input (a message on stderr, never a traceback).
+`assess` runs the hook pipeline on a FHIR Bundle file with no server (cli_assess.py);
+`policy-diff` says what changed between two versions of a policy (policy_diff.py). Exit
+status: 0 done, 1 a policy file is unusable (check-policies), 2 bad input (a message on
+stderr, never a traceback). Each command imports what it needs when it runs, so
+`idds-cds --help` loads no policy and no FHIR model.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 import tempfile
-import textwrap
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl
 
-ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
-DRAFT_TYPES = ("ServiceRequest", "DeviceRequest", "MedicationRequest")
-STATUS_LABEL = {"met": "met", "not-met": "NOT MET", "unknown": "NOT DOCUMENTED"}
-
-
-class BadInput(Exception):
-    """Something about the input the user can fix; the message says what."""
-
-
-# -- assess -----------------------------------------------------------------------------------
-
-
-def read_bundle(path: str) -> dict[str, Any]:
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        bundle = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path} is not JSON: {exc}") from None
-    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise BadInput(
-            f"{path} is not a FHIR Bundle (resourceType is {bundle.get('resourceType') if isinstance(bundle, dict) else type(bundle).__name__!r})"
-        )
-    entries = bundle.get("entry")
-    if not isinstance(entries, list):
-        raise BadInput(f"{path}: the Bundle has no entry list")
-    return bundle
-
-
-def split(bundle: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """(the Patient, the chart's other resources, the draft orders)."""
-    resources = [
-        e["resource"] for e in bundle["entry"] if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-    ]
-    patients = [r for r in resources if r.get("resourceType") == "Patient"]
-    if len(patients) != 1:
-        raise BadInput(f"the Bundle holds {len(patients)} Patient resources; one is needed")
-    if not isinstance(patients[0].get("id"), str) or not patients[0]["id"]:
-        raise BadInput("the Bundle's Patient has no id")
-    drafts = [r for r in resources if r.get("resourceType") in DRAFT_TYPES and r.get("status") == "draft"]
-    chart = [r for r in resources if r is not patients[0] and not any(r is d for d in drafts)]
-    return patients[0], chart, drafts
-
-
-def prefetch(patient: dict[str, Any], chart: list[dict[str, Any]]) -> dict[str, Any]:
-    """The prefetch an EHR would send for the service's templates, from the Bundle's own resources
-    (a search's `status` honoured, as the EHR would; the record keeps the patient's resources only)."""
-    from .prefetch import RESOURCE_TYPE, TEMPLATES
-
-    out: dict[str, Any] = {}
-    for key, template in TEMPLATES.items():
-        rtype = RESOURCE_TYPE.get(key)
-        if rtype == "Patient":
-            out[key] = patient
-            continue
-        matches = [r for r in chart if r.get("resourceType") == rtype]
-        for name, value in parse_qsl(template.partition("?")[2]):
-            if name == "status":
-                matches = [r for r in matches if r.get("status") in value.split(",")]
-        out[key] = {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": len(matches),
-            "entry": [{"resource": r, "search": {"mode": "match"}} for r in matches],
-        }
-    return out
-
-
-def hook_request(bundle: dict[str, Any], order: str | None) -> dict[str, Any]:
-    patient, chart, drafts = split(bundle)
-    orders = [r for r in drafts if r.get("resourceType") in ORDER_TYPES]
-    if not orders:
-        raise BadInput(
-            'the Bundle holds no draft order (a ServiceRequest or DeviceRequest with status "draft")'
-        )
-    context: dict[str, Any] = {
-        "userId": "Practitioner/idds-cds-cli",
-        "patientId": patient["id"],
-        "draftOrders": {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": r} for r in drafts],
-        },
-    }
-    hook = "order-sign"
-    if order:
-        chosen = [r for r in orders if order in (f"{r['resourceType']}/{r.get('id')}", r.get("id"))]
-        if not chosen:
-            known = ", ".join(f"{r['resourceType']}/{r.get('id')}" for r in orders)
-            raise BadInput(f"no draft order {order!r} in the Bundle (draft orders: {known})")
-        hook, context["selections"] = "order-select", [f"{r['resourceType']}/{r.get('id')}" for r in chosen]
-    return {
-        "hook": hook,
-        "hookInstance": str(uuid.uuid4()),
-        "context": context,
-        "prefetch": prefetch(patient, chart),
-    }
-
-
-def assess(bundle: dict[str, Any], order: str | None, today: date, base: str = "http://127.0.0.1:8000"):
-    """(assessments as contract dicts, the hook response as JSON)."""
-    from pydantic import ValidationError
-
-    from .app import _assess
-    from .discovery import configuration
-    from .hook_models import HookRequest, HookResponse
-    from .prefetch import PatientUnavailable, build_record
-    from .services import Services
-    from .settings import Settings
-
-    body = hook_request(bundle, order)
-    try:
-        req = HookRequest.model_validate(body)
-    except ValidationError as exc:
-        raise BadInput(
-            f"the Bundle does not make a valid hook request: {exc.errors()[0].get('msg')}"
-        ) from None
-    services = Services.load(Settings(allowed_fhir_servers=""))  # offline: nothing is ever fetched
-    try:
-        record = asyncio.run(build_record(req, services.settings))
-    except PatientUnavailable as exc:
-        raise BadInput(f"the Bundle's Patient could not be read ({exc})") from None
-    outcome, _, cards, actions = _assess(
-        req, record, services, base, f"{base}/smart/launch", configuration(req.extension), today
-    )
-    response = json.loads(HookResponse(cards=cards, systemActions=actions).to_json())
-    return [a for item in outcome.assessments for a in _contract(item)], response
-
-
-def _contract(item: Any) -> list[dict[str, Any]]:
-    return [a.as_contract() for a in getattr(item, "assessments", [item])]
-
-
-def render_text(assessments: list[dict[str, Any]], width: int = 100) -> str:
-    """The checklist: per policy, the determination, then each criterion with its status and the policy's words."""
-    if not assessments:
-        return "No intrathecal pump order in the Bundle is one this service assesses."
-    lines: list[str] = []
-    for a in assessments:
-        policy, order = a.get("policy", {}), a.get("order", {})
-        lines.append(
-            f"== {policy.get('payer', '')} {policy.get('id')} ({policy.get('version')}): {a.get('determination')}"
-        )
-        lines.append(
-            f"   order {order.get('reference')} {order.get('code') or ''} ({order.get('phase')}); "
-            f"indication {a.get('indication')}; date of service {a.get('dateOfService')}"
-        )
-        for c in a.get("criteria", []):
-            mark = "*" if c.get("blocking") else " "
-            lines.append(f" {mark} [{STATUS_LABEL.get(c.get('status'), c.get('status'))}] {c.get('text')}")
-            if c.get("note"):
-                lines.append(
-                    textwrap.fill(c["note"], width, initial_indent="      note: ", subsequent_indent="      ")
-                )
-            if c.get("source"):
-                lines.append(
-                    textwrap.fill(
-                        f"\u201c{c['source']}\u201d",
-                        width,
-                        initial_indent="      ",
-                        subsequent_indent="      ",
-                        max_lines=3,
-                        placeholder=" …\u201d",
-                    )
-                )
-        for note in a.get("notes", []):
-            lines.append(
-                textwrap.fill(note, width, initial_indent="   note: ", subsequent_indent="         ")
-            )
-        lines.append("")
-    lines.append("* decides the outcome")
-    return "\n".join(lines)
+from .cli_assess import BadInput
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
+    from .cli_assess import assess, read_bundle, render_text
+
     try:
         today = date.fromisoformat(args.date) if args.date else date.today()
     except ValueError:
         raise BadInput(f"--date {args.date!r} is not a date (YYYY-MM-DD)") from None
-    assessments, response = assess(read_bundle(args.chart), args.order, today)
+    found = assess(read_bundle(args.chart), args.order, today, payer=args.payer)
     if args.format == "json":
-        print(json.dumps(assessments, indent=2, ensure_ascii=False))
+        print(json.dumps(found.assessments, indent=2, ensure_ascii=False))
     elif args.format == "cards":
-        print(json.dumps(response, indent=2, ensure_ascii=False))
+        print(json.dumps(found.response, indent=2, ensure_ascii=False))
     else:
-        print(render_text(assessments))
+        print(render_text(found.assessments))
+    if found.payer_note and (args.format == "cards" or not found.assessments):
+        print(found.payer_note, file=sys.stderr)  # the cards (JSON on stdout) cannot carry it
     return 0
 
 
@@ -237,7 +65,23 @@ def cmd_check_policies(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_or_write(rendered: str, write: str | None, replace_block) -> int:
+def cmd_policy_diff(args: argparse.Namespace) -> int:
+    from .policy_diff import DiffError, policy_diff
+    from .policy_diff_text import render_text
+    from .policy_store import PolicyStore
+
+    try:
+        found = policy_diff(PolicyStore.load(), args.policy, args.before, args.after)
+    except DiffError as exc:
+        raise BadInput(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(found.as_json(), indent=2, ensure_ascii=False))
+    else:
+        print(render_text(found))
+    return 0
+
+
+def _print_or_write(rendered: str, write: str | None, replace_block: Callable[[str, str], str]) -> int:
     """A generated block: printed, or written between its markers in the named file."""
     if write:
         path = Path(write)
@@ -296,12 +140,24 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("assess", help="assess a FHIR Bundle file offline and print the checklist")
     a.add_argument("chart", metavar="CHART.json")
     a.add_argument("--order", help="assess this draft order only (id or Type/id)")
+    a.add_argument(
+        "--payer",
+        help="assess against this payer's policy (a payer name or a policy id), the Bundle's Coverage set aside",
+    )
     a.add_argument("--date", help="the assessment's date, YYYY-MM-DD (default today)")
     a.add_argument("--format", choices=("text", "json", "cards"), default="text")
     a.set_defaults(run=cmd_assess)
     c = sub.add_parser("check-policies", help="load and check every policy file (or the files named)")
     c.add_argument("files", nargs="*")
     c.set_defaults(run=cmd_check_policies)
+    d = sub.add_parser(
+        "policy-diff", help="what changed between two versions of a policy (criteria, scope, sentences)"
+    )
+    d.add_argument("policy", metavar="POLICY", help="policy id, e.g. cigna-cmm-210")
+    d.add_argument("before", metavar="FROM", nargs="?", help="version (default: the one before TO)")
+    d.add_argument("after", metavar="TO", nargs="?", help="version (default: the newest)")
+    d.add_argument("--format", choices=("text", "json"), default="text")
+    d.set_defaults(run=cmd_policy_diff)
     t = sub.add_parser("policy-table", help="print the README's policy table, or write it into a file")
     t.add_argument("--write", metavar="FILE")
     t.set_defaults(run=cmd_policy_table)
@@ -320,8 +176,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
     try:
-        return args.run(args)
+        return run(args)
     except BadInput as exc:
         print(f"idds-cds {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -136,6 +136,8 @@ class FhirFetcher:
         return results
 
     def _url(self, query: str) -> str | None:
+        if self.base_url is None:  # an unusable base fetches nothing (and _fetch_all says so)
+            return None
         try:
             url = urls.normalise(f"{self.base_url}/{query.lstrip('/')}", query=True)
         except urls.UnsafeUrl:
@@ -239,7 +241,7 @@ class FhirFetcher:
             except urls.UnsafeUrl as exc:
                 out.error = f"the server's next-page link is not usable ({exc}); paging stopped"
                 return
-            if not urls.within(url, self.base_url):
+            if self.base_url is None or not urls.within(url, self.base_url):
                 out.error = "the server's next-page link points to another server (or outside its FHIR base); paging stopped"
                 return
         out.error = f"more than {self.max_pages} pages; the rest was not retrieved"

@@ -6,6 +6,7 @@ codes (mappings/procedures.yaml) and the code systems (mappings/systems.yaml).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -23,7 +24,7 @@ ORDER_ENTRIES = (
 )
 
 
-def _codes(entry: dict) -> str:
+def _codes(entry: dict[str, Any]) -> str:
     parts = []
     for system, codes in entry.items():
         if system != "description" and isinstance(codes, list):

@@ -149,6 +149,10 @@ class PolicyStore:
     def policy_ids(self) -> list[str]:
         return sorted(self._versions)
 
+    def versions(self, policy_id: str) -> list[Policy]:
+        """Every version of one policy, oldest first (the policy diff pairs them); [] if unknown."""
+        return list(self._versions.get(policy_id, ()))
+
     def get(self, policy_id: str, version: str) -> Policy | None:
         return self._by_key.get((policy_id, version))
 

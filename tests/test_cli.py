@@ -184,3 +184,116 @@ def test_serve_with_two_workers_answers_and_adds_up_every_workers_metrics(tmp_pa
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+# -- assess --payer ---------------------------------------------------------------------------
+
+
+def without_coverage(name: str, tmp_path: Path) -> Path:
+    path = untagged(name, tmp_path)
+    bundle = json.loads(path.read_text())
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Coverage"]
+    path.write_text(json.dumps(bundle))
+    return path
+
+
+def test_assess_payer_assesses_a_bundle_with_no_coverage_against_that_payers_policy_and_says_so(
+    capsys, tmp_path
+):
+    path = without_coverage("cigna-pain-trial-met", tmp_path)
+    code, out, _ = run(capsys, "assess", str(path), "--format", "json")
+    compared = json.loads(out)
+    assert code == 0 and len({a["policy"]["id"] for a in compared}) > 1  # no Coverage: every policy
+    code, out, err = run(capsys, "assess", str(path), "--payer", "Cigna", "--format", "json")
+    assert code == 0, err
+    (a,) = json.loads(out)
+    assert (
+        a["policy"]["id"] == "cigna-cmm-210"
+        and a["determination"] == EXPECTED["cigna-pain-trial-met"]["expected"]["cigna-cmm-210@2026-08-04"]
+    )
+    assert a["notes"][0] == (
+        "Assessed against Cigna's policy (cigna-cmm-210) because --payer names it; the Bundle has no Coverage."
+    )
+    code, out, _ = run(capsys, "assess", str(path), "--payer", "Cigna")
+    assert code == 0 and "because --payer names it" in out  # the checklist says so too
+
+
+def test_assess_payer_sets_the_bundles_own_coverage_aside_and_says_so(capsys, tmp_path):
+    path = untagged("cigna-pain-trial-met", tmp_path)
+    code, out, err = run(capsys, "assess", str(path), "--payer", "molina-mcp-160", "--format", "json")
+    assert code == 0, err
+    found = json.loads(out)
+    assert {a["policy"]["id"] for a in found} == {"molina-mcp-160"}
+    note = found[0]["notes"][0]
+    assert note.startswith(
+        "Assessed against Molina Healthcare's policy (molina-mcp-160) because --payer names it"
+    )
+    assert "the Bundle's own Coverage (Coverage/cigna-pain-trial-met-cov-1) was set aside" in note
+    # Molina's policy does not apply to Medicare members: with no Coverage that cannot be known.
+    assert "Medicare members" in note and "is not known without their Coverage" in note
+
+
+def test_assess_payer_with_cards_says_so_on_stderr(capsys, tmp_path):
+    path = without_coverage("cigna-pain-trial-met", tmp_path)
+    code, out, err = run(capsys, "assess", str(path), "--payer", "Cigna", "--format", "cards")
+    assert code == 0 and json.loads(out)["cards"]
+    assert "because --payer names it" in err
+
+
+@pytest.mark.parametrize("payer", ["nope", "", "Aetna"])
+def test_assess_payer_naming_no_encoded_payer_exits_2_naming_those_known(capsys, tmp_path, payer):
+    code, out, err = run(capsys, "assess", str(untagged("cigna-pain-trial-met", tmp_path)), "--payer", payer)
+    assert code == 2 and out == ""
+    assert "names no payer with an encoded policy" in err and "Cigna (EviCore) (cigna-cmm-210)" in err
+
+
+# -- policy-diff ------------------------------------------------------------------------------
+
+
+def test_policy_diff_prints_what_changed_between_the_two_cigna_versions(capsys):
+    code, out, _ = run(capsys, "policy-diff", "cigna-cmm-210", "2026-02-25", "2026-08-04")
+    assert code == 0
+    assert out.startswith("== Cigna (EviCore) cigna-cmm-210: 2026-02-25")
+    assert "-- Criteria removed" in out and "cigna-2026-02-nonmalignant-trial-noninvasive-6-months" in out
+    assert "documented (no minimum)" in out and "at least 6 months" in out
+    assert (
+        "Restructured" in out
+        and "\u201cThere has been >50% reduction in pain for eight (8) hours\u201d" in out
+    )
+
+
+def test_policy_diff_json_is_the_pages_json(capsys):
+    from cds_service.policy_diff import policy_diff
+
+    code, out, _ = run(capsys, "policy-diff", "cigna-cmm-210", "2026-02-25", "2026-08-04", "--format", "json")
+    assert code == 0
+    assert (
+        json.loads(out)
+        == policy_diff(PolicyStore.load(), "cigna-cmm-210", "2026-02-25", "2026-08-04").as_json()
+    )
+
+
+def test_policy_diff_defaults_to_the_newest_version_and_the_one_before(capsys):
+    code, out, _ = run(capsys, "policy-diff", "cigna-cmm-210", "--format", "json")
+    body = json.loads(out)
+    assert code == 0 and (body["from"]["version"], body["to"]["version"]) == ("2026-02-25", "2026-08-04")
+
+
+def test_policy_diff_of_the_same_version_twice_is_empty(capsys):
+    code, out, _ = run(capsys, "policy-diff", "cigna-cmm-210", "2026-08-04", "2026-08-04")
+    assert code == 0 and "No differences" in out
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (("nope",), "no policy 'nope'; known: cigna-cmm-210"),
+        (
+            ("cigna-cmm-210", "2026-01-01", "2026-08-04"),
+            "has no version '2026-01-01'; versions: 2026-02-25, 2026-08-04",
+        ),
+    ],
+)
+def test_policy_diff_unknown_policy_or_version_exits_2_naming_what_there_is(capsys, argv, message):
+    code, out, err = run(capsys, "policy-diff", *argv)
+    assert code == 2 and out == "" and message in err and "Traceback" not in err

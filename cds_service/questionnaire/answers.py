@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..fhirtime import parse as parse_datetime
 from ..record import PatientRecord, resource_ref
@@ -34,7 +34,7 @@ NOT_YET = {
 }
 
 
-class AnswerObservation(dict):
+class AnswerObservation(dict[str, Any]):
     """An Observation that stands for one answer; cited as the response item it came from."""
 
     cited_as: str = ""
@@ -92,7 +92,7 @@ def _read(record: PatientRecord, qs: Questionnaires, qr: dict[str, Any]) -> list
         record.issues.append(f"{ref} does not name the patient as its subject: its answers were not read.")
         return []
     authored = qr.get("authored")
-    if parse_datetime(authored) is None:
+    if not isinstance(authored, str) or parse_datetime(authored) is None:
         record.issues.append(
             f"{ref} has no `authored` date, so its answers cannot be dated: they were not read."
         )
@@ -125,10 +125,13 @@ def _single(item: dict[str, Any], what: str) -> dict[str, Any] | None:
         return None
     if len(answers) > 1:
         raise _Bad(f"has {len(answers)} answers where one {what} is expected")
-    return answers[0]
+    first = answers[0]
+    if not isinstance(first, dict):
+        raise _Bad("is not a FHIR answer")
+    return first
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -242,6 +245,6 @@ def _observation(
             obs.setdefault("component", []).append(
                 {"code": {"coding": [{"system": IDDS, "code": child.code}]}, **value}
             )
-        else:
+        elif child.as_ is not None:  # every child names its element (spec.load_spec checks)
             obs[child.as_] = value.get("valueReference", value)
     return obs

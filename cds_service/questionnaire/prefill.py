@@ -15,6 +15,7 @@ from ..codes import Terminology
 from ..engine import UNKNOWN
 from ..facts import FactContext, compute
 from ..facts.base import OrderFacts
+from ..policy_model import Leaf
 from ..policy_store import iter_leaves
 from ..record import PatientRecord, resource_ref
 from .build import Entry, leaf_uses, new_response
@@ -32,14 +33,18 @@ def _answer_from_observation(
         return {"valueBoolean": obs["valueBoolean"]}
     if inp.type == "choice":
         code = terminology.idds_code(obs.get("valueCodeableConcept"))
-        if code in inp.answers:
+        if code is not None and code in inp.answers:
             return {"valueCoding": {"system": IDDS, "code": code}}
         s = obs.get("valueString")
         if isinstance(s, str) and f"mas-{s.strip()}" in inp.answers:
             return {"valueCoding": {"system": IDDS, "code": f"mas-{s.strip()}"}}
         q = obs.get("valueQuantity")
-        if isinstance(q, dict) and MAS_CODES.get(q.get("value")) in inp.answers:
-            return {"valueCoding": {"system": IDDS, "code": MAS_CODES[q["value"]]}}
+        value = q.get("value") if isinstance(q, dict) else None
+        mas = (
+            MAS_CODES.get(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        )
+        if mas is not None and mas in inp.answers:
+            return {"valueCoding": {"system": IDDS, "code": mas}}
         return None
     if inp.type == "integer" and isinstance(obs.get("valueInteger"), int):
         return {"valueInteger": obs["valueInteger"]}
@@ -82,7 +87,10 @@ def _children(
                 if terminology.idds_code(comp.get("code")) == child.code:
                     answer = _answer_from_observation(comp, child, terminology)
         elif (
-            obs is not None and isinstance(obs.get(child.as_ or ""), dict) and obs[child.as_].get("reference")
+            obs is not None
+            and child.as_ is not None
+            and isinstance(obs.get(child.as_), dict)
+            and obs[child.as_].get("reference")
         ):
             answer = {"valueReference": {"reference": obs[child.as_]["reference"]}}
         item: dict[str, Any] = {"linkId": f"{link}.{child.code}", "text": child.question}
@@ -110,7 +118,7 @@ def prefill(
         OrderFacts(order.reference, order.injectate_ingredients, order.injectate_classes),
         assessment.indication,
     )
-    leaves = {}
+    leaves: dict[str, Leaf] = {}
     for use in leaf_uses(assessment.policy, entry.indication, entry.phase):
         leaves.setdefault(use.leaf.id, use.leaf)
     by_ref = {resource_ref(o): o for o in record.resources("Observation")}

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..assessment import Assessment, Comparison
 from ..engine import CriterionResult, all_of, any_of, count_requirements, negate
+from ..policy_diff import diff_url
 from ..policy_model import (
     INDICATION_LABEL,  # re-exported for html.py
     PHASE_LABEL,  # re-exported for html.py
@@ -63,6 +64,8 @@ class Sheet:
     headline: str
     explanation: str
     deferred_to: str | None = None
+    # "What changed in this policy": the policy diff page, for a policy with more than one version.
+    diff_url: str | None = None
 
     @property
     def determination(self) -> Determination:
@@ -226,13 +229,13 @@ def sheet(
             a.as_contract(), [s for item in a.assessments for s in sheets(item, store, chart)]
         )
     if isinstance(a, Assessment):
-        return _sheet(a.as_contract(), a.policy, a.outcome.criteria, a.indication, chart)
+        return _sheet(a.as_contract(), a.policy, a.outcome.criteria, a.indication, chart, store)
     if isinstance(a.get("assessments"), list):
         items = [item for item in a["assessments"] if isinstance(item, dict)]
         return ComparisonSheets(a, [s for item in items for s in sheets(item, store, chart)])
     criteria = [CriterionResult.from_contract(c) for c in a.get("criteria") or ()]
     policy = store.get(a["policy"]["id"], a["policy"]["version"])
-    return _sheet(a, policy, criteria, a.get("indication"), chart)
+    return _sheet(a, policy, criteria, a.get("indication"), chart, store)
 
 
 def _sheet(
@@ -241,6 +244,7 @@ def _sheet(
     criteria: list[CriterionResult],
     indication: str | None,
     chart: dict[str, dict[str, Any]],
+    store: PolicyStore,
 ) -> Sheet:
     determination = Determination(contract["determination"])
     root: Group | None = None
@@ -266,7 +270,8 @@ def _sheet(
         link = f"/policies/{p['id']}/{p['version']}"
         root = _all([_row(c, f"{link}#{c.id}", chart) for c in criteria])
     headline, explanation = _headline(determination, criteria, reason, deferred_to)
-    return Sheet(contract, policy, root, headline, explanation, deferred_to)
+    changes = diff_url(store, policy) if policy is not None else None
+    return Sheet(contract, policy, root, headline, explanation, deferred_to, changes)
 
 
 def _headline(
