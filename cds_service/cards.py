@@ -313,7 +313,7 @@ def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart
         links=[
             Link(
                 label="Open the coverage checklist",
-                url=smart_url,
+                url=with_assessment(smart_url, a.id),
                 type="smart",
                 appContext=f"assessment={a.id}",
             ),
@@ -335,6 +335,13 @@ def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart
     )
 
 
+def with_assessment(smart_url: str, assessment_id: str) -> str:
+    """The smart link carries the assessment's capability id in its URL as well as in appContext:
+    an EHR with no SMART launch context (the CDS Hooks sandbox on an open server) drops
+    appContext, and the checklist then opens this assessment read-only (smart/routes.py)."""
+    return f"{smart_url}{'&' if '?' in smart_url else '?'}assessment={quote(assessment_id)}"
+
+
 def documentation_link(a: Assessment, smart_url: str) -> list[Link]:
     """DTR: when the record leaves requirements undocumented, open the questionnaire for them."""
     canonical = canonical_for(a) if a.determination == "documentation-incomplete" else None
@@ -343,7 +350,7 @@ def documentation_link(a: Assessment, smart_url: str) -> list[Link]:
     return [
         Link(
             label="Complete the documentation",
-            url=smart_url,
+            url=with_assessment(smart_url, a.id),
             type="smart",
             appContext=urlencode(
                 {"assessment": a.id, "questionnaire": canonical, "order": a.order.reference}
@@ -431,7 +438,7 @@ def comparison_card(c: Comparison, record: PatientRecord, base_url: str, smart_u
     links = [
         Link(
             label="Open the checklist: every policy compared",
-            url=smart_url,
+            url=with_assessment(smart_url, c.id),
             type="smart",
             appContext=f"assessment={c.id}",
         )

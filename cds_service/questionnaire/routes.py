@@ -18,6 +18,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from .. import auth
 from ..errors import operation_outcome
@@ -246,7 +247,7 @@ def _form_page(
     body = (
         f'<header class="top"><h1>Complete the documentation</h1></header><main id="main">'
         f"{extra}{form_html(sheet, hidden, values, messages)}"
-        f'<p><a href="/smart/checklist?{_e(urlencode(hidden if hidden.get("iss") else {"assessment": sheet.assessment.get("id", "")}))}">'
+        f'<p><a href="/smart/checklist?{_e(urlencode(hidden if hidden.get("iss") or hidden.get("session") else {"assessment": sheet.assessment.get("id", "")}))}">'
         "Back to the checklist</a></p></main>"
     )
     return HTMLResponse(_page("Complete the documentation", body), status_code=status, headers=NO_STORE)
@@ -256,7 +257,7 @@ def _form_page(
 async def save_documentation(request: Request, services: Services = Depends(get_services)):
     from ..smart.checklist import sheet as make_sheet
     from ..smart.html import error_page
-    from ..smart.routes import COOKIE, _state
+    from ..smart.routes import SESSION_PARAM, session_of
 
     raw = await request.body()
     if len(raw) > services.settings.max_body_bytes:
@@ -288,7 +289,8 @@ async def save_documentation(request: Request, services: Services = Depends(get_
             headers=NO_STORE,
         )
     iss, patient = values.get("iss"), values.get("patient")
-    session = _state(request).session(request.cookies.get(COOKIE))
+    sid = values.get(SESSION_PARAM)
+    session = await run_in_threadpool(session_of, request, sid) if sid else None
     target: tuple[str, str | None] | None = None  # (server, token) that accepts the write
     if iss and patient:
         if not services.settings.fhir_server_allowed(iss):
@@ -304,7 +306,7 @@ async def save_documentation(request: Request, services: Services = Depends(get_
     elif session is not None:
         patient = session.patient
         target = (session.iss, session.access_token) if _may_write(session.scope) else None
-        hidden = {"patient": patient}
+        hidden = {"patient": patient, SESSION_PARAM: sid or ""}
     else:
         hidden = {"patient": patient} if patient else {}
     if not patient:
@@ -350,5 +352,7 @@ async def save_documentation(request: Request, services: Services = Depends(get_
         )
         return _form_page(sheet, hidden, values, [], extra, status=502)
     log.info("questionnaire response saved for assessment %s", found.get("id"))
-    back = "/smart/checklist" + (f"?{urlencode(hidden)}" if iss else "")
+    back = "/smart/checklist?" + urlencode(
+        hidden if iss or session is not None else {"assessment": found.get("id", "")}
+    )
     return RedirectResponse(back, status_code=303, headers=NO_STORE)

@@ -119,7 +119,7 @@ JS = """
 
 @dataclass
 class View:
-    sheets: list[Sheet]
+    sheets: list[Sheet | ComparisonSheets]
     patient: dict[str, Any] | None = None
     patient_id: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -276,7 +276,7 @@ def checklist_page(view: View, missing_only: bool) -> str:
     form_keep = {
         k: v
         for k, v in {**view.params, "patient": view.patient_id or view.params.get("patient")}.items()
-        if k in ("iss", "patient") and v
+        if k in ("iss", "patient", "session") and v
     }
     sheets = "".join(
         _sheet(s, i) + documentation_form(s, form_keep, index=i) for i, s in enumerate(view.sheets)
