@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -27,7 +28,7 @@ from ..pipeline import assess_hook
 from ..prefetch import RESOURCE_TYPE, PatientUnavailable, build_record
 from ..services import Services, get_services
 from .build import questionnaires
-from .form import _e, download_link, entry_for, form_html, response_from_form
+from .form import download, entry_for, form_view, response_from_form
 from .prefill import prefill
 
 log = logging.getLogger("idds")
@@ -234,23 +235,44 @@ def _may_write(scope: str | None) -> bool:
     return False
 
 
+@dataclass
+class Notice:
+    """Said above the form when the answers were not saved: why, and the download instead."""
+
+    role: str  # status | alert
+    headline: str
+    text: str
+    download: dict[str, str] | None = None
+
+
+def _notice(role: str, headline: str, text: str, qr: dict[str, Any]) -> Notice:
+    name, href = download(qr)
+    return Notice(role, headline, text, {"name": name, "href": href})
+
+
 def _form_page(
-    sheet,
+    sheet: Any,
     hidden: dict[str, str],
     values: dict[str, str],
     messages: list[str],
-    extra: str = "",
+    notice: Notice | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    from ..smart.html import _page  # the checklist's own page frame
+    from ..smart.html import render  # the checklist's own page frame
 
-    body = (
-        f'<header class="top"><h1>Complete the documentation</h1></header><main id="main">'
-        f"{extra}{form_html(sheet, hidden, values, messages)}"
-        f'<p><a href="/smart/checklist?{_e(urlencode(hidden if hidden.get("iss") or hidden.get("session") else {"assessment": sheet.assessment.get("id", "")}))}">'
-        "Back to the checklist</a></p></main>"
+    back = (
+        hidden
+        if hidden.get("iss") or hidden.get("session")
+        else {"assessment": sheet.assessment.get("id", "")}
     )
-    return HTMLResponse(_page("Complete the documentation", body), status_code=status, headers=NO_STORE)
+    page = render(
+        "documentation.html",
+        title="Complete the documentation",
+        notice=notice,
+        form=form_view(sheet, hidden, values, messages),
+        back_href="/smart/checklist?" + urlencode(back),
+    )
+    return HTMLResponse(page, status_code=status, headers=NO_STORE)
 
 
 @router.post("/smart/documentation", response_class=HTMLResponse)
@@ -323,11 +345,11 @@ async def save_documentation(request: Request, services: Services = Depends(get_
             if session is not None
             else "No FHIR server that accepts writes is known for this checklist"
         )
-        extra = (
-            f'<div class="todo" role="status"><p><strong>{why}.</strong> Your answers are kept below; download the '
-            f"response and file it in the patient's chart, then select the order again.</p>{download_link(qr)}</div>"
+        kept = (
+            "Your answers are kept below; download the response and file it in the patient's chart, "
+            "then select the order again."
         )
-        return _form_page(sheet, hidden, values, [], extra)
+        return _form_page(sheet, hidden, values, [], _notice("status", why, kept, qr))
     server, token = target
     headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
     if token:
@@ -346,11 +368,10 @@ async def save_documentation(request: Request, services: Services = Depends(get_
         why = f"the FHIR server could not be reached ({type(exc).__name__})"
     if why:
         log.warning("questionnaire response not saved: %s", why)
-        extra = (
-            f'<div class="todo" role="alert"><p><strong>Not saved: {why}.</strong> Your answers are kept below; '
-            f"try again, or download the response.</p>{download_link(qr)}</div>"
+        kept = "Your answers are kept below; try again, or download the response."
+        return _form_page(
+            sheet, hidden, values, [], _notice("alert", f"Not saved: {why}", kept, qr), status=502
         )
-        return _form_page(sheet, hidden, values, [], extra, status=502)
     log.info("questionnaire response saved for assessment %s", found.get("id"))
     back = "/smart/checklist?" + urlencode(
         hidden if iss or session is not None else {"assessment": found.get("id", "")}
