@@ -33,7 +33,10 @@ def entry_for(sheet: Any) -> Entry | None:
     a, policy = getattr(sheet, "assessment", None), getattr(sheet, "policy", None)
     if not isinstance(a, dict) or policy is None:
         return None
-    return _entries(policy).get((a.get("indication"), (a.get("order") or {}).get("phase")))
+    indication, phase = a.get("indication"), (a.get("order") or {}).get("phase")
+    if not (isinstance(indication, str) and isinstance(phase, str)):
+        return None
+    return _entries(policy).get((indication, phase))
 
 
 def open_questions(entry: Entry, assessment: dict[str, Any]) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -48,7 +48,7 @@ def _fhir(body: dict[str, Any], status: int = 200) -> JSONResponse:
 
 
 @router.get("/fhir/Questionnaire/{qid}")
-async def read_questionnaire(qid: str, services: Services = Depends(get_services)):
+async def read_questionnaire(qid: str, services: Services = Depends(get_services)) -> Response:
     entry = questionnaires(services.store).by_id.get(qid)
     if entry is None:
         return operation_outcome(404, f"no Questionnaire {qid!r}", "not-found")
@@ -56,7 +56,7 @@ async def read_questionnaire(qid: str, services: Services = Depends(get_services
 
 
 @router.get("/fhir/Questionnaire")
-async def search_questionnaires(request: Request, services: Services = Depends(get_services)):
+async def search_questionnaires(request: Request, services: Services = Depends(get_services)) -> Response:
     qs = questionnaires(services.store)
     params = request.query_params
     unknown = [k for k in params if k not in ("url", "version", "_format")]
@@ -92,7 +92,7 @@ def _param_resources(params: list[Any], name: str) -> list[dict[str, Any]]:
 
 # It carries the patient's data: callers are verified like the hooks.
 @router.post("/fhir/Questionnaire/$questionnaire-package", dependencies=[Depends(auth.verify_caller)])
-async def questionnaire_package(request: Request, services: Services = Depends(get_services)):
+async def questionnaire_package(request: Request, services: Services = Depends(get_services)) -> Response:
     raw = await request.body()
     if len(raw) > services.settings.max_body_bytes:
         return operation_outcome(
@@ -135,7 +135,8 @@ async def questionnaire_package(request: Request, services: Services = Depends(g
             return operation_outcome(400, "a `data` parameter must be a Bundle of the patient's resources")
         for e in bundle.get("entry") or ():
             res = e.get("resource") if isinstance(e, dict) else None
-            key = KEY_BY_TYPE.get(res.get("resourceType")) if isinstance(res, dict) else None
+            rtype = res.get("resourceType") if isinstance(res, dict) else None
+            key = KEY_BY_TYPE.get(rtype) if isinstance(rtype, str) else None
             if key and key not in ("patient", "coverage"):
                 prefetch.setdefault(key, {"resourceType": "Bundle", "type": "searchset", "entry": []})[
                     "entry"
@@ -276,7 +277,7 @@ def _form_page(
 
 
 @router.post("/smart/documentation", response_class=HTMLResponse)
-async def save_documentation(request: Request, services: Services = Depends(get_services)):
+async def save_documentation(request: Request, services: Services = Depends(get_services)) -> Response:
     from ..smart.checklist import sheet as make_sheet
     from ..smart.html import error_page
     from ..smart.routes import SESSION_PARAM, session_of
@@ -361,16 +362,16 @@ async def save_documentation(request: Request, services: Services = Depends(get_
             saved = await client.post(
                 f"{server.rstrip('/')}/QuestionnaireResponse", content=orjson.dumps(qr), headers=headers
             )
-        why = (
+        failed: str | None = (
             None if saved.status_code in (200, 201) else f"the FHIR server answered HTTP {saved.status_code}"
         )
     except httpx.HTTPError as exc:
-        why = f"the FHIR server could not be reached ({type(exc).__name__})"
-    if why:
-        log.warning("questionnaire response not saved: %s", why)
+        failed = f"the FHIR server could not be reached ({type(exc).__name__})"
+    if failed:
+        log.warning("questionnaire response not saved: %s", failed)
         kept = "Your answers are kept below; try again, or download the response."
         return _form_page(
-            sheet, hidden, values, [], _notice("alert", f"Not saved: {why}", kept, qr), status=502
+            sheet, hidden, values, [], _notice("alert", f"Not saved: {failed}", kept, qr), status=502
         )
     log.info("questionnaire response saved for assessment %s", found.get("id"))
     back = "/smart/checklist?" + urlencode(

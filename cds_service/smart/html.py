@@ -19,9 +19,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..engine import MET, NOT_MET, UNKNOWN
+from ..facts.catalogue import INDICATION_LABEL
 from ..questionnaire.form import Form, form_view
 from ..templating import templates
-from .checklist import INDICATION_LABEL, PHASE_LABEL, ComparisonSheets, Group, Row, Sheet
+from .checklist import PHASE_LABEL, ComparisonSheets, Group, Row, Sheet
 
 STATUS = {
     MET: ("\u2714", "Met"),
@@ -82,7 +83,8 @@ def who(view: View) -> Who:
     n = names[0] if isinstance(names[0], dict) else {}
     given = [g for g in n.get("given") or () if isinstance(g, str)]
     family = n.get("family") if isinstance(n.get("family"), str) else ""
-    full = " ".join([*given, family]).strip() or n.get("text") or "Unnamed patient"
+    text = n.get("text") if isinstance(n.get("text"), str) else ""
+    full = " ".join([*given, family or ""]).strip() or text or "Unnamed patient"
     born = p.get("birthDate")
     return Who(str(full), str(born) if born else None, str(p.get("id")))
 
@@ -123,11 +125,12 @@ def sheet_view(
 ) -> SheetView:
     a = s.assessment
     order = a.get("order") or {}
-    indication = a.get("indication")
+    phase = str(order.get("phase") or "")
+    indication = str(a.get("indication") or "")
     return SheetView(
         policy=a["policy"],
         order=order,
-        phase=PHASE_LABEL.get(order.get("phase"), order.get("phase") or ""),
+        phase=PHASE_LABEL.get(phase, phase),
         indication=INDICATION_LABEL.get(indication, indication or indication_missing),
         date_of_service=str(a.get("dateOfService")),
         determination=s.determination,

@@ -134,7 +134,9 @@ async def discover(iss: str, timeout: float, require_auth: bool = False) -> Smar
     if not isinstance(body, dict):
         raise LaunchError("The EHR's SMART configuration is not a JSON object.", 502, unpublished=True)
     authorize, token = body.get("authorization_endpoint"), body.get("token_endpoint")
-    if not (_absolute_http(authorize) and _absolute_http(token)):
+    if not (isinstance(authorize, str) and isinstance(token, str)) or not (
+        _absolute_http(authorize) and _absolute_http(token)
+    ):
         raise LaunchError(
             "The EHR's SMART configuration lacks authorization or token endpoints.", 502, unpublished=True
         )

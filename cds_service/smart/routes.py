@@ -214,9 +214,8 @@ async def callback(
     except LaunchError as exc:
         log.info("smart callback refused: %s", "the EHR refused the code" if exc.refused else exc)
         return _error("Sign-in was refused" if exc.refused else "Sign-in failed", str(exc), exc.status)
-    lifetime = (
-        token.get("expires_in") if isinstance(token.get("expires_in"), int) else cfg.session_ttl_seconds
-    )
+    given = token.get("expires_in")
+    lifetime = given if isinstance(given, int) and given > 0 else cfg.session_ttl_seconds
     session = Session(
         pending.iss,
         token["patient"],
