@@ -18,8 +18,6 @@ come from configuration.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Any
 
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -27,12 +25,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from .settings import Settings, get_settings
 
 UNPROTECTED = ("/docs", "/redoc")
-
-
-def script_hash(script: str) -> str:
-    return (
-        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
-    )
 
 
 def _settings(scope: dict[str, Any]) -> Settings:

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
-from cds_service.questionnaire.routes import _may_write
+from cds_service.questionnaire.documentation import _may_write
 from cds_service.services import Services
 from cds_service.settings import Settings
 from tests.policies.test_molina_mcp_160 import cancer_chart, nonmalignant_chart
