@@ -192,3 +192,26 @@ def test_default_scopes_are_smart_2_and_the_1_x_form_is_configurable(
         mock.get(f"{EHR}/.well-known/smart-configuration").respond(200, json=SMART_CONFIG)
         r = browser.get("/smart/launch", params={"launch": "l", "iss": EHR}, follow_redirects=False)
     assert parse_qs(urlsplit(r.headers["location"]).query)["scope"][0].split() == scopes
+
+
+def test_the_cards_assessment_in_the_launch_url_stands_in_for_a_missing_app_context(services):
+    """Many EHRs drop a card link's appContext: the assessment id in the link's URL still lets
+    the checklist show the card's assessment when the drafts stay in the EHR."""
+    chart = gaps_chart()
+    with TestClient(create_app(services)) as browser, respx.mock(assert_all_called=False) as mock:
+        cards = browser.post(
+            "/cds-services/idds-order-select", json=chart.request(hook="order-select")
+        ).json()
+        link = next(l for l in cards["cards"][0]["links"] if l["type"] == "smart")
+        mock.get(f"{EHR}/.well-known/smart-configuration").respond(200, json=SMART_CONFIG)
+        mock.post(TOKEN_URL).respond(
+            200, json={"access_token": SECRET, "token_type": "Bearer", "patient": "pat-9"}
+        )
+        mock.get(url__startswith=EHR + "/").mock(side_effect=FakeEhr(chart, drafts_on_server=False))
+        r = browser.get(link["url"] + "&launch=l-1&iss=" + EHR, follow_redirects=False)
+        state = parse_qs(urlsplit(r.headers["location"]).query)["state"][0]
+        back = browser.get("/smart/callback", params={"code": "c", "state": state}, follow_redirects=False)
+        page = browser.get(back.headers["location"])
+    assert page.status_code == 200
+    assert "Documentation incomplete" in page.text
+    assert "Postlaminectomy syndrome" in page.text  # the live chart's evidence, the card's assessment

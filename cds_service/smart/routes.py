@@ -169,7 +169,13 @@ async def launch(
     if len(nonce) != 43 or not nonce.replace("-", "").replace("_", "").isalnum():
         nonce = secrets.token_urlsafe(32)  # one per browser; launches in two tabs share it
     pending = PendingLaunch(
-        iss, endpoints.token_endpoint, redirect_uri, verifier, time.time(), browser_binding(nonce)
+        iss,
+        endpoints.token_endpoint,
+        redirect_uri,
+        verifier,
+        time.time(),
+        browser_binding(nonce),
+        assessment[:200] if assessment else None,
     )
     state = await run_in_threadpool(_state(request).start, pending)  # the shared database, off the event loop
     url = authorize_url(
@@ -221,7 +227,9 @@ async def callback(
         token["patient"],
         token["access_token"],
         time.time() + lifetime,
-        token.get("appContext") if isinstance(token.get("appContext"), str) else None,
+        token.get("appContext")
+        if isinstance(token.get("appContext"), str)
+        else (urlencode({"assessment": pending.assessment}) if pending.assessment else None),
         token.get("scope") if isinstance(token.get("scope"), str) else None,
     )
     sid = await run_in_threadpool(store.open_session, session)

@@ -38,6 +38,9 @@ class PendingLaunch:
     verifier: str
     created: float
     browser: str = ""  # sha256 of the launch nonce in the HttpOnly cookie of the browser that started it
+    # The card's assessment named in the launch URL: stands in for appContext when the EHR's
+    # token response carries none (many EHRs do not pass a card link's appContext on).
+    assessment: str | None = None
 
 
 def browser_binding(nonce: str) -> str:
