@@ -12,7 +12,7 @@ FHIR_DEPS := sandbox/fhir-server/node_modules/.package-lock.json
 # `make check`: lint, format and types (strict on cds_service/), before `make test` in CI.
 CHECKED := cds_service tests sandbox bench
 
-.PHONY: check run test fuzz check-policies policy-table bench audit-load fhir-server patients fire clean
+.PHONY: check run test fuzz check-policies policy-table bench audit-load fhir-server patients fire clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ patients: $(STAMP)
 
 fire: $(STAMP)
 	$(BIN)/python sandbox/fire.py --all --service http://127.0.0.1:$(PORT)
+
+# The README's pictures (docs/checklist.png, docs/documentation-form.png) in headless Chromium;
+# the tests never write tracked files, this target does.
+screenshots: $(STAMP) $(FHIR_DEPS)
+	$(BIN)/python -m sandbox.screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache sandbox/fhir-server/node_modules

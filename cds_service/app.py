@@ -29,12 +29,12 @@ from .hook_models import Feedback, HookRequest, HookResponse
 from .notice_cards import orders_capped_card, unreadable_order_card
 from .pipeline import assess_hook, concerns_no_policy
 from .policy_diff_routes import router as policy_diff_router
-from .policy_store import cited_sentences
-from .policy_text import render_html
+from .policy_page import render as render_policy
 from .prefetch import PatientUnavailable, finish_record, gather_record
 from .questionnaire.routes import router as questionnaire_router
 from .services import Services, get_services
 from .smart import smart_router
+from .templating import STATIC_PATH, static_files
 from .web_security import ForwardedHeaders, SecurityHeaders
 
 log = logging.getLogger("idds")
@@ -198,11 +198,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         policy = services.store.get(policy_id, version)
         if policy is None:
             return operation_outcome(404, f"no policy {policy_id} version {version}", "not-found")
-        return HTMLResponse(
-            render_html(
-                policy.seed, f"{policy.payer} – {policy.title} ({policy.version})", cited_sentences(policy)
-            )
-        )
+        return HTMLResponse(render_policy(policy))
 
     @app.get("/fhir/CodeSystem/idds")
     async def codesystem(services: Services = Depends(get_services)):
@@ -219,6 +215,7 @@ def create_app(services: Services | None = None) -> FastAPI:
             return operation_outcome(404, "unknown or expired assessment id", "not-found")
         return found
 
+    app.mount(STATIC_PATH, static_files(), name="static")  # the pages' CSS and JS
     app.include_router(smart_router)
     app.include_router(packet.router)
     app.include_router(questionnaire_router)  # /fhir/Questionnaire… (DTR)

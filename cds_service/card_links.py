@@ -29,8 +29,20 @@ def override_reasons() -> list[Coding]:
     return [Coding(**c) for c in next_steps.load().override_reasons]
 
 
+def with_assessment(smart_url: str, assessment_id: str) -> str:
+    """The smart link carries the assessment's capability id in its URL as well as in appContext:
+    an EHR with no SMART launch context (the CDS Hooks sandbox on an open server) drops
+    appContext, and the checklist then opens this assessment read-only (smart/routes.py)."""
+    return f"{smart_url}{'&' if '?' in smart_url else '?'}assessment={quote(assessment_id)}"
+
+
 def checklist_link(label: str, assessment_id: str, smart_url: str) -> Link:
-    return Link(label=label, url=smart_url, type="smart", appContext=f"assessment={assessment_id}")
+    return Link(
+        label=label,
+        url=with_assessment(smart_url, assessment_id),
+        type="smart",
+        appContext=f"assessment={assessment_id}",
+    )
 
 
 def policy_link(label: str, policy: Policy, base_url: str, anchor: str = "") -> Link:
@@ -65,5 +77,10 @@ def documentation_links(a: Assessment | Comparison, smart_url: str) -> list[Link
             return []
         context = {"assessment": a.id, "questionnaire": canonical, "order": a.order.reference}
     return [
-        Link(label="Complete the documentation", url=smart_url, type="smart", appContext=urlencode(context))
+        Link(
+            label="Complete the documentation",
+            url=with_assessment(smart_url, a.id),
+            type="smart",
+            appContext=urlencode(context),
+        )
     ]

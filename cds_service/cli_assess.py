@@ -145,7 +145,9 @@ def with_payer(
         matched = [r for r in routes if r.policy == wanted]
         display = policies[wanted]
     else:
-        matched = [r for r in routes if r.policy in policies and any(m in wanted.lower() for m in r.match_words)]
+        matched = [
+            r for r in routes if r.policy in policies and any(m in wanted.lower() for m in r.match_words)
+        ]
         display = wanted
     known = "; ".join(f"{policies[r.policy]} ({r.policy})" for r in routes if r.policy in policies)
     if not wanted or not matched:

@@ -22,7 +22,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
@@ -253,7 +253,7 @@ def build(kept: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
 
 
 @router.get("/assessments/{assessment_id}/packet")
-async def get_packet(assessment_id: str, services: Services = Depends(get_services)):
+async def get_packet(assessment_id: str, services: Services = Depends(get_services)) -> Response:
     kept = await run_in_threadpool(services.recall_packet, assessment_id)
     if kept is None:
         return operation_outcome(404, "unknown or expired assessment id", "not-found")

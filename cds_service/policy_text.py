@@ -8,7 +8,6 @@ policy page the cards link to, and the tests.
 
 from __future__ import annotations
 
-import html
 import re
 from functools import cache
 from pathlib import Path
@@ -51,38 +50,8 @@ def cites(seed: str, source: str) -> bool:
     return bool(wanted) and wanted in normalised_seed(seed)
 
 
-def render_html(seed: str, title: str, cited: list[tuple[str, str]]) -> str:
-    """The policy as an HTML page with every cited sentence marked.
-
-    `cited` is (criterion id, source) pairs; each gets an anchor `#<id>` so a
-    card's link can land on the sentence it quotes.
-    """
-    body = html.escape(normalised_paragraphs(seed))
-    for criterion_id, source in cited:
-        needle = html.escape(normalise(source))
-        if needle and needle in body:
-            body = body.replace(
-                needle,
-                f'<mark id="{html.escape(criterion_id)}">{needle}</mark>',
-                1,
-            )
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
-        "padding:0 1rem;color:#111}mark{background:#fff3a3}p{white-space:pre-wrap}</style>"
-        f"</head><body><h1>{html.escape(title)}</h1>"
-        "<p>Text of the policy as it reads after its edits; cited sentences are highlighted.</p>"
-        f"{_paragraphs(body)}</body></html>"
-    )
-
-
 def normalised_paragraphs(seed: str) -> str:
     """Normalise each paragraph separately so the page keeps its structure."""
     raw = _STRUCK.sub("", seed_text(seed))
     paragraphs = [normalise(p) for p in re.split(r"\n\s*\n", raw)]
     return "\n\n".join(p for p in paragraphs if p)
-
-
-def _paragraphs(body: str) -> str:
-    return "".join(f"<p>{p}</p>" for p in body.split("\n\n"))

@@ -2,7 +2,7 @@
 
 SecurityHeaders: `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`
 and a Content-Security-Policy on everything (JSON included: a JSON answer opened
-as a page runs nothing). Scripts only by hash (the checklist's one script),
+as a page runs nothing). Scripts and styles only from the service's own /static files,
 nothing loaded from elsewhere, `frame-ancestors` from IDDS_FRAME_ANCESTORS (the
 EHR origins that may embed the checklist; default `'self'`). The /docs page
 (Swagger UI from the swagger-ui-bundle package, cds_service/api_docs.py) is left without it.
@@ -18,8 +18,6 @@ come from configuration.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Any
 
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -29,12 +27,6 @@ from .settings import Settings, get_settings
 UNPROTECTED = ("/docs", "/redoc")
 
 
-def script_hash(script: str) -> str:
-    return (
-        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
-    )
-
-
 def _settings(scope: dict[str, Any]) -> Settings:
     app = scope.get("app")
     services = getattr(getattr(app, "state", None), "services", None)
@@ -42,11 +34,11 @@ def _settings(scope: dict[str, Any]) -> Settings:
 
 
 def content_security_policy(settings: Settings) -> str:
-    from .smart.html import JS  # the only script the service serves
-
+    # Scripts and styles only as the service's own static files (cds_service/static/): no
+    # inline script, style or event handler runs.
     return (
         "default-src 'none'; "
-        f"script-src {script_hash(JS)}; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "form-action 'self'; base-uri 'none'; "
         f"frame-ancestors {settings.frame_ancestors or chr(39) + 'none' + chr(39)}"
     )

@@ -38,3 +38,31 @@ def chromium() -> Iterator[object]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextmanager
+def serve(app: object) -> Iterator[int]:
+    """An ASGI app under uvicorn in a thread of this process, on a free loopback port."""
+    import threading
+    import time
+
+    import requests
+    import uvicorn
+
+    from .helpers import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(150):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

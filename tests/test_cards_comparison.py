@@ -7,6 +7,7 @@ found and carries every policy's assessment as a list under the key
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 from urllib.parse import parse_qs
@@ -244,7 +245,7 @@ def test_the_checklist_link_opens_every_policy_of_the_comparison(client):
     assert page.status_code == 200
     shown = set(re.findall(r'data-policy="([^"]+)"', page.text))
     assert shown == EVERY
-    assert "A comparison, not the patient&#x27;s payer&#x27;s verdict" in page.text
+    assert "A comparison, not the patient's payer's verdict" in html.unescape(page.text)
     summary = client.get("/smart/summary", params={"assessment": comparison_id})
     assert summary.status_code == 200 and set(re.findall(r'data-policy="([^"]+)"', summary.text)) == EVERY
 

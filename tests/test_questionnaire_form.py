@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
-from cds_service.questionnaire.routes import _may_write
+from cds_service.questionnaire.documentation import _may_write
 from cds_service.services import Services
 from cds_service.settings import Settings
 from tests.policies.test_molina_mcp_160 import cancer_chart, nonmalignant_chart
@@ -167,7 +167,6 @@ def _session_client(scope: str):
     import time as _time
 
     from cds_service.smart.oauth import Session, SmartState
-    from cds_service.smart.routes import COOKIE
 
     seen: list[httpx.Request] = []
 
@@ -183,13 +182,11 @@ def _session_client(scope: str):
     sid = state.open_session(
         Session("https://ehr.example.org/fhir", "pat-1", "tok-123", _time.time() + 600, None, scope)
     )
-    client = TestClient(app)
-    client.cookies.set(COOKIE, sid)
-    return client, seen
+    return TestClient(app), seen, sid  # the launch's session travels with the form, not in a cookie
 
 
 def test_smart_session_with_write_scope_saves_with_its_token_and_reopens_the_checklist():
-    client, seen = _session_client("launch patient/*.read patient/QuestionnaireResponse.write")
+    client, seen, sid = _session_client("launch patient/*.read patient/QuestionnaireResponse.write")
     with client:
         aid = _assessment_id(client, cancer_chart(omit=("life",)))
         r = client.post(
@@ -200,9 +197,10 @@ def test_smart_session_with_write_scope_saves_with_its_token_and_reopens_the_che
                 "questionnaire": CA_Q,
                 "q:life-expectancy": "8",
                 "q:life-expectancy:unit": "mo",
+                "session": sid,
             },
         )
-    assert r.status_code == 303 and r.headers["location"] == "/smart/checklist"
+    assert r.status_code == 303 and r.headers["location"] == f"/smart/checklist?patient=pat-1&session={sid}"
     (req,) = seen
     assert str(req.url) == "https://ehr.example.org/fhir/QuestionnaireResponse"
     assert req.headers["authorization"] == "Bearer tok-123"
@@ -214,7 +212,7 @@ def test_smart_session_with_write_scope_saves_with_its_token_and_reopens_the_che
 
 
 def test_smart_session_with_read_only_scope_says_so_and_offers_the_download():
-    client, seen = _session_client("launch patient/*.read openid fhirUser")
+    client, seen, sid = _session_client("launch patient/*.read openid fhirUser")
     with client:
         aid = _assessment_id(client, cancer_chart(omit=("life",)))
         r = client.post(
@@ -224,6 +222,7 @@ def test_smart_session_with_read_only_scope_says_so_and_offers_the_download():
                 "questionnaire": CA_Q,
                 "q:life-expectancy": "8",
                 "q:life-expectancy:unit": "mo",
+                "session": sid,
             },
         )
     assert r.status_code == 200 and not seen

@@ -106,10 +106,10 @@ def test_with_auth_on_and_nothing_configured_the_launch_is_refused(loaded, tmp_p
     assert r.status_code == 503 and "evil.example" not in r.headers.get("location", "")
 
 
-def test_the_session_cookie_is_secure_by_configuration_not_by_the_request_scheme(loaded):
+def test_the_launch_cookie_is_secure_by_configuration_not_by_the_request_scheme(loaded):
     """Behind a TLS proxy the service sees http while the browser is on https: the flag cannot
-    follow the request's scheme. (The browser is played by hand: a cookie jar keeps a Secure
-    cookie from an http URL.)"""
+    follow the request's scheme. Secure, it is also `SameSite=None; Partitioned`, so a launch
+    inside an EHR frame on another site keeps it; the session itself is no cookie at all."""
     ehr = FakeEhr(gaps_chart())
     for secure, base in ((True, "http://testserver"), (False, "https://testserver")):
         with (
@@ -127,8 +127,10 @@ def test_the_session_cookie_is_secure_by_configuration_not_by_the_request_scheme
                 follow_redirects=False,
                 headers={"Cookie": f"idds_smart_launch={nonce}"},
             )
-        session = _set_cookies(r)["idds_smart_session"]
-        assert ("secure" in session.lower().split("; ")) is secure, session
+        attributes = _set_cookies(first)["idds_smart_launch"].lower().split("; ")
+        assert ("secure" in attributes) is secure, attributes
+        assert ("samesite=none" in attributes and "partitioned" in attributes) is secure
+        assert r.status_code == 303 and "set-cookie" not in r.headers
 
 
 # -- the sign-in never over plain http ------------------------------------------------------------------------

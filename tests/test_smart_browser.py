@@ -1,6 +1,7 @@
 """The checklist as a clinician sees it, in headless Chromium (Debian's chromium and
 chromium-driver, driven by selenium through /usr/bin/chromedriver: no downloaded browser,
-no selenium-manager). Saves docs/checklist.png for the README.
+no selenium-manager). The README's screenshots come from `make screenshots`
+(sandbox/screenshots.py); the tests write no tracked file.
 
 The service runs under uvicorn on a free loopback port; the chart comes from the sandbox
 FHIR server when node is there, else (no node) from the assessment the hook call made.
@@ -27,7 +28,6 @@ from .fhir_server import SERVER_DIR, fhir_server
 from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOT = ROOT / "docs" / "checklist.png"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 
@@ -186,8 +186,7 @@ def test_the_documentation_summary_is_printable(site, browser):
     assert len(rows) >= 10
 
 
-def test_screenshot_of_a_whole_checklist_for_the_readme(site, browser):
-    """docs/checklist.png: a short checklist, whole page (NIA trial, opiate-naive patient)."""
+def test_an_opiate_naive_trial_quotes_the_policys_note(site, browser):
     from selenium.webdriver.common.by import By
 
     browser.get(checklist_url(site, "nia-pain-trial-opiate-naive"))
@@ -198,11 +197,3 @@ def test_screenshot_of_a_whole_checklist_for_the_readme(site, browser):
         naive.find_element(By.CSS_SELECTOR, "blockquote").text
         == "NOTE: Intrathecal trials are not indicated in opiate-na\u00efve individuals."
     )
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    try:
-        browser.set_window_size(1280, min(height + 140, 4000))
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        browser.save_screenshot(str(SCREENSHOT))
-    finally:
-        browser.set_window_size(1280, 1500)
-    assert SCREENSHOT.stat().st_size > 10_000

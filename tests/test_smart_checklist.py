@@ -11,6 +11,7 @@ import pytest
 from cds_service.policy_store import PolicyStore
 from cds_service.smart import html
 from cds_service.smart.checklist import Group, sheet
+from cds_service.templating import STATIC_DIR, templates
 from sandbox.build_patients import EXAMPLES
 from tests.helpers import assessments
 
@@ -108,7 +109,8 @@ def contrast(a: str, b: str) -> float:
 
 
 def test_status_colours_pass_wcag_aa_contrast():
-    var = dict(re.findall(r"--([a-z-]+):(#[0-9a-f]{6})", html.CSS))
+    css = (STATIC_DIR / "checklist.css").read_text()
+    var = dict(re.findall(r"--([a-z-]+):(#[0-9a-f]{6})", css))
     pairs = [
         ("met", "met-bg"),
         ("no", "no-bg"),
@@ -125,7 +127,20 @@ def test_status_colours_pass_wcag_aa_contrast():
     assert contrast("#0b4fa8", "#ffffff") >= 4.5  # links and buttons
 
 
+def badge(status: str, documentation: bool = False) -> str:
+    template = '{% from "_criteria.html" import badge with context %}{{ badge(status, documentation) }}'
+    return templates.env.from_string(template).render(
+        **html.WORDS, status=status, documentation=documentation
+    )
+
+
 def test_status_is_never_colour_alone():
     for status, (icon, word) in html.STATUS.items():
-        badge = html._status_badge(status)
-        assert icon in badge and word in badge
+        shown = badge(status)
+        assert icon in shown and word in shown
+
+
+def test_a_status_the_page_does_not_know_is_escaped_in_its_badge():
+    """The badge's word was inserted unescaped: a status from a stored assessment is data."""
+    shown = badge('<img src=x onerror="alert(1)">')
+    assert "<img" not in shown and "&lt;img src=x" in shown

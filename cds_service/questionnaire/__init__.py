@@ -6,4 +6,5 @@ the QuestionnaireResponse answers the assessment reads as documentation.
 - `answers`: completed responses in the chart → the Observations they stand for.
 - `prefill`: an in-progress response for an assessment, open exactly where undocumented.
 - `routes`: GET /fhir/Questionnaire…, POST /fhir/Questionnaire/$questionnaire-package.
+- `form`, `documentation`: the checklist's documentation form and POST /smart/documentation.
 """

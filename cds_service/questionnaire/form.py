@@ -9,8 +9,9 @@ offered) comes back as messages with every value kept; nothing is dropped silent
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import UTC, datetime
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
@@ -28,15 +29,14 @@ def clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
-
-
 def entry_for(sheet: Any) -> Entry | None:
     a, policy = getattr(sheet, "assessment", None), getattr(sheet, "policy", None)
     if not isinstance(a, dict) or policy is None:
         return None
-    return _entries(policy).get((a.get("indication"), (a.get("order") or {}).get("phase")))
+    indication, phase = a.get("indication"), (a.get("order") or {}).get("phase")
+    if not (isinstance(indication, str) and isinstance(phase, str)):
+        return None
+    return _entries(policy).get((indication, phase))
 
 
 def open_questions(entry: Entry, assessment: dict[str, Any]) -> list[dict[str, Any]]:
@@ -53,97 +53,100 @@ def _default_device(assessment: dict[str, Any]) -> str:
     return ""
 
 
-def _field(inp: Input, name: str, label: str, values: dict[str, str], spec: Spec, default: str = "") -> str:
+@dataclass
+class Field:
+    """One input of the form, as cds_service/templates/_documentation_form.html draws it."""
+
+    kind: str  # boolean | choice | number | text
+    name: str
+    label: str
+    id: str
+    value: str
+    options: list[tuple[str, str]] = dc_field(default_factory=list)  # choice: (code, display)
+    step: str = "any"
+    min: str | None = None
+    max: str | None = None
+    unit: str = ""
+    units: list[str] = dc_field(default_factory=list)  # quantity: the units offered
+    chosen_unit: str = ""
+    placeholder: str = "Resource"
+
+
+@dataclass
+class Question:
+    fields: list[Field]
+    help: str = ""
+
+
+@dataclass
+class Form:
+    index: int
+    count: int  # open questions
+    questions: list[Question]
+    hidden: dict[str, str]
+    messages: list[str]
+
+
+def _field(inp: Input, name: str, label: str, values: dict[str, str], spec: Spec, default: str = "") -> Field:
     value = values.get(name, default)
     fid = "f-" + quote(name, safe="").replace("%", "")
     if inp.type == "boolean":
-        opts = "".join(
-            f'<label><input type="radio" name="{_e(name)}" value="{v}"{" checked" if value == v else ""}> {word}</label> '
-            for v, word in (("true", "Yes"), ("false", "No"))
-        )
-        return f'<fieldset class="q"><legend>{_e(label)}</legend>{opts}</fieldset>'
+        return Field("boolean", name, label, fid, value)
     if inp.type == "choice":
-        opts = '<option value="">— not answered —</option>' + "".join(
-            f'<option value="{_e(a)}"{" selected" if value == a else ""}>{_e(spec.display(a))}</option>'
-            for a in inp.answers
-        )
-        return f'<p class="q"><label for="{fid}">{_e(label)}</label> <select id="{fid}" name="{_e(name)}">{opts}</select></p>'
+        return Field("choice", name, label, fid, value, options=[(a, spec.display(a)) for a in inp.answers])
     if inp.type in ("integer", "decimal", "quantity"):
-        bounds = "".join(f' {k}="{v:g}"' for k, v in (("min", inp.min), ("max", inp.max)) if v is not None)
-        step = "1" if inp.type == "integer" else "any"
-        unit = f" {_e(inp.unit)}" if inp.unit else ""
-        units = ""
-        if inp.type == "quantity":
-            chosen = values.get(f"{name}:unit", inp.units[0] if inp.units else "")
-            units = (
-                f' <select name="{_e(name)}:unit" aria-label="unit">'
-                + "".join(
-                    f'<option value="{_e(u)}"{" selected" if chosen == u else ""}>{_e(u)}</option>'
-                    for u in inp.units
-                )
-                + "</select>"
-            )
-        return (
-            f'<p class="q"><label for="{fid}">{_e(label)}</label> <input id="{fid}" type="number" step="{step}"{bounds} '
-            f'name="{_e(name)}" value="{_e(value)}">{unit}{units}</p>'
+        quantity = inp.type == "quantity"
+        return Field(
+            "number",
+            name,
+            label,
+            fid,
+            value,
+            step="1" if inp.type == "integer" else "any",
+            min=f"{inp.min:g}" if inp.min is not None else None,
+            max=f"{inp.max:g}" if inp.max is not None else None,
+            unit=inp.unit or "",
+            units=list(inp.units) if quantity else [],
+            chosen_unit=values.get(f"{name}:unit", inp.units[0] if inp.units else "") if quantity else "",
         )
-    return (
-        f'<p class="q"><label for="{fid}">{_e(label)}</label> <input id="{fid}" type="text" name="{_e(name)}" '
-        f'value="{_e(value)}" placeholder="{_e(inp.resource or "Resource")}/…"></p>'
-    )
+    return Field("text", name, label, fid, value, placeholder=inp.resource or "Resource")
 
 
-def form_html(
+def form_view(
     sheet: Any,
     hidden: dict[str, str],
     values: dict[str, str] | None = None,
     messages: list[str] | None = None,
     index: int = 0,
-) -> str:
-    """The form for one checklist sheet ('' when nothing it asks can be attested)."""
+) -> Form | None:
+    """The form for one checklist sheet (None when nothing it asks can be attested)."""
     entry = entry_for(sheet)
     if entry is None:
-        return ""
+        return None
     questions = open_questions(entry, sheet.assessment)
     if not questions:
-        return ""
+        return None
     spec = default_spec()
     values = values or {}
-    fields = []
+    shown = []
     for q in questions:
         link = q["linkId"]
         inp = spec.inputs[link]
         help_text = next((c["text"] for c in q.get("item") or () if c.get("type") == "display"), "")
-        html = _field(inp, f"q:{link}", q["text"], values, spec)
+        fields = [_field(inp, f"q:{link}", q["text"], values, spec)]
         for child in inp.children:
             default = _default_device(sheet.assessment) if child.type == "reference" else ""
-            html += _field(child, f"q:{link}.{child.code}", child.question, values, spec, default)
-        if help_text:
-            html += f'<details class="fine"><summary>What the policy says</summary>{_e(help_text)}</details>'
-        fields.append(f"<li>{html}</li>")
+            fields.append(_field(child, f"q:{link}.{child.code}", child.question, values, spec, default))
+        shown.append(Question(fields, help_text))
     if not hidden.get("patient"):
-        fields.append(
-            f"<li>{_field(Input('patient', 'reference', 'Patient (FHIR id)'), 'patient', 'Patient (FHIR id)', values, spec)}</li>"
-        )
+        patient = Input("patient", "reference", "Patient (FHIR id)")
+        shown.append(Question([_field(patient, "patient", "Patient (FHIR id)", values, spec)]))
     keep = {
         **hidden,
         "assessment": sheet.assessment.get("id", ""),
         "questionnaire": f"{entry.url}|{entry.version}",
     }
-    hidden_html = "".join(
-        f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">' for k, v in keep.items() if v
-    )
-    said = "".join(f"<li>{_e(m)}</li>" for m in messages or ())
-    return (
-        f'<form class="dtr" method="post" action="/smart/documentation" id="dtr-{index}" '
-        'style="border:2px solid var(--unk);border-radius:.5rem;padding:.5rem 1.25rem 1rem;margin:-.5rem 0 1.5rem">'
-        f"<h3>Complete the documentation ({len(questions)} open question{'s' if len(questions) != 1 else ''})</h3>"
-        + (f'<div class="todo" role="alert"><ul>{said}</ul></div>' if said else "")
-        + f"{hidden_html}<ol>{''.join(fields)}</ol>"
-        '<button type="submit">Save and re-assess</button>'
-        '<p class="fine">Your answers are saved as a QuestionnaireResponse in the patient\'s record and read as documentation.</p>'
-        "</form>"
-    )
+    return Form(index, len(questions), shown, {k: v for k, v in keep.items() if v}, list(messages or ()))
 
 
 def _number(raw: str, inp: Input, label: str, errors: list[str]) -> float | int | None:
@@ -236,9 +239,8 @@ def response_from_form(
     return qr, []
 
 
-def download_link(qr: dict[str, Any]) -> str:
-    data = quote(json.dumps(qr, indent=2))
-    return (
-        f'<a class="button" download="questionnaire-response-{_e(qr["id"])}.json" '
-        f'href="data:application/fhir+json;charset=utf-8,{data}">Download the response (FHIR JSON)</a>'
+def download(qr: dict[str, Any]) -> tuple[str, str]:
+    """(file name, data: URL) of the response, for a download link when it cannot be saved."""
+    return f"questionnaire-response-{qr['id']}.json", "data:application/fhir+json;charset=utf-8," + quote(
+        json.dumps(qr, indent=2)
     )

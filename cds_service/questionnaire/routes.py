@@ -3,6 +3,8 @@
 - GET  /fhir/Questionnaire/{id}
 - GET  /fhir/Questionnaire?url=<canonical>[|version][&version=]
 - POST /fhir/Questionnaire/$questionnaire-package  (Parameters: order(s), coverage, patient, data)
+
+and, included here, the checklist's documentation form (questionnaire/documentation.py).
 """
 
 from __future__ import annotations
@@ -11,12 +13,10 @@ import logging
 import uuid
 from datetime import date
 from typing import Any
-from urllib.parse import parse_qs, urlencode
 
-import httpx
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from .. import auth
@@ -26,17 +26,12 @@ from ..pipeline import assess_hook
 from ..prefetch import RESOURCE_TYPE, PatientUnavailable, build_record
 from ..services import Services, get_services
 from .build import questionnaires
-from .form import _e, download_link, entry_for, form_html, response_from_form
+from .documentation import router as documentation_router
 from .prefill import prefill
 
 log = logging.getLogger("idds")
 router = APIRouter()
 FHIR_JSON = "application/fhir+json"
-NO_STORE = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 ORDER_TYPES = ("ServiceRequest", "DeviceRequest", "MedicationRequest")
 KEY_BY_TYPE = {rtype: key for key, rtype in RESOURCE_TYPE.items()}
 
@@ -46,7 +41,7 @@ def _fhir(body: dict[str, Any], status: int = 200) -> JSONResponse:
 
 
 @router.get("/fhir/Questionnaire/{qid}")
-async def read_questionnaire(qid: str, services: Services = Depends(get_services)):
+async def read_questionnaire(qid: str, services: Services = Depends(get_services)) -> Response:
     entry = questionnaires(services.store).by_id.get(qid)
     if entry is None:
         return operation_outcome(404, f"no Questionnaire {qid!r}", "not-found")
@@ -54,7 +49,7 @@ async def read_questionnaire(qid: str, services: Services = Depends(get_services
 
 
 @router.get("/fhir/Questionnaire")
-async def search_questionnaires(request: Request, services: Services = Depends(get_services)):
+async def search_questionnaires(request: Request, services: Services = Depends(get_services)) -> Response:
     qs = questionnaires(services.store)
     params = request.query_params
     unknown = [k for k in params if k not in ("url", "version", "_format")]
@@ -90,7 +85,7 @@ def _param_resources(params: list[Any], name: str) -> list[dict[str, Any]]:
 
 # It carries the patient's data: callers are verified like the hooks.
 @router.post("/fhir/Questionnaire/$questionnaire-package", dependencies=[Depends(auth.verify_caller)])
-async def questionnaire_package(request: Request, services: Services = Depends(get_services)):
+async def questionnaire_package(request: Request, services: Services = Depends(get_services)) -> Response:
     raw = await request.body()
     if len(raw) > services.settings.max_body_bytes:
         return operation_outcome(
@@ -133,7 +128,8 @@ async def questionnaire_package(request: Request, services: Services = Depends(g
             return operation_outcome(400, "a `data` parameter must be a Bundle of the patient's resources")
         for e in bundle.get("entry") or ():
             res = e.get("resource") if isinstance(e, dict) else None
-            key = KEY_BY_TYPE.get(res.get("resourceType")) if isinstance(res, dict) else None
+            rtype = res.get("resourceType") if isinstance(res, dict) else None
+            key = KEY_BY_TYPE.get(rtype) if isinstance(rtype, str) else None
             if key and key not in ("patient", "coverage"):
                 prefetch.setdefault(key, {"resourceType": "Bundle", "type": "searchset", "entry": []})[
                     "entry"
@@ -218,137 +214,4 @@ async def questionnaire_package(request: Request, services: Services = Depends(g
     return _fhir({"resourceType": "Parameters", "parameter": out})
 
 
-# ------------------------------------------------------------------ the checklist's form
-def _may_write(scope: str | None) -> bool:
-    """SMART v1 (`.write`, `.*`) or v2 (`.c`, `.cruds`…) scope to create QuestionnaireResponse."""
-    for granted in (scope or "").split():
-        who, _, rest = granted.partition("/")
-        resource, _, perm = rest.partition(".")
-        if (
-            who in ("patient", "user")
-            and resource in ("QuestionnaireResponse", "*")
-            and (perm in ("write", "*") or (perm and set(perm) <= set("cruds") and "c" in perm))
-        ):
-            return True
-    return False
-
-
-def _form_page(
-    sheet,
-    hidden: dict[str, str],
-    values: dict[str, str],
-    messages: list[str],
-    extra: str = "",
-    status: int = 200,
-) -> HTMLResponse:
-    from ..smart.html import _page  # the checklist's own page frame
-
-    body = (
-        f'<header class="top"><h1>Complete the documentation</h1></header><main id="main">'
-        f"{extra}{form_html(sheet, hidden, values, messages)}"
-        f'<p><a href="/smart/checklist?{_e(urlencode(hidden if hidden.get("iss") else {"assessment": sheet.assessment.get("id", "")}))}">'
-        "Back to the checklist</a></p></main>"
-    )
-    return HTMLResponse(_page("Complete the documentation", body), status_code=status, headers=NO_STORE)
-
-
-@router.post("/smart/documentation", response_class=HTMLResponse)
-async def save_documentation(request: Request, services: Services = Depends(get_services)):
-    from ..smart.checklist import sheet as make_sheet
-    from ..smart.html import error_page
-    from ..smart.routes import COOKIE, _state
-
-    raw = await request.body()
-    if len(raw) > services.settings.max_body_bytes:
-        return HTMLResponse(
-            error_page("Too large", "The form is larger than the service accepts."), 413, headers=NO_STORE
-        )
-    values = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
-    found = services.recall(values.get("assessment", ""))
-    if not isinstance(found, dict) or "policy" not in found:
-        return HTMLResponse(
-            error_page(
-                "Assessment not found",
-                "This assessment is no longer kept by the service. "
-                "Select the order again, then complete the documentation.",
-            ),
-            404,
-            headers=NO_STORE,
-        )
-    sheet = make_sheet(found, services.store)
-    entry = entry_for(sheet)
-    if entry is None or values.get("questionnaire") != f"{entry.url}|{entry.version}":
-        return HTMLResponse(
-            error_page(
-                "Questionnaire mismatch",
-                "The form does not belong to this assessment's "
-                "questionnaire (policy version); reopen the checklist.",
-            ),
-            400,
-            headers=NO_STORE,
-        )
-    iss, patient = values.get("iss"), values.get("patient")
-    session = _state(request).session(request.cookies.get(COOKIE))
-    target: tuple[str, str | None] | None = None  # (server, token) that accepts the write
-    if iss and patient:
-        if not services.settings.fhir_server_allowed(iss):
-            return HTMLResponse(
-                error_page(
-                    "FHIR server not allowed", "This FHIR server is not on IDDS_ALLOWED_FHIR_SERVERS."
-                ),
-                403,
-                headers=NO_STORE,
-            )
-        target = (iss, None)
-        hidden = {"iss": iss, "patient": patient}
-    elif session is not None:
-        patient = session.patient
-        target = (session.iss, session.access_token) if _may_write(session.scope) else None
-        hidden = {"patient": patient}
-    else:
-        hidden = {"patient": patient} if patient else {}
-    if not patient:
-        return _form_page(
-            sheet, hidden, values, ["Say which patient (FHIR id) these answers are about."], status=422
-        )
-    qr, errors = response_from_form(entry, found, patient, values)
-    if qr is None:
-        return _form_page(sheet, hidden, values, errors, status=422)
-    if target is None:
-        why = (
-            "The app may not write to this EHR's FHIR server (the SMART scope patient/QuestionnaireResponse.write "
-            "was not granted)"
-            if session is not None
-            else "No FHIR server that accepts writes is known for this checklist"
-        )
-        extra = (
-            f'<div class="todo" role="status"><p><strong>{why}.</strong> Your answers are kept below; download the '
-            f"response and file it in the patient's chart, then select the order again.</p>{download_link(qr)}</div>"
-        )
-        return _form_page(sheet, hidden, values, [], extra)
-    server, token = target
-    headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    try:
-        async with httpx.AsyncClient(
-            transport=services.fhir_transport, timeout=services.settings.fhir_timeout_seconds
-        ) as client:
-            saved = await client.post(
-                f"{server.rstrip('/')}/QuestionnaireResponse", content=orjson.dumps(qr), headers=headers
-            )
-        why = (
-            None if saved.status_code in (200, 201) else f"the FHIR server answered HTTP {saved.status_code}"
-        )
-    except httpx.HTTPError as exc:
-        why = f"the FHIR server could not be reached ({type(exc).__name__})"
-    if why:
-        log.warning("questionnaire response not saved: %s", why)
-        extra = (
-            f'<div class="todo" role="alert"><p><strong>Not saved: {why}.</strong> Your answers are kept below; '
-            f"try again, or download the response.</p>{download_link(qr)}</div>"
-        )
-        return _form_page(sheet, hidden, values, [], extra, status=502)
-    log.info("questionnaire response saved for assessment %s", found.get("id"))
-    back = "/smart/checklist" + (f"?{urlencode(hidden)}" if iss else "")
-    return RedirectResponse(back, status_code=303, headers=NO_STORE)
+router.include_router(documentation_router)  # POST /smart/documentation: the checklist's form

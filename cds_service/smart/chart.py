@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from .. import urls
+from ..assessment import Assessment, Comparison
 from ..hook_models import HookRequest
 from ..pipeline import HookOutcome, assess_hook
 from ..prefetch import PatientUnavailable, build_record, fetcher_for
@@ -111,6 +113,6 @@ async def load(
     return LiveChart(record, outcome, chosen, notes)
 
 
-def _keep(services, assessments) -> None:
+def _keep(services: Services, assessments: Sequence[Assessment | Comparison]) -> None:
     for a in assessments:
         services.remember(a.id, a.as_contract())

@@ -1,9 +1,10 @@
-"""SMART App Launch 2.x (EHR launch) for a public client: discovery, PKCE, code exchange.
+"""SMART App Launch 2.x (EHR launch): discovery, PKCE, code exchange (public or confidential
+client, smart/client_auth.py).
 
-The access token stays server-side: it lives in `SmartState` (the shared database,
-encrypted with a key derived from an opaque random session id that is the only
-thing the browser holds, an HttpOnly cookie). It never appears in a URL, a page
-or a log line; logs name the FHIR server's host and HTTP status codes only.
+The access token stays server-side: it lives in `SmartState` (smart/sessions.py: the shared
+database, encrypted with a key derived from an opaque random session id, one per launch,
+which is the only thing the browser holds). It never appears in a URL, a page or a log line;
+logs name the FHIR server's host and HTTP status codes only.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
 import logging
 import secrets
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -24,19 +22,33 @@ import httpx
 import orjson
 
 from .. import urls
-from ..state import SharedState
-from ..state.models import SmartLaunch, SmartSession
+from .client_auth import ClientAuthError, token_request
+from .config import SmartSettings
+from .sessions import (  # re-exported: the launch's vocabulary in one import
+    LaunchError,
+    PendingLaunch,
+    Session,
+    SmartState,
+    browser_binding,
+)
+
+__all__ = [
+    "LaunchError",
+    "PendingLaunch",
+    "Session",
+    "SmartConfiguration",
+    "SmartState",
+    "authorize_url",
+    "browser_binding",
+    "discover",
+    "exchange_code",
+    "host_of",
+    "pkce_pair",
+    "refusal",
+]
 
 log = logging.getLogger("idds.smart")
 MAX_ANSWER_BYTES = 256_000  # a SMART configuration or a token response; anything bigger is refused
-
-
-class LaunchError(Exception):
-    """A launch or callback that cannot go on; the message is safe to show and log."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -68,16 +80,18 @@ class _TooBig(Exception):
     pass
 
 
-async def _exchange(method: str, url: str, timeout: float, **kw: Any) -> tuple[int, Any]:
-    """(status, parsed JSON or None) within one total deadline and a size cap: a drip-feeding or
-    huge answer from the EHR cannot hold the browser's request or the process's memory."""
+async def _exchange(
+    method: str, url: str, timeout: float, headers: dict[str, str] | None = None, **kw: Any
+) -> tuple[int, Any]:
+    """(status, parsed JSON) within one total deadline and a size cap: a drip-feeding or
+    huge answer from the EHR cannot hold the browser's request or the process's memory.
+    A refusal's body (OAuth `error`, `error_description`) is read too; unreadable, it is None."""
+    sent = {"Accept": "application/json", **(headers or {})}
     async with (
         asyncio.timeout(timeout),
         httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
-        client.stream(method, url, headers={"Accept": "application/json"}, **kw) as response,
+        client.stream(method, url, headers=sent, **kw) as response,
     ):
-        if response.status_code != 200:
-            return response.status_code, None
         chunks, size = [], 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
@@ -85,8 +99,10 @@ async def _exchange(method: str, url: str, timeout: float, **kw: Any) -> tuple[i
                 raise _TooBig()
             chunks.append(chunk)
     try:
-        return 200, orjson.loads(b"".join(chunks))
+        return response.status_code, orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError:
+        if response.status_code != 200:
+            return response.status_code, None
         raise ValueError("not JSON") from None
 
 
@@ -108,16 +124,22 @@ async def discover(iss: str, timeout: float, require_auth: bool = False) -> Smar
     except (httpx.HTTPError, TimeoutError, _TooBig, ValueError) as exc:
         log.info("smart-configuration of %s unreachable or unreadable: %s", host_of(iss), type(exc).__name__)
         if isinstance(exc, ValueError):
-            raise LaunchError("The EHR's SMART configuration is not JSON.", 502) from None
-        raise LaunchError("The EHR's authorization server could not be reached.", 502) from None
+            raise LaunchError("The EHR's SMART configuration is not JSON.", 502, unpublished=True) from None
+        raise LaunchError(
+            "The EHR's authorization server could not be reached.", 502, unpublished=True
+        ) from None
     if status != 200:
         log.info("smart-configuration of %s answered %s", host_of(iss), status)
-        raise LaunchError("The EHR did not publish a SMART configuration.", 502)
+        raise LaunchError("The EHR did not publish a SMART configuration.", 502, unpublished=True)
     if not isinstance(body, dict):
-        raise LaunchError("The EHR's SMART configuration is not a JSON object.", 502)
+        raise LaunchError("The EHR's SMART configuration is not a JSON object.", 502, unpublished=True)
     authorize, token = body.get("authorization_endpoint"), body.get("token_endpoint")
-    if not (_absolute_http(authorize) and _absolute_http(token)):
-        raise LaunchError("The EHR's SMART configuration lacks authorization or token endpoints.", 502)
+    if not (isinstance(authorize, str) and isinstance(token, str)) or not (
+        _absolute_http(authorize) and _absolute_http(token)
+    ):
+        raise LaunchError(
+            "The EHR's SMART configuration lacks authorization or token endpoints.", 502, unpublished=True
+        )
     if not (transport_ok(authorize, require_auth) and transport_ok(token, require_auth)):
         raise LaunchError(
             "The EHR's authorization or token endpoint is not https; the sign-in would travel in the clear.",
@@ -155,101 +177,36 @@ def authorize_url(
     return f"{config.authorization_endpoint}{sep}{urlencode(params)}"
 
 
-@dataclass
-class PendingLaunch:
-    iss: str
-    token_endpoint: str
-    redirect_uri: str
-    verifier: str
-    created: float
-    browser: str = ""  # sha256 of the launch nonce in the HttpOnly cookie of the browser that started it
+def refusal(body: Any) -> str:
+    """The EHR's own words for a refused code (RFC 6749 §5.2 `error`, `error_description`),
+    bounded and printable; shown on the page (escaped there), never logged."""
+    if not isinstance(body, dict):
+        return ""
+    said = [body.get("error"), body.get("error_description")]
+    words = [" ".join(str(w).split())[:300] for w in said if isinstance(w, str) and w.strip()]
+    return ": ".join(words)
 
 
-def browser_binding(nonce: str) -> str:
-    return hashlib.sha256(nonce.encode("ascii", "replace")).hexdigest()
-
-
-@dataclass
-class Session:
-    iss: str
-    patient: str
-    access_token: str = field(repr=False)  # never in repr, so never in a traceback or log
-    expires_at: float
-    app_context: str | None = None
-    scope: str | None = None
-
-
-class SmartState:
-    """Pending launches by `state`, sessions by opaque id, in the database every worker shares
-    (cds_service/state/): the callback and the checklist may reach any worker, and a restart
-    keeps them. The database holds neither secret, only its SHA-256; the PKCE verifier and the
-    access token are encrypted with a key derived from the secret the browser holds."""
-
-    def __init__(self, shared: SharedState, launch_ttl: float, clock: Callable[[], float] = time.time):
-        self.shared = shared
-        self.launch_ttl = launch_ttl
-        self.clock = clock
-
-    def start(self, launch: PendingLaunch) -> str:
-        state = secrets.token_urlsafe(32)
-        self.shared.put_sealed(
-            SmartLaunch, state, "launch", asdict(launch), launch.created + self.launch_ttl, self.clock()
-        )
-        return state
-
-    def finish(self, state: str | None, nonce: str | None) -> PendingLaunch:
-        """The launch this state belongs to, once, and only in the browser that started it
-        (SMART App Launch 2.x: state bound to the user agent): a replayed, unknown or stale
-        state fails, and so does a valid state arriving from another browser (login CSRF)."""
-        now = self.clock()
-        found = (
-            self.shared.get_sealed(SmartLaunch, state, "launch", now) if state and len(state) <= 200 else None
-        )
-        launch = PendingLaunch(**found) if found else None
-        if launch is not None and (
-            not nonce or not hmac.compare_digest(launch.browser, browser_binding(nonce))
-        ):
-            # Left pending: another browser can neither use nor burn the launch it belongs to.
-            raise LaunchError(
-                "This sign-in was not started in this browser. Open the app again from the EHR.", 400
-            )
-        # Consumed by one DELETE: of two callbacks with the same state, on any workers, one wins.
-        if (
-            launch is None
-            or now - launch.created > self.launch_ttl
-            or not self.shared.take_sealed(SmartLaunch, state, "launch", now)
-        ):
-            raise LaunchError(
-                "This sign-in could not be verified (unknown or expired state). Open the app again from the EHR.",
-                400,
-            )
-        return launch
-
-    def open_session(self, session: Session) -> str:
-        sid = secrets.token_urlsafe(32)
-        self.shared.put_sealed(
-            SmartSession, sid, "session", asdict(session), session.expires_at, self.clock()
-        )
-        return sid
-
-    def session(self, sid: str | None) -> Session | None:
-        if not sid or len(sid) > 200:
-            return None
-        found = self.shared.get_sealed(SmartSession, sid, "session", self.clock())
-        return Session(**found) if found else None
-
-
-async def exchange_code(launch: PendingLaunch, code: str, client_id: str, timeout: float) -> dict[str, Any]:
-    """POST the authorization code with the PKCE verifier; the token response, checked."""
+async def exchange_code(launch: PendingLaunch, code: str, cfg: SmartSettings) -> dict[str, Any]:
+    """POST the authorization code with the PKCE verifier (and the client's authentication,
+    when confidential); the token response, checked."""
     form = {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": launch.redirect_uri,
-        "client_id": client_id,
         "code_verifier": launch.verifier,
     }
     try:
-        status, body = await _exchange("POST", launch.token_endpoint, timeout, data=form)
+        form, headers = token_request(cfg, launch.token_endpoint, form)
+    except ClientAuthError as exc:
+        log.error("smart client authentication not usable: %s", exc)
+        raise LaunchError(
+            "The app's sign-in credentials are not configured correctly (IDDS_SMART_CLIENT_AUTH).", 503
+        ) from None
+    try:
+        status, body = await _exchange(
+            "POST", launch.token_endpoint, cfg.http_timeout_seconds, headers=headers, data=form
+        )
     except (httpx.HTTPError, TimeoutError, _TooBig, ValueError) as exc:
         log.info(
             "token endpoint of %s unreachable or unreadable: %s", host_of(launch.iss), type(exc).__name__
@@ -260,7 +217,18 @@ async def exchange_code(launch: PendingLaunch, code: str, client_id: str, timeou
     if status != 200:
         # The body may echo the code; it is not logged.
         log.info("token endpoint of %s answered %s", host_of(launch.iss), status)
-        raise LaunchError("The EHR refused the sign-in (token request failed).", 502)
+        if 400 <= status < 500:
+            said = refusal(body)
+            client = status == 401 or (isinstance(body, dict) and body.get("error") == "invalid_client")
+            raise LaunchError(
+                "The EHR refused the sign-in"
+                + (f" ({said})." if said else f" (HTTP {status}).")
+                + " Open the app again from the EHR"
+                + (", or ask its administrator to check the app's registration." if client else "."),
+                401 if client else 400,
+                refused=True,
+            )
+        raise LaunchError(f"The EHR's token endpoint failed (HTTP {status}).", 502)
     if (
         not isinstance(body, dict)
         or not isinstance(body.get("access_token"), str)

@@ -1,16 +1,26 @@
-"""/smart/*: EHR launch, callback, checklist and printable summary.
+"""/smart/launch and /smart/callback: the EHR launch of the checklist (smart/views.py).
 
 Three ways in, one page:
 - a SMART EHR launch (/smart/launch → EHR authorize → /smart/callback), after
   which the checklist reads the launched patient's chart with the token kept
   server-side;
-- the card's `appContext` (`?assessment=<id>`), from the assessments the
-  service remembers;
+- the card's assessment (`?assessment=<id>`, a capability: an unguessable id), from
+  the assessments the service remembers. The card's link carries it, so an EHR that
+  offers no SMART sign-in (an open test server, the CDS Hooks sandbox) still opens
+  the checklist, read-only: no chart read, nothing beyond what the assessment holds;
 - an open FHIR server on IDDS_ALLOWED_FHIR_SERVERS (`?iss=…&patient=…`), for
   the sandbox; off when caller authentication is on.
 
-A launch's `state` is bound to the browser that started it (an HttpOnly nonce
-cookie); the redirect URI and the cookies' Secure flag come from configuration
+One launch is one session: the callback hands the browser an opaque session id in the
+checklist's URL (`?session=…`), not a cookie per browser, so two launches in two tabs each
+stay on their own patient, and an EHR that embeds the app in a frame on another site
+(where browsers drop third-party cookies) keeps it. The id is a bearer secret: pages send
+no Referer, the access log drops query strings (cds_service/log_redaction.py), and it
+lives only as long as the EHR's token.
+
+A launch's `state` is bound to the browser that started it (an HttpOnly nonce cookie,
+`SameSite=None; Secure; Partitioned` when cookies are secure, so it survives a cross-site
+frame); the redirect URI and the cookies' Secure flag come from configuration
 (docs/trust.md, part 6).
 """
 
@@ -21,19 +31,15 @@ import logging
 import secrets
 import time
 from functools import lru_cache
-from urllib.parse import parse_qs
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..prefetch import PatientUnavailable
 from ..services import Services, get_services
-from . import chart as live
-from .checklist import sheet
 from .config import SmartSettings
-from .evidence import index
-from .html import View, checklist_page, error_page, summary_page
+from .html import error_page
 from .oauth import (
     LaunchError,
     PendingLaunch,
@@ -45,11 +51,12 @@ from .oauth import (
     exchange_code,
     host_of,
     pkce_pair,
+    refusal,
 )
 
 log = logging.getLogger("idds.smart")
 router = APIRouter(prefix="/smart", tags=["smart"])
-COOKIE = "idds_smart_session"
+SESSION_PARAM = "session"  # the checklist's query parameter naming its launch's session
 LAUNCH_COOKIE = "idds_smart_launch"  # the nonce binding a launch's state to the browser that started it
 NO_STORE = {
     "Cache-Control": "no-store",
@@ -90,14 +97,38 @@ def _error(title: str, message: str, status: int) -> HTMLResponse:
     return HTMLResponse(error_page(title, message), status_code=status, headers=NO_STORE)
 
 
+def _launch_cookie(response: Response, nonce: str, secure: bool, max_age: int) -> None:
+    """The nonce that binds a launch to this browser. Secure: `SameSite=None; Partitioned`, kept
+    in a cross-site EHR frame (partitioned by the EHR's site, so no cross-site tracking); on a
+    plain-http laptop only `Lax` is possible (browsers refuse `None` without Secure)."""
+    attributes = [f"{LAUNCH_COOKIE}={nonce}", f"Max-Age={max_age}", "Path=/smart", "HttpOnly"]
+    attributes += ["SameSite=None", "Secure", "Partitioned"] if secure else ["SameSite=Lax"]
+    # by hand: Starlette leaves Partitioned to Python 3.14's http.cookies
+    response.headers.append("set-cookie", "; ".join(attributes))
+
+
+def _read_only(assessment: str) -> RedirectResponse:
+    """The card's assessment by its capability URL: no sign-in, no chart read."""
+    return RedirectResponse(
+        "/smart/checklist?" + urlencode({"assessment": assessment}), status_code=303, headers=NO_STORE
+    )
+
+
 @router.get("/launch")
 async def launch(
     request: Request,
     launch: str | None = None,
     iss: str | None = None,
+    assessment: str | None = None,
     services: Services = Depends(get_services),
-):
+) -> Response:
     if not iss or not launch:
+        if assessment:
+            # An EHR without SMART launch contexts (the CDS Hooks sandbox on an open server adds
+            # fhirServiceUrl and patientId instead): the card's assessment, read-only. Those
+            # parameters are not used; nothing is fetched from a server named in a URL.
+            log.info("smart link opened without a launch: the card's assessment, read-only")
+            return _read_only(assessment)
         return _error(
             "Cannot start the checklist",
             "An EHR launch needs both `iss` and `launch`. "
@@ -106,6 +137,8 @@ async def launch(
         )
     if not services.settings.fhir_server_allowed(iss):
         log.info("smart launch refused: %s not allowed", host_of(iss))
+        if assessment:
+            return _read_only(assessment)  # the assessment needs nothing from that server
         return _error(
             "FHIR server not allowed",
             "This EHR's FHIR server is not on the service's list of allowed servers "
@@ -127,20 +160,29 @@ async def launch(
     try:
         endpoints = await discover(iss, cfg.http_timeout_seconds, services.settings.require_auth)
     except LaunchError as exc:
+        if exc.unpublished and assessment:
+            log.info("no SMART sign-in at %s: the card's assessment, read-only", host_of(iss))
+            return _read_only(assessment)
         return _error("Cannot start the checklist", str(exc), exc.status)
     verifier, challenge = pkce_pair()
     nonce = request.cookies.get(LAUNCH_COOKIE) or ""
     if len(nonce) != 43 or not nonce.replace("-", "").replace("_", "").isalnum():
         nonce = secrets.token_urlsafe(32)  # one per browser; launches in two tabs share it
     pending = PendingLaunch(
-        iss, endpoints.token_endpoint, redirect_uri, verifier, time.time(), browser_binding(nonce)
+        iss,
+        endpoints.token_endpoint,
+        redirect_uri,
+        verifier,
+        time.time(),
+        browser_binding(nonce),
+        assessment[:200] if assessment else None,
     )
     state = await run_in_threadpool(_state(request).start, pending)  # the shared database, off the event loop
     url = authorize_url(
         endpoints,
         client_id=cfg.client_id,
         redirect_uri=redirect_uri,
-        scope=cfg.scope,
+        scope=cfg.scopes,
         state=state,
         iss=iss,
         launch=launch,
@@ -148,15 +190,7 @@ async def launch(
     )
     log.info("smart launch from %s: redirect to authorize", host_of(iss))
     response = RedirectResponse(url, status_code=302, headers=NO_STORE)
-    response.set_cookie(
-        LAUNCH_COOKIE,
-        nonce,
-        max_age=cfg.launch_ttl_seconds,
-        path="/smart",
-        httponly=True,
-        samesite="lax",
-        secure=services.settings.cookies_secure,
-    )
+    _launch_cookie(response, nonce, services.settings.cookies_secure, cfg.launch_ttl_seconds)
     return response
 
 
@@ -166,173 +200,46 @@ async def callback(
     code: str | None = None,
     state: str | None = None,
     error: str | None = None,
+    error_description: str | None = None,
     services: Services = Depends(get_services),
-):
+) -> Response:
     store = _state(request)
     cfg = smart_settings()
     if error:
         with contextlib.suppress(LaunchError):  # only the browser that started the launch may cancel it
             await run_in_threadpool(store.finish, state, request.cookies.get(LAUNCH_COOKIE))
-        return _error("Sign-in was not completed", f"The EHR answered: {error}.", 400)
+        said = refusal({"error": error, "error_description": error_description})
+        return _error(
+            "Sign-in was refused", f"The EHR answered: {said}. Open the app again from the EHR.", 400
+        )
     try:
         pending = await run_in_threadpool(store.finish, state, request.cookies.get(LAUNCH_COOKIE))
         if not code:
             raise LaunchError("The EHR returned no authorization code.", 400)
-        token = await exchange_code(pending, code, cfg.client_id, cfg.http_timeout_seconds)
+        token = await exchange_code(pending, code, cfg)
     except LaunchError as exc:
-        log.info("smart callback refused: %s", exc)
-        return _error("Sign-in failed", str(exc), exc.status)
-    lifetime = (
-        token.get("expires_in") if isinstance(token.get("expires_in"), int) else cfg.session_ttl_seconds
-    )
+        log.info("smart callback refused: %s", "the EHR refused the code" if exc.refused else exc)
+        return _error("Sign-in was refused" if exc.refused else "Sign-in failed", str(exc), exc.status)
+    given = token.get("expires_in")
+    lifetime = given if isinstance(given, int) and given > 0 else cfg.session_ttl_seconds
     session = Session(
         pending.iss,
         token["patient"],
         token["access_token"],
         time.time() + lifetime,
-        token.get("appContext") if isinstance(token.get("appContext"), str) else None,
+        token.get("appContext")
+        if isinstance(token.get("appContext"), str)
+        else (urlencode({"assessment": pending.assessment}) if pending.assessment else None),
         token.get("scope") if isinstance(token.get("scope"), str) else None,
     )
     sid = await run_in_threadpool(store.open_session, session)
     log.info("smart session opened: patient=%s server=%s", session.patient, host_of(session.iss))
-    response = RedirectResponse("/smart/checklist", status_code=303, headers=NO_STORE)
-    response.set_cookie(
-        COOKIE,
-        sid,
-        max_age=int(lifetime),
-        path="/smart",
-        httponly=True,
-        samesite="lax",
-        secure=services.settings.cookies_secure,
-    )  # from configuration, never the request's scheme
-    return response
-
-
-def _app_context_assessment(session: Session) -> str | None:
-    if not session.app_context:
-        return None
-    return (parse_qs(session.app_context).get("assessment") or [None])[0]
-
-
-async def _view(
-    request: Request,
-    services: Services,
-    assessment: str | None,
-    iss: str | None,
-    patient: str | None,
-    order: str | None,
-) -> View | HTMLResponse:
-    store = services.store
-    if assessment:
-        found = await run_in_threadpool(services.recall, assessment)
-        if found is None:
-            return _error(
-                "Assessment not found",
-                "This assessment is no longer kept by the service (only recent ones are). "
-                "Select the order again to get a fresh one.",
-                404,
-            )
-        return View([sheet(found, store)], params={"assessment": assessment})
-    if iss or patient:
-        if services.settings.require_auth:
-            return _error(
-                "Open the checklist from the EHR",
-                "Opening a chart by `iss` and `patient` is for open sandbox "
-                "servers and is turned off while caller authentication is on.",
-                403,
-            )
-        if not (iss and patient):
-            return _error(
-                "Cannot open the checklist", "Give both `iss` (an open FHIR server) and `patient`.", 400
-            )
-        if not services.settings.fhir_server_allowed(iss):
-            return _error(
-                "FHIR server not allowed", "This FHIR server is not on IDDS_ALLOWED_FHIR_SERVERS.", 403
-            )
-        params = {"iss": iss, "patient": patient, **({"order": order} if order else {})}
-        return await _live_view(services, iss, patient, None, order, params, None)
-    session = await run_in_threadpool(_state(request).session, request.cookies.get(COOKIE))
-    if session is None:
-        return _error(
-            "Open the checklist from the EHR",
-            "No SMART session: launch the app from the EHR, follow a card's checklist link, "
-            "or open /smart/checklist?iss=…&patient=… for an open sandbox server.",
-            401,
-        )
-    return await _live_view(
-        services,
-        session.iss,
-        session.patient,
-        session.access_token,
-        order,
-        {"order": order} if order else {},
-        _app_context_assessment(session),
+    # This launch's session in this tab's URL: another launch in another tab gets its own.
+    return RedirectResponse(
+        "/smart/checklist?" + urlencode({SESSION_PARAM: sid}), status_code=303, headers=NO_STORE
     )
 
 
-async def _live_view(
-    services: Services,
-    iss: str,
-    patient: str,
-    token: str | None,
-    order: str | None,
-    params: dict[str, str],
-    remembered: str | None,
-) -> View | HTMLResponse:
-    try:
-        found = await live.load(services, iss, patient, token, order)
-    except PatientUnavailable:
-        return _error(
-            "Patient not found", "The FHIR server returned no such patient (or could not be reached).", 404
-        )
-    chart = index(found.record)
-    notes = list(found.notes) + list(
-        dict.fromkeys([*found.record.unavailable.values(), *found.record.issues])
-    )
-    if found.outcome is not None:
-        sheets = [sheet(a, services.store, chart) for a in found.outcome.assessments]
-        if not sheets:
-            notes.append("The draft orders found are not intrathecal pump orders this service assesses.")
-    elif remembered and (kept := await run_in_threadpool(services.recall, remembered)) is not None:
-        # The EHR keeps draft orders to itself; the card's assessment stands in for them.
-        sheets = [sheet(kept, services.store, chart)]
-        notes = [n for n in notes if not n.startswith("No draft")]
-    else:
-        sheets = []
-    log.info("checklist: patient=%s assessments=%d", patient, len(sheets))
-    return View(sheets, found.record.patient, patient, notes, params)
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "yes", "on")
-
-
-@router.get("/checklist", response_class=HTMLResponse)
-async def checklist(
-    request: Request,
-    assessment: str | None = None,
-    iss: str | None = None,
-    patient: str | None = None,
-    order: str | None = None,
-    missing: str | None = None,
-    services: Services = Depends(get_services),
-):
-    view = await _view(request, services, assessment, iss, patient, order)
-    if isinstance(view, HTMLResponse):
-        return view
-    return HTMLResponse(checklist_page(view, _flag(missing)), headers=NO_STORE)
-
-
-@router.get("/summary", response_class=HTMLResponse)
-async def summary(
-    request: Request,
-    assessment: str | None = None,
-    iss: str | None = None,
-    patient: str | None = None,
-    order: str | None = None,
-    services: Services = Depends(get_services),
-):
-    view = await _view(request, services, assessment, iss, patient, order)
-    if isinstance(view, HTMLResponse):
-        return view
-    return HTMLResponse(summary_page(view), headers=NO_STORE)
+def session_of(request: Request, sid: str | None) -> Session | None:
+    """The launch's session named by the page's `session` parameter (blocking: a worker thread)."""
+    return _state(request).session(sid)

@@ -10,6 +10,11 @@
 //
 //   node sandbox/fhir-server/server.mjs --port 8090 --load sandbox/patients
 //
+// Browser-based test EHRs (the CDS Hooks sandbox, SMART launchers) call it from
+// their own origin, so it answers CORS: a preflight (OPTIONS) and the headers on
+// every answer (any origin: the server is open and holds sandbox data only). A
+// search may also be POSTed to {type}/_search with a form body, as FHIR allows.
+//
 // --load takes a directory of Bundle JSON files (transaction, batch or
 // collection) or one file; every resource keeps its id. --page-size sets the
 // default _count (small values make paging visible). The server prints
@@ -142,10 +147,48 @@ function statusOf(outcome) {
   return 400;
 }
 
+// CORS for an open server: any origin, no cookies (Allow-Credentials is never sent).
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'Location, Content-Location, ETag, Last-Modified',
+};
+const PREFLIGHT = {
+  ...CORS,
+  'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'Accept, Authorization, Content-Type, Prefer, If-Match, If-None-Exist, If-None-Match',
+  'Access-Control-Max-Age': '600',
+  Vary: 'Origin, Access-Control-Request-Headers',
+};
+
 function send(res, status, body) {
   const text = body === undefined ? '' : JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/fhir+json; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.writeHead(status, {
+    ...CORS,
+    'Content-Type': 'application/fhir+json; charset=utf-8',
+    'Cache-Control': 'no-store',
+  });
   res.end(text);
+}
+
+// Chromium asks before a public site's page reaches a loopback address (Private
+// Network Access): the sandbox at https://sandbox.cds-hooks.org calling this server.
+function preflight(req, res) {
+  const local = req.headers['access-control-request-private-network'] === 'true';
+  res.writeHead(204, local ? { ...PREFLIGHT, 'Access-Control-Allow-Private-Network': 'true' } : PREFLIGHT);
+  res.end();
+}
+
+// `POST {type}/_search` with an application/x-www-form-urlencoded body is the
+// same search as `GET {type}?…` with the body's parameters added to the URL's.
+async function searchByPost(req, url, pathname) {
+  const match = /^\/([A-Z][A-Za-z]+)\/_search$/.exec(pathname);
+  if (req.method !== 'POST' || !match) return null;
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    return { error: 'POST _search needs an application/x-www-form-urlencoded body' };
+  }
+  for (const [key, value] of new URLSearchParams(await readBody(req, 1_000_000))) url.searchParams.append(key, value);
+  return { pathname: `/${match[1]}` };
 }
 
 function readBody(req, limit = 20_000_000) {
@@ -188,18 +231,23 @@ export async function startServer(opts) {
     try {
       const origin = `http://${req.headers.host ?? `${opts.host}:${opts.port}`}`;
       const url = new URL(req.url ?? '/', origin);
+      if (req.method === 'OPTIONS') return preflight(req, res);
       if (!url.pathname.startsWith(BASE_PATH)) return send(res, 404, notFound('only /fhir is served'));
-      const pathname = url.pathname.slice(BASE_PATH.length) || '/';
-      if (req.method === 'GET' && pathname === '/metadata') return send(res, 200, capabilityStatement(origin));
-      if (req.method === 'GET' && !url.searchParams.has('_count') && !pathname.slice(1).includes('/')) {
+      let pathname = url.pathname.slice(BASE_PATH.length) || '/';
+      let method = req.method;
+      const posted = await searchByPost(req, url, pathname);
+      if (posted?.error) return send(res, 415, invalid(posted.error));
+      if (posted) [pathname, method] = [posted.pathname, 'GET'];
+      if (method === 'GET' && pathname === '/metadata') return send(res, 200, capabilityStatement(origin));
+      if (method === 'GET' && !url.searchParams.has('_count') && !pathname.slice(1).includes('/')) {
         url.searchParams.set('_count', String(opts.pageSize));
       }
       const resourceType = pathname.split('/')[1];
-      if (req.method === 'GET' && resourceType && /^[A-Z]/.test(resourceType)) qualifyReferences(resourceType, url.searchParams);
-      const raw = ['POST', 'PUT', 'PATCH'].includes(req.method) ? await readBody(req) : '';
+      if (method === 'GET' && resourceType && /^[A-Z]/.test(resourceType)) qualifyReferences(resourceType, url.searchParams);
+      const raw = ['POST', 'PUT', 'PATCH'].includes(method) ? await readBody(req) : '';
       const body = raw ? JSON.parse(raw) : undefined;
       const fhirRequest = {
-        method: req.method,
+        method,
         url: pathname.replace(/^\//, '') + url.search,
         pathname: '',
         body,
@@ -210,7 +258,7 @@ export async function startServer(opts) {
       const [outcome, resource] = await router.handleRequest(fhirRequest, repo);
       const status = statusOf(outcome);
       if (resource) {
-        addPagingLinks(resource, url, origin, opts.pageSize);
+        addPagingLinks(resource, new URL(BASE_PATH + pathname + url.search, origin), origin, opts.pageSize);
         return send(res, status, resource);
       }
       return send(res, status, outcome);
@@ -225,6 +273,10 @@ export async function startServer(opts) {
   const port = server.address().port;
   console.log(`loaded ${loaded} resources; listening on http://${opts.host}:${port}${BASE_PATH}`);
   return server;
+}
+
+function invalid(text) {
+  return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: text }] };
 }
 
 function notFound(text) {
