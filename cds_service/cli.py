@@ -133,9 +133,9 @@ def assess(bundle: dict[str, Any], order: str | None, today: date, base: str = "
     """(assessments as contract dicts, the hook response as JSON)."""
     from pydantic import ValidationError
 
-    from .app import _assess
     from .discovery import configuration
     from .hook_models import HookRequest, HookResponse
+    from .hooks import answer
     from .prefetch import PatientUnavailable, build_record
     from .services import Services
     from .settings import Settings
@@ -152,7 +152,7 @@ def assess(bundle: dict[str, Any], order: str | None, today: date, base: str = "
         record = asyncio.run(build_record(req, services.settings))
     except PatientUnavailable as exc:
         raise BadInput(f"the Bundle's Patient could not be read ({exc})") from None
-    outcome, _, cards, actions = _assess(
+    outcome, _, cards, actions = answer(
         req, record, services, base, f"{base}/smart/launch", configuration(req.extension), today
     )
     response = json.loads(HookResponse(cards=cards, systemActions=actions).to_json())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -110,4 +110,17 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
+    """The environment's settings, read once per process: for the command line, and for an app
+    asked before it started. An app takes its own (`create_app(settings=…)` or its services')."""
     return Settings()
+
+
+def app_settings(app: Any) -> Settings:
+    """An app's settings, for code below routing (middlewares) that dependencies cannot reach:
+    its services' once started, else those given to `create_app`, else the environment's."""
+    services = getattr(app.state, "services", None)
+    if services is not None:
+        settings: Settings = services.settings
+        return settings
+    given = getattr(app.state, "settings", None)
+    return given if isinstance(given, Settings) else get_settings()

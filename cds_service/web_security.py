@@ -24,7 +24,7 @@ from typing import Any
 
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from .settings import Settings, get_settings
+from .settings import Settings, app_settings
 
 UNPROTECTED = ("/docs", "/redoc")
 
@@ -33,12 +33,6 @@ def script_hash(script: str) -> str:
     return (
         "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
     )
-
-
-def _settings(scope: dict[str, Any]) -> Settings:
-    app = scope.get("app")
-    services = getattr(getattr(app, "state", None), "services", None)
-    return services.settings if services is not None else get_settings()
 
 
 def content_security_policy(settings: Settings) -> str:
@@ -60,7 +54,7 @@ class SecurityHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        settings = _settings(scope)
+        settings = app_settings(scope["app"])
         key = settings.frame_ancestors
         csp = self._csp.get(key)
         if csp is None:
@@ -93,7 +87,7 @@ class ForwardedHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        proxies = _settings(scope).proxies
+        proxies = app_settings(scope["app"]).proxies
         if not proxies:
             return await self.app(scope, receive, send)
         inner = self._trusting.get(proxies)

@@ -408,7 +408,7 @@ def test_a_running_instance_under_fuzzing_never_answers_a_server_error(instance)
     logs = "\n".join(tap.lines)
     leaked_in_logs = TOKEN_MARK in logs
     internal_errors = logs.count("assessment failed")  # a failure card instead of a 500 is still a bug
-    store.dispose()
+    store.close()
     db_bytes = b"".join(p.read_bytes() for p in db_dir.iterdir() if p.is_file())
     leaked_in_db = TOKEN_MARK.encode() in db_bytes
     seconds = sorted(run.hook_seconds)

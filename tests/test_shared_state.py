@@ -178,7 +178,7 @@ def test_several_workers_starting_at_the_same_moment_migrate_once(db_url):
     store = AuditStore(url)
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
-    store.dispose()
+    store.close()
 
 
 # -- two service processes, one database ------------------------------------------------------------

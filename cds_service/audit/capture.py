@@ -27,6 +27,8 @@ ORDER_TYPES = {
     "SupplyRequest",
 }
 MAX_ITEMS = 50
+# What the answer said: (cards, systemActions, one row per card carrying an assessment).
+Answer = tuple[int, int, list[dict[str, Any]]]
 
 
 def parse(raw: bytes) -> Any:
@@ -139,7 +141,7 @@ def _card_rows(card_id: Any, extension: Any) -> list[dict[str, Any]]:
     return [r for r in rows if r is not None]
 
 
-def assessments(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
+def assessments(response: Any) -> Answer:
     """(cards, systemActions, one row per card carrying an assessment) from a hook response body."""
     if not isinstance(response, dict):
         return 0, 0, []
@@ -152,7 +154,7 @@ def assessments(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
     return len(cards), len(actions), rows
 
 
-def answered(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
+def answered(response: Any) -> Answer:
     """The same from the HookResponse the route rendered (its cards carry the very dicts sent), no parse."""
     rows = []
     for card in response.cards:
@@ -178,7 +180,7 @@ def hook_call_row(
     service_id: str,
     part: dict[str, Any] | None,
     status: int,
-    answer: tuple[int, int, list[dict[str, Any]]] | None,
+    answer: Answer | None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """The hook_call and assessment rows from `request_part` and the answer's (cards, actions, rows); None without a hook instance."""
     if part is None:

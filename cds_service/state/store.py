@@ -25,7 +25,8 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from ..audit.store import _clean, store_for
+from ..audit.rows import clean
+from ..audit.store import store_for
 from ..settings import Settings
 from .models import RecentAssessment, SeenJti, SmartLaunch, SmartSession
 
@@ -101,7 +102,7 @@ class SharedState:
         self._upsert(
             RecentAssessment,
             "id",
-            [{"id": k[:64], "expires_at": expires_at, "body": _clean(v)} for k, v in items.items()],
+            [{"id": k[:64], "expires_at": expires_at, "body": clean(v)} for k, v in items.items()],
         )
         self._maybe_purge(now)
 
