@@ -54,6 +54,8 @@ from .helpers import free_port
 from .hostile_fhir import MODES, HostileFhir
 from .test_fuzz import SERVICES, _parent, _paths, base_request
 
+pytestmark = pytest.mark.slow  # fuzzing a running instance
+
 LONG = os.environ.get("IDDS_FUZZ_PROFILE", "quick") == "long"
 REQUESTS = int(os.environ.get("IDDS_FUZZ_REQUESTS", "20000" if LONG else "300"))
 BUDGET_SECONDS = float(os.environ.get("IDDS_FUZZ_SECONDS", "1200" if LONG else "45"))

@@ -118,6 +118,7 @@ def test_the_cap_applies_to_order_select_selections_too(client, loaded):
     assert any(c["summary"].startswith("5 more draft order(s) not assessed") for c in cards)
 
 
+@pytest.mark.slow  # a two-second assessment, on purpose
 def test_a_slow_assessment_does_not_stall_other_calls(loaded, monkeypatch):
     """The assessment is CPU-bound; run on the event loop, a discovery call would wait for it."""
     real = hooks_module.assess_hook
