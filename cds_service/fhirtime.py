@@ -53,10 +53,6 @@ def end_of_day(d: date) -> datetime:
     return datetime.combine(d, time.max, UTC)
 
 
-def start_of_day(d: date) -> datetime:
-    return datetime.combine(d, time(), UTC)
-
-
 def add_months(d: date, months: int) -> date:
     """Calendar months, clamping the day (Jan 31 + 1 month = Feb 28/29)."""
     y, m = divmod(d.month - 1 + months, 12)
