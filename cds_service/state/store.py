@@ -53,9 +53,10 @@ def seal(secret: str, purpose: str, payload: dict[str, Any]) -> bytes:
 
 def unseal(secret: str, purpose: str, sealed: bytes) -> dict[str, Any] | None:
     try:
-        return orjson.loads(_fernet(secret, purpose).decrypt(bytes(sealed)))
+        payload = orjson.loads(_fernet(secret, purpose).decrypt(bytes(sealed)))
     except (InvalidToken, ValueError):
         return None
+    return payload if isinstance(payload, dict) else None
 
 
 class SharedState:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
 
 import cds_service.state.models  # noqa: F401  (the shared-state tables, revision 0002)
 from cds_service.audit.db import database_url
@@ -18,7 +19,7 @@ from cds_service.settings import Settings
 target_metadata = Base.metadata
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
