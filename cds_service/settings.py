@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # CSP frame-ancestors for every page: the EHR origins that may embed the checklist.
     frame_ancestors: str = "'self'"
 
-    # Caller authentication (CDS Hooks 2.0 JWT; cds_service/auth.py). Off by default for
+    # Caller authentication (CDS Hooks 2.0 JWT; cds_service/auth/). Off by default for
     # `make run`; a deployment sets IDDS_REQUIRE_AUTH=1 and lists its EHRs in the issuers file.
     require_auth: bool = False
     trusted_issuers_file: str = "config/trusted-issuers.yaml"  # relative to the project root
