@@ -12,7 +12,7 @@ FHIR_DEPS := sandbox/fhir-server/node_modules/.package-lock.json
 # `make check`: lint, format and types (strict on cds_service/), before `make test` in CI.
 CHECKED := cds_service tests sandbox bench
 
-.PHONY: check run test fuzz check-policies policy-table bench audit-load fhir-server patients fire clean screenshots
+.PHONY: check run test test-fast fuzz check-policies policy-table bench audit-load fhir-server patients fire clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ run: $(STAMP)
 
 test: $(STAMP) $(FHIR_DEPS)
 	$(BIN)/python -m pytest
+
+# While iterating: everything but the tests marked slow (fuzzing, browsers, service and FHIR-server
+# processes, PostgreSQL; pyproject.toml). `make test` still runs them all.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 # The long fuzz profile (not part of `make test`): >= 20,000 requests against a running
 # instance with hostile FHIR servers on loopback, then the hypothesis and schemathesis

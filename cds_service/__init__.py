@@ -1,7 +1,8 @@
 """idds-cds: CDS Hooks coverage requirements for intrathecal drug delivery systems.
 
 The version is written once, in pyproject.toml; the installed distribution's metadata is read
-here so the OpenAPI document, discovery and logs never disagree with the package."""
+here so the OpenAPI document, /metrics (`idds_build_info`) and the start-up log line never
+disagree with the package."""
 
 from importlib.metadata import PackageNotFoundError, version
 

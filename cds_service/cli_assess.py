@@ -187,9 +187,9 @@ def assess(
 ) -> Assessed:
     from pydantic import ValidationError
 
-    from .app import _assess
     from .discovery import configuration
     from .hook_models import HookRequest, HookResponse
+    from .hooks import answer
     from .payers import load_routes
     from .prefetch import PatientUnavailable, build_record
     from .services import Services
@@ -211,7 +211,7 @@ def assess(
         record = asyncio.run(build_record(req, services.settings))
     except PatientUnavailable as exc:
         raise BadInput(f"the Bundle's Patient could not be read ({exc})") from None
-    outcome, _, cards, actions = _assess(
+    outcome, _, cards, actions = answer(
         req, record, services, base, f"{base}/smart/launch", configuration(req.extension), today
     )
     response: JSON = json.loads(HookResponse(cards=cards, systemActions=actions).to_json())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from .prefetch import TEMPLATES
@@ -67,7 +68,7 @@ def configuration(request_extension: dict[str, Any] | None) -> dict[str, Any]:
 _HOOK_PATH = re.compile(r"^/cds-services/([^/]+)/?$")
 
 
-def hook_call_service(scope: dict) -> str | None:
+def hook_call_service(scope: Mapping[str, Any]) -> str | None:
     """The CDS service id a raw ASGI request calls (POST /cds-services/{id}), else None.
 
     The audit and metrics middlewares both sit below routing, so they match the path here."""

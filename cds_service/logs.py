@@ -15,7 +15,7 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any, TextIO
 
 from .log_redaction import DropQueryStrings
 from .settings import Settings
@@ -70,12 +70,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
-class _Handler(logging.StreamHandler):
+class _Handler(logging.StreamHandler[TextIO]):
     """The service's one handler (told apart from handlers others installed, e.g. pytest's).
     Without a stream of its own it writes to whatever sys.stderr is at the moment of writing."""
 
-    def __init__(self, stream: IO[str] | None = None):
-        super().__init__(stream)
+    def __init__(self, stream: TextIO | None = None):
+        super().__init__(stream if stream is not None else sys.stderr)
         self._follow_stderr = stream is None
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -88,7 +88,7 @@ def formatter(kind: str) -> logging.Formatter:
     return JsonFormatter() if kind == "json" else TextFormatter()
 
 
-def configure(settings: Settings, stream: IO[str] | None = None) -> logging.Handler:
+def configure(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     """Install (or replace) the one handler; idempotent, and leaves other handlers on the root alone."""
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _Handler)]:

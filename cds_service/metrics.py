@@ -6,8 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
+from . import __version__
+
+# The running version as a label (value 1), the Prometheus way of showing it; a gauge rather than
+# an Info so that it is summed across workers too (multiprocess mode has no Info).
+BUILD_INFO = Gauge(
+    "idds_build_info", "The idds-cds version this process runs", ["version"], multiprocess_mode="max"
+)
+BUILD_INFO.labels(__version__).set(1)
 HOOK_CALLS = Counter(
     "idds_hook_calls_total", "CDS Hooks calls answered, by service and HTTP status", ["service", "status"]
 )

@@ -24,9 +24,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .discovery import HOOK_BY_SERVICE, hook_call_service
 from .metrics import HOOK_CALLS, HOOK_LATENCY
+from .services import Services
 
 router = APIRouter(tags=["operations"])
 
@@ -38,10 +40,10 @@ def service_label(service_id: str) -> str:
 class MetricsMiddleware:
     """Pure ASGI: counts each POST /cds-services/{id} with the status it answered and times it."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: ASGIApp):
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         called = hook_call_service(scope)
         if called is None:
             return await self.app(scope, receive, send)
@@ -49,7 +51,7 @@ class MetricsMiddleware:
         started = time.perf_counter()
         status = [500]
 
-        async def watch(message):
+        async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
             await send(message)
@@ -67,7 +69,7 @@ def _registry() -> CollectorRegistry:
     from prometheus_client import multiprocess
 
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
     return registry
 
 
@@ -77,10 +79,12 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request):
-    services = getattr(request.app.state, "services", None)
+async def readyz(request: Request) -> JSONResponse:
+    # Read from the app, not a dependency: before start-up there are no services, and that is an answer.
+    services: Services | None = getattr(request.app.state, "services", None)
     problems = []
-    if services is None or not list(services.store.all()):
+    policies = len(list(services.store.all())) if services is not None else 0
+    if not policies:
         problems.append("policies not loaded")
     if services is not None:
         try:
@@ -96,12 +100,12 @@ async def readyz(request: Request):
             headers={"Cache-Control": "no-store"},
         )
     return JSONResponse(
-        {"status": "ready", "policies": len(list(services.store.all()))},
+        {"status": "ready", "policies": policies},
         headers={"Cache-Control": "no-store"},
     )
 
 
-def _ping(services: Any) -> None:
+def _ping(services: Services) -> None:
     with services.state.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
 

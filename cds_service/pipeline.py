@@ -82,13 +82,23 @@ def concerns_no_policy(req: HookRequest, terminology: Terminology, limit: int | 
     entries = draft_orders.get("entry") if draft_orders.get("resourceType") == "Bundle" else None
     if not isinstance(entries, list):
         return False
-    draft = [e.get("resource") if isinstance(e, dict) else None for e in entries]
-    if not all(isinstance(r, dict) and isinstance(r.get("resourceType"), str) for r in draft):
+    draft = [e.get("resource") for e in entries if isinstance(e, dict)]
+    resources = [r for r in draft if isinstance(r, dict) and isinstance(r.get("resourceType"), str)]
+    if len(resources) != len(entries):
         return False
-    orders = _candidates(req, draft)
+    orders = _candidates(req, resources)
     if limit is not None and len(orders) > limit:
         return False
     return not any(terminology.in_set(_order_concept(o), vs) for o in orders for vs in IDDS_ORDER_SETS)
+
+
+@dataclass
+class Chosen:
+    """The orders a call asks about, read: those to assess, those past the cap, those unreadable."""
+
+    orders: list[dict[str, Any]]
+    not_assessed: list[str] = field(default_factory=list)  # order references past the per-call cap
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (IDDS order reference, what)
 
 
 def orders_to_assess(
@@ -97,29 +107,26 @@ def orders_to_assess(
     record: PatientRecord,
     limit: int | None = None,
     terminology: Terminology | None = None,
-    outcome: HookOutcome | None = None,
-) -> list[dict[str, Any]]:
+) -> Chosen:
     """order-select: only the selections; order-sign: every draft order. At most `limit` are
-    read (the rest go to `outcome.not_assessed`); an IDDS order that is not valid FHIR (an
-    unreadable date, say) goes to `outcome.unreadable` with what was wrong."""
+    read (the rest are `not_assessed`); an IDDS order that is not valid FHIR (an unreadable
+    date, say) is `unreadable`, with what was wrong (told apart with the terminology)."""
     orders = _candidates(req, draft)
+    chosen = Chosen([])
     if limit is not None and len(orders) > limit:
-        if outcome is not None:
-            outcome.not_assessed = [f"{r.get('resourceType')}/{r.get('id')}" for r in orders[limit:]]
+        chosen.not_assessed = [f"{r.get('resourceType')}/{r.get('id')}" for r in orders[limit:]]
         orders = orders[:limit]
-    out = []
     for o in orders:
         before = len(record.issues)
         if record.usable(o):
-            out.append(o)
+            chosen.orders.append(o)
         elif (
-            outcome is not None
-            and terminology is not None
+            terminology is not None
             and len(record.issues) > before
             and any(terminology.in_set(_order_concept(o), vs) for vs in IDDS_ORDER_SETS)
         ):
-            outcome.unreadable.append((f"{o.get('resourceType')}/{o.get('id')}", record.issues[before]))
-    return out
+            chosen.unreadable.append((f"{o.get('resourceType')}/{o.get('id')}", record.issues[before]))
+    return chosen
 
 
 def assess_hook(
@@ -130,12 +137,11 @@ def assess_hook(
     today: date,
     max_orders: int | None = None,
 ) -> HookOutcome:
-    outcome = HookOutcome([], [], None, record)  # type: ignore[arg-type]
     read_answers(record, questionnaires(store))  # completed questionnaire answers are documentation
     draft = draft_resources(req.context.draftOrders, record)
-    chosen = orders_to_assess(req, draft, record, max_orders, terminology, outcome)
-    orders = [classify(o, draft, record, terminology, today) for o in chosen]
-    caches: dict = {}
+    chosen = orders_to_assess(req, draft, record, max_orders, terminology)
+    orders = [classify(o, draft, record, terminology, today) for o in chosen.orders]
+    caches: dict[date, tuple[dict[Any, Any], dict[Any, Any]]] = {}
     routings: dict[date, Routing] = {}
 
     def routing_on(dos: date) -> Routing:
@@ -157,5 +163,4 @@ def assess_hook(
             answers.extend(found)
     used = [routing_on(o.date_of_service) for o in orders if o.phase is not None]
     overall = next((r for r in used if not r.comparison), used[0] if used else routing_on(today))
-    outcome.orders, outcome.assessments, outcome.routing = orders, answers, overall
-    return outcome
+    return HookOutcome(orders, answers, overall, record, chosen.not_assessed, chosen.unreadable)

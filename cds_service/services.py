@@ -1,22 +1,39 @@
-"""Everything loaded once at start-up, handed to routes by dependency injection."""
+"""Everything loaded once at start-up, handed to routes by dependency injection.
+
+The aliases below are how a route asks for them (FastAPI's `Annotated[…, Depends(…)]`):
+`ServicesDep`, `SettingsDep`. Both come from the app (`create_app(services)` or
+`create_app(settings=…)`, else loaded from the environment at start-up), never from a
+module-level cache: a test gives an app its own configuration (the SMART app's included,
+`Services.smart`), or overrides `app.dependency_overrides[get_services]` (settings follow it).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
-from fastapi import Request
+from fastapi import Depends, Request
 
 from .codes import Terminology
 from .codesystem import load_codesystem
 from .payers import load_routes
 from .policy_store import PolicyStore
 from .questionnaire.build import questionnaires
-from .settings import Settings, get_settings
+from .settings import Settings
 from .state import SharedState, state_for
+
+if TYPE_CHECKING:
+    from .smart.config import SmartSettings
+
+
+def _smart_settings() -> SmartSettings:
+    # Imported here: the smart package imports this module for its routes' dependencies.
+    from .smart.config import SmartSettings
+
+    return SmartSettings()
 
 
 @dataclass
@@ -30,16 +47,21 @@ class Services:
     clock: Callable[[], float] = time.time
     # Prior-authorization packet data by assessment id: (expires at, data); see remember_packet.
     packets: dict[str, Any] = field(default_factory=dict)
+    # The SMART app's configuration (IDDS_SMART_*), read with the rest at start-up.
+    smart: SmartSettings = field(default_factory=_smart_settings)
 
     @classmethod
-    def load(cls, settings: Settings | None = None) -> Services:
+    def load(cls, settings: Settings | None = None, smart: SmartSettings | None = None) -> Services:
         terminology = Terminology()
         load_routes(terminology)  # a malformed mappings/payers.yaml stops start-up, not a request
         store = PolicyStore.load()
         questionnaires(
             store
         )  # generated once, validated: a broken mappings/questionnaire.yaml stops start-up
-        return cls(settings or get_settings(), terminology, store, load_codesystem())
+        services = cls(settings or Settings(), terminology, store, load_codesystem())
+        if smart is not None:
+            services.smart = smart
+        return services
 
     @property
     def state(self) -> SharedState:
@@ -79,5 +101,22 @@ class Services:
         return self.state.get_assessment(key, self.clock()) if key else None
 
 
-async def get_services(request: Request) -> Services:
-    return request.app.state.services
+class NotStarted(RuntimeError):
+    """A route was called on an app whose lifespan never ran and that was given no services."""
+
+
+def get_services(request: Request) -> Services:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        raise NotStarted("the app has no services: run its lifespan or pass them to create_app")
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_app_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

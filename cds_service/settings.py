@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # CSP frame-ancestors for every page: the EHR origins that may embed the checklist.
     frame_ancestors: str = "'self'"
 
-    # Caller authentication (CDS Hooks 2.0 JWT; cds_service/auth.py). Off by default for
+    # Caller authentication (CDS Hooks 2.0 JWT; cds_service/auth/). Off by default for
     # `make run`; a deployment sets IDDS_REQUIRE_AUTH=1 and lists its EHRs in the issuers file.
     require_auth: bool = False
     trusted_issuers_file: str = "config/trusted-issuers.yaml"  # relative to the project root
@@ -110,4 +110,17 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
+    """The environment's settings, read once per process: for the command line, and for an app
+    asked before it started. An app takes its own (`create_app(settings=…)` or its services')."""
     return Settings()
+
+
+def app_settings(app: Any) -> Settings:
+    """An app's settings, for code below routing (middlewares) that dependencies cannot reach:
+    its services' once started, else those given to `create_app`, else the environment's."""
+    services = getattr(app.state, "services", None)
+    if services is not None:
+        settings: Settings = services.settings
+        return settings
+    given = getattr(app.state, "settings", None)
+    return given if isinstance(given, Settings) else get_settings()

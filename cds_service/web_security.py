@@ -18,19 +18,14 @@ come from configuration.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from .settings import Settings, get_settings
+from .settings import Settings, app_settings
 
 UNPROTECTED = ("/docs", "/redoc")
-
-
-def _settings(scope: dict[str, Any]) -> Settings:
-    app = scope.get("app")
-    services = getattr(getattr(app, "state", None), "services", None)
-    return services.settings if services is not None else get_settings()
 
 
 def content_security_policy(settings: Settings) -> str:
@@ -45,21 +40,21 @@ def content_security_policy(settings: Settings) -> str:
 
 
 class SecurityHeaders:
-    def __init__(self, app: Any):
+    def __init__(self, app: ASGIApp):
         self.app = app
         self._csp: dict[str, bytes] = {}
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        settings = _settings(scope)
+        settings = app_settings(scope["app"])
         key = settings.frame_ancestors
         csp = self._csp.get(key)
         if csp is None:
             csp = self._csp[key] = content_security_policy(settings).encode("latin-1")
         with_csp = not scope.get("path", "").startswith(UNPROTECTED)
 
-        async def add(message):
+        async def add(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
@@ -78,17 +73,19 @@ class SecurityHeaders:
 
 
 class ForwardedHeaders:
-    def __init__(self, app: Any):
+    def __init__(self, app: ASGIApp):
         self.app = app
-        self._trusting: dict[tuple[str, ...], ProxyHeadersMiddleware] = {}
+        self._trusting: dict[tuple[str, ...], ASGIApp] = {}
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        proxies = _settings(scope).proxies
+        proxies = app_settings(scope["app"]).proxies
         if not proxies:
             return await self.app(scope, receive, send)
         inner = self._trusting.get(proxies)
         if inner is None:
-            inner = self._trusting[proxies] = ProxyHeadersMiddleware(self.app, trusted_hosts=list(proxies))
+            # uvicorn types ASGI with its own TypedDicts, Starlette with plain mappings: one protocol.
+            proxy = ProxyHeadersMiddleware(cast(Any, self.app), trusted_hosts=list(proxies))
+            inner = self._trusting[proxies] = cast(ASGIApp, proxy)
         return await inner(scope, receive, send)

@@ -48,7 +48,8 @@ def fhir_server(page_size: int = 20, timeout: float = 60.0) -> Iterator[str]:
         cwd=ROOT,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
     seen = []
     try:
         while True:
@@ -68,3 +69,6 @@ def fhir_server(page_size: int = 20, timeout: float = 60.0) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(timeout=10)
+        reader.join(timeout=10)  # the pipe's end reached: nothing reads it any more
+        proc.stdout.close()  # type: ignore[union-attr]

@@ -93,6 +93,8 @@ class HostileFhir:
         asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(10)
+        if not loop.is_running():
+            loop.close()
 
     # -- one connection -----------------------------------------------------------------
 

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from cds_service.app import create_app
 from cds_service.audit.models import AssessmentRow, Base, FeedbackRow, HookCall
-from cds_service.audit.store import AuditStore, _Job, database_url, store_for
+from cds_service.audit.rows import Job
+from cds_service.audit.store import AuditStore, database_url, store_for
 from cds_service.services import Services
 from cds_service.settings import Settings
 
@@ -44,7 +45,7 @@ def loaded() -> Services:
     return Services.load(Settings())
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'audit.sqlite'}"
@@ -478,7 +479,7 @@ def test_one_bad_record_does_not_cost_the_others_of_its_batch(store):
             "determination": "criteria-met",
             "criteria": [],
         }
-        return _Job(call, [assessment], [])
+        return Job(call, [assessment], [])
 
     batch = [job("a", "card-1"), job("b", "card-2"), job("c", "card-1")]  # c reuses a's card id: refused
     store._write_batch(batch)

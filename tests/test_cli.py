@@ -144,6 +144,7 @@ def _samples(text: str, name: str) -> float:
     return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
 
 
+@pytest.mark.slow  # two worker processes
 def test_serve_with_two_workers_answers_and_adds_up_every_workers_metrics(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IDDS_", "PROMETHEUS_"))} | {

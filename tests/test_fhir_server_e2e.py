@@ -16,6 +16,8 @@ from sandbox import fire
 
 from .fhir_server import fhir_server
 
+pytestmark = pytest.mark.slow  # the sandbox FHIR server (node) in its own process
+
 EXPECTED = fire.load_expected()
 PAGE_SIZE = 3  # small, so every Observation search needs several pages
 

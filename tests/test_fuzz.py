@@ -32,6 +32,8 @@ from cds_service.settings import Settings
 from .cds_conformance import check_response
 from .chart import Chart
 
+pytestmark = pytest.mark.slow  # fuzzing: thousands of generated requests
+
 # `make fuzz` (IDDS_FUZZ_PROFILE=long) runs every search here ten times longer; `make test` the quick profile.
 SCALE = 10 if os.environ.get("IDDS_FUZZ_PROFILE", "quick") == "long" else 1
 SERVICES = {"order-sign": "/cds-services/idds-order-sign", "order-select": "/cds-services/idds-order-select"}

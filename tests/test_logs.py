@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from cds_service.logs import _Handler, configure, scrub
 from cds_service.settings import Settings
@@ -80,6 +81,7 @@ def test_scrub_keeps_what_is_not_secret():
     assert scrub(line) == line
 
 
+@pytest.mark.slow  # the service in its own process
 def test_under_idds_cds_serve_every_line_is_json_the_idds_lines_included_without_the_token_or_the_patient(
     tmp_path,
 ):

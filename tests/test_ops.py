@@ -57,6 +57,7 @@ def test_readyz_is_ready_with_policies_loaded_and_the_database_reachable(loaded)
     assert r.status_code == 200 and r.json()["status"] == "ready" and r.json()["policies"] > 0
 
 
+@pytest.mark.slow  # waits out the readiness timeout
 def test_readyz_is_503_when_the_database_cannot_be_reached(loaded):
     down = f"postgresql://idds:idds@127.0.0.1:{free_port()}/nowhere"
     services = replace(loaded, settings=loaded.settings.model_copy(update={"database_url": down}))

@@ -31,12 +31,15 @@ from .helpers import free_port
 
 PID = "cigna-pain-trial-gaps"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists()
-    or shutil.which("node") is None
-    or not (SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir(),
-    reason="Debian chromium or the sandbox FHIR server (node) is not available",
-)
+pytestmark = [
+    pytest.mark.slow,  # a headless browser, the service and the sandbox FHIR server in their own processes
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists()
+        or shutil.which("node") is None
+        or not (SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir(),
+        reason="Debian chromium or the sandbox FHIR server (node) is not available",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

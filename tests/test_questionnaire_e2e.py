@@ -21,6 +21,8 @@ from sandbox import fire
 
 from .fhir_server import fhir_server
 
+pytestmark = pytest.mark.slow  # the sandbox FHIR server (node) in its own process
+
 PID = "cigna-pain-trial-gaps"  # no behavioural-health attestation, no opioid-reduction agreement
 
 

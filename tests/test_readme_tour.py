@@ -14,6 +14,8 @@ import requests
 from .cds_conformance import check_response
 from .helpers import free_port
 
+pytestmark = pytest.mark.slow  # the service in its own process (uvicorn)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,7 +39,7 @@ def server():
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # waits, and closes the stderr pipe
 
 
 def test_discovery_over_http(server):

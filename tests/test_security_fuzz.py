@@ -54,6 +54,8 @@ from .helpers import free_port
 from .hostile_fhir import MODES, HostileFhir
 from .test_fuzz import SERVICES, _parent, _paths, base_request
 
+pytestmark = pytest.mark.slow  # fuzzing a running instance
+
 LONG = os.environ.get("IDDS_FUZZ_PROFILE", "quick") == "long"
 REQUESTS = int(os.environ.get("IDDS_FUZZ_REQUESTS", "20000" if LONG else "300"))
 BUDGET_SECONDS = float(os.environ.get("IDDS_FUZZ_SECONDS", "1200" if LONG else "45"))
@@ -408,7 +410,7 @@ def test_a_running_instance_under_fuzzing_never_answers_a_server_error(instance)
     logs = "\n".join(tap.lines)
     leaked_in_logs = TOKEN_MARK in logs
     internal_errors = logs.count("assessment failed")  # a failure card instead of a 500 is still a bug
-    store.dispose()
+    store.close()
     db_bytes = b"".join(p.read_bytes() for p in db_dir.iterdir() if p.is_file())
     leaked_in_db = TOKEN_MARK.encode() in db_bytes
     seconds = sorted(run.hook_seconds)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-import cds_service.app as app_module
+import cds_service.hooks as hooks_module
 from cds_service.app import create_app
 from cds_service.services import Services
 from cds_service.settings import Settings
@@ -118,9 +118,10 @@ def test_the_cap_applies_to_order_select_selections_too(client, loaded):
     assert any(c["summary"].startswith("5 more draft order(s) not assessed") for c in cards)
 
 
+@pytest.mark.slow  # a two-second assessment, on purpose
 def test_a_slow_assessment_does_not_stall_other_calls(loaded, monkeypatch):
     """The assessment is CPU-bound; run on the event loop, a discovery call would wait for it."""
-    real = app_module.assess_hook
+    real = hooks_module.assess_hook
 
     def slow(*args, **kw):
         stop = time.monotonic() + 2.0
@@ -128,7 +129,7 @@ def test_a_slow_assessment_does_not_stall_other_calls(loaded, monkeypatch):
             sum(range(1000))
         return real(*args, **kw)
 
-    monkeypatch.setattr(app_module, "assess_hook", slow)
+    monkeypatch.setattr(hooks_module, "assess_hook", slow)
     with TestClient(create_app(loaded)) as c:
         result = {}
         t = threading.Thread(

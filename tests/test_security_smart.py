@@ -204,13 +204,12 @@ def test_a_token_response_with_a_patient_that_is_not_a_fhir_id_is_refused(loaded
     assert r.status_code == 502 and not [x for x in mock.calls if "admin" in str(x.request.url)]
 
 
-def test_a_drip_feeding_authorization_server_cannot_hold_the_launch(loaded, monkeypatch):
+def test_a_drip_feeding_authorization_server_cannot_hold_the_launch(loaded):
     import asyncio
     import time
 
     import httpx
 
-    from cds_service.smart import routes
     from cds_service.smart.config import SmartSettings
 
     async def drip():
@@ -218,8 +217,8 @@ def test_a_drip_feeding_authorization_server_cannot_hold_the_launch(loaded, monk
             await asyncio.sleep(0.1)
             yield b" "
 
-    monkeypatch.setattr(routes, "smart_settings", lambda: SmartSettings(http_timeout_seconds=0.5))
-    with TestClient(app_with(loaded)) as c, respx.mock(assert_all_called=False) as mock:
+    app = create_app(replace(loaded, smart=SmartSettings(http_timeout_seconds=0.5)))  # the app's own
+    with TestClient(app) as c, respx.mock(assert_all_called=False) as mock:
         mock.get(f"{EHR}/.well-known/smart-configuration").mock(
             side_effect=lambda request: httpx.Response(200, content=drip())
         )

@@ -363,12 +363,12 @@ def test_codesystem_is_served_as_fhir_and_holds_every_idds_code_the_contract_use
 
 
 def test_an_internal_error_becomes_a_plain_warning_card_not_a_500(loaded, monkeypatch):
-    import cds_service.app as app_module
+    import cds_service.hooks as hooks_module
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(app_module, "assess_hook", broken)
+    monkeypatch.setattr(hooks_module, "assess_hook", broken)
     with TestClient(create_app(loaded)) as c:
         r = c.post(SIGN, json=replacement_chart().request())
     assert r.status_code == 200

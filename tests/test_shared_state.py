@@ -34,7 +34,7 @@ from .test_auth import SIGN, bearer, issuers_file, request_body, token
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def db_url(request, tmp_path):
     if request.param == "postgresql" and not PG_URL:
         pytest.skip("IDDS_TEST_POSTGRES_URL not set")
@@ -169,6 +169,7 @@ def _migrate(url: str, start: float) -> str:
     return "ok"
 
 
+@pytest.mark.slow  # four spawned processes
 def test_several_workers_starting_at_the_same_moment_migrate_once(db_url):
     url = database_url(Settings(database_url=db_url))
     ctx = multiprocessing.get_context("spawn")
@@ -178,7 +179,7 @@ def test_several_workers_starting_at_the_same_moment_migrate_once(db_url):
     store = AuditStore(url)
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
-    store.dispose()
+    store.close()
 
 
 # -- two service processes, one database ------------------------------------------------------------
@@ -222,15 +223,18 @@ class Service:
         raise AssertionError(f"service on {self.port} did not start")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        try:
+            self.proc.communicate(timeout=15)  # waits, and closes the stderr pipe
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
 
 
+@pytest.mark.slow  # two service processes
 def test_two_service_processes_on_one_database_share_card_links_and_refuse_a_replayed_token(db_url, tmp_path):
     port_a, port_b = free_port(), free_port()
     public = f"http://127.0.0.1:{port_a}"  # one address for both, as behind a load balancer
@@ -301,6 +305,7 @@ def test_expired_rows_are_purged_by_the_writes_that_follow(db_url):
         assert sorted(conn.execute(select(RecentAssessment.id)).scalars()) == ["later", "new"]
 
 
+@pytest.mark.slow  # waits out a database connection that never comes
 def test_a_replay_store_that_cannot_be_reached_refuses_the_call(tmp_path):
     from fastapi.testclient import TestClient
 

@@ -6,6 +6,7 @@ short exp, the key from settings). The EHR's token endpoint is mocked by respx."
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from urllib.parse import parse_qs, unquote
 
 import httpx
@@ -20,7 +21,6 @@ from pydantic import SecretStr
 from cds_service.app import create_app
 from cds_service.services import Services
 from cds_service.settings import Settings
-from cds_service.smart import routes
 from cds_service.smart.client_auth import ASSERTION_TYPE
 from cds_service.smart.config import SmartSettings
 
@@ -42,6 +42,11 @@ def client():
     services = Services.load(Settings(allowed_fhir_servers=EHR, fhir_timeout_seconds=2))
     with TestClient(create_app(services)) as c:
         yield c
+
+
+def use_smart(client: TestClient, monkeypatch: pytest.MonkeyPatch, cfg: SmartSettings) -> None:
+    """The app's own SMART settings for this test (they live on its services, not in a module cache)."""
+    monkeypatch.setattr(client.app.state, "services", replace(client.app.state.services, smart=cfg))
 
 
 def sign_in(client, mock) -> tuple[httpx.Response, list[httpx.Request]]:
@@ -75,7 +80,7 @@ def test_client_secret_basic_sends_the_secret_in_the_basic_header_only(client, m
     cfg = SmartSettings(
         client_id="idds app", client_auth="client_secret_basic", client_secret=SecretStr("s3:cr/et")
     )
-    monkeypatch.setattr(routes, "smart_settings", lambda: cfg)
+    use_smart(client, monkeypatch, cfg)
     with respx.mock(assert_all_called=False) as mock:
         back, (request,) = sign_in(client, mock)
     assert back.status_code == 303
@@ -94,7 +99,7 @@ def test_private_key_jwt_signs_a_short_lived_client_assertion(client, monkeypatc
     cfg = SmartSettings(
         client_auth="private_key_jwt", private_key_file=str(key_file), key_id="k-1", signing_alg=alg
     )
-    monkeypatch.setattr(routes, "smart_settings", lambda: cfg)
+    use_smart(client, monkeypatch, cfg)
     assertions = []
     for _ in range(2):
         with respx.mock(assert_all_called=False) as mock:
@@ -114,7 +119,7 @@ def test_private_key_jwt_signs_a_short_lived_client_assertion(client, monkeypatc
 def test_private_key_jwt_from_a_pem_in_the_environment(client, monkeypatch):
     monkeypatch.setenv("IDDS_SMART_CLIENT_AUTH", "private_key_jwt")
     monkeypatch.setenv("IDDS_SMART_PRIVATE_KEY", pem(RSA_KEY))
-    monkeypatch.setattr(routes, "smart_settings", SmartSettings)
+    use_smart(client, monkeypatch, SmartSettings())
     with respx.mock(assert_all_called=False) as mock:
         back, (request,) = sign_in(client, mock)
     form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
@@ -136,7 +141,7 @@ def test_private_key_jwt_from_a_pem_in_the_environment(client, monkeypatch):
 def test_a_confidential_client_without_usable_credentials_stops_before_the_token_endpoint(
     client, monkeypatch, cfg
 ):
-    monkeypatch.setattr(routes, "smart_settings", lambda: cfg)
+    use_smart(client, monkeypatch, cfg)
     with respx.mock(assert_all_called=False) as mock:
         back, seen = sign_in(client, mock)
     assert back.status_code == 503 and "IDDS_SMART_CLIENT_AUTH" in back.text

@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from cds_service.app import create_app
 from cds_service.services import Services
 from cds_service.settings import Settings
-from cds_service.smart import routes
 from cds_service.smart.config import SmartSettings
 from cds_service.smart.oauth import Session, SmartState
 
@@ -187,7 +186,7 @@ def test_with_caller_auth_on_a_plain_http_fhir_server_is_said_not_patient_not_fo
 def test_default_scopes_are_smart_2_and_the_1_x_form_is_configurable(
     services, monkeypatch, configured, scopes
 ):
-    monkeypatch.setattr(routes, "smart_settings", lambda: SmartSettings(**configured))
+    services = replace(services, smart=SmartSettings(**configured))
     with TestClient(create_app(services)) as browser, respx.mock(assert_all_called=False) as mock:
         mock.get(f"{EHR}/.well-known/smart-configuration").respond(200, json=SMART_CONFIG)
         r = browser.get("/smart/launch", params={"launch": "l", "iss": EHR}, follow_redirects=False)

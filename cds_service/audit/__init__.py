@@ -2,8 +2,9 @@
 
 `install(app)` adds the middleware that records each hook call (one row per
 call, committed before the answer leaves, so an answered call is a recorded
-call) and opens the store at start-up (running the migrations);
-`record_feedback` is called by the feedback route. The hook route hands the
+call); `opened(app)` is the app lifespan's part: the store opened at start-up
+(running the migrations) and closed at shutdown (writer stopped, pool
+disposed); `record_feedback` is called by the feedback route. The hook route hands the
 middleware what it has already worked out (`note_request`: the parsed body;
 `note_answer`: the HookResponse it renders), so no body is parsed twice; a
 call the route turned away before that (a 4xx) is summarised from the bytes
@@ -18,17 +19,19 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import metrics
 from ..discovery import hook_call_service
-from ..settings import Settings, get_settings
-from .capture import answered, assessments, hook_call_row, parse, request_part
+from ..settings import app_settings
+from .capture import Answer, answered, assessments, hook_call_row, parse, request_part
 from .store import AuditStore, database_url, store_for
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "known_cards",
     "note_answer",
     "note_request",
+    "opened",
     "record_feedback",
     "store_for",
 ]
@@ -65,38 +69,33 @@ def note_answer(request: Request, response: Any) -> None:
     request.scope[ANSWER_KEY] = response
 
 
-def _settings(app: Any) -> Settings:
-    services = getattr(app.state, "services", None)
-    return services.settings if services is not None else get_settings()
-
-
 async def audit_store(app: Any) -> AuditStore:
-    store = getattr(app.state, "audit", None)
+    store: AuditStore | None = getattr(app.state, "audit", None)
     if store is None:  # the app was driven without its lifespan (e.g. a bare TestClient)
-        store = app.state.audit = await run_in_threadpool(store_for, _settings(app))
+        store = app.state.audit = await run_in_threadpool(store_for, app_settings(app))
     return store
 
 
 class AuditMiddleware:
     """Pure ASGI: sees the request body as the route reads it and holds the answer until it is recorded."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: ASGIApp):
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         service = hook_call_service(scope)
         if service is None:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         received_at = datetime.now(UTC)
-        limit = _settings(scope["app"]).max_body_bytes
+        limit = app_settings(scope["app"]).max_body_bytes
         body: list[bytes] = []  # kept by reference: joined only if the route did not summarise it
         seen = 0
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
         done = False
 
-        async def tee():
+        async def tee() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request" and seen <= limit:
@@ -105,7 +104,7 @@ class AuditMiddleware:
                 seen += len(part)
             return message
 
-        async def hold(message):
+        async def hold(message: Message) -> None:
             nonlocal done
             if message["type"] == "http.response.start":
                 start.update(message)
@@ -128,7 +127,16 @@ class AuditMiddleware:
                 await self._record(scope, service, body, 500, b"", started, received_at)
             raise
 
-    async def _record(self, scope, service_id, body, status, content, started, received_at) -> None:
+    async def _record(
+        self,
+        scope: Scope,
+        service_id: str,
+        body: list[bytes],
+        status: int,
+        content: bytes,
+        started: float,
+        received_at: datetime,
+    ) -> None:
         if REQUEST_KEY in scope:
             part = scope[REQUEST_KEY]
         else:  # turned away before the route summarised it: read what came
@@ -136,7 +144,7 @@ class AuditMiddleware:
             part = _request_part(parse(raw)) if raw else None
         if part is None:
             return  # no hook instance to file it under: not a hook call (the log has the 4xx)
-        answer = None
+        answer: Answer | None = None
         if status == 200:
             try:
                 response = scope.get(ANSWER_KEY)
@@ -197,14 +205,17 @@ async def record_feedback(request: Request, service_id: str, feedback: Any) -> N
 
 
 def install(app: FastAPI) -> None:
-    """Add the recording middleware and open the store (migrations) when the app starts."""
+    """Add the recording middleware (the store itself is the lifespan's: `opened`)."""
     app.add_middleware(AuditMiddleware)
-    inner = app.router.lifespan_context
 
-    @asynccontextmanager
-    async def lifespan(a: FastAPI):
-        async with inner(a) as state:
-            a.state.audit = await run_in_threadpool(store_for, _settings(a))
-            yield state
 
-    app.router.lifespan_context = lifespan
+@asynccontextmanager
+async def opened(app: FastAPI) -> AsyncIterator[AuditStore]:
+    """The lifespan's part: the store opened (migrations run) before the first call, closed after
+    the last one (its writer thread stopped, its pool disposed)."""
+    store = app.state.audit = await run_in_threadpool(store_for, app_settings(app))
+    try:
+        yield store
+    finally:
+        app.state.audit = None
+        await run_in_threadpool(store.close)

@@ -27,6 +27,8 @@ ORDER_TYPES = {
     "SupplyRequest",
 }
 MAX_ITEMS = 50
+# What the answer said: (cards, systemActions, one row per card carrying an assessment).
+Answer = tuple[int, int, list[dict[str, Any]]]
 
 
 def parse(raw: bytes) -> Any:
@@ -34,6 +36,14 @@ def parse(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _str(value: Any, limit: int = 200) -> str | None:
@@ -78,19 +88,20 @@ def _prefetch_shape(value: Any) -> str | int:
 
 
 def request_summary(req: dict[str, Any]) -> dict[str, Any]:
-    context = req.get("context") if isinstance(req.get("context"), dict) else {}
-    draft = context.get("draftOrders")
-    entries = draft.get("entry") if isinstance(draft, dict) else None
-    orders = []
-    for entry in entries if isinstance(entries, list) else ():
-        res = entry.get("resource") if isinstance(entry, dict) else None
+    context = _dict(req.get("context"))
+    orders: list[dict[str, Any]] = []
+    for entry in _list(_dict(context.get("draftOrders")).get("entry")):
+        res = _dict(entry).get("resource")
         rtype = res.get("resourceType") if isinstance(res, dict) else None
-        if isinstance(rtype, str) and rtype in ORDER_TYPES and len(orders) < MAX_ITEMS:
-            orders.append(
-                {"reference": f"{res['resourceType']}/{_str(res.get('id'), 100)}", "codes": _codes(res)}
-            )
+        if (
+            isinstance(res, dict)
+            and isinstance(rtype, str)
+            and rtype in ORDER_TYPES
+            and len(orders) < MAX_ITEMS
+        ):
+            orders.append({"reference": f"{rtype}/{_str(res.get('id'), 100)}", "codes": _codes(res)})
     selections = context.get("selections")
-    prefetch = req.get("prefetch") if isinstance(req.get("prefetch"), dict) else {}
+    prefetch = _dict(req.get("prefetch"))
     return {
         "user": _str(context.get("userId")),
         "encounter": _str(context.get("encounterId")),
@@ -139,12 +150,11 @@ def _card_rows(card_id: Any, extension: Any) -> list[dict[str, Any]]:
     return [r for r in rows if r is not None]
 
 
-def assessments(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
+def assessments(response: Any) -> Answer:
     """(cards, systemActions, one row per card carrying an assessment) from a hook response body."""
     if not isinstance(response, dict):
         return 0, 0, []
-    cards = response.get("cards") if isinstance(response.get("cards"), list) else []
-    actions = response.get("systemActions") if isinstance(response.get("systemActions"), list) else []
+    cards, actions = _list(response.get("cards")), _list(response.get("systemActions"))
     rows = []
     for card in cards:
         if isinstance(card, dict):
@@ -152,7 +162,7 @@ def assessments(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
     return len(cards), len(actions), rows
 
 
-def answered(response: Any) -> tuple[int, int, list[dict[str, Any]]]:
+def answered(response: Any) -> Answer:
     """The same from the HookResponse the route rendered (its cards carry the very dicts sent), no parse."""
     rows = []
     for card in response.cards:
@@ -164,7 +174,7 @@ def request_part(req: Any) -> dict[str, Any] | None:
     """The request's share of the hook_call row, or None when the request named no hook instance."""
     if not isinstance(req, dict) or not isinstance(req.get("hookInstance"), str) or not req["hookInstance"]:
         return None
-    context = req.get("context") if isinstance(req.get("context"), dict) else {}
+    context = _dict(req.get("context"))
     return {
         "hook": _str(req.get("hook"), 64),
         "hook_instance": req["hookInstance"][:200],
@@ -178,7 +188,7 @@ def hook_call_row(
     service_id: str,
     part: dict[str, Any] | None,
     status: int,
-    answer: tuple[int, int, list[dict[str, Any]]] | None,
+    answer: Answer | None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """The hook_call and assessment rows from `request_part` and the answer's (cards, actions, rows); None without a hook instance."""
     if part is None:

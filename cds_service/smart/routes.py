@@ -30,7 +30,6 @@ import contextlib
 import logging
 import secrets
 import time
-from functools import lru_cache
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -38,7 +37,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..services import Services, get_services
-from .config import SmartSettings
 from .html import error_page
 from .oauth import (
     LaunchError,
@@ -65,15 +63,10 @@ NO_STORE = {
 }
 
 
-@lru_cache
-def smart_settings() -> SmartSettings:
-    return SmartSettings()
-
-
 def _state(request: Request) -> SmartState:
     """Launches and sessions in the app's shared database (every worker and host reads the same)."""
     services: Services = request.app.state.services
-    return SmartState(services.state, smart_settings().launch_ttl_seconds)
+    return SmartState(services.state, services.smart.launch_ttl_seconds)
 
 
 def _base(request: Request, services: Services) -> str:
@@ -83,7 +76,7 @@ def _base(request: Request, services: Services) -> str:
 def _redirect_uri(request: Request, services: Services) -> str | None:
     """IDDS_SMART_REDIRECT_URI, else IDDS_PUBLIC_BASE_URL/smart/callback; from the request's Host
     only with authentication off (a laptop). None: not configured, the launch is refused."""
-    cfg = smart_settings()
+    cfg = services.smart
     if cfg.redirect_uri:
         return cfg.redirect_uri
     if services.settings.public_base_url:
@@ -145,7 +138,7 @@ async def launch(
             "(IDDS_ALLOWED_FHIR_SERVERS).",
             403,
         )
-    cfg = smart_settings()
+    cfg = services.smart
     redirect_uri = _redirect_uri(request, services)
     if redirect_uri is None:
         log.error(
@@ -204,7 +197,7 @@ async def callback(
     services: Services = Depends(get_services),
 ) -> Response:
     store = _state(request)
-    cfg = smart_settings()
+    cfg = services.smart
     if error:
         with contextlib.suppress(LaunchError):  # only the browser that started the launch may cancel it
             await run_in_threadpool(store.finish, state, request.cookies.get(LAUNCH_COOKIE))

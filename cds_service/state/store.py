@@ -27,7 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import TextClause
 
-from ..audit.store import _clean, store_for
+from ..audit.rows import clean
+from ..audit.store import store_for
 from ..settings import Settings
 from .models import RecentAssessment, SeenJti, SmartLaunch, SmartSession
 
@@ -54,9 +55,10 @@ def seal(secret: str, purpose: str, payload: dict[str, Any]) -> bytes:
 
 def unseal(secret: str, purpose: str, sealed: bytes) -> dict[str, Any] | None:
     try:
-        return orjson.loads(_fernet(secret, purpose).decrypt(bytes(sealed)))
+        payload = orjson.loads(_fernet(secret, purpose).decrypt(bytes(sealed)))
     except (InvalidToken, ValueError):
         return None
+    return payload if isinstance(payload, dict) else None
 
 
 @functools.lru_cache(maxsize=16)
@@ -114,7 +116,7 @@ class SharedState:
         self._upsert(
             RecentAssessment,
             "id",
-            [{"id": k[:64], "expires_at": expires_at, "body": _clean(v)} for k, v in items.items()],
+            [{"id": k[:64], "expires_at": expires_at, "body": clean(v)} for k, v in items.items()],
         )
         self._maybe_purge(now)
 

@@ -12,8 +12,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
 import cds_service.state.models  # noqa: F401  (the shared-state tables, revision 0002)
+from cds_service.audit.db import database_url
 from cds_service.audit.models import Base
-from cds_service.audit.store import database_url
 from cds_service.settings import Settings
 
 target_metadata = Base.metadata

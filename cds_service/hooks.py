@@ -1,0 +1,230 @@
+"""The CDS Hooks routes: discovery, order-select / order-sign, feedback.
+
+One router, every route behind the caller's JWT (`auth.verify_caller`, a no-op
+with authentication off). The hook route reads its own body (bounded,
+streamed; api_docs.py puts HookRequest in the OpenAPI document for it),
+answers an order no policy concerns from the draft orders alone, and runs the
+CPU-bound assessment in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from . import audit, hook_body, packet
+from .assessment import Assessment, Comparison
+from .auth import verify_caller
+from .cards import card, failure_card, system_actions
+from .discovery import HOOK_BY_SERVICE, configuration, discovery
+from .errors import describe, operation_outcome
+from .hook_models import Action, Card, Feedback, HookRequest, HookResponse
+from .notice_cards import orders_capped_card, unreadable_order_card
+from .pipeline import HookOutcome, assess_hook, concerns_no_policy
+from .prefetch import PatientUnavailable, finish_record, gather_record
+from .record import PatientRecord
+from .request_body import json_body, parse_json, read_body
+from .services import Services, ServicesDep
+
+log = logging.getLogger("idds")
+
+router = APIRouter(dependencies=[Depends(verify_caller)])
+
+# What one assessed call answers: the outcome, the assessments shown, the cards and the system actions.
+Answer = tuple[HookOutcome, list[Assessment | Comparison], list[Card], list[Action]]
+
+
+@router.get("/cds-services")
+async def get_discovery() -> dict[str, Any]:
+    return discovery()
+
+
+@router.post("/cds-services/{service_id}", response_model=HookResponse, response_model_exclude_none=True)
+async def call_hook(service_id: str, request: Request, services: ServicesDep) -> Response:
+    hook = HOOK_BY_SERVICE.get(service_id)
+    if hook is None:
+        return operation_outcome(404, f"no CDS service {service_id!r}", "not-found")
+    raw = await read_body(request, services.settings.max_body_bytes)
+    if isinstance(raw, JSONResponse):
+        return raw
+    quick = _concerns_no_policy(request, hook, hook_body.light(raw), services)
+    if quick is not None:
+        return quick
+    body = parse_json(raw)
+    if isinstance(body, JSONResponse):
+        return body
+    audit.note_request(request, body)  # the trail's summary, from this parse rather than a second one
+    try:
+        req = HookRequest.model_validate(body)
+    except ValidationError as exc:
+        return operation_outcome(400, describe(exc.errors()))
+    if req.hook != hook:
+        return operation_outcome(400, f"service {service_id} answers {hook}, not {req.hook}")
+    record = await gather_record(req, services.settings, services.fhir_transport)
+    options = configuration(req.extension)
+    base = services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
+    smart = services.settings.smart_app_url or f"{base}/smart/launch"
+    try:
+        # CPU-bound (validation, the engine, rendering) and the shared database: one worker
+        # thread hop for all of it, so a call with a big chart never stalls discovery or the
+        # other calls on the event loop.
+        done = await run_in_threadpool(_in_thread, req, record, services, base, smart, options)
+    except PatientUnavailable as exc:  # the reason names the fetch's fault (deadline, size, refusal)
+        return operation_outcome(
+            412, f"the Patient resource is neither in prefetch nor retrievable ({exc})"[:500], "not-found"
+        )
+    if done is None:
+        return _hook_json(HookResponse(cards=[failure_card()]))
+    outcome, _shown, cards, actions = done
+    log.info(
+        "hook %s instance=%s patient=%s orders=%d cards=%d",
+        hook,
+        req.hookInstance,
+        req.context.patientId,
+        len(outcome.orders),
+        len(cards),
+    )
+    response = HookResponse(cards=cards, systemActions=actions)
+    audit.note_answer(request, response)  # the trail takes the assessments from the cards sent, unparsed
+    return _hook_json(response)
+
+
+@router.post("/cds-services/{service_id}/feedback")
+async def feedback(service_id: str, request: Request, services: ServicesDep) -> JSONResponse:
+    if service_id not in HOOK_BY_SERVICE:
+        return operation_outcome(404, f"no CDS service {service_id!r}", "not-found")
+    limits = services.settings
+    body = await json_body(request, limits.feedback_max_body_bytes)
+    if isinstance(body, JSONResponse):
+        return body
+    try:
+        fb = Feedback.model_validate(body)
+    except ValidationError as exc:
+        return operation_outcome(400, describe(exc.errors()))
+    if len(fb.feedback) > limits.feedback_max_outcomes:
+        return operation_outcome(
+            413,
+            f"more than {limits.feedback_max_outcomes} feedback outcomes in one request",
+            "too-costly",
+        )
+    if any(len(o.comment()) > limits.feedback_max_comment_chars for o in fb.feedback):
+        return operation_outcome(
+            413,
+            f"an override comment longer than {limits.feedback_max_comment_chars} characters",
+            "too-costly",
+        )
+    ids = list(dict.fromkeys(o.card for o in fb.feedback))
+    known = await audit.known_cards(request.app, ids)
+    if known is not None and len(known) < len(ids):
+        unknown = [i for i in ids if i not in known]
+        return operation_outcome(
+            404, f"unknown card(s): {', '.join(repr(i[:60]) for i in unknown[:5])}", "not-found"
+        )
+    log.info("feedback %s: %d outcome(s)", service_id, len(fb.feedback))
+    await audit.record_feedback(request, service_id, fb)
+    return JSONResponse({"accepted": len(fb.feedback)})
+
+
+def _in_thread(
+    req: HookRequest,
+    record: PatientRecord,
+    services: Services,
+    base: str,
+    smart: str,
+    options: dict[str, Any],
+) -> Answer | None:
+    """The record finished (PatientUnavailable when it has no Patient), assessed, and what the cards'
+    links need kept: the route's one worker-thread hop. None when the assessment failed (the
+    clinician gets the failure card, never a 500 mid-ordering)."""
+    finish_record(record, req.context.patientId)
+    try:
+        done = answer(req, record, services, base, smart, options)
+    except Exception:  # a bug must not cost the clinician a 500 mid-ordering
+        log.exception(
+            "assessment failed: hook=%s instance=%s patient=%s",
+            req.hook,
+            req.hookInstance,
+            req.context.patientId,
+        )
+        return None
+    _keep(services, done[1], record, req.fhirServer)  # the shared database: every worker opens the link
+    return done
+
+
+def answer(
+    req: HookRequest,
+    record: PatientRecord,
+    services: Services,
+    base: str,
+    smart: str,
+    options: dict[str, Any],
+    today: date | None = None,
+) -> Answer:
+    """(outcome, the assessments shown, cards, system actions); run in a worker thread (`idds-cds assess`
+    gives its own date)."""
+    today = today or date.today()
+    cap = services.settings.max_orders_per_call
+    outcome = assess_hook(req, record, services.terminology, services.store, today, cap)
+    notices = [unreadable_order_card(ref, why) for ref, why in outcome.unreadable]
+    if outcome.not_assessed:
+        notices.append(orders_capped_card(outcome.not_assessed, cap))
+    if outcome.routing.comparison and not options["comparison"]:
+        return outcome, [], notices, []
+    cards = [card(a, record, base, smart) for a in outcome.assessments] + notices
+    actions = (
+        system_actions(outcome.assessments, req.hook, outcome.routing, today)
+        if options["coverage-info"]
+        else []
+    )
+    return outcome, outcome.assessments, cards, actions
+
+
+def _concerns_no_policy(
+    request: Request, hook: str, light: dict[str, Any] | None, services: Services
+) -> Response | None:
+    """An order no policy concerns, answered from the draft orders alone (no prefetch built,
+    validated or fetched): no cards, as the full assessment answers it. None: take the full path."""
+    if light is None:
+        return None
+    try:
+        req = HookRequest.model_validate(light)
+    except ValidationError:
+        return None  # the full path says why
+    if req.hook != hook or not concerns_no_policy(
+        req, services.terminology, services.settings.max_orders_per_call
+    ):
+        return None
+    audit.note_request(request, light)  # ids, order codes, prefetch entry counts: all the trail keeps
+    log.info(
+        "hook %s instance=%s patient=%s orders=0 cards=0 (no order a policy concerns)",
+        hook,
+        req.hookInstance,
+        req.context.patientId,
+    )
+    response = HookResponse()
+    audit.note_answer(request, response)
+    return _hook_json(response)
+
+
+def _keep(
+    services: Services, shown: list[Assessment | Comparison], record: PatientRecord, fhir_server: str | None
+) -> None:
+    """The assessments (and packets) behind the cards' links; a database fault loses the links, never the cards."""
+    try:
+        for a in shown:
+            services.remember(a.id, a.as_contract())
+            packet.keep(services, a, record, fhir_server)
+    except Exception:
+        log.exception("could not keep %d assessment(s) for their checklist links", len(shown))
+
+
+def _hook_json(response: HookResponse) -> Response:
+    """The answer rendered by pydantic-core straight to bytes: returned as a model, FastAPI
+    would first validate every card again against the response model, then encode it twice."""
+    return Response(response.to_json(), media_type="application/json")
