@@ -146,7 +146,7 @@ def with_payer(
         display = policies[wanted]
     else:
         matched = [
-            r for r in routes if r.policy in policies and any(m in wanted.lower() for m in r.match_words)
+            r for r in routes if r.policy in policies and r.names(wanted.lower())
         ]
         display = wanted
     known = "; ".join(f"{policies[r.policy]} ({r.policy})" for r in routes if r.policy in policies)

@@ -9,6 +9,8 @@ their shape is fixed here.
 
 from __future__ import annotations
 
+import re
+
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -161,6 +163,12 @@ class Route(_Strict):
     @property
     def match_words(self) -> tuple[str, ...]:
         return tuple(m.lower() for m in self.match)
+
+    def names(self, text: str) -> bool:
+        """Whether a payer name (lower-cased) contains one of `match` as whole words: "Cigna
+        Healthcare of Texas" is Cigna's, "Cignature Health" is not (a payer routed to another
+        payer's policy would be told that policy's requirements as its own)."""
+        return any(re.search(rf"(?<![a-z0-9]){re.escape(m)}(?![a-z0-9])", text) for m in self.match_words)
 
 
 class Payers(_Strict):

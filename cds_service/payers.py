@@ -240,7 +240,7 @@ def route(
     matched = [
         r
         for r in routes
-        if r.policy in all_policy_ids and any(m in s for s in strings for m in r.match_words)
+        if r.policy in all_policy_ids and any(r.names(s) for s in strings)
     ]
     applied: list[str] = []
     excluded: list[str] = []

@@ -407,3 +407,28 @@ def test_a_coverage_whose_beneficiary_is_not_a_reference_to_the_patient_is_not_u
     assert r.comparison and any(
         f"Coverage/{cov['id']} does not reference the patient as its beneficiary" in n for n in r.notes
     )
+
+
+# -- which payer a Coverage names: whole words, never a fragment of another name ---------------
+
+
+@pytest.mark.parametrize(
+    ("payer", "policy"),
+    [
+        ("Cigna Healthcare of Texas", CIGNA),
+        ("CIGNA", CIGNA),
+        ("Cigna-HealthSpring", CIGNA),
+        ("UnitedHealthcare Oxford Health Plans", OXFORD),
+        ("Molina Healthcare of Ohio", MOLINA),
+    ],
+)
+def test_a_payer_named_as_a_whole_word_routes_to_its_policy(payer, policy):
+    assert routed(replacement(payer)).policy_ids == (policy,)
+
+
+@pytest.mark.parametrize("payer", ["Cignature Health Plan", "Molinari Benefits Trust", "Oxfordshire Mutual"])
+def test_a_payer_whose_name_only_contains_another_payers_name_is_not_routed_to_that_policy(payer):
+    """A payer routed to another payer's policy would be told that policy's requirements as its
+    own: a name that merely contains "Cigna" or "Molina" is a payer no policy matches."""
+    r = routed(replacement(payer))
+    assert r.comparison and r.reason == payers.UNMATCHED
