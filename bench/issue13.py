@@ -199,7 +199,15 @@ NOTES = """### How the two paths work, and the JSON dependency
   connection costs about 4.2 ms of CPU per request, ten connections 6–8.5 ms: ten parsed charts alive at once, the
   cyclic collector walking them, and thread switches. Raising the collector's first threshold from 700 to 20,000
   allocations (set at start-up, after `gc.freeze()`) took that to about 5.4–6.3 ms in alternating A/B rounds; running
-  the assessments one at a time (a capacity limiter of 1) did not help and was left out.
+  the assessments one at a time (a capacity limiter of 1) did not help and was left out. At 20,000 the young
+  collections still ran while ten calls were alive (about 1 ms a call, timed with `gc.callbacks` in process, ten
+  typical calls at once); at 100,000 (now) they hardly run, and the server's CPU per call was about 12 % lower under
+  wrk in six alternating rounds (8.65 against 9.85 ms on the shared machine).
+- **Where a worker's CPU goes under wrk** (py-spy, `--gil`: only the thread holding the interpreter, so waiting
+  threads are not counted; the typical assessed order, ten connections, before the collector change): `orjson.loads`
+  of the body about a third (with the young collections its allocations triggered), the assessment in the worker
+  thread about a fifth (the fact extractors: therapy courses, the trial, observation candidates), uvicorn and the event
+  loop about a seventh, the scan, the audit hand-over, the checklist links, the log line and the framework the rest.
 - **What the profile shows is left** (in process, one call at a time; the machine shared, so shares rather than times):
   - *30 resources*: the call's own parts, timed one by one inside the whole app: the assessment with its cards about
     0.75 ms, the audit record about 0.45 ms (the writer's insert and commit 0.29 ms of it, the rest waiting for that

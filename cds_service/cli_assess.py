@@ -145,9 +145,7 @@ def with_payer(
         matched = [r for r in routes if r.policy == wanted]
         display = policies[wanted]
     else:
-        matched = [
-            r for r in routes if r.policy in policies and r.names(wanted.lower())
-        ]
+        matched = [r for r in routes if r.policy in policies and r.names(wanted.lower())]
         display = wanted
     known = "; ".join(f"{policies[r.policy]} ({r.policy})" for r in routes if r.policy in policies)
     if not wanted or not matched:

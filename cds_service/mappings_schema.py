@@ -10,7 +10,6 @@ their shape is fixed here.
 from __future__ import annotations
 
 import re
-
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar

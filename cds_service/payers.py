@@ -237,11 +237,7 @@ def route(
         notes.append(f"Also in force: {_label(other)}; its requirements are not shown here.")
     ref, payer = resource_ref(primary), payer_name(primary)
     strings = _payer_strings(primary)
-    matched = [
-        r
-        for r in routes
-        if r.policy in all_policy_ids and any(r.names(s) for s in strings)
-    ]
+    matched = [r for r in routes if r.policy in all_policy_ids and any(r.names(s) for s in strings)]
     applied: list[str] = []
     excluded: list[str] = []
     for r in matched:

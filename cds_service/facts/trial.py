@@ -23,7 +23,7 @@ from typing import Any
 from ..record import resource_ref
 from .base import Fact, FactContext, Trial
 from .catalogue import SCALE_LABEL
-from .clinical import bool_value, numeric_value
+from .scores import bool_value, numeric_value
 from .trial_scores import held_scores, hours_between, scores_around, window_hours_for, window_words
 
 

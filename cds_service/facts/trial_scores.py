@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from .base import FactContext, Trial
 from .catalogue import SCALE_LABEL
-from .clinical import numeric_value
+from .scores import numeric_value
 
 Scored = tuple[datetime, float, dict[str, Any]]  # (when, value, the Observation)
 
