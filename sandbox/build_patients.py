@@ -119,6 +119,8 @@ def cigna_pain_trial(pid: str, gaps: bool = False) -> Chart:
     if not gaps:
         c.psych("favorable")
         c.flag("opioid-reduction-agreed", True)
+    else:  # the practice's psychologist, whom the documentation form names as the evaluator
+        c.practitioner_role(evaluator="psychologist", id="pr-psychologist")
     c.order("62322", drug="morphine", route="intrathecal")
     return c
 

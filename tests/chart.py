@@ -55,6 +55,8 @@ EVALUATORS = {
     "pain-physician": (NUCC, "208VP0000X", "Pain Medicine"),
     "orthopaedic-surgeon": (NUCC, "207X00000X", "Orthopaedic Surgery"),
     "registered-nurse": (NUCC, "163W00000X", "Registered Nurse"),
+    "physical-therapist": (NUCC, "225100000X", "Physical Therapist"),
+    "chiropractor": (NUCC, "111N00000X", "Chiropractor"),
 }
 THERAPY_CODES = {
     "physical-therapy": [
@@ -427,8 +429,11 @@ class Chart:
         end: date | None,
         outcome: str | None = "ineffective",
         status: str = "completed",
+        prescriber: str | None = None,
     ) -> dict[str, Any]:
-        proc = {
+        """`prescriber` (an EVALUATORS key): the course's performer, a contained PractitionerRole
+        with that specialty (who prescribed and supervised the exercise programme)."""
+        proc: dict[str, Any] = {
             "resourceType": "Procedure",
             "id": self._id("proc"),
             "status": status,
@@ -436,6 +441,17 @@ class Chart:
             "code": _concept(*THERAPY_CODES[kind]),
             "performedPeriod": {"start": iso(start), **({"end": iso(end)} if end else {})},
         }
+        if prescriber is not None:
+            system, code, display = EVALUATORS[prescriber]
+            proc["contained"] = [
+                {
+                    "resourceType": "PractitionerRole",
+                    "id": "prescriber",
+                    "active": True,
+                    "specialty": [_concept((system, code, display))],
+                }
+            ]
+            proc["performer"] = [{"actor": {"reference": "#prescriber", "display": display}}]
         if outcome:
             proc["outcome"] = _concept((IDDS, outcome, outcome.replace("-", " ")))
         self.resources["procedures"].append(proc)

@@ -180,6 +180,9 @@ FACTS: dict[str, FactSpec] = {
             "waiver_therapies": str,
             # only drugs given by these routes count (therapies.yaml `routes`); a course without a route counts
             "routes": ("oral", "transdermal"),
+            # a home exercise program counts only with its prescriber and this many weeks
+            # (or a medical reason for stopping) documented (facts/hep.py)
+            "hep_completion_weeks": (int, float),
         },
         ("class",),
         {},

@@ -107,11 +107,19 @@ def profession_label(ctx: FactContext, value_set: str) -> str:
 def evaluator(ctx: FactContext, obs: dict[str, Any], when: datetime, value_set: str) -> Evaluator:
     """The best the record proves about the evaluation's performers (any one proven suffices)."""
     performers = obs.get("performer")
-    if not isinstance(performers, list) or not performers:
+    return proven(ctx, obs, performers if isinstance(performers, list) else [], when, value_set)
+
+
+def proven(
+    ctx: FactContext, container: dict[str, Any], references: list[Any], when: datetime, value_set: str
+) -> Evaluator:
+    """The best the record proves about these references (of `container`, which may contain
+    them) being a professional of the value set on the day: any one proven suffices."""
+    if not references:
         return Evaluator(False, "names no evaluator")
     found: list[Evaluator] = []
-    for ref in performers:
-        who = _one(ctx, obs, ref, when, value_set)
+    for ref in references:
+        who = _one(ctx, container, ref, when, value_set)
         if who.qualified:
             return who
         found.append(who)
