@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ..fhirtime import last_day, parse_date
@@ -90,18 +92,19 @@ def psych_evaluation(ctx: FactContext, evaluators: str | None = None) -> Fact:
 
 def profession_label(ctx: FactContext, value_set: str) -> str:
     """How the card names the professions of a value set (its `description`)."""
+    return _labels(ctx.terminology.directory).get(value_set, value_set.replace("-", " "))
 
-    def build() -> dict[str, str]:
-        raw = read_yaml("evaluators.yaml", ctx.terminology.directory)
-        out: dict[str, str] = {}
-        if isinstance(raw, dict):
-            for name, body in raw.items():
-                if isinstance(body, dict) and isinstance(body.get("description"), str):
-                    out[str(name)] = body["description"]
-        return out
 
-    labels: dict[str, str] = ctx.memo("evaluator-labels", build)
-    return labels.get(value_set, value_set.replace("-", " "))
+@lru_cache(maxsize=4)
+def _labels(directory: Path) -> dict[str, str]:
+    """The value sets' descriptions, read once per mappings directory."""
+    raw = read_yaml("evaluators.yaml", directory)
+    out: dict[str, str] = {}
+    if isinstance(raw, dict):
+        for name, body in raw.items():
+            if isinstance(body, dict) and isinstance(body.get("description"), str):
+                out[str(name)] = body["description"]
+    return out
 
 
 def evaluator(ctx: FactContext, obs: dict[str, Any], when: datetime, value_set: str) -> Evaluator:
