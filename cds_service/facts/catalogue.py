@@ -188,7 +188,9 @@ FACTS: dict[str, FactSpec] = {
         {},
         ("waived_by", "waiver_therapies", "routes"),
     ),
-    "therapy_documented": FactSpec("bool", {"class": THERAPY_CLASSES}, ("class",)),
+    # dates_and_reasons: a course counts only with its start date and, once stopped, the
+    # reason (ineffective, not tolerated, contraindicated)
+    "therapy_documented": FactSpec("bool", {"class": THERAPY_CLASSES, "dates_and_reasons": bool}, ("class",)),
     "trial_pain_relief_percent": FactSpec(
         "number", {"held_for_hours": (int, float), **TRIAL_PARAMS}, (), TRIAL_DEFAULTS, ("injectates",)
     ),

@@ -103,6 +103,19 @@ def therapy_documented(ctx: FactContext, **params: Any) -> Fact:
         for c in courses_in(ctx, kinds)
         if not c.allergy and (c.given or c.reasons) and (c.start is None or c.start <= ctx.date_of_service)
     ]
+    undated = ""
+    if params.get("dates_and_reasons"):  # "include the dates and reason for discontinuation"
+        kept = [
+            c
+            for c in courses
+            if not c.given or (c.start is not None and (c.ongoing or c.failed or c.reasons))
+        ]
+        if len(kept) < len(courses):
+            undated = (
+                f" {len(courses) - len(kept)} course{'s' if len(courses) - len(kept) != 1 else ''} without "
+                "its dates, or stopped without the reason, not counted."
+            )
+        courses = kept
     if courses:
         return Fact(
             True,
@@ -111,7 +124,7 @@ def therapy_documented(ctx: FactContext, **params: Any) -> Fact:
         )
     if _sources_missing(ctx, kinds):
         return Fact.unknown(f"The {_label(ctx, cls)} history could not be retrieved.")
-    return Fact.unknown(f"No course of {_label(ctx, cls)} is documented.")
+    return Fact.unknown(f"No course of {_label(ctx, cls)} is documented.{undated}")
 
 
 def _qualifier(ctx: FactContext, kinds: set[str], schedule: Any, routes: Any) -> str:
