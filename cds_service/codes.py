@@ -65,6 +65,7 @@ class Terminology:
             ("conditions.yaml", conditions),
             ("observations.yaml", observations),
             ("procedures.yaml", self._code_lists("procedures.yaml")),
+            ("evaluators.yaml", self._code_lists("evaluators.yaml")),  # who may evaluate
         ):
             for vs_name, body in lists.items():
                 self.value_sets[vs_name] = self._value_set(name, vs_name, body)

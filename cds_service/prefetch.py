@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from starlette.concurrency import run_in_threadpool
 
-from . import urls
+from . import performers, urls
 from .fhir_client import FhirFetcher
 from .fhirtime import parse_date
 from .hook_models import HookRequest
@@ -134,6 +134,13 @@ async def gather_record(
             record.add(resources, f"prefetch.{key}")
     if missing:
         await _fetch_missing(req, settings, record, missing, transport, deadline_at)
+    if (
+        req.fhirServer
+        and _refusal(req, settings) is None
+        and performers.missing(record, performers.named(record))
+    ):
+        token = req.fhirAuthorization.access_token if req.fhirAuthorization else None
+        await performers.fetch(fetcher_for(settings, req.fhirServer, token, transport, deadline_at), record)
     return record
 
 

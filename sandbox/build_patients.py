@@ -119,6 +119,8 @@ def cigna_pain_trial(pid: str, gaps: bool = False) -> Chart:
     if not gaps:
         c.psych("favorable")
         c.flag("opioid-reduction-agreed", True)
+    else:  # the practice's psychologist, whom the documentation form names as the evaluator
+        c.practitioner_role(evaluator="psychologist", id="pr-psychologist")
     c.order("62322", drug="morphine", route="intrathecal")
     return c
 
@@ -289,13 +291,13 @@ def nia_spasticity_trial(pid: str) -> Chart:
 # -- Molina MCP 160 -----------------------------------------------------------------------------
 
 
-def molina_pain_trial(pid: str, nrs: int = 8, gaps: bool = False) -> Chart:
+def molina_pain_trial(pid: str, nrs: int = 8, gaps: bool = False, evaluator: str = "psychologist") -> Chart:
     c = _chart(pid, MOLINA)
     c.condition(icd10="M96.1", display="Postlaminectomy syndrome, not elsewhere classified")
     c.nrs(nrs, c.days_before(10))
     c.medication("oxycodone", c.days_before(400), c.days_before(20), fixed=True, reason="ineffective")
     c.therapy("physical-therapy", c.days_before(400), c.days_before(100), outcome="ineffective")
-    c.psych("favorable")
+    c.psych("favorable", evaluator=evaluator)
     c.flag("body-habitus-adequate", True)
     if not gaps:
         c.flag("underlying-cause-treatment-failed", True)
@@ -480,6 +482,13 @@ EXAMPLES: list[Example] = [
         "Molina: pain trial with no medication-compliance note and nothing on treating the underlying cause",
         {MOL: "documentation-incomplete"},
         lambda p: molina_pain_trial(p, gaps=True),
+    ),
+    Example(
+        "molina-pain-trial-evaluator-surgeon",
+        "Ilse",
+        "Molina: every criterion documented, but the favourable psychological evaluation is by the orthopaedic surgeon, not a licensed mental health professional",
+        {MOL: "documentation-incomplete"},
+        lambda p: molina_pain_trial(p, evaluator="orthopaedic-surgeon"),
     ),
     Example(
         "molina-cancer-trial",

@@ -45,6 +45,19 @@ DRUGS = {
     "nusinersen": (None, None, "Nusinersen (Spinraza) 12 MG intrathecal"),
     "methotrexate": ("6851", None, "Methotrexate 25 MG/ML Injectable Solution"),
 }
+NUCC = "http://nucc.org/provider-taxonomy"
+# evaluator → the NUCC taxonomy specialty an EHR records on the evaluator's PractitionerRole
+EVALUATORS = {
+    "psychologist": (NUCC, "103TC0700X", "Psychologist, Clinical"),
+    "psychiatrist": (NUCC, "2084P0800X", "Psychiatry & Neurology, Psychiatry"),
+    "clinical-social-worker": (NUCC, "1041C0700X", "Social Worker, Clinical"),
+    "family-physician": (NUCC, "207Q00000X", "Family Medicine"),
+    "pain-physician": (NUCC, "208VP0000X", "Pain Medicine"),
+    "orthopaedic-surgeon": (NUCC, "207X00000X", "Orthopaedic Surgery"),
+    "registered-nurse": (NUCC, "163W00000X", "Registered Nurse"),
+    "physical-therapist": (NUCC, "225100000X", "Physical Therapist"),
+    "chiropractor": (NUCC, "111N00000X", "Chiropractor"),
+}
 THERAPY_CODES = {
     "physical-therapy": [
         (SNOMED, "91251008", "Physical therapy procedure"),
@@ -314,12 +327,77 @@ class Chart:
             valueQuantity={"value": value, "unit": unit, "system": UCUM, "code": unit},
         )
 
-    def psych(self, outcome: str = "favorable", when: datetime | date | None = None) -> dict[str, Any]:
+    def psych(
+        self,
+        outcome: str = "favorable",
+        when: datetime | date | None = None,
+        evaluator: str | None = "psychologist",
+        performer: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The evaluation as an EHR records it: its performer a contained PractitionerRole
+        with the evaluator's NUCC specialty (EVALUATORS); `evaluator=None` names no performer,
+        `performer` gives the performer references as sent (e.g. to practitioner_role())."""
+        extra: dict[str, Any] = {}
+        if performer is not None:
+            extra["performer"] = performer
+        elif evaluator is not None:
+            system, code, display = EVALUATORS[evaluator]
+            extra["contained"] = [
+                {
+                    "resourceType": "PractitionerRole",
+                    "id": "evaluator",
+                    "active": True,
+                    "practitioner": {"display": "Dr. Robin Evaluator"},
+                    "specialty": [_concept((system, code, display))],
+                }
+            ]
+            extra["performer"] = [{"reference": "#evaluator", "display": "Dr. Robin Evaluator"}]
         return self._obs(
             [(IDDS, "psych-evaluation", "Mental and behavioural health evaluation")],
             when,
             valueCodeableConcept=_concept((IDDS, outcome, outcome.title())),
+            **extra,
         )
+
+    def practitioner_role(
+        self,
+        evaluator: str | None = None,
+        qualification: str | None = None,
+        active: bool = True,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """A PractitionerRole (with its Practitioner) the EHR sends with the observations, as an
+        `_include` of Observation:performer would: a specialty (`evaluator`) on the role, or a
+        qualification code (`qualification`, an EVALUATORS key) on the Practitioner only."""
+        practitioner: dict[str, Any] = {
+            "resourceType": "Practitioner",
+            "id": self._id("prac"),
+            "name": [{"family": "Evaluator", "given": ["Robin"], "prefix": ["Dr."]}],
+        }
+        if qualification is not None:
+            system, code, display = EVALUATORS[qualification]
+            practitioner["qualification"] = [
+                {
+                    "identifier": [{"system": "http://example.org/state-licence", "value": "PSY-12345"}],
+                    "code": _concept((system, code, display)),
+                    **extra.pop("qualification_extra", {}),
+                }
+            ]
+        role: dict[str, Any] = {
+            "resourceType": "PractitionerRole",
+            "id": self._id("role"),
+            "active": active,
+            "practitioner": {
+                "reference": f"Practitioner/{practitioner['id']}",
+                "display": "Dr. Robin Evaluator",
+            },
+            **extra,
+        }
+        if evaluator is not None:
+            system, code, display = EVALUATORS[evaluator]
+            role["specialty"] = [_concept((system, code, display))]
+        self.resources["observations"] += [role, practitioner]
+        return role
 
     def trial_relief(
         self, percent: float, hours: float | None = None, when: datetime | date | None = None
@@ -351,8 +429,11 @@ class Chart:
         end: date | None,
         outcome: str | None = "ineffective",
         status: str = "completed",
+        prescriber: str | None = None,
     ) -> dict[str, Any]:
-        proc = {
+        """`prescriber` (an EVALUATORS key): the course's performer, a contained PractitionerRole
+        with that specialty (who prescribed and supervised the exercise programme)."""
+        proc: dict[str, Any] = {
             "resourceType": "Procedure",
             "id": self._id("proc"),
             "status": status,
@@ -360,6 +441,17 @@ class Chart:
             "code": _concept(*THERAPY_CODES[kind]),
             "performedPeriod": {"start": iso(start), **({"end": iso(end)} if end else {})},
         }
+        if prescriber is not None:
+            system, code, display = EVALUATORS[prescriber]
+            proc["contained"] = [
+                {
+                    "resourceType": "PractitionerRole",
+                    "id": "prescriber",
+                    "active": True,
+                    "specialty": [_concept((system, code, display))],
+                }
+            ]
+            proc["performer"] = [{"actor": {"reference": "#prescriber", "display": display}}]
         if outcome:
             proc["outcome"] = _concept((IDDS, outcome, outcome.replace("-", " ")))
         self.resources["procedures"].append(proc)

@@ -304,11 +304,50 @@ def test_psych_evaluation_choice_outside_the_list_is_reported():
     assert any("qr-maybe" in i and "#maybe" in i for i in issues)
 
 
-def test_psych_evaluation_favorable_answer_is_met():
+def test_psych_evaluation_favorable_answer_naming_a_psychologist_is_met():
+    c = nonmalignant_chart(omit=("psych",))
+    role = c.practitioner_role(evaluator="psychologist")
+    answer = {
+        "valueCoding": {"system": IDDS, "code": "favorable"},
+        "item": [
+            {
+                "linkId": "psych-evaluation.performer",
+                "answer": [{"valueReference": {"reference": f"PractitionerRole/{role['id']}"}}],
+            }
+        ],
+    }
+    respond(c, NM_TRIAL_Q, {"psych-evaluation": answer})
+    a, _ = run(c)
+    cr = criterion(a, "molina-160-nonmalignant-e-psych-favorable")
+    assert cr["status"] == "met"
+    assert f"PractitionerRole/{role['id']}" in cr["evidence"]
+
+
+def test_psych_evaluation_favorable_answer_without_the_evaluator_is_unknown():
+    # Molina: "... by a license mental health professional": the answer must name who evaluated.
     c = nonmalignant_chart(omit=("psych",))
     respond(c, NM_TRIAL_Q, {"psych-evaluation": {"valueCoding": {"system": IDDS, "code": "favorable"}}})
     a, _ = run(c)
-    assert criterion(a, "molina-160-nonmalignant-e-psych-favorable")["status"] == "met"
+    cr = criterion(a, "molina-160-nonmalignant-e-psych-favorable")
+    assert cr["status"] == "unknown"
+    assert "names no evaluator" in cr["note"]
+
+
+def test_psych_evaluation_favorable_answer_naming_an_orthopaedic_surgeon_is_unknown():
+    c = nonmalignant_chart(omit=("psych",))
+    role = c.practitioner_role(evaluator="orthopaedic-surgeon")
+    answer = {
+        "valueCoding": {"system": IDDS, "code": "favorable"},
+        "item": [
+            {
+                "linkId": "psych-evaluation.performer",
+                "answer": [{"valueReference": {"reference": f"PractitionerRole/{role['id']}"}}],
+            }
+        ],
+    }
+    respond(c, NM_TRIAL_Q, {"psych-evaluation": answer})
+    a, _ = run(c)
+    assert criterion(a, "molina-160-nonmalignant-e-psych-favorable")["status"] == "unknown"
 
 
 # ---- questions with a nested answer (an Observation component or element)

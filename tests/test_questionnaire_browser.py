@@ -87,6 +87,10 @@ def test_a_clinician_completes_the_documentation_and_sees_criteria_met(site, bro
     dtr = browser.find_element(By.CSS_SELECTOR, "form.dtr")
     assert "Complete the documentation (2 open questions)" in dtr.text
     Select(dtr.find_element(By.NAME, "q:psych-evaluation")).select_by_visible_text("Favorable")
+    # who evaluated (Cigna names the attesting professions): the practice's psychologist
+    dtr.find_element(By.NAME, "q:psych-evaluation.performer").send_keys(
+        "PractitionerRole/cigna-pain-trial-gaps-pr-psychologist"
+    )
     dtr.find_element(By.CSS_SELECTOR, 'input[name="q:opioid-reduction-agreed"][value="true"]').click()
     dtr.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
     # the answer is a new page: wait for the old one to go before reading the new verdict

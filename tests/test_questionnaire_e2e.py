@@ -57,6 +57,9 @@ def _submit(client, fhir, page: str, psych: str, monkeypatch, day: str):
         "assessment": _hidden(page, "assessment"),
         "questionnaire": _hidden(page, "questionnaire"),
         "q:psych-evaluation": psych,
+        # the evaluator (Cigna: "An attestation from a ... psychologist ..."): the practice's
+        # psychologist on the FHIR server, whom the service reads by reference
+        "q:psych-evaluation.performer": "PractitionerRole/cigna-pain-trial-gaps-pr-psychologist",
         "q:opioid-reduction-agreed": "true",
     }
     return client.post("/smart/documentation", data=data, follow_redirects=False)

@@ -121,6 +121,8 @@ class FactSpec:
     lists: tuple[str, ...] = ()  # params that take a list of the allowed values
 
 
+# Who may evaluate, where a policy names them (value sets in mappings/evaluators.yaml).
+EVALUATOR_SETS = ("licensed-mental-health-professional", "licensed-behavioral-or-medical-provider")
 # Trial drugs a policy may name (classes in mappings/drugs.yaml).
 TRIAL_DRUG_CLASSES = ("opioid", "pain-injectate", "antispasmodic")
 SCORE_AGGREGATES = ("latest", "average", "lowest")
@@ -162,7 +164,9 @@ FACTS: dict[str, FactSpec] = {
     "increased_intracranial_pressure": FactSpec("bool"),
     "thecal_sac_encroachment": FactSpec("bool"),
     "metastatic_lesions": FactSpec("bool"),
-    "psych_evaluation": FactSpec("code"),
+    # evaluators: a mappings/evaluators.yaml set the evaluation's performer must be proven in
+    # (where the policy's sentence names who evaluates); none: any evaluation counts
+    "psych_evaluation": FactSpec("code", {"evaluators": EVALUATOR_SETS}),
     "opiate_naive": FactSpec("bool"),
     "therapy_failed_duration": FactSpec(
         "duration",
@@ -176,12 +180,17 @@ FACTS: dict[str, FactSpec] = {
             "waiver_therapies": str,
             # only drugs given by these routes count (therapies.yaml `routes`); a course without a route counts
             "routes": ("oral", "transdermal"),
+            # a home exercise program counts only with its prescriber and this many weeks
+            # (or a medical reason for stopping) documented (facts/hep.py)
+            "hep_completion_weeks": (int, float),
         },
         ("class",),
         {},
         ("waived_by", "waiver_therapies", "routes"),
     ),
-    "therapy_documented": FactSpec("bool", {"class": THERAPY_CLASSES}, ("class",)),
+    # dates_and_reasons: a course counts only with its start date and, once stopped, the
+    # reason (ineffective, not tolerated, contraindicated)
+    "therapy_documented": FactSpec("bool", {"class": THERAPY_CLASSES, "dates_and_reasons": bool}, ("class",)),
     "trial_pain_relief_percent": FactSpec(
         "number", {"held_for_hours": (int, float), **TRIAL_PARAMS}, (), TRIAL_DEFAULTS, ("injectates",)
     ),

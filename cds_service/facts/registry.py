@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import clinical, device, injectate, therapy, trial
+from . import clinical, device, evaluator, injectate, therapy, trial
 from .base import Fact, FactContext
 from .catalogue import FACTS
 
@@ -22,7 +22,7 @@ EXTRACTORS: dict[str, Callable[..., Fact]] = {
     "increased_intracranial_pressure": clinical.increased_intracranial_pressure,
     "thecal_sac_encroachment": clinical.thecal_sac_encroachment,
     "metastatic_lesions": clinical.metastatic_lesions,
-    "psych_evaluation": clinical.psych_evaluation,
+    "psych_evaluation": evaluator.psych_evaluation,  # clinical's, with the evaluator proven
     "opiate_naive": device.opiate_naive,
     "therapy_failed_duration": therapy.therapy_failed_duration,
     "therapy_documented": therapy.therapy_documented,

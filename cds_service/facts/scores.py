@@ -85,7 +85,15 @@ def _standing_score(
     if why:
         return Fact.unknown(f"{label}: {why}")
     if aggregate == "latest":
+        # with over_days: the latest only if it is that recent (a current level, not an old one)
+        recent = ctx.cutoff - timedelta(days=over_days) if over_days is not None else None
         for when, obs in standing:
+            if recent is not None and when <= recent:
+                return Fact.unknown(
+                    f"no {label} recorded within the {over_days:g} days before "
+                    f"{ctx.date_of_service.isoformat()} (the latest is of {when.date().isoformat()}){_outside(ctx)}",
+                    (resource_ref(obs),),
+                )
             if ctx.record.usable(obs):
                 value = numeric_value(obs)
                 if value is None:

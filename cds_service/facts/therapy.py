@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from . import hep
 from .base import Duration, Fact, FactContext
 from .therapy_courses import Course, courses_in
 
@@ -49,13 +50,16 @@ def therapy_failed_duration(ctx: FactContext, **params: Any) -> Fact:
         return Fact(Duration(waived=why), tuple(c.ref for c in waivers), why)
 
     courses = [c for c in records if c.given]
+    hep_note, left_out = "", list[Course]()
+    if params.get("hep_completion_weeks") is not None:  # NIA: a HEP counts only once completed
+        courses, left_out, hep_note = hep.completed_only(ctx, courses, params["hep_completion_weeks"])
     if schedule == "fixed":
         courses = [c for c in courses if c.fixed_schedule is not False]
     if routes:
         # a drug given by another documented route does not count; one without a route does
         courses = [c for c in courses if c.routes is None or c.routes & set(routes)]
     fixed = _qualifier(ctx, kinds, schedule, routes)
-    not_waiving = _not_waiving(records, waived_by, waiver_therapies)
+    not_waiving = _not_waiving(records, waived_by, waiver_therapies) + hep_note
     if not courses:
         if _sources_missing(ctx, kinds):
             return Fact.unknown(f"The {label} history could not be retrieved.")
@@ -74,7 +78,13 @@ def therapy_failed_duration(ctx: FactContext, **params: Any) -> Fact:
     dated = [(c.start, c) for c in counted if c.start is not None]
     if not dated:
         return Fact.unknown(f"{label.capitalize()} is documented without dates{fallback}.", evidence)
-    duration = Duration.covering([(start, _end(c, start, ctx.date_of_service)) for start, c in dated])
+    ranges = [(start, _end(c, start, ctx.date_of_service)) for start, c in dated]
+    duration = Duration.covering(ranges)
+    if left_out:
+        extra = [c for c in left_out if (c.failed or not require_failure) and c.start is not None]
+        duration = hep.if_documented(
+            duration, ranges, [(c.start, _end(c, c.start, ctx.date_of_service)) for c in extra if c.start]
+        )
     what = "Failed " if require_failure else ""
     subject = f"{what}{label}{fixed}" if what else f"{label.capitalize()}{fixed}"
     return Fact(
@@ -93,6 +103,19 @@ def therapy_documented(ctx: FactContext, **params: Any) -> Fact:
         for c in courses_in(ctx, kinds)
         if not c.allergy and (c.given or c.reasons) and (c.start is None or c.start <= ctx.date_of_service)
     ]
+    undated = ""
+    if params.get("dates_and_reasons"):  # "include the dates and reason for discontinuation"
+        kept = [
+            c
+            for c in courses
+            if not c.given or (c.start is not None and (c.ongoing or c.failed or c.reasons))
+        ]
+        if len(kept) < len(courses):
+            undated = (
+                f" {len(courses) - len(kept)} course{'s' if len(courses) - len(kept) != 1 else ''} without "
+                "its dates, or stopped without the reason, not counted."
+            )
+        courses = kept
     if courses:
         return Fact(
             True,
@@ -101,7 +124,7 @@ def therapy_documented(ctx: FactContext, **params: Any) -> Fact:
         )
     if _sources_missing(ctx, kinds):
         return Fact.unknown(f"The {_label(ctx, cls)} history could not be retrieved.")
-    return Fact.unknown(f"No course of {_label(ctx, cls)} is documented.")
+    return Fact.unknown(f"No course of {_label(ctx, cls)} is documented.{undated}")
 
 
 def _qualifier(ctx: FactContext, kinds: set[str], schedule: Any, routes: Any) -> str:

@@ -76,6 +76,10 @@ class Duration:
 
     intervals: tuple[tuple[date, date], ...] = ()
     waived: str | None = None  # why the policy's words need no duration here
+    # The time covered if the courses left out for missing documentation counted (an
+    # unproven home exercise program): a shortfall they would make up is undocumented, not
+    # contradicted (engine.compare).
+    if_documented: Duration | None = None
 
     @classmethod
     def covering(cls, ranges: list[tuple[date, date]]) -> Duration:

@@ -26,6 +26,8 @@ from .build import CANONICAL_BASE, Entry, Questionnaires
 from .spec import IDDS, UCUM, Input
 
 log = logging.getLogger("idds")
+# Observation elements that are lists (0..*): an answer becomes their one entry.
+LIST_ELEMENTS = frozenset({"performer"})
 READABLE = {"completed": "final", "amended": "amended"}
 NOT_YET = {
     "in-progress": "is still in progress: its answers count once it is completed",
@@ -246,5 +248,6 @@ def _observation(
                 {"code": {"coding": [{"system": IDDS, "code": child.code}]}, **value}
             )
         elif child.as_ is not None:  # every child names its element (spec.load_spec checks)
-            obs[child.as_] = value.get("valueReference", value)
+            element = value.get("valueReference", value)
+            obs[child.as_] = [element] if child.as_ in LIST_ELEMENTS else element
     return obs

@@ -135,7 +135,11 @@ def form_view(
         help_text = next((c["text"] for c in q.get("item") or () if c.get("type") == "display"), "")
         fields = [_field(inp, f"q:{link}", q["text"], values, spec)]
         for child in inp.children:
-            default = _default_device(sheet.assessment) if child.type == "reference" else ""
+            default = (
+                _default_device(sheet.assessment)
+                if child.type == "reference" and child.resource == "Device"
+                else ""
+            )
             fields.append(_field(child, f"q:{link}.{child.code}", child.question, values, spec, default))
         shown.append(Question(fields, help_text))
     if not hidden.get("patient"):

@@ -76,6 +76,17 @@ def _answer_from_value(value: Any, inp: Input) -> dict[str, Any] | None:
     return None
 
 
+def _reference_answer(element: Any) -> dict[str, Any] | None:
+    """A reference element (or a list's first entry) as an answer; a contained `#id` only
+    means something inside its own resource, so it is not offered."""
+    if isinstance(element, list):
+        element = element[0] if element else None
+    target = element.get("reference") if isinstance(element, dict) else None
+    if not isinstance(target, str) or not target or target.startswith("#"):
+        return None
+    return {"valueReference": {"reference": target}}
+
+
 def _children(
     obs: dict[str, Any] | None, inp: Input, link: str, terminology: Terminology
 ) -> list[dict[str, Any]]:
@@ -86,13 +97,8 @@ def _children(
             for comp in obs.get("component") or ():
                 if terminology.idds_code(comp.get("code")) == child.code:
                     answer = _answer_from_observation(comp, child, terminology)
-        elif (
-            obs is not None
-            and child.as_ is not None
-            and isinstance(obs.get(child.as_), dict)
-            and obs[child.as_].get("reference")
-        ):
-            answer = {"valueReference": {"reference": obs[child.as_]["reference"]}}
+        elif obs is not None and child.as_ is not None:
+            answer = _reference_answer(obs.get(child.as_))
         item: dict[str, Any] = {"linkId": f"{link}.{child.code}", "text": child.question}
         if answer is not None:
             item["answer"] = [answer]
