@@ -21,15 +21,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from .policy_model import STATUS_WORDS, Status
+
 if TYPE_CHECKING:
     from .mappings_schema import Route
 
 ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
 DRAFT_TYPES = ("ServiceRequest", "DeviceRequest", "MedicationRequest")
-STATUS_LABEL = {"met": "met", "not-met": "NOT MET", "unknown": "NOT DOCUMENTED"}
 CLI_COVERAGE_ID = "idds-cds-cli-payer"
 
 JSON = dict[str, Any]
+
+
+def status_label(status: Any) -> Any:
+    """A criterion's status in the text output: STATUS_WORDS, shouted when it is not met."""
+    word = STATUS_WORDS.get(status, status)
+    return word if status == Status.MET or word is status else word.upper()
 
 
 class BadInput(Exception):
@@ -243,7 +250,7 @@ def render_text(assessments: list[JSON], width: int = 100) -> str:
         )
         for c in a.get("criteria", []):
             mark = "*" if c.get("blocking") else " "
-            lines.append(f" {mark} [{STATUS_LABEL.get(c.get('status'), c.get('status'))}] {c.get('text')}")
+            lines.append(f" {mark} [{status_label(c.get('status'))}] {c.get('text')}")
             if c.get("note"):
                 lines.append(
                     textwrap.fill(c["note"], width, initial_indent="      note: ", subsequent_indent="      ")

@@ -27,10 +27,6 @@ from .policy_model import (
     Status,
 )
 
-# The statuses by their short names, for the modules that still import them from here
-# (smart/html.py, questionnaire/prefill.py); new code names Status.MET etc.
-MET, NOT_MET, UNKNOWN = Status.MET, Status.NOT_MET, Status.UNKNOWN
-
 
 @dataclass
 class CriterionResult:

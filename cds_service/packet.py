@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from .assessment import Assessment, Comparison
 from .errors import operation_outcome
 from .next_steps import leaf_index
+from .policy_model import STATUS_WORDS
 from .record import PatientRecord, resource_ref
 from .services import Services, get_services
 
@@ -41,7 +42,6 @@ INFO_CATEGORY = "http://terminology.hl7.org/CodeSystem/claiminformationcategory"
 CRITERION_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds-criterion"
 POLICY_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds-policy"
 ASSESSMENT_SYSTEM = "http://idds-cds.org/fhir/assessment"
-STATUS_WORDS = {"met": "met", "not-met": "not met", "unknown": "not documented"}
 
 
 def _find(record: PatientRecord, ref: str) -> dict[str, Any] | None:

@@ -20,12 +20,12 @@ from .policy_diff_criteria import criterion as as_criterion
 from .policy_diff_model import FieldChange, PolicyDiff, Side
 from .policy_diff_rules import refs, rules
 from .policy_diff_words import indication_words
-from .policy_model import ExcludedInjectates, ExcludedUses, Policy
+from .policy_model import Determination, ExcludedInjectates, ExcludedUses, Policy
 from .policy_store import PolicyStore
 
 DETERMINATION_WORDS = {
-    "criteria-not-met": "not covered (criteria not met)",
-    "not-applicable": "the policy does not apply",
+    Determination.CRITERIA_NOT_MET: "not covered (criteria not met)",
+    Determination.NOT_APPLICABLE: "the policy does not apply",
 }
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 from .policy_diff_criteria import refs_by_place
 from .policy_diff_model import FieldChange
 from .policy_diff_words import indication_words, place_words
-from .policy_model import Deferred, IndicationRule, PhaseRule, Policy
-
-PHASES = ("trial", "permanent", "replacement")
+from .policy_model import Deferred, IndicationRule, Phase, PhaseRule, Policy
 
 
 def _phase_words(rule: PhaseRule | None) -> tuple[str, str | None]:
@@ -60,7 +58,7 @@ def rules(a: Policy, b: Policy) -> list[FieldChange]:
                 _phase_words(getattr(x, phase) if x else None),
                 _phase_words(getattr(y, phase) if y else None),
             )
-            for phase in PHASES
+            for phase in Phase
         ]
         for phase, (xw, xs), (yw, ys) in rows:
             if (xw, xs) != (yw, ys):

@@ -65,3 +65,9 @@ INDICATION_LABEL: dict[str, str] = {
     Indication.SPASTICITY: "spasticity",
     Indication.DYSTONIA: "dystonia",
 }
+# How a clinician names a criterion's status, wherever one is shown (checklist, CLI, packet).
+STATUS_WORDS: dict[str, str] = {
+    Status.MET: "met",
+    Status.NOT_MET: "not met",
+    Status.UNKNOWN: "not documented",
+}
