@@ -26,8 +26,8 @@ from .card_links import (
 from .card_text import date_assumption, order_line, plain, plural, quote, sentence
 from .comparison_card import comparison_card
 from .crd_actions import system_actions
-from .engine import CriterionResult, count_requirements
 from .hook_models import Action, Card, Source, Suggestion
+from .outcome import CriterionResult, count_requirements
 from .policy_model import PHASE_LABEL, Determination, Status
 from .record import PatientRecord
 

@@ -9,8 +9,8 @@ from . import payers
 from .assessment import Comparison
 from .card_links import checklist_link, documentation_links, override_reasons, policy_link, service_source
 from .card_text import date_assumption, order_line, plain
-from .engine import count_requirements
 from .hook_models import Card
+from .outcome import count_requirements
 from .policy_model import INDICATION_LABEL, OTHER_INDICATION, PHASE_LABEL, Determination, Status
 from .record import PatientRecord
 

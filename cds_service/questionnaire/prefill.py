@@ -16,8 +16,9 @@ from ..facts import FactContext, compute
 from ..facts.base import OrderFacts
 from ..policy_model import Leaf, Status
 from ..record import PatientRecord, resource_ref
-from .build import Entry, leaf_uses, new_response
+from .build import Entry, new_response
 from .spec import IDDS, UCUM, Input, Spec
+from .uses import leaf_uses
 
 EVIDENCE_EXT = "http://idds-cds.org/fhir/StructureDefinition/evidence"
 MAS_CODES = {0.0: "mas-0", 1.0: "mas-1", 1.5: "mas-1+", 2.0: "mas-2", 3.0: "mas-3", 4.0: "mas-4"}

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..assessment import Assessment, Comparison
-from ..engine import CriterionResult, all_of, any_of, count_requirements, negate
+from ..engine import all_of, any_of, negate
+from ..outcome import CriterionResult, count_requirements
 from ..policy_diff import diff_url
 from ..policy_model import (
     INDICATION_LABEL,  # re-exported for html.py
@@ -277,7 +278,7 @@ def _sheet(
 def _headline(
     d: Determination, criteria: list[CriterionResult], reason: str | None, deferred_to: str | None
 ) -> tuple[str, str]:
-    """Counted as the cards count (engine.count_requirements): alternatives are one requirement."""
+    """Counted as the cards count (outcome.count_requirements): alternatives are one requirement."""
     unmet = count_requirements(criteria, Status.NOT_MET)
     missing = count_requirements(criteria, Status.UNKNOWN)
     if d == Determination.CRITERIA_MET:
