@@ -11,6 +11,7 @@ from . import next_steps
 from .assessment import Assessment, Comparison
 from .hook_models import Coding, Link, Source
 from .policy_model import Determination, Policy
+from .policy_urls import policy_page
 from .questionnaire.crd import canonical_for
 
 CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
@@ -47,7 +48,7 @@ def checklist_link(label: str, assessment_id: str, smart_url: str) -> Link:
 
 def policy_link(label: str, policy: Policy, base_url: str, anchor: str = "") -> Link:
     """The policy's own text, `anchor` (#criterion-id) landing on the sentence a gap quotes."""
-    url = f"{base_url}/policies/{quote(policy.policy)}/{quote(policy.version)}{anchor}"
+    url = base_url + policy_page(policy.policy, policy.version, anchor)
     return Link(label=f"Policy text: {label}", url=url, type="absolute")
 
 

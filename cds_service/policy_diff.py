@@ -22,6 +22,7 @@ from .policy_diff_rules import refs, rules
 from .policy_diff_words import indication_words
 from .policy_model import Determination, ExcludedInjectates, ExcludedUses, Policy
 from .policy_store import PolicyStore
+from .policy_urls import diff_page, policy_page
 
 DETERMINATION_WORDS = {
     Determination.CRITERIA_NOT_MET: "not covered (criteria not met)",
@@ -34,7 +35,7 @@ class DiffError(LookupError):
 
 
 def page_url(policy: Policy) -> str:
-    return f"/policies/{policy.policy}/{policy.version}"
+    return policy_page(policy.policy, policy.version)
 
 
 def diff_url(store: PolicyStore, policy: Policy) -> str | None:
@@ -45,7 +46,7 @@ def diff_url(store: PolicyStore, policy: Policy) -> str | None:
         return None
     i = versions.index(policy.version)
     before, after = (versions[i - 1], versions[i]) if i else (versions[0], versions[1])
-    return f"/policies/{policy.policy}/diff?from={before}&to={after}"
+    return diff_page(policy.policy, before, after)
 
 
 def versions_between(

@@ -304,7 +304,8 @@ def test_a_checklist_of_a_policy_with_two_versions_links_its_diff(store):
 
 
 def test_the_checklist_sheet_carries_the_diff_link(store):
-    from cds_service.smart.checklist import Sheet, sheet
+    from cds_service.smart.checklist import sheet
+    from cds_service.smart.sheet_model import Sheet
 
     a = {
         "policy": {"id": CIGNA, "version": AUG, "payer": "Cigna (EviCore)", "title": "t"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..policy_model import AnyOf, Deferred, Leaf, Node, Not, PhaseRule, Policy, Ref
+from ..policy_model import AnyOf, Deferred, Leaf, Node, Not, Policy, Ref
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,7 @@ def _uses(
 
 def leaf_uses(policy: Policy, indication: str, phase: str) -> list[Use]:
     """Every leaf (with its place in the tree) an assessment of (indication, phase) evaluates."""
-    rule, _ = policy.rule_for(indication, phase)
-    if isinstance(rule, PhaseRule) and rule.deferred is not None:
-        rule = rule.deferred
-    if isinstance(rule, Deferred):  # documentation items; an `any` of alternatives is not each required
-        return [use for item in rule.documentation for use in _uses(policy, item, True, None, ())]
-    return list(_uses(policy, policy.criteria_for(phase, indication), True, None, ()))
+    tree, _ = policy.assessed(indication, phase)
+    if isinstance(tree, Deferred):  # documentation items; an `any` of alternatives is not each required
+        return [use for item in tree.documentation for use in _uses(policy, item, True, None, ())]
+    return list(_uses(policy, tree, True, None, ()))

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from ..policy_model import INDICATION_LABEL, PHASE_LABEL, STATUS_WORDS, Determination, Status
 from ..questionnaire.form import Form, form_view
 from ..templating import templates
-from .checklist import ComparisonSheets, Group, Row, Sheet
+from .sheet_model import ComparisonSheets, Group, Row, Sheet
 
 STATUS_ICON = {Status.MET: "\u2714", Status.NOT_MET: "\u2716", Status.UNKNOWN: "?"}
 # (icon, word) per status: the words are STATUS_WORDS, the clinician's, capitalised as a badge.
