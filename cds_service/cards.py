@@ -23,7 +23,7 @@ from .card_links import (
     policy_link,
     service_source,
 )
-from .card_text import date_assumption, order_line, plain, plural, quote, sentence
+from .card_text import date_assumption, order_line, plain, plural, quote, sentence, summary_line
 from .comparison_card import comparison_card
 from .crd_actions import system_actions
 from .hook_models import Action, Card, Source, Suggestion
@@ -51,9 +51,7 @@ def summary(a: Assessment) -> str:
         Determination.NOT_EVALUABLE: f"{payer}: IDDS {phase} criteria not public – "
         f"{plural(missing, 'documentation item', 'documentation items')} missing",
     }[a.determination]
-    if len(text) > 139:
-        text = text[:136] + "…"
-    return text
+    return summary_line(text)
 
 
 def _item(a: Assessment, c: CriterionResult) -> str:

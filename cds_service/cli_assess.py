@@ -21,13 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from .policy_model import STATUS_WORDS, Status
+from .vocabulary import STATUS_WORDS, Status  # the leaf module: the CLI starts without the policy schema
 
 if TYPE_CHECKING:
     from .mappings_schema import Route
 
-ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
-DRAFT_TYPES = ("ServiceRequest", "DeviceRequest", "MedicationRequest")
 CLI_COVERAGE_ID = "idds-cds-cli-payer"
 
 JSON = dict[str, Any]
@@ -75,6 +73,8 @@ def _resources(bundle: JSON) -> list[JSON]:
 
 def split(bundle: JSON) -> tuple[JSON, list[JSON], list[JSON]]:
     """(the Patient, the chart's other resources, the draft orders)."""
+    from .orders import DRAFT_TYPES
+
     resources = _resources(bundle)
     patients = [r for r in resources if r.get("resourceType") == "Patient"]
     if len(patients) != 1:
@@ -111,6 +111,8 @@ def prefetch(patient: JSON, chart: list[JSON]) -> JSON:
 
 
 def hook_request(bundle: JSON, order: str | None) -> JSON:
+    from .orders import ORDER_TYPES, draft_orders
+
     patient, chart, drafts = split(bundle)
     orders = [r for r in drafts if r.get("resourceType") in ORDER_TYPES]
     if not orders:
@@ -120,11 +122,7 @@ def hook_request(bundle: JSON, order: str | None) -> JSON:
     context: JSON = {
         "userId": "Practitioner/idds-cds-cli",
         "patientId": patient["id"],
-        "draftOrders": {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": r} for r in drafts],
-        },
+        "draftOrders": draft_orders(drafts),
     }
     hook = "order-sign"
     if order:

@@ -4,8 +4,8 @@ One StrEnum per closed list of the contract, so a typo is an error where it is
 written, not a card that never shows. The values are the contract's strings: a
 member compares, hashes, formats and serialises as its string, so JSON output
 is what it was with bare literals. Import them from `policy_model`, which owns
-them; they live in this leaf module only so that the fact catalogue can name
-them without importing the policy schema.
+them; they live in this leaf module only so that the fact catalogue (and the
+CLI, which starts without it) can name them without importing the policy schema.
 """
 
 from __future__ import annotations
