@@ -11,16 +11,14 @@ from .card_links import checklist_link, documentation_links, override_reasons, p
 from .card_text import date_assumption, order_line, plain, summary_line
 from .hook_models import Card
 from .outcome import count_requirements
-from .policy_model import INDICATION_LABEL, OTHER_INDICATION, PHASE_LABEL, Determination, Status
+from .policy_model import (
+    DETERMINATION_LABEL,
+    INDICATION_LABEL,
+    OTHER_INDICATION,
+    PHASE_LABEL,
+    Status,
+)
 from .record import PatientRecord
-
-DETERMINATION_LABEL = {
-    Determination.CRITERIA_MET: "criteria met",
-    Determination.CRITERIA_NOT_MET: "criteria not met",
-    Determination.DOCUMENTATION_INCOMPLETE: "documentation incomplete",
-    Determination.NOT_APPLICABLE: "policy does not apply",
-    Determination.NOT_EVALUABLE: "criteria not public",
-}
 
 
 def comparison_summary(c: Comparison) -> str:

@@ -26,6 +26,7 @@ from .policy_tree import (
 )
 from .vocabulary import (
     ANY_INDICATION,
+    DETERMINATION_LABEL,
     INDICATION_LABEL,
     OTHER_INDICATION,
     PHASE_LABEL,
@@ -38,6 +39,7 @@ from .vocabulary import (
 
 __all__ = [
     "ANY_INDICATION",
+    "DETERMINATION_LABEL",
     "INDICATION_LABEL",
     "OTHER_INDICATION",
     "PHASE_LABEL",

@@ -65,6 +65,14 @@ INDICATION_LABEL: dict[str, str] = {
     Indication.SPASTICITY: "spasticity",
     Indication.DYSTONIA: "dystonia",
 }
+# How a clinician names a determination (the comparison card's table, the checklist's headline).
+DETERMINATION_LABEL: dict[str, str] = {
+    Determination.CRITERIA_MET: "criteria met",
+    Determination.CRITERIA_NOT_MET: "criteria not met",
+    Determination.DOCUMENTATION_INCOMPLETE: "documentation incomplete",
+    Determination.NOT_APPLICABLE: "policy does not apply",
+    Determination.NOT_EVALUABLE: "criteria not public",
+}
 # How a clinician names a criterion's status, wherever one is shown (checklist, CLI, packet).
 STATUS_WORDS: dict[str, str] = {
     Status.MET: "met",

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+from cds_service.cli_assess import status_label  # the CLI's words for a status
+
 HERE = Path(__file__).resolve().parent
 EXPECTED_FILE = HERE / "expected.json"
 SANDBOX_TAG_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds-sandbox"
@@ -217,9 +219,6 @@ def mismatches(expected: dict[str, str], actual: dict[str, list[str]]) -> list[s
     return problems
 
 
-STATUS_LABEL = {"not-met": "NOT MET", "unknown": "NOT DOCUMENTED", "met": "met"}
-
-
 def open_items(card: dict[str, Any], a: dict[str, Any]) -> list[dict[str, Any]]:
     """The criteria that decide the outcome: the service marks them `blocking`.
 
@@ -280,7 +279,7 @@ def _render_assessment(
         first = (card.get("detail") or "").split("\n")[0]
         lines.append(ind + first.split(" – ", 1)[-1])
     for c in open_items(card, a):
-        lines.append(f"{ind}{STATUS_LABEL.get(c['status'], c['status'])}: {c['text']}")
+        lines.append(f"{ind}{status_label(c['status'])}: {c['text']}")
         if c.get("note"):
             lines.append(
                 textwrap.fill(

@@ -16,6 +16,7 @@ from ..engine import all_of, any_of, negate
 from ..outcome import CriterionResult, count_requirements
 from ..policy_diff import diff_url
 from ..policy_model import (
+    DETERMINATION_LABEL,
     INDICATION_LABEL,
     PHASE_LABEL,
     AnyOf,
@@ -172,24 +173,25 @@ def _headline(
     """Counted as the cards count (outcome.count_requirements): alternatives are one requirement."""
     unmet = count_requirements(criteria, Status.NOT_MET)
     missing = count_requirements(criteria, Status.UNKNOWN)
+    label = DETERMINATION_LABEL[d].capitalize()
     if d == Determination.CRITERIA_MET:
-        return "Criteria met", "Every requirement of this policy is documented as met."
+        return label, "Every requirement of this policy is documented as met."
     if d == Determination.CRITERIA_NOT_MET:
         extra = f"; {missing} more not documented" if missing else ""
         return (
-            "Criteria not met",
+            label,
             f"The record contradicts {unmet} requirement{'s' if unmet != 1 else ''}{extra}.",
         )
     if d == Determination.DOCUMENTATION_INCOMPLETE:
         return (
-            "Documentation incomplete",
+            label,
             f"{missing} requirement{'s are' if missing != 1 else ' is'} not documented yet; nothing in the record contradicts the policy.",
         )
     if d == Determination.NOT_EVALUABLE:
         return (
-            "Not evaluable: criteria not public",
+            f"Not evaluable: {DETERMINATION_LABEL[d]}",
             f"The policy defers to {deferred_to or 'criteria that are not public'}. "
             f"It still asks for the documentation below ({missing} item{'s' if missing != 1 else ''} missing).",
         )
     scope = next((c.text for c in criteria if c.status == Status.NOT_MET), None)
-    return "Policy does not apply", (reason or scope or "This policy does not cover this order.")
+    return label, (reason or scope or "This policy does not cover this order.")
