@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from cds_service.cli_assess import status_label  # the CLI's words for a status
+from cds_service.vocabulary import Determination
 
 HERE = Path(__file__).resolve().parent
 EXPECTED_FILE = HERE / "expected.json"
@@ -275,7 +276,9 @@ def _render_assessment(
         f"{ind}policy {key}; order {order.get('reference')} {order.get('code')} ({order.get('phase')}); "
         f"indication {a.get('indication')}; date of service {a.get('dateOfService')}"
     )
-    if a.get("determination") == "not-applicable" and "idds-cds.assessment" in (card.get("extension") or {}):
+    if a.get("determination") == Determination.NOT_APPLICABLE and "idds-cds.assessment" in (
+        card.get("extension") or {}
+    ):
         first = (card.get("detail") or "").split("\n")[0]
         lines.append(ind + first.split(" – ", 1)[-1])
     for c in open_items(card, a):
