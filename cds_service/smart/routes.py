@@ -38,6 +38,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..services import Services, get_services
+from ..templating import NO_STORE
 from .config import SmartSettings
 from .html import error_page
 from .oauth import (
@@ -58,11 +59,6 @@ log = logging.getLogger("idds.smart")
 router = APIRouter(prefix="/smart", tags=["smart"])
 SESSION_PARAM = "session"  # the checklist's query parameter naming its launch's session
 LAUNCH_COOKIE = "idds_smart_launch"  # the nonce binding a launch's state to the browser that started it
-NO_STORE = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 @lru_cache
