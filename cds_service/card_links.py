@@ -16,13 +16,20 @@ from .questionnaire.crd import canonical_for
 
 CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
 SERVICE_LABEL = "idds-cds"  # source.label when no payer speaks: a comparison, a failure
+# The CRD card types a card may be (its source.topic), in the words the type's CodeSystem gives them.
+CARD_TOPICS = {"coverage-info": "Coverage information", "documentation": "Documentation requirements"}
+
+
+def card_topic(code: str) -> dict[str, str]:
+    """A card's source.topic: its CRD card type."""
+    return {"system": CARD_TYPE, "code": code, "display": CARD_TOPICS[code]}
 
 
 def service_source() -> Source:
     """The service itself as a card's source: no payer's policy speaks (a comparison, a failure)."""
     return Source(
         label=SERVICE_LABEL,
-        topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"},
+        topic=card_topic("coverage-info"),
     )
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote as url_quote
 from . import next_steps
 from .assessment import Assessment, Comparison
 from .card_links import (
-    CARD_TYPE,
+    card_topic,
     checklist_link,
     documentation_links,
     override_reasons,
@@ -184,11 +184,7 @@ def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart
         source=Source(
             label=a.policy.payer,
             url=a.policy.url,
-            topic={
-                "system": CARD_TYPE,
-                "code": "coverage-info" if informs else "documentation",
-                "display": "Coverage information" if informs else "Documentation requirements",
-            },
+            topic=card_topic("coverage-info" if informs else "documentation"),
         ),
         suggestions=offered or None,
         selectionBehavior="any" if offered else None,
