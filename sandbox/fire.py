@@ -29,12 +29,12 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from cds_service.cli_assess import status_label  # the CLI's words for a status
+from cds_service.orders import ORDER_TYPES
 from cds_service.vocabulary import Determination
 
 HERE = Path(__file__).resolve().parent
 EXPECTED_FILE = HERE / "expected.json"
 SANDBOX_TAG_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds-sandbox"
-ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
 SERVICE_FOR_HOOK = {"order-select": "idds-order-select", "order-sign": "idds-order-sign"}
 # Search parameters that name the patient, and the element each one reads.
 PATIENT_PARAMS = ("patient", "subject", "beneficiary")
