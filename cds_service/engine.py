@@ -37,13 +37,14 @@ def all_of(statuses: list[Status]) -> Status:
     )
 
 
-def any_of(statuses: list[Status]) -> Status:
-    """ANY: met if any child is met, not-met if all are not-met, else unknown."""
-    return (
-        Status.MET
-        if Status.MET in statuses
-        else (Status.NOT_MET if statuses and all(s == Status.NOT_MET for s in statuses) else Status.UNKNOWN)
-    )
+def any_of(statuses: list[Status], open_list: bool = False) -> Status:
+    """ANY: met if any child is met, not-met if all are not-met, else unknown. An open list
+    ("including, but not limited to") is never not-met: what it does not list may also do."""
+    if Status.MET in statuses:
+        return Status.MET
+    if statuses and all(s == Status.NOT_MET for s in statuses) and not open_list:
+        return Status.NOT_MET
+    return Status.UNKNOWN
 
 
 def negate(status: Status) -> Status:
@@ -95,8 +96,7 @@ class _Evaluator:
         if isinstance(node, All):
             return all_of([self.node(child) for child in node.all])
         if isinstance(node, AnyOf):
-            status = any_of([self.node(child) for child in node.any])
-            return Status.UNKNOWN if node.open and status == Status.NOT_MET else status
+            return any_of([self.node(child) for child in node.any], node.open)
         if isinstance(node, Not):
             return negate(self.node(node.not_))
         if isinstance(node, Ref):

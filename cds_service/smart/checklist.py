@@ -35,10 +35,10 @@ from .evidence import describe
 from .sheet_model import ComparisonSheets, Group, Row, Sheet
 
 
-def _combine(kind: str, statuses: list[Status]) -> Status:
+def _combine(kind: str, statuses: list[Status], open_list: bool = False) -> Status:
     """A group's status by the engine's own three-valued rules."""
     if kind == "any":
-        return any_of(statuses)
+        return any_of(statuses, open_list)
     if kind == "not":
         return negate(statuses[0])
     return all_of(statuses)
@@ -86,10 +86,10 @@ class _Builder:
         kind = "any" if isinstance(node, AnyOf) else "all"
         children = [self.node(child) for child in node.children()]
         label = "One of these is enough:" if kind == "any" else "All of these:"
-        status = _combine(kind, [c.status for c in children])
-        if isinstance(node, AnyOf) and node.open:  # "including, but not limited to"
+        open_list = isinstance(node, AnyOf) and node.open  # "including, but not limited to"
+        status = _combine(kind, [c.status for c in children], open_list)
+        if open_list:
             label = "One of these is enough (the list is open: another documented response may also do):"
-            status = Status.UNKNOWN if status == Status.NOT_MET else status
         return Group(kind, label, status, children)
 
 
