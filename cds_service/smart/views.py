@@ -9,7 +9,7 @@ shows a patient other than the one its launch named.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import Depends, Request
@@ -157,7 +157,25 @@ def _flag(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true", "yes", "on")
 
 
-async def _sheet_view(
+@router.get("/checklist", response_class=HTMLResponse)
+async def checklist(
+    request: Request,
+    assessment: str | None = None,
+    iss: str | None = None,
+    patient: str | None = None,
+    order: str | None = None,
+    missing: str | None = None,
+    session: str | None = None,
+    services: Services = Depends(get_services),
+) -> HTMLResponse:
+    view = await _view(request, services, assessment, iss, patient, order, session)
+    if isinstance(view, HTMLResponse):
+        return view
+    return HTMLResponse(checklist_page(view, _flag(missing)), headers=NO_STORE)
+
+
+@router.get("/summary", response_class=HTMLResponse)
+async def summary(
     request: Request,
     assessment: str | None = None,
     iss: str | None = None,
@@ -165,23 +183,8 @@ async def _sheet_view(
     order: str | None = None,
     session: str | None = None,
     services: Services = Depends(get_services),
-) -> View | HTMLResponse:
-    """What both pages show, from their shared query (an error page when there is nothing to show)."""
-    return await _view(request, services, assessment, iss, patient, order, session)
-
-
-SheetView = Annotated[View | HTMLResponse, Depends(_sheet_view)]
-
-
-@router.get("/checklist", response_class=HTMLResponse)
-async def checklist(view: SheetView, missing: str | None = None) -> HTMLResponse:
-    if isinstance(view, HTMLResponse):
-        return view
-    return HTMLResponse(checklist_page(view, _flag(missing)), headers=NO_STORE)
-
-
-@router.get("/summary", response_class=HTMLResponse)
-async def summary(view: SheetView) -> HTMLResponse:
+) -> HTMLResponse:
+    view = await _view(request, services, assessment, iss, patient, order, session)
     if isinstance(view, HTMLResponse):
         return view
     return HTMLResponse(summary_page(view), headers=NO_STORE)
