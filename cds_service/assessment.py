@@ -12,11 +12,12 @@ from datetime import date
 from typing import Any
 
 from .codes import Terminology
-from .engine import CriterionResult, Outcome, evaluate
+from .engine import evaluate
 from .facts import FactContext, compute
 from .facts.base import OrderFacts
 from .indication import indications_for
 from .orders import Order
+from .outcome import CriterionResult, Outcome
 from .payers import Routing
 from .policy_model import OTHER_INDICATION, Determination, Phase, Policy, Status
 from .policy_store import PolicyStore

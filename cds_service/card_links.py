@@ -11,17 +11,25 @@ from . import next_steps
 from .assessment import Assessment, Comparison
 from .hook_models import Coding, Link, Source
 from .policy_model import Determination, Policy
+from .policy_urls import policy_page
 from .questionnaire.crd import canonical_for
 
 CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
 SERVICE_LABEL = "idds-cds"  # source.label when no payer speaks: a comparison, a failure
+# The CRD card types a card may be (its source.topic), in the words the type's CodeSystem gives them.
+CARD_TOPICS = {"coverage-info": "Coverage information", "documentation": "Documentation requirements"}
+
+
+def card_topic(code: str) -> dict[str, str]:
+    """A card's source.topic: its CRD card type."""
+    return {"system": CARD_TYPE, "code": code, "display": CARD_TOPICS[code]}
 
 
 def service_source() -> Source:
     """The service itself as a card's source: no payer's policy speaks (a comparison, a failure)."""
     return Source(
         label=SERVICE_LABEL,
-        topic={"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage information"},
+        topic=card_topic("coverage-info"),
     )
 
 
@@ -47,7 +55,7 @@ def checklist_link(label: str, assessment_id: str, smart_url: str) -> Link:
 
 def policy_link(label: str, policy: Policy, base_url: str, anchor: str = "") -> Link:
     """The policy's own text, `anchor` (#criterion-id) landing on the sentence a gap quotes."""
-    url = f"{base_url}/policies/{quote(policy.policy)}/{quote(policy.version)}{anchor}"
+    url = base_url + policy_page(policy.policy, policy.version, anchor)
     return Link(label=f"Policy text: {label}", url=url, type="absolute")
 
 

@@ -76,6 +76,14 @@ def plain(text: str) -> str:
     return re.sub(r"(?<!\.)\.\.(?!\.)", ".", text)
 
 
+SUMMARY_LIMIT = 140  # CDS Hooks: a card's summary is under 140 characters
+
+
+def summary_line(text: str) -> str:
+    """A card's one-line summary, cut with an ellipsis where it would reach the limit."""
+    return text if len(text) < SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 4] + "…"
+
+
 def plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 

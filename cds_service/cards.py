@@ -15,7 +15,7 @@ from urllib.parse import quote as url_quote
 from . import next_steps
 from .assessment import Assessment, Comparison
 from .card_links import (
-    CARD_TYPE,
+    card_topic,
     checklist_link,
     documentation_links,
     override_reasons,
@@ -23,11 +23,11 @@ from .card_links import (
     policy_link,
     service_source,
 )
-from .card_text import date_assumption, order_line, plain, plural, quote, sentence
+from .card_text import date_assumption, order_line, plain, plural, quote, sentence, summary_line
 from .comparison_card import comparison_card
 from .crd_actions import system_actions
-from .engine import CriterionResult, count_requirements
 from .hook_models import Action, Card, Source, Suggestion
+from .outcome import CriterionResult, count_requirements
 from .policy_model import PHASE_LABEL, Determination, Status
 from .record import PatientRecord
 
@@ -51,9 +51,7 @@ def summary(a: Assessment) -> str:
         Determination.NOT_EVALUABLE: f"{payer}: IDDS {phase} criteria not public – "
         f"{plural(missing, 'documentation item', 'documentation items')} missing",
     }[a.determination]
-    if len(text) > 139:
-        text = text[:136] + "…"
-    return text
+    return summary_line(text)
 
 
 def _item(a: Assessment, c: CriterionResult) -> str:
@@ -186,11 +184,7 @@ def card(a: Assessment | Comparison, record: PatientRecord, base_url: str, smart
         source=Source(
             label=a.policy.payer,
             url=a.policy.url,
-            topic={
-                "system": CARD_TYPE,
-                "code": "coverage-info" if informs else "documentation",
-                "display": "Coverage information" if informs else "Documentation requirements",
-            },
+            topic=card_topic("coverage-info" if informs else "documentation"),
         ),
         suggestions=offered or None,
         selectionBehavior="any" if offered else None,

@@ -81,27 +81,19 @@ def cmd_policy_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_or_write(rendered: str, write: str | None, replace_block: Callable[[str, str], str]) -> int:
-    """A generated block: printed, or written between its markers in the named file."""
-    if write:
-        path = Path(write)
-        path.write_text(replace_block(path.read_text(encoding="utf-8"), rendered), encoding="utf-8")
-    else:
-        print(rendered)
-    return 0
-
-
 def cmd_policy_table(args: argparse.Namespace) -> int:
+    from .generated_block import print_or_write
     from .policy_store import PolicyStore
-    from .policy_table import replace_block, table
+    from .policy_table import BEGIN, END, table
 
-    return _print_or_write(table(PolicyStore.load()), args.write, replace_block)
+    return print_or_write(table(PolicyStore.load()), args.write, BEGIN, END)
 
 
 def cmd_integration_tables(args: argparse.Namespace) -> int:
-    from .integration_doc import replace_block, tables
+    from .generated_block import print_or_write
+    from .integration_doc import BEGIN, END, tables
 
-    return _print_or_write(tables(), args.write, replace_block)
+    return print_or_write(tables(), args.write, BEGIN, END)
 
 
 # -- serve ------------------------------------------------------------------------------------
@@ -158,14 +150,18 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("after", metavar="TO", nargs="?", help="version (default: the newest)")
     d.add_argument("--format", choices=("text", "json"), default="text")
     d.set_defaults(run=cmd_policy_diff)
-    t = sub.add_parser("policy-table", help="print the README's policy table, or write it into a file")
-    t.add_argument("--write", metavar="FILE")
-    t.set_defaults(run=cmd_policy_table)
-    i = sub.add_parser(
-        "integration-tables", help="print docs/integration.md's generated tables, or write them into it"
+    generated = (  # a generated block of a document (generated_block.py)
+        ("policy-table", "print the README's policy table, or write it into a file", cmd_policy_table),
+        (
+            "integration-tables",
+            "print docs/integration.md's generated tables, or write them into it",
+            cmd_integration_tables,
+        ),
     )
-    i.add_argument("--write", metavar="FILE")
-    i.set_defaults(run=cmd_integration_tables)
+    for name, help_text, run in generated:
+        g = sub.add_parser(name, help=help_text)
+        g.add_argument("--write", metavar="FILE")
+        g.set_defaults(run=run)
     s = sub.add_parser("serve", help="run the service (uvicorn)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))

@@ -21,15 +21,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from .vocabulary import STATUS_WORDS, Status  # the leaf module: the CLI starts without the policy schema
+
 if TYPE_CHECKING:
     from .mappings_schema import Route
 
-ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
-DRAFT_TYPES = ("ServiceRequest", "DeviceRequest", "MedicationRequest")
-STATUS_LABEL = {"met": "met", "not-met": "NOT MET", "unknown": "NOT DOCUMENTED"}
 CLI_COVERAGE_ID = "idds-cds-cli-payer"
 
 JSON = dict[str, Any]
+
+
+def status_label(status: Any) -> Any:
+    """A criterion's status in the text output: STATUS_WORDS, shouted when it is not met."""
+    word = STATUS_WORDS.get(status, status)
+    return word if status == Status.MET or word is status else word.upper()
 
 
 class BadInput(Exception):
@@ -68,6 +73,8 @@ def _resources(bundle: JSON) -> list[JSON]:
 
 def split(bundle: JSON) -> tuple[JSON, list[JSON], list[JSON]]:
     """(the Patient, the chart's other resources, the draft orders)."""
+    from .orders import DRAFT_TYPES
+
     resources = _resources(bundle)
     patients = [r for r in resources if r.get("resourceType") == "Patient"]
     if len(patients) != 1:
@@ -104,6 +111,8 @@ def prefetch(patient: JSON, chart: list[JSON]) -> JSON:
 
 
 def hook_request(bundle: JSON, order: str | None) -> JSON:
+    from .orders import ORDER_TYPES, draft_orders
+
     patient, chart, drafts = split(bundle)
     orders = [r for r in drafts if r.get("resourceType") in ORDER_TYPES]
     if not orders:
@@ -113,11 +122,7 @@ def hook_request(bundle: JSON, order: str | None) -> JSON:
     context: JSON = {
         "userId": "Practitioner/idds-cds-cli",
         "patientId": patient["id"],
-        "draftOrders": {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": r} for r in drafts],
-        },
+        "draftOrders": draft_orders(drafts),
     }
     hook = "order-sign"
     if order:
@@ -241,7 +246,7 @@ def render_text(assessments: list[JSON], width: int = 100) -> str:
         )
         for c in a.get("criteria", []):
             mark = "*" if c.get("blocking") else " "
-            lines.append(f" {mark} [{STATUS_LABEL.get(c.get('status'), c.get('status'))}] {c.get('text')}")
+            lines.append(f" {mark} [{status_label(c.get('status'))}] {c.get('text')}")
             if c.get("note"):
                 lines.append(
                     textwrap.fill(c["note"], width, initial_indent="      note: ", subsequent_indent="      ")

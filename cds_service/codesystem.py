@@ -39,7 +39,7 @@ def load_codesystem(directory: Path = MAPPINGS_DIR) -> dict[str, Any]:
 
 def override_reason_codesystem(directory: Path = MAPPINGS_DIR) -> dict[str, Any]:
     """The CodeSystem of the cards' `overrideReasons` (GET /fhir/CodeSystem/idds-override-reason)."""
-    reasons = next_steps.load(directory).override_reasons  # one system (mappings_schema.OverrideReasons)
+    reasons = next_steps.load(directory).override_reasons  # one system (next_steps_schema.OverrideReasons)
     resource = {
         "resourceType": "CodeSystem",
         "id": OVERRIDE_REASON_ID,

@@ -8,19 +8,17 @@ from __future__ import annotations
 from . import payers
 from .assessment import Comparison
 from .card_links import checklist_link, documentation_links, override_reasons, policy_link, service_source
-from .card_text import date_assumption, order_line, plain
-from .engine import count_requirements
+from .card_text import date_assumption, order_line, plain, summary_line
 from .hook_models import Card
-from .policy_model import INDICATION_LABEL, OTHER_INDICATION, PHASE_LABEL, Determination, Status
+from .outcome import count_requirements
+from .policy_model import (
+    DETERMINATION_LABEL,
+    INDICATION_LABEL,
+    OTHER_INDICATION,
+    PHASE_LABEL,
+    Status,
+)
 from .record import PatientRecord
-
-DETERMINATION_LABEL = {
-    Determination.CRITERIA_MET: "criteria met",
-    Determination.CRITERIA_NOT_MET: "criteria not met",
-    Determination.DOCUMENTATION_INCOMPLETE: "documentation incomplete",
-    Determination.NOT_APPLICABLE: "policy does not apply",
-    Determination.NOT_EVALUABLE: "criteria not public",
-}
 
 
 def comparison_summary(c: Comparison) -> str:
@@ -38,9 +36,7 @@ def comparison_summary(c: Comparison) -> str:
         text = f"IDDS {phase}: {payer}'s policy excludes this member's plan – every policy compared for reference"
     else:
         text = f"IDDS {phase}: no active coverage on file – add the patient's Coverage to see their payer's requirements"
-    if len(text) > 139:
-        text = text[:136] + "…"
-    return text
+    return summary_line(text)
 
 
 def comparison_detail(c: Comparison, record: PatientRecord) -> str:

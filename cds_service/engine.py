@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 from .facts import Duration, Fact, FactContext, compute
+from .outcome import CriterionResult, Outcome, count_requirements
 from .policy_model import (
     All,
     AnyOf,
@@ -27,65 +27,6 @@ from .policy_model import (
     Status,
 )
 
-# The statuses by their short names, for the modules that still import them from here
-# (smart/html.py, questionnaire/prefill.py); new code names Status.MET etc.
-MET, NOT_MET, UNKNOWN = Status.MET, Status.NOT_MET, Status.UNKNOWN
-
-
-@dataclass
-class CriterionResult:
-    id: str
-    text: str
-    source: str
-    status: Status
-    evidence: list[str] = field(default_factory=list)
-    note: str | None = None
-    blocking: bool = False  # decides the outcome (unmet or undocumented where it matters)
-    any_of: str | None = None  # blocking alternatives sharing this label: any one of them would do
-
-    @classmethod
-    def from_contract(cls, c: dict[str, Any]) -> CriterionResult:
-        """A criterion as the contract carries it (an assessment recalled from the store)."""
-        return cls(
-            str(c["id"]),
-            str(c.get("text", "")),
-            str(c.get("source", "")),
-            Status(c["status"]),
-            [str(e) for e in c.get("evidence") or ()],
-            c.get("note"),
-            bool(c.get("blocking")),
-            c.get("anyOf"),
-        )
-
-    @property
-    def requirement(self) -> str:
-        """What a clinician counts as one requirement: a leaf, or a group of alternatives."""
-        return self.any_of or self.id
-
-    def as_contract(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "text": self.text,
-            "status": str(self.status),  # the contract's string, not the enum member
-            "evidence": self.evidence,
-            "source": self.source,
-        }
-        if self.note:
-            out["note"] = self.note
-        if self.blocking:
-            out["blocking"] = True
-            if self.any_of:
-                out["anyOf"] = self.any_of
-        return out
-
-
-@dataclass
-class Outcome:
-    determination: Determination
-    criteria: list[CriterionResult]
-    reason: str  # one line for the card and the audit record
-    deferred_to: str | None = None
-
 
 def all_of(statuses: list[Status]) -> Status:
     """ALL: not-met if any child is not-met, met if all are met, else unknown."""
@@ -96,13 +37,14 @@ def all_of(statuses: list[Status]) -> Status:
     )
 
 
-def any_of(statuses: list[Status]) -> Status:
-    """ANY: met if any child is met, not-met if all are not-met, else unknown."""
-    return (
-        Status.MET
-        if Status.MET in statuses
-        else (Status.NOT_MET if statuses and all(s == Status.NOT_MET for s in statuses) else Status.UNKNOWN)
-    )
+def any_of(statuses: list[Status], open_list: bool = False) -> Status:
+    """ANY: met if any child is met, not-met if all are not-met, else unknown. An open list
+    ("including, but not limited to") is never not-met: what it does not list may also do."""
+    if Status.MET in statuses:
+        return Status.MET
+    if statuses and all(s == Status.NOT_MET for s in statuses) and not open_list:
+        return Status.NOT_MET
+    return Status.UNKNOWN
 
 
 def negate(status: Status) -> Status:
@@ -159,8 +101,7 @@ class _Evaluator:
         if isinstance(node, All):
             return all_of([self.node(child) for child in node.all])
         if isinstance(node, AnyOf):
-            status = any_of([self.node(child) for child in node.any])
-            return Status.UNKNOWN if node.open and status == Status.NOT_MET else status
+            return any_of([self.node(child) for child in node.any], node.open)
         if isinstance(node, Not):
             return negate(self.node(node.not_))
         if isinstance(node, Ref):
@@ -243,11 +184,6 @@ class _Evaluator:
             group = f"any:{next((leaf.id for leaf in node.leaves()), 'group')}"
         for child in node.children():
             self.mark_blocking(child, group, negated)
-
-
-def count_requirements(criteria: list[CriterionResult], status: Status) -> int:
-    """Blocking requirements with this status; a group of alternatives counts once."""
-    return len({c.requirement for c in criteria if c.blocking and c.status == status})
 
 
 def evaluate(policy: Policy, rule: PhaseRule | Deferred, phase: str, ctx: FactContext | None) -> Outcome:

@@ -5,15 +5,10 @@ codes (mappings/procedures.yaml) and the code systems (mappings/systems.yaml).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import yaml
-
 from .discovery import discovery
+from .mappings_schema import CodeList, Systems, ValueSets, load
 from .prefetch import LABEL
 
-ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- BEGIN generated integration tables -->", "<!-- END generated integration tables -->"
 ORDER_ENTRIES = (
     "order-trial-injection",
@@ -24,12 +19,8 @@ ORDER_ENTRIES = (
 )
 
 
-def _codes(entry: dict[str, Any]) -> str:
-    parts = []
-    for system, codes in entry.items():
-        if system != "description" and isinstance(codes, list):
-            parts.append(f"{system}: " + ", ".join(str(c) for c in codes))
-    return "; ".join(parts)
+def _codes(entry: CodeList) -> str:
+    return "; ".join(f"{system}: " + ", ".join(codes) for system, codes in entry.codes.items())
 
 
 def tables() -> str:
@@ -45,7 +36,7 @@ def tables() -> str:
         "|---|---|---|",
     ]
     lines += [f"| `{k}` | `{q}` | {LABEL.get(k, '')} |" for k, q in prefetch.items()]
-    procedures = yaml.safe_load((ROOT / "mappings" / "procedures.yaml").read_text(encoding="utf-8"))
+    procedures = load("procedures.yaml", ValueSets).root
     lines += [
         "",
         "**Order codes (mappings/procedures.yaml)**",
@@ -54,14 +45,9 @@ def tables() -> str:
         "|---|---|---|",
     ]
     for name in ORDER_ENTRIES:
-        entry = procedures.get(name) or {}
-        lines.append(f"| `{name}` | {_codes(entry)} | {entry.get('description', '')} |")
-    systems = yaml.safe_load((ROOT / "mappings" / "systems.yaml").read_text(encoding="utf-8"))
+        entry = procedures.get(name) or CodeList()
+        lines.append(f"| `{name}` | {_codes(entry)} | {entry.description or ''} |")
+    systems = load("systems.yaml", Systems).root
     lines += ["", "**Code systems (mappings/systems.yaml)**", "", "| alias | system URIs |", "|---|---|"]
     lines += [f"| `{alias}` | {', '.join(uris)} |" for alias, uris in systems.items()]
     return "\n".join(lines)
-
-
-def replace_block(text: str, block: str) -> str:
-    start, end = text.index(BEGIN), text.index(END)
-    return text[: start + len(BEGIN)] + "\n" + block + "\n" + text[end:]

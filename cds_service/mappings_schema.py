@@ -19,10 +19,8 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Discriminator,
     Field,
     RootModel,
-    Tag,
     ValidationError,
     model_validator,
 )
@@ -42,30 +40,63 @@ def _code(value: Any) -> Any:
 
 
 Code = Annotated[str, BeforeValidator(_code)]
-# A value set: code system alias → codes, and an optional description for the reader.
-CodeList = dict[str, list[Code] | str]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CodeList(BaseModel):
+    """A value set: code system alias → codes, and an optional description for the reader.
+
+    The aliases are the entry's other keys (systems.yaml names them; Terminology checks
+    each against it, a check across two files)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    description: str | None = None
+    __pydantic_extra__: dict[str, list[Code]] = Field(init=False)
+
+    @property
+    def codes(self) -> dict[str, list[str]]:
+        """Code system alias → its codes, in the file's order."""
+        return dict(self.__pydantic_extra__ or {})
+
+
+class ValueSets(RootModel[dict[str, CodeList]]):
+    """observations.yaml, procedures.yaml: named value sets."""
+
+
+class Conditions(BaseModel):
+    """conditions.yaml: named value sets, and the sets a diagnosis is also documented by together."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    # indication → lists of value sets, each list documenting it when a Condition of every set is active
+    indication_combinations: dict[Indication, list[list[str]]] = Field(default_factory=dict)
+    __pydantic_extra__: dict[str, CodeList] = Field(init=False)
+
+    @property
+    def value_sets(self) -> dict[str, CodeList]:
+        return dict(self.__pydantic_extra__ or {})
 
 
 class Systems(RootModel[dict[str, list[str]]]):
     """systems.yaml: code system alias → the URIs that mean it (the first is canonical)."""
 
 
-class Patterns(_Strict):
+class Patterns(Strict):
     patterns: list[str] = Field(min_length=1)
 
 
-class Devices(_Strict):
+class Devices(Strict):
     """devices.yaml: the implanted pump as a code list, and as text when a Device is uncoded."""
 
     implanted_pump: CodeList = Field(alias="implanted-pump")
     implanted_pump_text: Patterns = Field(alias="implanted-pump-text")
 
 
-class Therapies(_Strict):
+class Therapies(Strict):
     """therapies.yaml: what counts as a course of each therapy class a policy may name."""
 
     procedure_kinds: dict[str, CodeList]
@@ -95,13 +126,13 @@ class Therapies(_Strict):
         return self
 
 
-class Ingredient(_Strict):
+class Ingredient(Strict):
     rxnorm: list[Code] = Field(default_factory=list)
     names: list[str] = Field(default_factory=list)
     classes: list[str] = Field(default_factory=list)
 
 
-class Drugs(_Strict):
+class Drugs(Strict):
     """drugs.yaml: ingredients by code and name, and what their classes mean to an order."""
 
     ingredients: dict[str, Ingredient]
@@ -119,12 +150,12 @@ class Drugs(_Strict):
         return self
 
 
-class CoverageType(_Strict):
+class CoverageType(Strict):
     systems: list[str] = Field(min_length=1)  # Coverage.type code system URIs
     code_prefixes: list[str] = Field(min_length=1)  # a code matches when it starts with one
 
 
-class Exclusion(_Strict):
+class Exclusion(Strict):
     """Members a policy says it does not apply to (payers.yaml `not_for`)."""
 
     members: str = Field(min_length=1)  # who, in a clinician's words
@@ -152,7 +183,7 @@ class Exclusion(_Strict):
         return tuple(p.lower() for p in self.plan_contains)
 
 
-class Route(_Strict):
+class Route(Strict):
     """A Coverage whose payer names contain one of `match` (case-insensitive) is routed to `policy`."""
 
     policy: str
@@ -170,92 +201,24 @@ class Route(_Strict):
         return any(re.search(rf"(?<![a-z0-9]){re.escape(m)}(?![a-z0-9])", text) for m in self.match_words)
 
 
-class Payers(_Strict):
+class Payers(Strict):
     """payers.yaml: how a Coverage is recognised as a payer's (routing is payers.py)."""
 
     routes: list[Route]
 
 
-class Concept(_Strict):
+class Concept(Strict):
     display: str
     definition: str
 
 
-class CodeSystemFile(_Strict):
+class CodeSystemFile(Strict):
     """codesystem-idds.yaml: the service's own concepts, served as a FHIR CodeSystem."""
 
     url: str
     name: str
     title: str
     concepts: dict[str, Concept]
-
-
-class SuggestedCode(_Strict):
-    system: str  # a systems.yaml alias
-    code: Code
-    display: str = ""
-
-
-class SuggestedOrder(_Strict):
-    """An order that closes a gap, offered as a CDS Hooks suggestion (a draft ServiceRequest)."""
-
-    label: str
-    service: str | None = None  # its code's text; the label when not given
-    value_set: str  # the procedures.yaml set the codes belong to (the one the fact reads)
-    codes: list[SuggestedCode] = Field(default_factory=list)
-
-
-class StepText(_Strict):
-    """What to do next for a criterion not documented (`unknown`) or contradicted (`not_met`)."""
-
-    unknown: str = Field(min_length=1)
-    not_met: str = Field(min_length=1)
-    order: SuggestedOrder | None = None
-
-
-class StepsByParam(_Strict):
-    """A fact whose leaves differ by a param (`by`): one StepText per value of it."""
-
-    by: str
-    values: dict[str, StepText]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _values_beside_by(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "values" not in data:
-            return {"by": data.get("by"), "values": {k: v for k, v in data.items() if k != "by"}}
-        return data
-
-
-def _step_kind(value: Any) -> str:
-    return (
-        "by"
-        if isinstance(value, (dict, StepsByParam)) and (isinstance(value, StepsByParam) or "by" in value)
-        else "text"
-    )
-
-
-FactSteps = Annotated[
-    Annotated[StepText, Tag("text")] | Annotated[StepsByParam, Tag("by")], Discriminator(_step_kind)
-]
-
-
-class OverrideCode(_Strict):
-    code: str
-    display: str
-
-
-class OverrideReasons(_Strict):
-    system: str  # the CodeSystem served at /fhir/CodeSystem/idds-override-reason
-    codes: list[OverrideCode] = Field(min_length=1)
-
-
-class NextStepsFile(_Strict):
-    """next-steps.yaml: a next step per fact (or per fact and param value), and the reasons a
-    card may be dismissed for."""
-
-    steps: dict[str, FactSteps]
-    override_reasons: OverrideReasons
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import mappings_schema as schema
 from .mappings_schema import MAPPINGS_DIR
+from .next_steps_schema import NextStepsFile, StepsByParam, StepText
 from .policy_model import Leaf, Policy, Status
 
 FILE = "next-steps.yaml"
@@ -40,7 +41,7 @@ class Step:
 class NextSteps:
     def __init__(
         self,
-        file: schema.NextStepsFile,
+        file: NextStepsFile,
         therapy_labels: dict[str, str],
         systems: dict[str, list[str]] | None = None,
     ):
@@ -57,9 +58,9 @@ class NextSteps:
         uris = self.systems.get(alias) or ()
         return uris[0] if uris else alias
 
-    def _entry(self, leaf: Leaf) -> schema.StepText | None:
+    def _entry(self, leaf: Leaf) -> StepText | None:
         entry = self.steps.get(leaf.fact)
-        if isinstance(entry, schema.StepsByParam):
+        if isinstance(entry, StepsByParam):
             return entry.values.get(str(leaf.params.get(entry.by)))
         return entry
 
@@ -90,7 +91,7 @@ class NextSteps:
 def load(directory: Path = MAPPINGS_DIR) -> NextSteps:
     therapies = schema.load("therapies.yaml", schema.Therapies, directory)
     systems = schema.load("systems.yaml", schema.Systems, directory)
-    return NextSteps(schema.load(FILE, schema.NextStepsFile, directory), therapies.labels, systems.root)
+    return NextSteps(schema.load(FILE, NextStepsFile, directory), therapies.labels, systems.root)
 
 
 _INDEX: dict[tuple[str, str], tuple[dict[str, Leaf], frozenset[str]]] = {}

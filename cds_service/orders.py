@@ -16,7 +16,14 @@ from .fhirtime import parse_date
 from .policy_model import Phase
 from .record import PatientRecord, resource_ref
 
-ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
+ORDER_TYPES = ("ServiceRequest", "DeviceRequest")  # what an IDDS order is
+# What a hook's draftOrders may carry for one: the orders and the injectate's MedicationRequest.
+DRAFT_TYPES = (*ORDER_TYPES, "MedicationRequest")
+
+
+def draft_orders(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A hook context's `draftOrders`: the resources as a collection Bundle."""
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
 
 
 @dataclass

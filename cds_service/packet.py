@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from .assessment import Assessment, Comparison
 from .errors import operation_outcome
 from .next_steps import leaf_index
+from .policy_model import STATUS_WORDS
 from .record import PatientRecord, resource_ref
 from .services import Services, get_services
 
@@ -41,7 +42,6 @@ INFO_CATEGORY = "http://terminology.hl7.org/CodeSystem/claiminformationcategory"
 CRITERION_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds-criterion"
 POLICY_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds-policy"
 ASSESSMENT_SYSTEM = "http://idds-cds.org/fhir/assessment"
-STATUS_WORDS = {"met": "met", "not-met": "not met", "unknown": "not documented"}
 
 
 def _find(record: PatientRecord, ref: str) -> dict[str, Any] | None:
@@ -149,49 +149,35 @@ def build(kept: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     for qr in kept["questionnaire_responses"]:
         resources.setdefault(resource_ref(qr), qr)
 
-    info: list[dict[str, Any]] = [
-        {
-            "sequence": 1,
-            "category": {
-                "coding": [{"system": INFO_CATEGORY, "code": "info"}],
-                "text": "Coverage policy assessed",
-            },
-            "code": {
-                "coding": [{"system": POLICY_SYSTEM, "code": policy["id"], "display": policy["title"]}],
-                "text": f"{policy['payer']} {policy['title']}, version {policy['version']}",
-            },
-            "valueString": f"{policy['id']} version {policy['version']}: {a['determination']}",
-        }
-    ]
+    info: list[dict[str, Any]] = []
+
+    def add_info(what: str, **body: Any) -> None:
+        """One Claim.supportingInfo entry, numbered in order: `what` says what it is."""
+        category = {"coding": [{"system": INFO_CATEGORY, "code": "info"}], "text": what}
+        info.append({"sequence": len(info) + 1, "category": category, **body})
+
+    add_info(
+        "Coverage policy assessed",
+        code={
+            "coding": [{"system": POLICY_SYSTEM, "code": policy["id"], "display": policy["title"]}],
+            "text": f"{policy['payer']} {policy['title']}, version {policy['version']}",
+        },
+        valueString=f"{policy['id']} version {policy['version']}: {a['determination']}",
+    )
     for c in a["criteria"]:
         for ref in c.get("evidence") or ():
             if ref not in kept["resources"]:
                 continue
-            info.append(
-                {
-                    "sequence": len(info) + 1,
-                    "category": {
-                        "coding": [{"system": INFO_CATEGORY, "code": "info"}],
-                        "text": "Evidence for a policy criterion",
-                    },
-                    "code": {
-                        "coding": [{"system": CRITERION_SYSTEM, "code": c["id"]}],
-                        "text": f"{c['text']} ({STATUS_WORDS.get(c['status'], c['status'])})",
-                    },
-                    "valueReference": {"reference": ref},
-                }
+            add_info(
+                "Evidence for a policy criterion",
+                code={
+                    "coding": [{"system": CRITERION_SYSTEM, "code": c["id"]}],
+                    "text": f"{c['text']} ({STATUS_WORDS.get(c['status'], c['status'])})",
+                },
+                valueReference={"reference": ref},
             )
     for qr in kept["questionnaire_responses"]:
-        info.append(
-            {
-                "sequence": len(info) + 1,
-                "category": {
-                    "coding": [{"system": INFO_CATEGORY, "code": "info"}],
-                    "text": "Questionnaire response",
-                },
-                "valueReference": {"reference": resource_ref(qr)},
-            }
-        )
+        add_info("Questionnaire response", valueReference={"reference": resource_ref(qr)})
     diagnosis = _diagnosis(kept, resources)
     order_ref = resource_ref(order)
     item: dict[str, Any] = {

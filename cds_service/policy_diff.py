@@ -20,12 +20,13 @@ from .policy_diff_criteria import criterion as as_criterion
 from .policy_diff_model import FieldChange, PolicyDiff, Side
 from .policy_diff_rules import refs, rules
 from .policy_diff_words import indication_words
-from .policy_model import ExcludedInjectates, ExcludedUses, Policy
+from .policy_model import Determination, ExcludedInjectates, ExcludedUses, Policy
 from .policy_store import PolicyStore
+from .policy_urls import diff_page, policy_page
 
 DETERMINATION_WORDS = {
-    "criteria-not-met": "not covered (criteria not met)",
-    "not-applicable": "the policy does not apply",
+    Determination.CRITERIA_NOT_MET: "not covered (criteria not met)",
+    Determination.NOT_APPLICABLE: "the policy does not apply",
 }
 
 
@@ -34,7 +35,7 @@ class DiffError(LookupError):
 
 
 def page_url(policy: Policy) -> str:
-    return f"/policies/{policy.policy}/{policy.version}"
+    return policy_page(policy.policy, policy.version)
 
 
 def diff_url(store: PolicyStore, policy: Policy) -> str | None:
@@ -45,7 +46,7 @@ def diff_url(store: PolicyStore, policy: Policy) -> str | None:
         return None
     i = versions.index(policy.version)
     before, after = (versions[i - 1], versions[i]) if i else (versions[0], versions[1])
-    return f"/policies/{policy.policy}/diff?from={before}&to={after}"
+    return diff_page(policy.policy, before, after)
 
 
 def versions_between(

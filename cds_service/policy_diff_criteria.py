@@ -25,9 +25,8 @@ from .policy_diff_words import (
     same_words,
     value_words,
 )
-from .policy_model import All, AnyOf, Leaf, Node, Not, Policy, Ref
+from .policy_model import ANY_INDICATION, All, AnyOf, Leaf, Node, Not, Phase, Policy, Ref
 
-PHASE_KEYS = ("trial", "permanent", "replacement")
 WAIVER_PARAMS = ("waived_by", "waiver_therapies")
 Place = tuple[str, str, str]  # (indication key, phase, part: criteria | documentation | contraindication)
 
@@ -70,7 +69,7 @@ def trees(policy: Policy) -> Iterator[tuple[Place, Node | None]]:
     for indication, rule in policy.indications.items():
         if rule.deferred is not None:
             yield (indication, "*", "documentation"), All(all=list(rule.deferred.documentation))
-        for phase in PHASE_KEYS:
+        for phase in Phase:
             phase_rule = getattr(rule, phase)
             if phase_rule is None:
                 continue
@@ -84,7 +83,7 @@ def placed(policy: Policy) -> list[Placed]:
     out = [Placed(leaf, place, path) for place, tree in trees(policy) for leaf, path in _walk(tree, ())]
     for c in policy.contraindications:
         applies = ", ".join(c.phases) + (f" ({', '.join(c.indications)})" if c.indications else "")
-        out.append(Placed(c.criterion, ("*", "*", "contraindication"), (), applies))
+        out.append(Placed(c.criterion, (ANY_INDICATION, "*", "contraindication"), (), applies))
     return out
 
 

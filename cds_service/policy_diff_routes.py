@@ -9,8 +9,6 @@ otherwise read "diff" as a version.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from .errors import operation_outcome
 from .policy_diff import DiffError, page_url, policy_diff
 from .policy_store import PolicyStore
+from .policy_urls import diff_page
 from .services import Services, get_services
 from .templating import templates
 
@@ -56,7 +55,8 @@ async def policy_diff_page(
         if wants_json(request, format):
             return operation_outcome(404, str(exc), "not-found")
         policies = [
-            (pid, [(p.version, page_url(p)) for p in store.versions(pid)]) for pid in store.policy_ids
+            (pid, [(p.version, page_url(p)) for p in store.versions(pid)], diff_page(pid))
+            for pid in store.policy_ids
         ]
         return templates.TemplateResponse(
             request, "policy_diff_error.html", {"message": str(exc), "policies": policies}, status_code=404
@@ -69,10 +69,6 @@ async def policy_diff_page(
         {
             "d": found,
             "versions": _versions(store, policy_id),
-            "json_url": _json_url(found.policy, found.before.version, found.after.version),
+            "json_url": diff_page(found.policy, found.before.version, found.after.version, format="json"),
         },
     )
-
-
-def _json_url(policy_id: str, before: str, after: str) -> str:
-    return f"/policies/{policy_id}/diff?" + urlencode({"from": before, "to": after, "format": "json"})

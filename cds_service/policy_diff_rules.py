@@ -11,9 +11,7 @@ from __future__ import annotations
 from .policy_diff_criteria import refs_by_place
 from .policy_diff_model import FieldChange
 from .policy_diff_words import indication_words, place_words
-from .policy_model import Deferred, IndicationRule, PhaseRule, Policy
-
-PHASES = ("trial", "permanent", "replacement")
+from .policy_model import IndicationRule, Phase, PhaseRule, Policy
 
 
 def _phase_words(rule: PhaseRule | None) -> tuple[str, str | None]:
@@ -22,17 +20,18 @@ def _phase_words(rule: PhaseRule | None) -> tuple[str, str | None]:
         return "—", None
     if rule.criteria is not None:
         return "assessed on its criteria", None
+    return _answer_words(rule) or ("—", None)
+
+
+def _answer_words(rule: PhaseRule | IndicationRule) -> tuple[str, str | None] | None:
+    """A rule that answers without criteria (deferred, not covered, not addressed), in words."""
     if rule.deferred is not None:
-        return _deferred_words(rule.deferred), rule.deferred.source
+        return f"deferred to {rule.deferred.to}: {rule.deferred.text}", rule.deferred.source
     if rule.not_covered is not None:
         return f"not covered: {rule.not_covered.text}", rule.not_covered.source
     if rule.not_addressed is not None:
         return f"not addressed: {rule.not_addressed.text}", None
-    return "—", None
-
-
-def _deferred_words(d: Deferred) -> str:
-    return f"deferred to {d.to}: {d.text}"
+    return None
 
 
 def _indication_words(rule: IndicationRule | None) -> tuple[str, str | None]:
@@ -40,13 +39,7 @@ def _indication_words(rule: IndicationRule | None) -> tuple[str, str | None]:
         return "—", None
     if rule.same_as:
         return f"as for {indication_words(rule.same_as)}", None
-    if rule.deferred is not None:
-        return _deferred_words(rule.deferred), rule.deferred.source
-    if rule.not_covered is not None:
-        return f"not covered: {rule.not_covered.text}", rule.not_covered.source
-    if rule.not_addressed is not None:
-        return f"not addressed: {rule.not_addressed.text}", None
-    return "by phase", None
+    return _answer_words(rule) or ("by phase", None)
 
 
 def rules(a: Policy, b: Policy) -> list[FieldChange]:
@@ -60,7 +53,7 @@ def rules(a: Policy, b: Policy) -> list[FieldChange]:
                 _phase_words(getattr(x, phase) if x else None),
                 _phase_words(getattr(y, phase) if y else None),
             )
-            for phase in PHASES
+            for phase in Phase
         ]
         for phase, (xw, xs), (yw, ys) in rows:
             if (xw, xs) != (yw, ys):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .policy_model import INDICATION_LABEL, PHASE_LABEL, Leaf
+from .policy_model import ANY_INDICATION, INDICATION_LABEL, PHASE_LABEL, Leaf
 
 PART_WORDS = {"documentation": "documentation asked", "contraindication": "contraindications"}
 OP_WORDS = {">": "more than", ">=": "at least", "<": "less than", "<=": "at most"}
@@ -23,7 +23,7 @@ GROUP_WORDS = {
 
 
 def indication_words(key: str) -> str:
-    if key == "*":
+    if key == ANY_INDICATION:
         return "any indication"
     return INDICATION_LABEL.get(key, key)
 

@@ -26,9 +26,11 @@ from .policy_tree import (
 )
 from .vocabulary import (
     ANY_INDICATION,
+    DETERMINATION_LABEL,
     INDICATION_LABEL,
     OTHER_INDICATION,
     PHASE_LABEL,
+    STATUS_WORDS,
     Determination,
     Indication,
     Phase,
@@ -37,9 +39,11 @@ from .vocabulary import (
 
 __all__ = [
     "ANY_INDICATION",
+    "DETERMINATION_LABEL",
     "INDICATION_LABEL",
     "OTHER_INDICATION",
     "PHASE_LABEL",
+    "STATUS_WORDS",
     "All",
     "AnyOf",
     "Contraindication",
@@ -228,6 +232,23 @@ class Policy(Strict):
             return None
         extra = self.contraindications_for(phase, indication)
         return All(all=[rule.criteria, *extra]) if extra else rule.criteria
+
+    def assessed(self, indication: str | None, phase: str) -> tuple[Node | Deferred | None, str | None]:
+        """What an assessment of (indication, phase) evaluates: the criteria tree (as
+        `criteria_for`), or a deferral whose documentation list is asked instead; else none,
+        and the policy's own reason (not covered, not addressed) or why it is silent."""
+        rule, silent = self.rule_for(indication, phase)
+        if isinstance(rule, PhaseRule) and rule.deferred is not None:
+            rule = rule.deferred
+        if isinstance(rule, Deferred):
+            return rule, None
+        if isinstance(rule, PhaseRule):
+            if rule.not_addressed is not None:
+                return None, rule.not_addressed.text
+            if rule.not_covered is not None:
+                return None, rule.not_covered.text
+            return self.criteria_for(phase, indication, rule), None
+        return None, silent
 
     def requirement_ids(self, phase: str, indication: str | None) -> list[str]:
         """The distinct criteria an assessment of (indication, phase) reads, referenced trees

@@ -8,7 +8,6 @@ to a tree that does not exist stops the service with the file and field named.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .policy_model import Deferred, Leaf, Node, PhaseRule, Policy, Ref, documentation_leaves
+from .policy_model import Deferred, Leaf, PhaseRule, Policy, Ref, documentation_leaves
 from .policy_text import cites
 
 POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
@@ -24,12 +23,6 @@ POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
 
 class PolicyFileError(Exception):
     """A policy file is unusable; the message names the file and the field."""
-
-
-def iter_leaves(node: Node | None) -> Iterator[Leaf]:
-    """The leaves under a node (a `ref`'s tree excluded); nothing for no node."""
-    if node is not None:
-        yield from node.leaves()
 
 
 def cited_sentences(policy: Policy) -> list[tuple[str, str]]:
@@ -49,7 +42,7 @@ def cited_sentences(policy: Policy) -> list[tuple[str, str]]:
             out.extend((leaf.id, leaf.source) for leaf in documentation_leaves(rule))
             continue
         if rule.criteria is not None:
-            out.extend((leaf.id, leaf.source) for leaf in iter_leaves(rule.criteria))
+            out.extend((leaf.id, leaf.source) for leaf in rule.criteria.leaves())
         for other in (rule.deferred, rule.not_covered):
             if other is not None:
                 out.append((f"{indication}-{phase}", other.source))
@@ -68,7 +61,7 @@ def _check(policy: Policy, where: str) -> None:
         leaves = (
             list(documentation_leaves(rule))
             if isinstance(rule, Deferred)
-            else list(iter_leaves(rule.criteria))
+            else list(rule.criteria.leaves() if rule.criteria else ())
             + (list(documentation_leaves(rule.deferred)) if rule.deferred else [])
         )
         for leaf in leaves:
@@ -98,7 +91,9 @@ def _same_leaf_elsewhere(policy: Policy, leaf: Leaf) -> bool:
         other
         for _, _, rule in policy.phase_rules()
         for other in (
-            documentation_leaves(rule) if isinstance(rule, Deferred) else iter_leaves(rule.criteria)
+            documentation_leaves(rule)
+            if isinstance(rule, Deferred)
+            else (rule.criteria.leaves() if rule.criteria else ())
         )
         if other.id == leaf.id
     ]

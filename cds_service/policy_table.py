@@ -1,13 +1,10 @@
 """The README's policy × indication × phase table, generated from the policy files.
 
-`python -m cds_service.policy_table` prints it; `--write README.md` replaces the
-block between the markers so the table can never drift from the files.
+`idds-cds policy-table` prints it; `--write README.md` (`make policy-table`) replaces
+the block between the markers (generated_block.py), so the table never drifts from the files.
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 from .policy_model import Deferred, Indication, Phase, Policy
 from .policy_store import PolicyStore
@@ -42,17 +39,3 @@ def table(store: PolicyStore) -> str:
             cells = [cell(policy, indication, phase) for phase in Phase]
             lines.append(f"| {policy.policy} | {policy.version} | {indication} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def replace_block(text: str, block: str) -> str:
-    start, end = text.index(BEGIN), text.index(END)
-    return text[: start + len(BEGIN)] + "\n" + block + "\n" + text[end:]
-
-
-if __name__ == "__main__":
-    rendered = table(PolicyStore.load())
-    if len(sys.argv) == 3 and sys.argv[1] == "--write":
-        path = Path(sys.argv[2])
-        path.write_text(replace_block(path.read_text(encoding="utf-8"), rendered), encoding="utf-8")
-    else:
-        print(rendered)

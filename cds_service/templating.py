@@ -14,6 +14,12 @@ PACKAGE = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE / "templates"
 STATIC_DIR = PACKAGE / "static"
 STATIC_PATH = "/static"
+# What a page showing a patient's chart is answered with: never cached, its URL never sent on.
+NO_STORE = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 templates = Jinja2Templates(
     env=jinja2.Environment(

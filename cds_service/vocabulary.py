@@ -4,8 +4,8 @@ One StrEnum per closed list of the contract, so a typo is an error where it is
 written, not a card that never shows. The values are the contract's strings: a
 member compares, hashes, formats and serialises as its string, so JSON output
 is what it was with bare literals. Import them from `policy_model`, which owns
-them; they live in this leaf module only so that the fact catalogue can name
-them without importing the policy schema.
+them; they live in this leaf module only so that the fact catalogue (and the
+CLI, which starts without it) can name them without importing the policy schema.
 """
 
 from __future__ import annotations
@@ -64,4 +64,18 @@ INDICATION_LABEL: dict[str, str] = {
     Indication.CANCER_PAIN: "cancer-related pain",
     Indication.SPASTICITY: "spasticity",
     Indication.DYSTONIA: "dystonia",
+}
+# How a clinician names a determination (the comparison card's table, the checklist's headline).
+DETERMINATION_LABEL: dict[str, str] = {
+    Determination.CRITERIA_MET: "criteria met",
+    Determination.CRITERIA_NOT_MET: "criteria not met",
+    Determination.DOCUMENTATION_INCOMPLETE: "documentation incomplete",
+    Determination.NOT_APPLICABLE: "policy does not apply",
+    Determination.NOT_EVALUABLE: "criteria not public",
+}
+# How a clinician names a criterion's status, wherever one is shown (checklist, CLI, packet).
+STATUS_WORDS: dict[str, str] = {
+    Status.MET: "met",
+    Status.NOT_MET: "not met",
+    Status.UNKNOWN: "not documented",
 }

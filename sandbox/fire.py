@@ -28,10 +28,13 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+from cds_service.cli_assess import status_label  # the CLI's words for a status
+from cds_service.orders import ORDER_TYPES
+from cds_service.vocabulary import Determination
+
 HERE = Path(__file__).resolve().parent
 EXPECTED_FILE = HERE / "expected.json"
 SANDBOX_TAG_SYSTEM = "http://idds-cds.org/fhir/CodeSystem/idds-sandbox"
-ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
 SERVICE_FOR_HOOK = {"order-select": "idds-order-select", "order-sign": "idds-order-sign"}
 # Search parameters that name the patient, and the element each one reads.
 PATIENT_PARAMS = ("patient", "subject", "beneficiary")
@@ -217,9 +220,6 @@ def mismatches(expected: dict[str, str], actual: dict[str, list[str]]) -> list[s
     return problems
 
 
-STATUS_LABEL = {"not-met": "NOT MET", "unknown": "NOT DOCUMENTED", "met": "met"}
-
-
 def open_items(card: dict[str, Any], a: dict[str, Any]) -> list[dict[str, Any]]:
     """The criteria that decide the outcome: the service marks them `blocking`.
 
@@ -276,11 +276,13 @@ def _render_assessment(
         f"{ind}policy {key}; order {order.get('reference')} {order.get('code')} ({order.get('phase')}); "
         f"indication {a.get('indication')}; date of service {a.get('dateOfService')}"
     )
-    if a.get("determination") == "not-applicable" and "idds-cds.assessment" in (card.get("extension") or {}):
+    if a.get("determination") == Determination.NOT_APPLICABLE and "idds-cds.assessment" in (
+        card.get("extension") or {}
+    ):
         first = (card.get("detail") or "").split("\n")[0]
         lines.append(ind + first.split(" – ", 1)[-1])
     for c in open_items(card, a):
-        lines.append(f"{ind}{STATUS_LABEL.get(c['status'], c['status'])}: {c['text']}")
+        lines.append(f"{ind}{status_label(c['status'])}: {c['text']}")
         if c.get("note"):
             lines.append(
                 textwrap.fill(

@@ -17,7 +17,7 @@ from cds_service.codes import Terminology
 from cds_service.facts import catalogue
 from cds_service.facts.clinical import INFECTION_SETS
 from cds_service.policy_model import Indication
-from cds_service.policy_store import PolicyStore, iter_leaves
+from cds_service.policy_store import PolicyStore
 
 ROOT = Path(__file__).resolve().parent.parent
 T = Terminology()
@@ -108,7 +108,7 @@ def _rules(policy):
         if isinstance(rule, Deferred):
             yield indication, phase, list(documentation_leaves(rule))
         else:
-            yield indication, phase, list(iter_leaves(rule.criteria))
+            yield indication, phase, list(rule.criteria.leaves() if rule.criteria else ())
 
 
 def test_every_scale_a_policy_names_is_an_observation_value_set_with_a_label():

@@ -24,16 +24,16 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from cds_service import engine
-from cds_service.engine import MET, NOT_MET, UNKNOWN, evaluate
+from cds_service.engine import evaluate
 from cds_service.facts import Fact
-from cds_service.policy_model import All, AnyOf, Leaf, Not, PhaseRule, Policy
+from cds_service.policy_model import All, AnyOf, Leaf, Not, PhaseRule, Policy, Status
 from cds_service.policy_store import PolicyStore
 
 from .chart import Chart
 from .helpers import assessments
 
-STATUSES = (MET, NOT_MET, UNKNOWN)
-TRUTH = {NOT_MET: 0, UNKNOWN: 1, MET: 2}
+STATUSES = (Status.MET, Status.NOT_MET, Status.UNKNOWN)
+TRUTH = {Status.NOT_MET: 0, Status.UNKNOWN: 1, Status.MET: 2}
 DET_TRUTH = {"criteria-not-met": 0, "documentation-incomplete": 1, "criteria-met": 2}
 LEAF_IDS = [f"leaf-{i}" for i in range(8)]
 
@@ -77,7 +77,7 @@ def determine(
 
 
 def weaker(values: dict[str, str], forget: list[bool]) -> dict[str, str]:
-    return {k: (UNKNOWN if f else v) for (k, v), f in zip(values.items(), forget, strict=False)}
+    return {k: (Status.UNKNOWN if f else v) for (k, v), f in zip(values.items(), forget, strict=False)}
 
 
 # -- synthetic trees ---------------------------------------------------------------------
@@ -97,7 +97,7 @@ def test_removing_evidence_never_turns_an_answer_into_another_decided_answer(tre
 @given(tree=trees(with_not=False), values=assignments, which=st.sampled_from(LEAF_IDS))
 def test_over_all_and_any_a_met_fact_never_lowers_the_answer(tree, values, which):
     before = determine(tree, values).determination
-    after = determine(tree, values | {which: MET}).determination
+    after = determine(tree, values | {which: Status.MET}).determination
     assert DET_TRUTH[after] >= DET_TRUTH[before]
     if before == "criteria-met":
         assert after == "criteria-met"
@@ -106,9 +106,9 @@ def test_over_all_and_any_a_met_fact_never_lowers_the_answer(tree, values, which
 @settings(max_examples=300, deadline=None)
 @given(tree=trees(with_not=True), values=assignments, which=st.sampled_from(LEAF_IDS))
 def test_with_negation_a_newly_documented_fact_never_turns_met_into_not_met(tree, values, which):
-    values = values | {which: UNKNOWN}
+    values = values | {which: Status.UNKNOWN}
     before = determine(tree, values).determination
-    after = determine(tree, values | {which: MET}).determination
+    after = determine(tree, values | {which: Status.MET}).determination
     if before != "documentation-incomplete":
         assert after == before
 
@@ -116,14 +116,16 @@ def test_with_negation_a_newly_documented_fact_never_turns_met_into_not_met(tree
 @settings(max_examples=200, deadline=None)
 @given(tree=trees(with_not=False))
 def test_all_leaves_met_is_criteria_met_and_all_not_met_is_not_met(tree):
-    assert determine(tree, dict.fromkeys(LEAF_IDS, MET)).determination == "criteria-met"
-    assert determine(tree, dict.fromkeys(LEAF_IDS, NOT_MET)).determination == "criteria-not-met"
+    assert determine(tree, dict.fromkeys(LEAF_IDS, Status.MET)).determination == "criteria-met"
+    assert determine(tree, dict.fromkeys(LEAF_IDS, Status.NOT_MET)).determination == "criteria-not-met"
 
 
 @settings(max_examples=200, deadline=None)
 @given(tree=trees(with_not=True))
 def test_all_leaves_unknown_is_documentation_incomplete(tree):
-    assert determine(tree, dict.fromkeys(LEAF_IDS, UNKNOWN)).determination == "documentation-incomplete"
+    assert (
+        determine(tree, dict.fromkeys(LEAF_IDS, Status.UNKNOWN)).determination == "documentation-incomplete"
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -134,9 +136,9 @@ def test_an_answer_short_of_met_names_a_blocking_criterion(tree, values):
     if outcome.determination == "criteria-met":
         assert not blocking
     elif outcome.determination == "criteria-not-met":
-        assert any(c.status == NOT_MET for c in blocking)
+        assert any(c.status == Status.NOT_MET for c in blocking)
     else:
-        assert any(c.status == UNKNOWN for c in blocking)
+        assert any(c.status == Status.UNKNOWN for c in blocking)
 
 
 # -- every real policy tree ------------------------------------------------------------------
@@ -190,14 +192,17 @@ def test_real_policy_trees_removing_evidence_never_yields_a_different_decided_an
     assert less.determination in (full.determination, "documentation-incomplete")
     for outcome in (full, less):
         if outcome.determination != "criteria-met":
-            assert any(c.blocking and c.status != MET for c in outcome.criteria)
+            assert any(c.blocking and c.status != Status.MET for c in outcome.criteria)
 
 
 @settings(max_examples=100, deadline=None)
 @given(case=real_cases())
 def test_real_policy_trees_all_met_is_criteria_met(case):
     policy, phase, rule, values, _ = case
-    assert determine(None, dict.fromkeys(values, MET), policy, rule, phase).determination == "criteria-met"
+    assert (
+        determine(None, dict.fromkeys(values, Status.MET), policy, rule, phase).determination
+        == "criteria-met"
+    )
 
 
 # -- a real chart, real facts -----------------------------------------------------------------
@@ -244,6 +249,6 @@ def test_a_chart_with_resources_removed_is_never_more_met_than_the_full_chart(dr
 
 
 def test_a_negated_criterion_that_decides_the_answer_is_named():
-    outcome = determine(Not(**{"not": leaf("leaf-0")}), {"leaf-0": MET})
+    outcome = determine(Not(**{"not": leaf("leaf-0")}), {"leaf-0": Status.MET})
     assert outcome.determination == "criteria-not-met"
     assert any(c.blocking for c in outcome.criteria)

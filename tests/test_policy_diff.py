@@ -20,8 +20,8 @@ from cds_service.app import create_app
 from cds_service.policy_diff import diff, diff_url, policy_diff
 from cds_service.policy_diff_criteria import placed
 from cds_service.policy_diff_model import CriterionChange, PolicyDiff
-from cds_service.policy_model import Policy
-from cds_service.policy_store import PolicyStore, iter_leaves
+from cds_service.policy_model import PhaseRule, Policy
+from cds_service.policy_store import PolicyStore
 from cds_service.services import Services
 from cds_service.settings import Settings
 
@@ -187,7 +187,9 @@ def test_cigna_diff_keeps_the_trial_relief_threshold_and_shows_its_new_sentence(
 def test_cigna_diff_pairs_the_renumbered_ids_and_accounts_for_every_criterion(cigna, store):
     def count(p: Policy) -> int:
         return sum(
-            len(list(iter_leaves(r.criteria))) for _, _, r in p.phase_rules() if hasattr(r, "criteria")
+            len(list(r.criteria.leaves()))
+            for _, _, r in p.phase_rules()
+            if isinstance(r, PhaseRule) and r.criteria is not None
         )
 
     old, new = store.get(CIGNA, FEB), store.get(CIGNA, AUG)
@@ -302,7 +304,8 @@ def test_a_checklist_of_a_policy_with_two_versions_links_its_diff(store):
 
 
 def test_the_checklist_sheet_carries_the_diff_link(store):
-    from cds_service.smart.checklist import Sheet, sheet
+    from cds_service.smart.checklist import sheet
+    from cds_service.smart.sheet_model import Sheet
 
     a = {
         "policy": {"id": CIGNA, "version": AUG, "payer": "Cigna (EviCore)", "title": "t"},

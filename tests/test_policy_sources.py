@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from cds_service.policy_model import PhaseRule
 from cds_service.policy_store import (
     POLICIES_DIR,
     PolicyFileError,
@@ -108,7 +109,6 @@ def test_a_param_value_outside_the_catalogue_stops_start_up(tmp_path, old, new):
 
 
 def test_every_waiver_therapy_is_a_known_procedure_kind_or_drug():
-    from cds_service.policy_store import iter_leaves
     from tests.helpers import services
 
     terminology, _ = services()
@@ -117,7 +117,8 @@ def test_every_waiver_therapy_is_a_known_procedure_kind_or_drug():
         (policy.policy, name)
         for policy in PolicyStore.load().all()
         for _, _, rule in policy.phase_rules()
-        for leaf in iter_leaves(getattr(rule, "criteria", None))
+        if isinstance(rule, PhaseRule) and rule.criteria is not None
+        for leaf in rule.criteria.leaves()
         for name in leaf.params.get("waiver_therapies", ())
     }
     assert named and {n for _, n in named} <= known

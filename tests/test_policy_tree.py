@@ -20,7 +20,7 @@ from cds_service.policy_model import (
     Ref,
 )
 from cds_service.policy_store import PolicyStore
-from cds_service.questionnaire.build import leaf_uses
+from cds_service.questionnaire.uses import leaf_uses
 
 STORE = PolicyStore.load()
 

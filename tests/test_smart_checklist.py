@@ -10,7 +10,8 @@ import pytest
 
 from cds_service.policy_store import PolicyStore
 from cds_service.smart import html
-from cds_service.smart.checklist import Group, sheet
+from cds_service.smart.checklist import sheet
+from cds_service.smart.sheet_model import Group
 from cds_service.templating import STATIC_DIR, templates
 from sandbox.build_patients import EXAMPLES
 from tests.helpers import assessments

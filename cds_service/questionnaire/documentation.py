@@ -21,15 +21,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..services import Services, get_services
+from ..templating import NO_STORE
 from .form import download, entry_for, form_view, response_from_form
 
 log = logging.getLogger("idds")
 router = APIRouter()
-NO_STORE = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 def _may_write(scope: str | None) -> bool:

@@ -17,11 +17,10 @@ from urllib.parse import quote
 
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
+from ..policy_model import Status
 from .build import Entry, new_response
 from .crd import _entries
 from .spec import IDDS, UCUM, Input, Spec, default_spec
-
-UNKNOWN = "unknown"
 
 
 def clock() -> datetime:
@@ -41,7 +40,7 @@ def entry_for(sheet: Any) -> Entry | None:
 
 def open_questions(entry: Entry, assessment: dict[str, Any]) -> list[dict[str, Any]]:
     """The questions whose criteria the assessment reports undocumented."""
-    unknown = {c.get("id") for c in assessment.get("criteria") or () if c.get("status") == UNKNOWN}
+    unknown = {c.get("id") for c in assessment.get("criteria") or () if c.get("status") == Status.UNKNOWN}
     return [q for q in entry.resource["item"] if unknown & set(entry.criteria_by_code.get(q["linkId"], ()))]
 
 

@@ -12,14 +12,13 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from ..assessment import Assessment
 from ..codes import Terminology
-from ..engine import UNKNOWN
 from ..facts import FactContext, compute
 from ..facts.base import OrderFacts
-from ..policy_model import Leaf
-from ..policy_store import iter_leaves
+from ..policy_model import Leaf, Status
 from ..record import PatientRecord, resource_ref
-from .build import Entry, leaf_uses, new_response
+from .build import Entry, new_response
 from .spec import IDDS, UCUM, Input, Spec
+from .uses import leaf_uses
 
 EVIDENCE_EXT = "http://idds-cds.org/fhir/StructureDefinition/evidence"
 MAS_CODES = {0.0: "mas-0", 1.0: "mas-1", 1.5: "mas-1+", 2.0: "mas-2", 3.0: "mas-3", 4.0: "mas-4"}
@@ -136,7 +135,7 @@ def prefill(
         statuses = [results[i].status for i in leaf_ids if i in results]
         item: dict[str, Any] = {"linkId": link, "text": question["text"]}
         answer, evidence, obs = None, [], None
-        if statuses and UNKNOWN not in statuses:
+        if statuses and Status.UNKNOWN not in statuses:
             for leaf_id in leaf_ids:
                 leaf = leaves.get(leaf_id)
                 if leaf is None:
@@ -183,7 +182,7 @@ def prefill(
 
 
 def unknown_criteria(assessment: Assessment) -> set[str]:
-    return {c.id for c in assessment.outcome.criteria if c.status == UNKNOWN}
+    return {c.id for c in assessment.outcome.criteria if c.status == Status.UNKNOWN}
 
 
-__all__ = ["iter_leaves", "prefill", "unknown_criteria"]
+__all__ = ["prefill", "unknown_criteria"]

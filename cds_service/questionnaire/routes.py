@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from .. import auth
 from ..errors import operation_outcome
 from ..hook_models import HookRequest
+from ..orders import DRAFT_TYPES, draft_orders
 from ..pipeline import assess_hook
 from ..prefetch import RESOURCE_TYPE, PatientUnavailable, build_record
 from ..services import Services, get_services
@@ -32,7 +33,6 @@ from .prefill import prefill
 log = logging.getLogger("idds")
 router = APIRouter()
 FHIR_JSON = "application/fhir+json"
-ORDER_TYPES = ("ServiceRequest", "DeviceRequest", "MedicationRequest")
 KEY_BY_TYPE = {rtype: key for key, rtype in RESOURCE_TYPE.items()}
 
 
@@ -104,7 +104,7 @@ async def questionnaire_package(request: Request, services: Services = Depends(g
             400, "the body must be a FHIR Parameters resource with order, coverage and patient parameters"
         )
     params = body.get("parameter") or []
-    orders = [r for r in _param_resources(params, "order") if r.get("resourceType") in ORDER_TYPES]
+    orders = [r for r in _param_resources(params, "order") if r.get("resourceType") in DRAFT_TYPES]
     if not orders:
         return operation_outcome(
             400, "no `order` parameter with a ServiceRequest, DeviceRequest or MedicationRequest resource"
@@ -144,11 +144,7 @@ async def questionnaire_package(request: Request, services: Services = Depends(g
                 "hookInstance": str(uuid.uuid4()),
                 "context": {
                     "patientId": patient["id"],
-                    "draftOrders": {
-                        "resourceType": "Bundle",
-                        "type": "collection",
-                        "entry": [{"resource": o} for o in orders],
-                    },
+                    "draftOrders": draft_orders(orders),
                 },
                 "prefetch": prefetch,
             }

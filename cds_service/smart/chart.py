@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import urls
 from ..assessment import Assessment, Comparison
 from ..hook_models import HookRequest
+from ..orders import ORDER_TYPES, draft_orders
 from ..pipeline import HookOutcome, assess_hook
 from ..prefetch import PatientUnavailable, build_record, fetcher_for
 from ..record import PatientRecord
@@ -32,7 +33,6 @@ DRAFT_QUERIES = {
     "device-requests": "DeviceRequest?patient={pid}&status=draft",
     "medication-requests": "MedicationRequest?patient={pid}&status=draft",
 }
-ORDER_TYPES = ("ServiceRequest", "DeviceRequest")
 
 
 @dataclass
@@ -84,11 +84,7 @@ async def load(
             "context": {
                 "patientId": patient_id,
                 "selections": [f"{r['resourceType']}/{r.get('id')}" for r in chosen],
-                "draftOrders": {
-                    "resourceType": "Bundle",
-                    "type": "collection",
-                    "entry": [{"resource": r} for r in draft],
-                },
+                "draftOrders": draft_orders(draft),
             },
         }
     )

@@ -9,108 +9,36 @@ with the group's own status, the page says what is really still missing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..assessment import Assessment, Comparison
-from ..engine import CriterionResult, all_of, any_of, count_requirements, negate
+from ..engine import all_of, any_of, negate
+from ..outcome import CriterionResult, count_requirements
 from ..policy_diff import diff_url
 from ..policy_model import (
-    INDICATION_LABEL,  # re-exported for html.py
-    PHASE_LABEL,  # re-exported for html.py
+    DETERMINATION_LABEL,
+    INDICATION_LABEL,
+    PHASE_LABEL,
     AnyOf,
     Deferred,
     Determination,
     Leaf,
     Node,
     Not,
-    PhaseRule,
     Policy,
     Ref,
     Status,
 )
 from ..policy_store import PolicyStore
+from ..policy_urls import policy_page
 from .evidence import describe
-
-__all__ = ["INDICATION_LABEL", "PHASE_LABEL", "ComparisonSheets", "Group", "Row", "Sheet", "sheet", "sheets"]
-
-
-@dataclass
-class Row:
-    id: str
-    text: str
-    status: Status
-    source: str
-    note: str | None
-    evidence: list[tuple[str, str]]  # (reference, description)
-    link: str
-    blocking: bool = False  # the service's own reading: this criterion decides the outcome
-    any_of: str | None = None  # one of a group of alternatives, any of which would do
+from .sheet_model import ComparisonSheets, Group, Row, Sheet
 
 
-@dataclass
-class Group:
-    kind: str  # all | any | ref | not
-    label: str
-    status: Status
-    children: list[Row | Group] = field(default_factory=list)
-
-
-@dataclass
-class Sheet:
-    assessment: dict[str, Any]
-    policy: Policy | None
-    root: Group
-    headline: str
-    explanation: str
-    deferred_to: str | None = None
-    # "What changed in this policy": the policy diff page, for a policy with more than one version.
-    diff_url: str | None = None
-
-    @property
-    def determination(self) -> Determination:
-        return Determination(self.assessment["determination"])
-
-    def rows(self) -> list[Row]:
-        out: list[Row] = []
-
-        def walk(node: Row | Group) -> None:
-            if isinstance(node, Row):
-                out.append(node)
-            else:
-                for child in node.children:
-                    walk(child)
-
-        walk(self.root)
-        return out
-
-    def rows_in_context(self) -> list[tuple[Row, bool]]:
-        """(row, True when it sits in an alternative the patient already meets otherwise)."""
-        out: list[tuple[Row, bool]] = []
-
-        def walk(node: Row | Group, spare: bool) -> None:
-            if isinstance(node, Row):
-                out.append((node, spare))
-                return
-            inner = spare or (node.kind == "any" and node.status == Status.MET)
-            for child in node.children:
-                walk(child, inner)
-
-        walk(self.root, False)
-        return out
-
-    def gaps(self, status: Status) -> list[Row]:
-        seen: dict[str, Row] = {}
-        for r in self.rows():
-            if r.blocking and r.status == status:
-                seen.setdefault(r.id, r)
-        return list(seen.values())
-
-
-def _combine(kind: str, statuses: list[Status]) -> Status:
+def _combine(kind: str, statuses: list[Status], open_list: bool = False) -> Status:
     """A group's status by the engine's own three-valued rules."""
     if kind == "any":
-        return any_of(statuses)
+        return any_of(statuses, open_list)
     if kind == "not":
         return negate(statuses[0])
     return all_of(statuses)
@@ -128,7 +56,7 @@ class _Builder:
         self.chart = chart
         self.used: set[str] = set()
         self.unreported = False  # a tree leaf the service did not report on
-        self.base = f"/policies/{policy.policy}/{policy.version}"
+        self.policy_page = policy_page(policy.policy, policy.version)
 
     def row(self, leaf_id: str, fallback: Leaf | None = None) -> Row:
         c = self.criteria.get(leaf_id)
@@ -141,7 +69,7 @@ class _Builder:
                 fallback.source if fallback else "",
                 Status.UNKNOWN,
             )
-        return _row(c, f"{self.base}#{c.id}", self.chart)
+        return _row(c, f"{self.policy_page}#{c.id}", self.chart)
 
     def node(self, node: Node) -> Row | Group:
         if isinstance(node, Leaf):
@@ -158,51 +86,15 @@ class _Builder:
         kind = "any" if isinstance(node, AnyOf) else "all"
         children = [self.node(child) for child in node.children()]
         label = "One of these is enough:" if kind == "any" else "All of these:"
-        status = _combine(kind, [c.status for c in children])
-        if isinstance(node, AnyOf) and node.open:  # "including, but not limited to"
+        open_list = isinstance(node, AnyOf) and node.open  # "including, but not limited to"
+        status = _combine(kind, [c.status for c in children], open_list)
+        if open_list:
             label = "One of these is enough (the list is open: another documented response may also do):"
-            status = Status.UNKNOWN if status == Status.NOT_MET else status
         return Group(kind, label, status, children)
-
-
-def _phase_tree(
-    policy: Policy, indication: str | None, phase: str
-) -> tuple[Node | Deferred | None, str | None]:
-    """What the checklist lays out: the criteria tree the engine evaluated (contraindications
-    merged by the policy), a deferral's documentation, or why there is none."""
-    rule, silent = policy.rule_for(indication, phase)
-    if isinstance(rule, PhaseRule) and rule.deferred is not None:
-        rule = rule.deferred
-    if isinstance(rule, Deferred):
-        return rule, None
-    if isinstance(rule, PhaseRule):
-        if rule.not_addressed is not None:
-            return None, rule.not_addressed.text
-        if rule.not_covered is not None:
-            return None, rule.not_covered.text
-        return policy.criteria_for(phase, indication, rule), None
-    return None, silent
 
 
 def _all(rows: list[Row | Group]) -> Group:
     return Group("all", "", _combine("all", [r.status for r in rows]) if rows else Status.MET, rows)
-
-
-@dataclass
-class ComparisonSheets:
-    """A comparison opened from its one card (no payer's policy applies): every policy's
-    sheet, and the sentence saying why none of them is the patient's payer's verdict."""
-
-    comparison: dict[str, Any]
-    sheets: list[Sheet]
-
-    @property
-    def explanation(self) -> str:
-        why = (self.comparison.get("comparison") or {}).get("note") or "no payer's policy applies"
-        return (
-            f"A comparison, not the patient's payer's verdict: {why}. "
-            "Each encoded policy's requirements are shown below for reference."
-        )
 
 
 Recalled = dict[str, Any]  # an assessment or comparison as the store keeps it (its contract form)
@@ -252,7 +144,7 @@ def _sheet(
     deferred_to: str | None = None
     if policy is not None:
         builder = _Builder(policy, criteria, chart)
-        tree, reason = _phase_tree(policy, indication, contract["order"]["phase"])
+        tree, reason = policy.assessed(indication, contract["order"]["phase"])
         if isinstance(tree, Deferred):
             deferred_to = tree.to
             root = _all([builder.node(item) for item in tree.documentation])
@@ -267,8 +159,9 @@ def _sheet(
             root = _all([builder.row(c.id) for c in criteria])
     else:  # a policy version this service no longer holds: the criteria as reported
         p = contract["policy"]
-        link = f"/policies/{p['id']}/{p['version']}"
-        root = _all([_row(c, f"{link}#{c.id}", chart) for c in criteria])
+        root = _all(
+            [_row(c, policy_page(str(p["id"]), str(p["version"]), f"#{c.id}"), chart) for c in criteria]
+        )
     headline, explanation = _headline(determination, criteria, reason, deferred_to)
     changes = diff_url(store, policy) if policy is not None else None
     return Sheet(contract, policy, root, headline, explanation, deferred_to, changes)
@@ -277,27 +170,28 @@ def _sheet(
 def _headline(
     d: Determination, criteria: list[CriterionResult], reason: str | None, deferred_to: str | None
 ) -> tuple[str, str]:
-    """Counted as the cards count (engine.count_requirements): alternatives are one requirement."""
+    """Counted as the cards count (outcome.count_requirements): alternatives are one requirement."""
     unmet = count_requirements(criteria, Status.NOT_MET)
     missing = count_requirements(criteria, Status.UNKNOWN)
+    label = DETERMINATION_LABEL[d].capitalize()
     if d == Determination.CRITERIA_MET:
-        return "Criteria met", "Every requirement of this policy is documented as met."
+        return label, "Every requirement of this policy is documented as met."
     if d == Determination.CRITERIA_NOT_MET:
         extra = f"; {missing} more not documented" if missing else ""
         return (
-            "Criteria not met",
+            label,
             f"The record contradicts {unmet} requirement{'s' if unmet != 1 else ''}{extra}.",
         )
     if d == Determination.DOCUMENTATION_INCOMPLETE:
         return (
-            "Documentation incomplete",
+            label,
             f"{missing} requirement{'s are' if missing != 1 else ' is'} not documented yet; nothing in the record contradicts the policy.",
         )
     if d == Determination.NOT_EVALUABLE:
         return (
-            "Not evaluable: criteria not public",
+            f"Not evaluable: {DETERMINATION_LABEL[d]}",
             f"The policy defers to {deferred_to or 'criteria that are not public'}. "
             f"It still asks for the documentation below ({missing} item{'s' if missing != 1 else ''} missing).",
         )
     scope = next((c.text for c in criteria if c.status == Status.NOT_MET), None)
-    return "Policy does not apply", (reason or scope or "This policy does not cover this order.")
+    return label, (reason or scope or "This policy does not cover this order.")

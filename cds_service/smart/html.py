@@ -18,27 +18,22 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from ..policy_model import INDICATION_LABEL, PHASE_LABEL, Status
+from ..policy_model import INDICATION_LABEL, PHASE_LABEL, STATUS_WORDS, Determination, Status
 from ..questionnaire.form import Form, form_view
 from ..templating import templates
-from .checklist import ComparisonSheets, Group, Row, Sheet
+from .sheet_model import ComparisonSheets, Group, Row, Sheet
 
-STATUS = {
-    Status.MET: ("\u2714", "Met"),
-    Status.NOT_MET: ("\u2716", "Not met"),
-    Status.UNKNOWN: ("?", "Not documented"),
-}
-DOC_STATUS = {
-    Status.MET: ("\u2714", "Documented"),
-    Status.UNKNOWN: ("?", "Not documented"),
-    Status.NOT_MET: ("\u2716", "Not met"),
-}
+STATUS_ICON = {Status.MET: "\u2714", Status.NOT_MET: "\u2716", Status.UNKNOWN: "?"}
+# (icon, word) per status: the words are STATUS_WORDS, the clinician's, capitalised as a badge.
+STATUS = {status: (icon, STATUS_WORDS[status].capitalize()) for status, icon in STATUS_ICON.items()}
+# A documentation requirement's badge: met means "documented".
+DOC_STATUS = STATUS | {Status.MET: (STATUS_ICON[Status.MET], "Documented")}
 VERDICT_ICON = {
-    "criteria-met": "\u2714",
-    "criteria-not-met": "\u2716",
-    "documentation-incomplete": "!",
-    "not-applicable": "\u2013",
-    "not-evaluable": "?",
+    Determination.CRITERIA_MET: "\u2714",
+    Determination.CRITERIA_NOT_MET: "\u2716",
+    Determination.DOCUMENTATION_INCOMPLETE: "!",
+    Determination.NOT_APPLICABLE: "\u2013",
+    Determination.NOT_EVALUABLE: "?",
 }
 # What every template that shows a status badge is given.
 WORDS = {"status_words": STATUS, "doc_status": DOC_STATUS, "met": Status.MET}

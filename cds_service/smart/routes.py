@@ -37,6 +37,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..services import Services, get_services
+from ..templating import NO_STORE
 from .html import error_page
 from .oauth import (
     LaunchError,
@@ -56,11 +57,6 @@ log = logging.getLogger("idds.smart")
 router = APIRouter(prefix="/smart", tags=["smart"])
 SESSION_PARAM = "session"  # the checklist's query parameter naming its launch's session
 LAUNCH_COOKIE = "idds_smart_launch"  # the nonce binding a launch's state to the browser that started it
-NO_STORE = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 def _state(request: Request) -> SmartState:

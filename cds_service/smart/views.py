@@ -19,12 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from .. import urls
 from ..prefetch import PatientUnavailable
 from ..services import Services, get_services
+from ..templating import NO_STORE
 from . import chart as live
 from .checklist import sheet
 from .evidence import index
 from .html import View, checklist_page, summary_page
 from .oauth import Session, host_of
-from .routes import NO_STORE, SESSION_PARAM, _error, router, session_of
+from .routes import SESSION_PARAM, _error, router, session_of
 
 log = logging.getLogger("idds.smart")
 READ_ONLY_NOTE = (
