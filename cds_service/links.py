@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from . import policy_urls
 from .codesystem import OVERRIDE_REASON_ID, override_reason_codesystem
 from .errors import operation_outcome
 from .policy_page import render as render_policy
@@ -31,7 +32,7 @@ async def list_policies(services: ServicesDep) -> list[dict[str, Any]]:
             "payer": p.payer,
             "title": p.title,
             "effective": p.effective.isoformat(),
-            "url": f"/policies/{p.policy}/{p.version}",
+            "url": policy_urls.policy_page(p.policy, p.version),
         }
         for p in services.store.all()
     ]
