@@ -20,7 +20,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fhir.resources.R4B.bundle import Bundle
@@ -31,7 +31,7 @@ from .errors import operation_outcome
 from .next_steps import leaf_index
 from .policy_model import STATUS_WORDS
 from .record import PatientRecord, resource_ref
-from .services import Services, get_services
+from .services import Services, ServicesDep
 
 log = logging.getLogger("idds.packet")
 router = APIRouter(tags=["packet"])
@@ -239,7 +239,7 @@ def build(kept: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
 
 
 @router.get("/assessments/{assessment_id}/packet")
-async def get_packet(assessment_id: str, services: Services = Depends(get_services)) -> Response:
+async def get_packet(services: ServicesDep, assessment_id: str) -> Response:
     kept = await run_in_threadpool(services.recall_packet, assessment_id)
     if kept is None:
         return operation_outcome(404, "unknown or expired assessment id", "not-found")

@@ -9,7 +9,7 @@ otherwise read "diff" as a version.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -17,7 +17,7 @@ from .errors import operation_outcome
 from .policy_diff import DiffError, page_url, policy_diff
 from .policy_store import PolicyStore
 from .policy_urls import diff_page
-from .services import Services, get_services
+from .services import ServicesDep
 from .templating import templates
 
 router = APIRouter()
@@ -37,6 +37,7 @@ def _versions(store: PolicyStore, policy_id: str) -> list[str]:
 
 @router.get("/policies/{policy_id}/diff", response_model=None)
 async def policy_diff_page(
+    services: ServicesDep,
     request: Request,
     policy_id: str,
     before: str | None = Query(
@@ -46,7 +47,6 @@ async def policy_diff_page(
     format: str | None = Query(
         None, pattern="^(html|json)$", description="html or json (default: from Accept)"
     ),
-    services: Services = Depends(get_services),
 ) -> Response:
     store = services.store
     try:

@@ -16,11 +16,11 @@ from urllib.parse import parse_qs, urlencode
 
 import httpx
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..services import Services, get_services
+from ..services import ServicesDep
 from ..templating import NO_STORE
 from .form import download, entry_for, form_view, response_from_form
 
@@ -83,7 +83,7 @@ def _form_page(
 
 
 @router.post("/smart/documentation", response_class=HTMLResponse)
-async def save_documentation(request: Request, services: Services = Depends(get_services)) -> Response:
+async def save_documentation(services: ServicesDep, request: Request) -> Response:
     from ..smart.checklist import sheet as make_sheet
     from ..smart.html import error_page
     from ..smart.routes import SESSION_PARAM, session_of

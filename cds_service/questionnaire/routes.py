@@ -25,7 +25,7 @@ from ..hook_models import HookRequest
 from ..orders import DRAFT_TYPES, draft_orders
 from ..pipeline import assess_hook
 from ..prefetch import RESOURCE_TYPE, PatientUnavailable, build_record
-from ..services import Services, get_services
+from ..services import ServicesDep
 from .build import questionnaires
 from .documentation import router as documentation_router
 from .prefill import prefill
@@ -41,7 +41,7 @@ def _fhir(body: dict[str, Any], status: int = 200) -> JSONResponse:
 
 
 @router.get("/fhir/Questionnaire/{qid}")
-async def read_questionnaire(qid: str, services: Services = Depends(get_services)) -> Response:
+async def read_questionnaire(services: ServicesDep, qid: str) -> Response:
     entry = questionnaires(services.store).by_id.get(qid)
     if entry is None:
         return operation_outcome(404, f"no Questionnaire {qid!r}", "not-found")
@@ -49,7 +49,7 @@ async def read_questionnaire(qid: str, services: Services = Depends(get_services
 
 
 @router.get("/fhir/Questionnaire")
-async def search_questionnaires(request: Request, services: Services = Depends(get_services)) -> Response:
+async def search_questionnaires(services: ServicesDep, request: Request) -> Response:
     qs = questionnaires(services.store)
     params = request.query_params
     unknown = [k for k in params if k not in ("url", "version", "_format")]
@@ -85,7 +85,7 @@ def _param_resources(params: list[Any], name: str) -> list[dict[str, Any]]:
 
 # It carries the patient's data: callers are verified like the hooks.
 @router.post("/fhir/Questionnaire/$questionnaire-package", dependencies=[Depends(auth.verify_caller)])
-async def questionnaire_package(request: Request, services: Services = Depends(get_services)) -> Response:
+async def questionnaire_package(services: ServicesDep, request: Request) -> Response:
     raw = await request.body()
     if len(raw) > services.settings.max_body_bytes:
         return operation_outcome(

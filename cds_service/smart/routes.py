@@ -32,11 +32,11 @@ import secrets
 import time
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..services import Services, get_services
+from ..services import Services, ServicesDep
 from ..templating import NO_STORE
 from .html import error_page
 from .oauth import (
@@ -105,11 +105,11 @@ def _read_only(assessment: str) -> RedirectResponse:
 
 @router.get("/launch")
 async def launch(
+    services: ServicesDep,
     request: Request,
     launch: str | None = None,
     iss: str | None = None,
     assessment: str | None = None,
-    services: Services = Depends(get_services),
 ) -> Response:
     if not iss or not launch:
         if assessment:
@@ -185,12 +185,12 @@ async def launch(
 
 @router.get("/callback")
 async def callback(
+    services: ServicesDep,
     request: Request,
     code: str | None = None,
     state: str | None = None,
     error: str | None = None,
     error_description: str | None = None,
-    services: Services = Depends(get_services),
 ) -> Response:
     store = _state(request)
     cfg = services.smart

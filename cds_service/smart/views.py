@@ -12,13 +12,13 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from .. import urls
 from ..prefetch import PatientUnavailable
-from ..services import Services, get_services
+from ..services import Services, ServicesDep
 from ..templating import NO_STORE
 from . import chart as live
 from .checklist import sheet
@@ -159,6 +159,7 @@ def _flag(value: str | None) -> bool:
 
 @router.get("/checklist", response_class=HTMLResponse)
 async def checklist(
+    services: ServicesDep,
     request: Request,
     assessment: str | None = None,
     iss: str | None = None,
@@ -166,7 +167,6 @@ async def checklist(
     order: str | None = None,
     missing: str | None = None,
     session: str | None = None,
-    services: Services = Depends(get_services),
 ) -> HTMLResponse:
     view = await _view(request, services, assessment, iss, patient, order, session)
     if isinstance(view, HTMLResponse):
@@ -176,13 +176,13 @@ async def checklist(
 
 @router.get("/summary", response_class=HTMLResponse)
 async def summary(
+    services: ServicesDep,
     request: Request,
     assessment: str | None = None,
     iss: str | None = None,
     patient: str | None = None,
     order: str | None = None,
     session: str | None = None,
-    services: Services = Depends(get_services),
 ) -> HTMLResponse:
     view = await _view(request, services, assessment, iss, patient, order, session)
     if isinstance(view, HTMLResponse):
