@@ -251,7 +251,14 @@ class Chart:
         clinical: str = "active",
         verification: str = "confirmed",
         display: str = "",
+        onset: date | str | None = "800 days before",
+        recorded: date | None = None,
     ) -> dict[str, Any]:
+        """A problem-list Condition. `onset`: when the condition began (a date, a FHIR date
+        string such as "2026-06", or None for none recorded); by default 800 days before the DOS.
+        `recorded`: its recordedDate (none by default)."""
+        if onset == "800 days before":
+            onset = self.days_before(800)
         codings = []
         if icd10:
             codings.append((ICD10, icd10, display or icd10))
@@ -273,8 +280,11 @@ class Chart:
                 )
             ],
             "code": _concept(*codings, text=text or display or None),
-            "onsetDateTime": iso(self.days_before(800)),
         }
+        if onset is not None:
+            cond["onsetDateTime"] = onset if isinstance(onset, str) else iso(onset)
+        if recorded is not None:
+            cond["recordedDate"] = iso(recorded)
         self.resources["conditions"].append(cond)
         return cond
 

@@ -161,6 +161,11 @@ FACTS: dict[str, FactSpec] = {
     "implant_contraindication": FactSpec("bool"),
     # a mappings/conditions.yaml finding: present on the retrieved problem list (true) or not (false)
     "condition_present": FactSpec("bool", {"value_set": ("neoplasm-related-pain",)}, ("value_set",)),
+    # a pain diagnosis of the indication (as diagnosis_documented finds it) began (onset, else
+    # recordedDate) at least min_months calendar months before DOS; never false (facts/chronicity.py)
+    "pain_chronic": FactSpec(
+        "bool", {"indication": tuple(Indication), "min_months": int}, ("indication",), {"min_months": 3}
+    ),
     "increased_intracranial_pressure": FactSpec("bool"),
     "thecal_sac_encroachment": FactSpec("bool"),
     "metastatic_lesions": FactSpec("bool"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import clinical, device, evaluator, injectate, therapy, trial
+from . import chronicity, clinical, device, evaluator, injectate, therapy, trial
 from .base import Fact, FactContext
 from .catalogue import FACTS
 
@@ -19,6 +19,7 @@ EXTRACTORS: dict[str, Callable[..., Fact]] = {
     "active_infection": clinical.active_infection,
     "implant_contraindication": clinical.implant_contraindication,
     "condition_present": clinical.condition_present,
+    "pain_chronic": chronicity.pain_chronic,
     "increased_intracranial_pressure": clinical.increased_intracranial_pressure,
     "thecal_sac_encroachment": clinical.thecal_sac_encroachment,
     "metastatic_lesions": clinical.metastatic_lesions,

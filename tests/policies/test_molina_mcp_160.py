@@ -40,6 +40,7 @@ NM_TRIAL_SUCCESS_IDS = {
 }
 CA_TRIAL_IDS = {
     "molina-160-cancer-adult-18",
+    "molina-160-cancer-chronic-pain",
     "molina-160-cancer-a-diagnosis",
     "molina-160-cancer-a-nrs-above-6",
     "molina-160-cancer-b-life-expectancy-3-months",
@@ -99,7 +100,9 @@ def cancer_chart(phase: str = "trial", omit: tuple[str, ...] = (), **kw) -> Char
     kw.setdefault("birth_date", ADULT_BIRTH)
     c = Chart(payer=PAYER, dos=DOS, **kw)
     c.condition(icd10="C50.911", display="Malignant neoplasm of unspecified site of right female breast")
-    c.condition(icd10="G89.3", display="Neoplasm related pain (acute) (chronic)")
+    if "pain" not in omit:
+        # the cancer pain began in the spring: chronic (3 months or more) by the DOS
+        c.condition(icd10="G89.3", display="Neoplasm related pain (acute) (chronic)", onset=date(2026, 3, 2))
     if "nrs" not in omit:
         c.nrs(8, c.days_before(10))
     if "life" not in omit:
