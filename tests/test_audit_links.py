@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,9 +20,11 @@ from sqlalchemy import event, text
 
 from cds_service import audit
 from cds_service.app import create_app
+from cds_service.audit.rows import Job
 from cds_service.audit.store import store_for
 from cds_service.services import Services
 from cds_service.settings import Settings
+from cds_service.state import state_for
 from cds_service.state import store as state_store
 
 from .test_audit import SIGN, chart, rows
@@ -89,3 +92,49 @@ def test_without_the_audit_middleware_the_route_keeps_its_links_itself(loaded, s
     with TestClient(create_app(replace(loaded, settings=settings))) as client:
         card = _sign(client)
         assert client.get(f"/assessments/{card}").status_code == 200
+
+
+def _job(instance: str, assessment_id: str, link_id: str, state) -> Job:
+    call = {
+        "id": str(uuid.uuid4()),
+        "received_at": datetime.now(UTC),
+        "hook": "order-sign",
+        "hook_instance": instance,
+        "service_id": "idds-order-sign",
+        "request_summary": {},
+        "cards": 1,
+        "system_actions": 0,
+        "duration_ms": 1.0,
+        "status_code": 200,
+    }
+    assessment = {
+        "id": assessment_id,
+        "policy_id": "p",
+        "policy_version": "1",
+        "determination": "criteria-met",
+        "criteria": [],
+    }
+    with state.collecting() as links:
+        state.put_assessments({link_id: {"id": link_id}}, expires_at=2e9, now=1e9)
+    return Job(call, [assessment], [], links)
+
+
+def test_a_record_the_store_refuses_still_leaves_its_cards_links(client, settings):
+    store, state = store_for(settings), state_for(settings)
+    batch = [
+        _job("a", "card-1", "link-a", state),
+        _job("b", "card-1", "link-b", state),  # b reuses a's card id: its record is refused
+    ]
+    store._write_batch(batch)
+    assert [j.future.exception() is None for j in batch] == [True, False]
+    assert [r.hook_instance for r in rows(store)] == ["a"]
+    assert state.get_assessment("link-a", now=1e9) and state.get_assessment("link-b", now=1e9)
+
+
+def test_collected_links_are_not_written_until_committed(settings, client):
+    state = state_for(settings)
+    with state.collecting() as links:
+        state.put_assessments({"held": {"id": "held"}}, expires_at=2e9, now=1e9)
+    assert len(links) == 1 and state.get_assessment("held", now=1e9) is None
+    state.write(links)
+    assert state.get_assessment("held", now=1e9) == {"id": "held"}

@@ -152,6 +152,7 @@ class AuditStore:
             try:
                 ready.append((job, job.rows()))
             except Exception as exc:
+                self._write_links(job)  # the record cannot be written; its links still can
                 settle(job.future, exc)
         if not ready:
             return
@@ -165,25 +166,32 @@ class AuditStore:
             settle(job.future)
 
     def _write_one(self, job: Job, rows: JobRows) -> None:
-        """One record alone; if it fails with its extra upserts, the record without them, then they."""
+        """One record alone; if it fails with its extra upserts, the record without them, and they on
+        their own, as they were before they rode with it (a links fault never costs the record, nor a
+        record fault the links); the future last, so the answer leaves after both."""
         try:
             self._insert([rows], job.extra or None)
         except Exception as exc:
             if not job.extra:
                 settle(job.future, exc)
                 return
-            try:
-                self._insert([rows])
-            except Exception as again:
-                settle(job.future, again)
-                return
+        else:
             settle(job.future)
+            return
+        error: BaseException | None = None
+        try:
+            self._insert([rows])
+        except Exception as exc:
+            error = exc
+        self._write_links(job)
+        settle(job.future, error)
+
+    def _write_links(self, job: Job) -> None:
+        if job.extra:
             try:
                 self._insert([], job.extra)
             except Exception:
-                log.exception("the checklist links of a recorded hook call could not be kept")
-            return
-        settle(job.future)
+                log.exception("the checklist links of a hook call could not be kept")
 
     def _insert(self, jobs: list[JobRows], extra: Extra | None = None) -> None:
         """One transaction: the hook calls, then their assessments, then feedback (executemany each),
