@@ -31,6 +31,7 @@ from .prefetch import PatientUnavailable, finish_record, gather_record
 from .record import PatientRecord
 from .request_body import json_body, parse_json, read_body
 from .services import Services, ServicesDep
+from .state.store import Upsert
 
 log = logging.getLogger("idds")
 
@@ -74,14 +75,16 @@ async def call_hook(service_id: str, request: Request, services: ServicesDep) ->
         # CPU-bound (validation, the engine, rendering) and the shared database: one worker
         # thread hop for all of it, so a call with a big chart never stalls discovery or the
         # other calls on the event loop.
-        done = await run_in_threadpool(_in_thread, req, record, services, base, smart, options)
+        carried = audit.carries_links(request)
+        done = await run_in_threadpool(_in_thread, req, record, services, base, smart, options, carried)
     except PatientUnavailable as exc:  # the reason names the fetch's fault (deadline, size, refusal)
         return operation_outcome(
             412, f"the Patient resource is neither in prefetch nor retrievable ({exc})"[:500], "not-found"
         )
     if done is None:
         return _hook_json(HookResponse(cards=[failure_card()]))
-    outcome, _shown, cards, actions = done
+    (outcome, _shown, cards, actions), links = done
+    audit.note_links(request, services.state, links)  # committed with the audit record
     log.info(
         "hook %s instance=%s patient=%s orders=%d cards=%d",
         hook,
@@ -138,10 +141,13 @@ def _in_thread(
     base: str,
     smart: str,
     options: dict[str, Any],
-) -> Answer | None:
+    carried: bool = False,
+) -> tuple[Answer, list[Upsert]] | None:
     """The record finished (PatientUnavailable when it has no Patient), assessed, and what the cards'
     links need kept: the route's one worker-thread hop. None when the assessment failed (the
-    clinician gets the failure card, never a 500 mid-ordering)."""
+    clinician gets the failure card, never a 500 mid-ordering). `carried`: the audit middleware
+    commits the links' upserts with the call's record (one commit a call); they are collected
+    and returned rather than written here."""
     finish_record(record, req.context.patientId)
     try:
         done = answer(req, record, services, base, smart, options)
@@ -153,8 +159,12 @@ def _in_thread(
             req.context.patientId,
         )
         return None
-    _keep(services, done[1], record, req.fhirServer)  # the shared database: every worker opens the link
-    return done
+    if not carried:
+        _keep(services, done[1], record, req.fhirServer)  # the shared database: every worker opens the link
+        return done, []
+    with services.state.collecting() as links:
+        _keep(services, done[1], record, req.fhirServer)
+    return done, links
 
 
 def answer(

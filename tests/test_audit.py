@@ -422,10 +422,10 @@ def test_each_answer_waits_for_its_record_and_concurrent_calls_share_a_transacti
     store = store_for(settings)
     insert, batches = store._insert, []
 
-    def slow_insert(jobs):  # a slow disk: calls queue up behind the commit in progress
+    def slow_insert(jobs, extra=None):  # a slow disk: calls queue up behind the commit in progress
         batches.append(len(jobs))
         time.sleep(0.05)
-        insert(jobs)
+        insert(jobs, extra)
 
     monkeypatch.setattr(store, "_insert", slow_insert)
     bodies = [chart().request() | {"hookInstance": str(uuid.uuid4())} for _ in range(16)]

@@ -11,6 +11,12 @@ call the route turned away before that (a 4xx) is summarised from the bytes
 the middleware saw. The rows go to the store's writer thread, which batches
 concurrent calls into one transaction; the answer waits for its commit. A
 failing store is logged as an error and does not fail the clinician's call.
+
+The route's checklist links (the shared state's upserts, `carries_links` /
+`note_links`) ride with the call's record into the same transaction when the
+shared state lives on the audit store's engine (it does: `state_for`), so a
+hook call pays one commit; otherwise, or when no record is written, they are
+committed on their own, still before the answer leaves.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
@@ -34,12 +40,17 @@ from ..settings import app_settings
 from .capture import Answer, answered, assessments, hook_call_row, parse, request_part
 from .store import AuditStore, database_url, store_for
 
+if TYPE_CHECKING:  # the shared state imports this package's store: only its types here
+    from ..state.store import SharedState, Upsert
+
 __all__ = [
     "AuditStore",
+    "carries_links",
     "database_url",
     "install",
     "known_cards",
     "note_answer",
+    "note_links",
     "note_request",
     "opened",
     "record_feedback",
@@ -48,6 +59,7 @@ __all__ = [
 
 log = logging.getLogger("idds.audit")
 REQUEST_KEY, ANSWER_KEY = "idds.audit.request", "idds.audit.answer"
+CARRIER_KEY, LINKS_KEY = "idds.audit.carrier", "idds.audit.links"
 
 
 def _request_part(req: Any) -> dict[str, Any] | None:
@@ -69,6 +81,27 @@ def note_answer(request: Request, response: Any) -> None:
     request.scope[ANSWER_KEY] = response
 
 
+def carries_links(request: Request) -> bool:
+    """True when this middleware is in the stack and will commit the route's links (`note_links`)."""
+    return CARRIER_KEY in request.scope
+
+
+def note_links(request: Request, state: SharedState, upserts: list[Upsert]) -> None:
+    """The shared state's collected upserts: committed with the record, before the answer leaves."""
+    if upserts:
+        request.scope[LINKS_KEY] = (state, upserts)
+
+
+async def _write_links(links: tuple[SharedState, list[Upsert]] | None) -> None:
+    if links is None:
+        return
+    state, upserts = links
+    try:
+        await run_in_threadpool(state.write, upserts)
+    except Exception:  # as before: a database fault loses the links, never the cards
+        log.exception("could not keep %d checklist link upsert(s)", len(upserts))
+
+
 async def audit_store(app: Any) -> AuditStore:
     store: AuditStore | None = getattr(app.state, "audit", None)
     if store is None:  # the app was driven without its lifespan (e.g. a bare TestClient)
@@ -88,6 +121,7 @@ class AuditMiddleware:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         received_at = datetime.now(UTC)
+        scope[CARRIER_KEY] = True
         limit = app_settings(scope["app"]).max_body_bytes
         body: list[bytes] = []  # kept by reference: joined only if the route did not summarise it
         seen = 0
@@ -117,6 +151,7 @@ class AuditMiddleware:
             content = b"".join(chunks)
             done = True
             await self._record(scope, service, body, start["status"], content, started, received_at)
+            await _write_links(scope.pop(LINKS_KEY, None))  # no record carried them: before the answer
             await send(start)
             await send({"type": "http.response.body", "body": content})
 
@@ -126,6 +161,8 @@ class AuditMiddleware:
             if not done:  # the error handler answers 500; the trail says so
                 await self._record(scope, service, body, 500, b"", started, received_at)
             raise
+        finally:
+            await _write_links(scope.pop(LINKS_KEY, None))  # not carried by a record: on their own
 
     async def _record(
         self,
@@ -164,8 +201,14 @@ class AuditMiddleware:
         )
         try:
             store = await audit_store(scope["app"])
+            links = scope.get(LINKS_KEY)
+            extra = None
+            if links is not None and links[0].engine is store.engine:
+                extra = scope.pop(LINKS_KEY)[1]  # one transaction with the record
+            else:  # another database (or none): committed on their own first
+                await _write_links(scope.pop(LINKS_KEY, None))
             with metrics.AUDIT_WRITE.labels("hook-call").time():
-                await asyncio.wrap_future(store.submit_call(call, assessment_rows))
+                await asyncio.wrap_future(store.submit_call(call, assessment_rows, extra))
         except Exception:
             log.exception("audit write failed for hook instance %r", call["hook_instance"][:80])
 

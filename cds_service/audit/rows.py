@@ -11,12 +11,15 @@ from typing import Any
 
 import orjson
 from sqlalchemy import String, Table
+from sqlalchemy.sql.elements import TextClause
 
 from .models import AssessmentRow, FeedbackRow, HookCall
 
 Row = dict[str, Any]
 # A job's (hook_call rows, assessment rows, feedback rows), ready to insert.
 JobRows = tuple[list[Row], list[Row], list[Row]]
+# Statements the shared state hands over to be executed in the same transaction (the cards' links).
+Extra = list[tuple[TextClause, list[Row]]]
 
 
 def clean(value: Any) -> Any:
@@ -79,10 +82,13 @@ FEEDBACK = Columns(_table(FeedbackRow))
 class Job:
     """Rows of one hook call (or one feedback body), written together, and the future its caller awaits."""
 
-    __slots__ = ("assessments", "call", "feedback", "future")
+    __slots__ = ("assessments", "call", "extra", "feedback", "future")
 
-    def __init__(self, call: Row | None, assessments: list[Row], feedback: list[Row]):
+    def __init__(
+        self, call: Row | None, assessments: list[Row], feedback: list[Row], extra: Extra | None = None
+    ):
         self.call, self.assessments, self.feedback = call, assessments, feedback
+        self.extra: Extra = extra or []
         self.future: Future[None] = Future()
 
     def rows(self) -> JobRows:

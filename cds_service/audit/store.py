@@ -6,7 +6,11 @@ queued up meanwhile and writes it in one transaction with SQLAlchemy Core
 `insert()` (executemany), then resolves every future. Alone, a call is one
 short transaction; under load, the calls that arrived while the previous
 batch was committing share the next one. A batch that fails is retried record
-by record, so one bad record costs no other its place. The schema is Alembic's
+by record, so one bad record costs no other its place. A hook call's job can
+carry the shared state's upserts of its cards' checklist links (`extra`):
+they are executed in the same transaction, so a call pays one commit; if that
+transaction fails, the record is written without them and they are tried on
+their own (a fault there loses the links, never the record). The schema is Alembic's
 (`upgrade head` at start-up), so a deployed database follows the code without
 a manual step.
 
@@ -38,7 +42,7 @@ from sqlalchemy.orm import Session
 from ..settings import Settings
 from .db import DEFAULT_SQLITE, database_url, make_engine
 from .models import AssessmentRow, Base, HookCall
-from .rows import ASSESSMENT, FEEDBACK, HOOK_CALL, Job, JobRows, Row, settle
+from .rows import ASSESSMENT, FEEDBACK, HOOK_CALL, Extra, Job, JobRows, Row, settle
 
 __all__ = ["DEFAULT_SQLITE", "AuditStore", "database_url", "store_for"]
 
@@ -99,9 +103,10 @@ class AuditStore:
 
     # -- writing: hand rows to the writer thread, get a future resolved once they are committed --
 
-    def submit_call(self, call: Row, assessments: list[Row]) -> Future[None]:
-        """Queue one hook call with its assessments; the future resolves after their commit (or fails)."""
-        return self._submit(Job(call, assessments, []))
+    def submit_call(self, call: Row, assessments: list[Row], extra: Extra | None = None) -> Future[None]:
+        """Queue one hook call with its assessments (and upserts to run in the same transaction);
+        the future resolves after their commit (or fails)."""
+        return self._submit(Job(call, assessments, [], extra))
 
     def submit_feedback(self, rows: list[Row]) -> Future[None]:
         return self._submit(Job(None, [], rows))
@@ -147,28 +152,50 @@ class AuditStore:
             try:
                 ready.append((job, job.rows()))
             except Exception as exc:
+                self._write_links(job)  # the record cannot be written; its links still can
                 settle(job.future, exc)
         if not ready:
             return
         try:
-            self._insert([rows for _, rows in ready])
-        except Exception as exc:
-            if len(ready) == 1:
-                settle(ready[0][0].future, exc)
-                return
+            self._insert([rows for _, rows in ready], [u for job, _ in ready for u in job.extra] or None)
+        except Exception:
             for job, rows in ready:  # one bad record must not cost the others theirs
-                try:
-                    self._insert([rows])
-                except Exception as one:
-                    settle(job.future, one)
-                else:
-                    settle(job.future)
+                self._write_one(job, rows)
             return
         for job, _ in ready:
             settle(job.future)
 
-    def _insert(self, jobs: list[JobRows]) -> None:
-        """One transaction: the hook calls, then their assessments, then feedback (executemany each)."""
+    def _write_one(self, job: Job, rows: JobRows) -> None:
+        """One record alone; if it fails with its extra upserts, the record without them, and they on
+        their own, as they were before they rode with it (a links fault never costs the record, nor a
+        record fault the links); the future last, so the answer leaves after both."""
+        try:
+            self._insert([rows], job.extra or None)
+        except Exception as exc:
+            if not job.extra:
+                settle(job.future, exc)
+                return
+        else:
+            settle(job.future)
+            return
+        error: BaseException | None = None
+        try:
+            self._insert([rows])
+        except Exception as exc:
+            error = exc
+        self._write_links(job)
+        settle(job.future, error)
+
+    def _write_links(self, job: Job) -> None:
+        if job.extra:
+            try:
+                self._insert([], job.extra)
+            except Exception:
+                log.exception("the checklist links of a hook call could not be kept")
+
+    def _insert(self, jobs: list[JobRows], extra: Extra | None = None) -> None:
+        """One transaction: the hook calls, then their assessments, then feedback (executemany each),
+        then the extra upserts."""
         calls = [r for j in jobs for r in j[0]]
         assessments = [r for j in jobs for r in j[1]]
         feedback = [r for j in jobs for r in j[2]]
@@ -179,6 +206,8 @@ class AuditStore:
                 conn.execute(insert(ASSESSMENT.table), assessments)
             if feedback:
                 conn.execute(insert(FEEDBACK.table), feedback)
+            for statement, rows in extra or ():
+                conn.execute(statement, rows)
 
     def known_cards(self, ids: list[str]) -> set[str]:
         """The ids among `ids` that are cards this service answered (assessment rows)."""

@@ -8,6 +8,11 @@ Every operation is one short transaction and atomic across workers and hosts:
   so of two workers seeing the same token at the same moment exactly one accepts it.
 Expired rows are never returned and are purged at most every `purge_every` seconds
 per process.
+
+A hook call's assessments (the cards' checklist links) can instead be collected
+(`collecting`) and handed to the audit trail's writer, which upserts them in the
+same transaction as the call's audit record: one commit per call (per batch under
+load) instead of two, still committed before the answer leaves.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import hashlib
 import hmac
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -75,6 +82,10 @@ def _upsert_statement(table: Table, key_column: str, columns: tuple[str, ...]) -
     return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
 
 
+# The statement and rows of a deferred upsert: what the audit writer executes in its transaction.
+Upsert = tuple[TextClause, list[dict[str, Any]]]
+
+
 class SharedState:
     def __init__(self, engine: Engine, purge_every: float = 60.0):
         self.engine = engine
@@ -82,6 +93,26 @@ class SharedState:
         self.purge_every = purge_every
         self._next_purge = 0.0
         self._purge_lock = threading.Lock()
+        self._collecting = threading.local()
+
+    @contextmanager
+    def collecting(self) -> Iterator[list[Upsert]]:
+        """Within it, in this thread, `put_assessments` writes nothing: its upserts are appended to
+        the list yielded, for the caller to have committed (the audit writer's transaction)."""
+        pending: list[Upsert] = []
+        previous = getattr(self._collecting, "pending", None)
+        self._collecting.pending = pending
+        try:
+            yield pending
+        finally:
+            self._collecting.pending = previous
+
+    def write(self, upserts: list[Upsert]) -> None:
+        """Collected upserts committed on their own (when no audit record can carry them)."""
+        if upserts:
+            with self.engine.begin() as conn:
+                for statement, rows in upserts:
+                    conn.execute(statement, rows)
 
     # -- expiry -------------------------------------------------------------------------
 
@@ -105,8 +136,13 @@ class SharedState:
             self._purge_lock.release()
 
     def _upsert(self, model: Any, key_column: str, rows: list[dict[str, Any]]) -> None:
+        statement = _upsert_statement(model.__table__, key_column, tuple(rows[0]))
+        pending: list[Upsert] | None = getattr(self._collecting, "pending", None)
+        if pending is not None:
+            pending.append((statement, rows))
+            return
         with self.engine.begin() as conn:
-            conn.execute(_upsert_statement(model.__table__, key_column, tuple(rows[0])), rows)
+            conn.execute(statement, rows)
 
     # -- assessments ----------------------------------------------------------------------
 
@@ -195,4 +231,4 @@ def state_for(settings: Settings) -> SharedState:
         return found
 
 
-__all__ = ["SharedState", "row_key", "seal", "state_for", "unseal"]
+__all__ = ["SharedState", "Upsert", "row_key", "seal", "state_for", "unseal"]
