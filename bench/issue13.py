@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .units import _mib, _ms
 
 if TYPE_CHECKING:
-    from .report import Results
+    from .results_model import Results
 
 PEER_IRRELEVANT = 3.0  # issue 13: an order no policy concerns, ≥ 3× the trivial peer end to end
 PEER_FULL = 1.0  # an IDDS order with full assessment, ≥ 1× the trivial peer

@@ -11,38 +11,14 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .issue13 import NOTES, issue13_targets, side_table
+from .results_model import HEAVY_RATIO, OPEN_RATE, P99_MS, RPS, STARTUP_S, TYPICAL_RATIO, Results
 from .units import _mib, _ms, _x
-
-TYPICAL_RATIO = 5.0
-HEAVY_RATIO = 5.0
-P99_MS = 50.0
-RPS = 300.0
-STARTUP_S = 1.0
-OPEN_RATE = 300.0  # the throughput target, offered at a fixed rate
-
-
-@dataclass
-class Results:
-    quick: bool = False
-    resources: dict[str, int] = field(default_factory=dict)
-    inprocess: dict[str, dict[str, Any]] = field(default_factory=dict)
-    http: list[dict[str, Any]] = field(default_factory=list)
-    open_loop: list[dict[str, Any]] = field(default_factory=list)
-    fetch: dict[str, float] = field(default_factory=dict)
-    startup: dict[str, float] = field(default_factory=dict)
-    no_audit: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # diagnostic: the app without its audit trail
-    load_average: list[float] = field(default_factory=list)  # 1-minute load at the start and at the end
-    side: Any = None  # bench/peer.SideBySide: the rounds against the trivial peer
-    side_bytes: int = 0
 
 
 def machine(r: Results) -> list[str]:
