@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -48,6 +49,20 @@ def _loop_policy() -> None:
         pass
 
 
+def _closed_row(workers: int, size: str, clients: int, r: Any) -> dict[str, Any]:
+    """One closed-loop round as the report's HTTP tables read it."""
+    return {
+        "workers": workers,
+        "size": size,
+        "clients": clients,
+        "n": len(r.latencies),
+        "errors": r.errors,
+        "rps": r.throughput,
+        "p50": p50(r.latencies),
+        "p99": p99(r.latencies),
+    }
+
+
 def http_runs(
     bodies: dict[str, bytes], workers: tuple[int, ...], quick: bool
 ) -> tuple[list[dict], list[dict]]:
@@ -62,18 +77,7 @@ def http_runs(
                 asyncio.run(closed_loop("127.0.0.1", server.port, payload, 2, 10, 5))  # warm every worker
                 for clients in CLIENTS:
                     r = asyncio.run(closed_loop("127.0.0.1", server.port, payload, clients, count, budget))
-                    closed.append(
-                        {
-                            "workers": w,
-                            "size": name,
-                            "clients": clients,
-                            "n": len(r.latencies),
-                            "errors": r.errors,
-                            "rps": r.throughput,
-                            "p50": p50(r.latencies),
-                            "p99": p99(r.latencies),
-                        }
-                    )
+                    closed.append(_closed_row(w, name, clients, r))
                     print(
                         f"  http workers={w} {name:8} clients={clients:3}: {r.throughput:7.1f} req/s "
                         f"p50 {p50(r.latencies) * 1000:7.2f} ms p99 {p99(r.latencies) * 1000:7.2f} ms errors {r.errors}"
@@ -121,18 +125,7 @@ def without_audit(body: bytes, workers: tuple[int, ...], quick: bool) -> list[di
             asyncio.run(closed_loop("127.0.0.1", server.port, payload, 2, 10, 5))
             for clients in (1, 50):
                 r = asyncio.run(closed_loop("127.0.0.1", server.port, payload, clients, count, budget))
-                rows.append(
-                    {
-                        "workers": w,
-                        "size": "typical",
-                        "clients": clients,
-                        "n": len(r.latencies),
-                        "errors": r.errors,
-                        "rps": r.throughput,
-                        "p50": p50(r.latencies),
-                        "p99": p99(r.latencies),
-                    }
-                )
+                rows.append(_closed_row(w, "typical", clients, r))
                 print(
                     f"  no audit workers={w} clients={clients:3}: {r.throughput:7.1f} req/s p99 {p99(r.latencies) * 1000:7.2f} ms"
                 )
