@@ -127,12 +127,15 @@ class Terminology:
         codings = concept.get("coding")
         if not isinstance(codings, list):
             return _EMPTY
+        return self.observation_sets_of_codings(
+            (c.get("system"), c.get("code")) for c in codings if isinstance(c, dict)
+        )
+
+    def observation_sets_of_codings(self, codings: Iterable[tuple[Any, Any]]) -> frozenset[str]:
+        """The same for (system, code) pairs (a deferred Observation's codings, deferred.py)."""
         found = _EMPTY
         memo = self._observation_sets_of
-        for coding in codings:
-            if not isinstance(coding, dict):
-                continue
-            system, code = coding.get("system"), coding.get("code")
+        for system, code in codings:
             if not (isinstance(system, str) and isinstance(code, str) and code):
                 continue
             hit = memo.get((system, code))

@@ -3,19 +3,23 @@
 msgspec splits the top level of the body into the fields the service reads,
 each kept as its bytes (every byte is still checked to be JSON; unknown fields
 are skipped unbuilt), and orjson builds the small ones (hook, hookInstance,
-context with its draft orders, …). `prefetch` is only scanned, in the same
-pass, for the audit trail's summary (how many entries each key holds).
+context with its draft orders, …). Each `prefetch` value is kept as its bytes
+too (`Prefetched`), with its resourceType and its entries' bytes: enough for
+the audit trail's summary (how many entries each key holds) and for the order
+no policy concerns, which is answered from that alone: the chart is never
+built, validated or fetched.
 
-An order no policy concerns is answered from that alone: the chart is never
-built, validated or fetched. Orders that are assessed are parsed whole by one
-orjson.loads, as before (the scan costs a fifth of that, bench/results.md).
-Whatever the scan cannot take as it is (a body that is not an object, a
-prefetch value that is not an object, bytes that are not UTF-8) gives None,
-and the route parses the whole body as it always did, so its 400s are unchanged.
+Orders that are assessed take the chart from the same bytes: prefetch.py
+builds each value's resources (an Observation is held as its bytes until a
+fact reads it, deferred.py), so the body is never parsed whole. Whatever the
+scan cannot take as it is (a body that is not an object, a prefetch value that
+is not an object, bytes that are not UTF-8) gives None, and the route parses
+the whole body as it always did, so its 400s are unchanged.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -40,25 +44,52 @@ class _Top(msgspec.Struct):
     fhirAuthorization: msgspec.Raw | msgspec.UnsetType = _UNSET
     context: msgspec.Raw | msgspec.UnsetType = _UNSET
     extension: msgspec.Raw | msgspec.UnsetType = _UNSET
-    prefetch: dict[str, _Shape | None] | msgspec.UnsetType | None = _UNSET
+    prefetch: dict[str, msgspec.Raw] | msgspec.UnsetType | None = _UNSET
 
 
 _top = msgspec.json.Decoder(_Top)
+_shape = msgspec.json.Decoder(_Shape | None)
 
 
-def _shape_dict(shape: _Shape | None) -> dict[str, Any] | None:
-    if shape is None:
-        return None
-    out: dict[str, Any] = {"resourceType": shape.resourceType}
-    if shape.entry is not None:
-        out["entry"] = shape.entry
-    return out
+@dataclass(slots=True, eq=False)
+class Prefetched:
+    """One prefetch value as sent, unbuilt: its bytes, its resourceType and, for a Bundle, its entries' bytes."""
+
+    raw: msgspec.Raw
+    resource_type: Any
+    entries: list[msgspec.Raw] | None
+
+    def shape(self) -> dict[str, Any]:
+        """What the audit summary reads: {resourceType, entry: [unbuilt…]}."""
+        out: dict[str, Any] = {"resourceType": self.resource_type}
+        if self.entries is not None:
+            out["entry"] = self.entries
+        return out
+
+    def build(self) -> Any:
+        """The value as orjson builds it (a single resource such as the Patient)."""
+        return orjson.loads(memoryview(self.raw))
+
+
+def _prefetched(raw: msgspec.Raw) -> Prefetched | None:
+    shape = _shape.decode(memoryview(raw))
+    return None if shape is None else Prefetched(raw, shape.resourceType, shape.entry)
+
+
+def for_audit(fields: Any) -> Any:
+    """The request with each unbuilt prefetch value as its shape: what the audit trail summarises
+    (a whole-body parse, or anything that is not an object, is handed on as it is)."""
+    prefetch = fields.get("prefetch") if isinstance(fields, dict) else None
+    if not isinstance(prefetch, dict):
+        return fields
+    shapes = {k: v.shape() if isinstance(v, Prefetched) else v for k, v in prefetch.items()}
+    return {**fields, "prefetch": shapes}
 
 
 def light(raw: bytes) -> dict[str, Any] | None:
-    """The request with each prefetch value reduced to its shape ({resourceType, entry: [unbuilt…]}):
-    enough for HookRequest and the audit summary, nothing of the chart. None when the body
-    should be parsed whole the usual way (it then says what is wrong)."""
+    """The request with each prefetch value left unbuilt (`Prefetched`): enough for HookRequest,
+    the audit summary (`for_audit`) and the chart (prefetch.py builds what it reads). None when
+    the body should be parsed whole the usual way (it then says what is wrong)."""
     if not raw.isascii():
         try:
             raw.decode("utf-8")  # skipped bytes are not otherwise checked for UTF-8
@@ -71,10 +102,10 @@ def light(raw: bytes) -> dict[str, Any] | None:
             for name in _FIELDS
             if (value := getattr(top, name)) is not _UNSET
         }
+        if top.prefetch is not _UNSET:
+            fields["prefetch"] = (
+                None if top.prefetch is None else {k: _prefetched(v) for k, v in top.prefetch.items()}
+            )
     except (msgspec.ValidationError, msgspec.DecodeError, orjson.JSONDecodeError):
         return None
-    if top.prefetch is not _UNSET:
-        fields["prefetch"] = (
-            None if top.prefetch is None else {k: _shape_dict(v) for k, v in top.prefetch.items()}
-        )
     return fields

@@ -54,17 +54,21 @@ async def call_hook(service_id: str, request: Request, services: ServicesDep) ->
     raw = await read_body(request, services.settings.max_body_bytes)
     if isinstance(raw, JSONResponse):
         return raw
-    quick = _concerns_no_policy(request, hook, hook_body.light(raw), services)
+    light = hook_body.light(raw)
+    req, quick = _concerns_no_policy(request, hook, light, services)
     if quick is not None:
         return quick
-    body = parse_json(raw)
-    if isinstance(body, JSONResponse):
-        return body
-    audit.note_request(request, body)  # the trail's summary, from this parse rather than a second one
-    try:
-        req = HookRequest.model_validate(body)
-    except ValidationError as exc:
-        return operation_outcome(400, describe(exc.errors()))
+    if req is None:  # not readable as it is: parsed whole, and the 400 says what is wrong
+        body = light if light is not None else parse_json(raw)
+        if isinstance(body, JSONResponse):
+            return body
+        audit.note_request(request, hook_body.for_audit(body))
+        try:
+            req = HookRequest.model_validate(body)
+        except ValidationError as exc:
+            return operation_outcome(400, describe(exc.errors()))
+    else:
+        audit.note_request(request, hook_body.for_audit(light or {}))  # the trail's summary, unbuilt
     if req.hook != hook:
         return operation_outcome(400, f"service {service_id} answers {hook}, not {req.hook}")
     record = await gather_record(req, services.settings, services.fhir_transport)
@@ -197,20 +201,22 @@ def answer(
 
 def _concerns_no_policy(
     request: Request, hook: str, light: dict[str, Any] | None, services: Services
-) -> Response | None:
-    """An order no policy concerns, answered from the draft orders alone (no prefetch built,
-    validated or fetched): no cards, as the full assessment answers it. None: take the full path."""
+) -> tuple[HookRequest | None, Response | None]:
+    """(the request read from the light scan, or None; the answer when no policy concerns its
+    orders, or None). Such an order is answered from the draft orders alone (no prefetch built,
+    validated or fetched): no cards, as the full assessment answers it. With no answer, the
+    full path takes the chart from the same scan (prefetch values left as bytes)."""
     if light is None:
-        return None
+        return None, None
     try:
         req = HookRequest.model_validate(light)
     except ValidationError:
-        return None  # the full path says why
+        return None, None  # the full path says why
     if req.hook != hook or not concerns_no_policy(
         req, services.terminology, services.settings.max_orders_per_call
     ):
-        return None
-    audit.note_request(request, light)  # ids, order codes, prefetch entry counts: all the trail keeps
+        return req, None
+    audit.note_request(request, hook_body.for_audit(light))  # ids, order codes, prefetch entry counts
     log.info(
         "hook %s instance=%s patient=%s orders=0 cards=0 (no order a policy concerns)",
         hook,
@@ -219,7 +225,7 @@ def _concerns_no_policy(
     )
     response = HookResponse()
     audit.note_answer(request, response)
-    return _hook_json(response)
+    return req, _hook_json(response)
 
 
 def _keep(

@@ -113,7 +113,7 @@ def _resolve(reference: Any, record: PatientRecord) -> dict[str, Any] | None:
     ref = reference.get("reference") or ""
     rtype, _, rid = ref.rpartition("/")
     rtype = rtype.rpartition("/")[2]
-    for res in record.resources(rtype):
-        if res.get("id") == rid and record.usable(res):
+    for res in record.with_id(rtype, rid):
+        if record.usable(res):
             return res
     return None

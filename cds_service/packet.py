@@ -46,8 +46,8 @@ ASSESSMENT_SYSTEM = "http://idds-cds.org/fhir/assessment"
 
 def _find(record: PatientRecord, ref: str) -> dict[str, Any] | None:
     rtype, _, rid = ref.partition("/")
-    for r in record.resources(rtype):
-        if r.get("id") == rid and record.usable(r):
+    for r in record.with_id(rtype, rid):
+        if record.usable(r):
             return r
     return None
 

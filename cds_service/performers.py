@@ -13,9 +13,11 @@ is then documentation-incomplete, never met.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from . import urls
+from .deferred import Deferred
 from .fhir_client import FhirFetcher
 from .record import PatientRecord
 
@@ -26,13 +28,19 @@ EVALUATION_CODES = frozenset({"psych-evaluation"})
 PROGRAMME_CODES = frozenset({"home-exercise-program"})
 
 
-def _coded(resource: dict[str, Any], codes: frozenset[str]) -> bool:
-    concept = resource.get("code")
-    codings = concept.get("coding") if isinstance(concept, dict) else None
-    return any(
-        isinstance(c, dict) and c.get("system") == IDDS and c.get("code") in codes
-        for c in (codings if isinstance(codings, list) else ())
-    )
+def _coded(resource: dict[str, Any] | Deferred, codes: frozenset[str]) -> bool:
+    """An idds-coded resource of one of the codes (a code that is not a string matches nothing)."""
+    if isinstance(resource, Deferred):  # its head keeps the codings (deferred.py)
+        pairs: Iterable[tuple[Any, Any]] = resource.codings
+    else:
+        concept = resource.get("code")
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        pairs = (
+            (c.get("system"), c.get("code"))
+            for c in (codings if isinstance(codings, list) else ())
+            if isinstance(c, dict)
+        )
+    return any(system == IDDS and isinstance(code, str) and code in codes for system, code in pairs)
 
 
 def _answer_references(items: Any) -> list[Any]:
@@ -56,9 +64,11 @@ def _answer_references(items: Any) -> list[Any]:
 def named(record: PatientRecord) -> list[Any]:
     """Every performer reference the evaluator and HEP facts may need to resolve."""
     refs: list[Any] = []
-    for obs in record.resources("Observation"):
-        if _coded(obs, EVALUATION_CODES) and isinstance(obs.get("performer"), list):
-            refs += obs["performer"]
+    for i, held in enumerate(record.held("Observation")):
+        if _coded(held, EVALUATION_CODES):  # only an evaluation is built
+            obs = record.build("Observation", i)
+            if isinstance(obs.get("performer"), list):
+                refs += obs["performer"]
     for proc in record.resources("Procedure"):
         if _coded(proc, PROGRAMME_CODES) and isinstance(proc.get("performer"), list):
             refs += [p.get("actor") for p in proc["performer"] if isinstance(p, dict)]

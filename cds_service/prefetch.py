@@ -12,9 +12,11 @@ from typing import Any
 import httpx
 from starlette.concurrency import run_in_threadpool
 
-from . import performers, urls
+from . import deferred, performers, urls
+from .deferred import Deferred
 from .fhir_client import FhirFetcher
 from .fhirtime import parse_date
+from .hook_body import Prefetched
 from .hook_models import HookRequest
 from .record import PatientRecord
 from .settings import Settings
@@ -54,12 +56,20 @@ LABEL: dict[str, str] = {
 }
 
 
+# Keys whose Bundles arrive left as bytes with their resources deferred (deferred.py): the bulk of a chart.
+DEFERRED_KEYS = frozenset(k for k, rtype in RESOURCE_TYPE.items() if rtype in deferred.DEFERRED_TYPES)
+
+
 class PatientUnavailable(Exception):
     """The Patient resource could be had neither from prefetch nor from the FHIR server."""
 
 
-def _entries(value: Any) -> list[Any] | None:
+def _entries(value: Any, key: str = "") -> list[Any] | None:
     """Resources in a prefetch value, or None when the value means 'not available'."""
+    if isinstance(value, Prefetched):
+        if key in DEFERRED_KEYS and value.resource_type == "Bundle":
+            return [] if value.entries is None else deferred.bundle_entries(value.raw, value.entries)
+        value = value.build()  # built as the whole-body parse would have built it
     if not isinstance(value, dict):
         return None
     rtype = value.get("resourceType")
@@ -127,7 +137,7 @@ async def gather_record(
     prefetch = req.prefetch or {}
     missing: list[str] = []
     for key in TEMPLATES:
-        resources = _entries(prefetch.get(key))
+        resources = _entries(prefetch.get(key), key)
         if resources is None:
             missing.append(key)
         else:
@@ -206,7 +216,7 @@ def _readable_patient(record: PatientRecord, patient_id: str) -> None:
     """A Patient that fails validation only for its birth date is kept without it, and the card
     says the date was unreadable: the age is then unknown, never guessed, and the call is not
     turned away as if the patient did not exist."""
-    patients = record.by_type.get("Patient", [])
+    patients = record.resources("Patient")
     for i, p in enumerate(patients):
         if not isinstance(p, dict) or p.get("id") != patient_id or "birthDate" not in p:
             continue
@@ -230,9 +240,16 @@ def _readable_patient(record: PatientRecord, patient_id: str) -> None:
 def _keep_patient_only(record: PatientRecord, patient_id: str) -> None:
     """Drop resources about another patient, reporting them: never mix two charts."""
     for rtype, resources in record.by_type.items():
-        kept: list[dict[str, Any]] = []
+        kept: list[dict[str, Any] | Deferred] = []
         keep = kept.append
         for res in resources:
+            if isinstance(res, Deferred):  # its head holds the owner, read the same way
+                ref = res.reference
+                if ref is None or (isinstance(ref, str) and ref.rpartition("/")[2] == patient_id):
+                    keep(res)
+                else:
+                    record.issues.append(f"{res.ref} belongs to another patient and was ignored.")
+                continue
             if rtype == "Patient":
                 ok = res.get("id") == patient_id
             else:

@@ -1,7 +1,8 @@
 """The patient's chart as the assessment sees it: raw resources, what could be
 retrieved, and what was malformed.
 
-Resources stay plain dicts; a resource is validated against its
+Resources stay plain dicts (an Observation from prefetch is held as its bytes
+until something reads it: deferred.py); a resource is validated against its
 fhir.resources R4B model only when an extractor is about to rely on it
 (`usable`). That keeps a 3,000-resource chart cheap while guaranteeing that
 nothing decides a criterion without being valid FHIR, and a malformed resource
@@ -13,11 +14,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
+
+from .deferred import Deferred
 
 # Resource types the assessment reads, and the prefetch key that carries each.
 CATEGORIES: dict[str, str] = {
@@ -75,7 +78,8 @@ def resource_ref(resource: dict[str, Any]) -> str:
 @dataclass
 class PatientRecord:
     patient_id: str
-    by_type: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Each type's resources in the record's order; a Deferred is built in place when read.
+    by_type: dict[str, list[dict[str, Any] | Deferred]] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)  # resourceType → why
     issues: list[str] = field(default_factory=list)
     _validity: dict[int, bool] = field(default_factory=dict, repr=False)
@@ -84,10 +88,15 @@ class PatientRecord:
     # policy and "as of the trial" context (FactContext.memo), so assessing every policy
     # walks the chart once, as one policy does.
     derived: dict[str, Any] = field(default_factory=dict, repr=False)
+    _deferred: set[str] = field(default_factory=set, repr=False)  # types still holding a Deferred
 
     def add(self, resources: Iterable[Any], source: str) -> None:
         """Index resources by type; anything that is not a resource object is reported."""
         for res in resources:
+            if isinstance(res, Deferred):
+                self.by_type.setdefault(res.resource_type, []).append(res)
+                self._deferred.add(res.resource_type)
+                continue
             if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
                 self.issues.append(f"An entry in {source} was not a FHIR resource and was ignored.")
                 continue
@@ -100,7 +109,38 @@ class PatientRecord:
         return resource_type not in self.unavailable
 
     def resources(self, resource_type: str) -> list[dict[str, Any]]:
+        """Every resource of the type, built: whatever was deferred is built now, in place."""
+        items = self.by_type.get(resource_type)
+        if items is None:
+            return []
+        if resource_type in self._deferred:
+            for i, item in enumerate(items):
+                if isinstance(item, Deferred):
+                    items[i] = item.build()
+            self._deferred.discard(resource_type)
+        return cast("list[dict[str, Any]]", items)
+
+    def held(self, resource_type: str) -> list[dict[str, Any] | Deferred]:
+        """The type's resources as held (built or Deferred), for a scan by code or id that
+        builds only what it keeps (`build`)."""
         return self.by_type.get(resource_type, [])
+
+    def build(self, resource_type: str, position: int) -> dict[str, Any]:
+        """The resource at that position of `held(resource_type)`, built in place if deferred
+        (so every later reader gets the same dict, and its validation verdict)."""
+        items = self.by_type[resource_type]
+        item = items[position]
+        if isinstance(item, Deferred):
+            item = items[position] = item.build()
+        return item
+
+    def with_id(self, resource_type: str, resource_id: Any) -> list[dict[str, Any]]:
+        """The type's resources with that id, in the record's order, building only those."""
+        return [
+            self.build(resource_type, i)
+            for i, item in enumerate(self.held(resource_type))
+            if (item.id if isinstance(item, Deferred) else item.get("id")) == resource_id
+        ]
 
     @property
     def patient(self) -> dict[str, Any] | None:

@@ -8,6 +8,9 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
+from cds_service import hook_body
 from cds_service.codes import Terminology
 from cds_service.hook_models import HookRequest
 from cds_service.pipeline import assess_hook
@@ -23,10 +26,18 @@ def services() -> tuple[Terminology, PolicyStore]:
     return Terminology(), PolicyStore.load()
 
 
+def as_sent(body: dict[str, Any]) -> HookRequest:
+    """The request as the hook route reads it off the wire: the body's bytes scanned, prefetch
+    left as bytes and each Observation deferred until a fact reads it (hook_body.py, deferred.py)."""
+    light = hook_body.light(orjson.dumps(body))
+    assert light is not None, "the chart's request is not one the route's scan takes"
+    return HookRequest.model_validate(light)
+
+
 def assessments(chart: Chart, hook: str = "order-sign", **request_args: Any) -> list[dict[str, Any]]:
     """Every assessment (contract dict) the service makes for the chart's draft orders, a comparison's unfolded."""
     terminology, store = services()
-    req = HookRequest.model_validate(chart.request(hook=hook, **request_args))
+    req = as_sent(chart.request(hook=hook, **request_args))
     record = asyncio.run(build_record(req, Settings()))
     outcome = assess_hook(req, record, terminology, store, today=chart.dos)
     return [a.as_contract() for a in outcome.every_assessment]

@@ -9,17 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cds_service.facts import Duration, FactContext, compute
-from cds_service.hook_models import HookRequest
 from cds_service.prefetch import build_record
 from cds_service.settings import Settings
 
 from .chart import Chart, at
-from .helpers import services
+from .helpers import as_sent, services
 
 
 def context(chart: Chart, indication: str | None = None, omit: tuple[str, ...] = ()) -> FactContext:
     terminology, _ = services()
-    req = HookRequest.model_validate(chart.request(omit=omit))
+    req = as_sent(chart.request(omit=omit))
     record = asyncio.run(build_record(req, Settings()))
     return FactContext(record, terminology, chart.dos, None, indication)
 

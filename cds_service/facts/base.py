@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
 from ..codes import Terminology
+from ..deferred import Deferred
 from ..fhirtime import effective, end_of_day
 from ..record import PatientRecord, resource_ref
 from .trials import PERFORMED_STATUSES, TRIAL_OUTCOME_SETS, TrialQueries
@@ -117,14 +118,22 @@ class FactContext(TrialQueries):
         )
 
     def observations_by_set(self) -> dict[str, list[dict[str, Any]]]:
-        """One pass over all observations, bucketing them by every value set they belong to."""
+        """One pass over all observations, bucketing them by every value set they belong to;
+        those in no value set are left unbuilt."""
 
         def build() -> dict[str, list[dict[str, Any]]]:
-            t = self.terminology
+            t, record = self.terminology, self.record
             buckets: dict[str, list[dict[str, Any]]] = {}
-            for obs in self.record.resources("Observation"):
-                for name in t.observation_sets_of(obs.get("code")):
-                    buckets.setdefault(name, []).append(obs)
+            for i, held in enumerate(record.held("Observation")):
+                names = (
+                    t.observation_sets_of_codings(held.codings)
+                    if isinstance(held, Deferred)
+                    else t.observation_sets_of(held.get("code"))
+                )
+                if names:  # only an Observation some fact reads is built (deferred.py)
+                    obs = record.build("Observation", i)
+                    for name in names:
+                        buckets.setdefault(name, []).append(obs)
             return buckets
 
         return self.memo("obs-buckets", build)

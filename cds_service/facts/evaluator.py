@@ -187,8 +187,8 @@ def _resolve(ctx: FactContext, obs: dict[str, Any], target: str) -> dict[str, An
     if len(parts) < 2:
         return None
     rtype, rid = parts[-2], parts[-1]
-    for res in ctx.record.resources(rtype):
-        if res.get("id") == rid and ctx.record.usable(res):
+    for res in ctx.record.with_id(rtype, rid):
+        if ctx.record.usable(res):
             return res
     return None
 

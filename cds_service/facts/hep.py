@@ -111,7 +111,7 @@ def _plan(ctx: FactContext, based: Any) -> dict[str, Any] | None:
     rtype = rtype.rpartition("/")[2]
     if rtype not in ("CarePlan", "ServiceRequest"):
         return None
-    for res in ctx.record.resources(rtype):
-        if res.get("id") == rid and ctx.record.usable(res):
+    for res in ctx.record.with_id(rtype, rid):
+        if ctx.record.usable(res):
             return res
     return None

@@ -14,8 +14,8 @@ def index(record: PatientRecord | None) -> dict[str, dict[str, Any]]:
     # an answer read as an Observation is cited as its response item (QuestionnaireResponse/id#linkId)
     return {
         getattr(r, "cited_as", "") or f"{t}/{r.get('id')}": r
-        for t, items in record.by_type.items()
-        for r in items
+        for t in list(record.by_type)
+        for r in record.resources(t)
         if isinstance(r, dict)
     }
 

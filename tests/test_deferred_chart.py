@@ -1,0 +1,214 @@
+"""An Observation from prefetch is held as its bytes until a fact reads it (cds_service/deferred.py).
+
+The hook route no longer parses the body whole: the chart is taken from the
+scanned bytes, and an Observation is built only when its code is in a value
+set a fact reads, a reference names it, or a caller asks for every one. These
+tests hold that to what matters: every chart is assessed exactly as the
+whole-body parse assessed it (statuses, evidence, notes, what was reported),
+an Observation nothing reads is never built, and every odd or malformed
+Observation is still built and reported as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from copy import deepcopy
+from typing import Any
+
+import orjson
+import pytest
+
+from bench import charts
+from cds_service import hook_body
+from cds_service.deferred import Deferred
+from cds_service.hook_models import HookRequest
+from cds_service.pipeline import assess_hook
+from cds_service.prefetch import build_record
+from cds_service.record import PatientRecord
+from cds_service.settings import Settings
+
+from .chart import LOINC, OBS_CATEGORY, Chart, _concept, at, iso
+from .helpers import services
+
+
+def _record(body: dict[str, Any], wire: bool) -> tuple[HookRequest, PatientRecord]:
+    if wire:
+        light = hook_body.light(orjson.dumps(body))
+        assert light is not None
+        req = HookRequest.model_validate(light)
+    else:
+        req = HookRequest.model_validate(orjson.loads(orjson.dumps(body)))  # the whole-body parse
+    return req, asyncio.run(build_record(req, Settings()))
+
+
+def _assess(
+    body: dict[str, Any], wire: bool, dos: Any
+) -> tuple[list[dict[str, Any]], list[str], PatientRecord]:
+    terminology, store = services()
+    req, record = _record(body, wire)
+    outcome = assess_hook(req, record, terminology, store, today=dos)
+    found = []
+    for a in outcome.every_assessment:
+        contract = a.as_contract()
+        contract.pop("id", None)  # a fresh uuid per assessment
+        found.append(contract)
+    return found, list(record.issues), record
+
+
+def _vital(c: Chart, **changes: Any) -> dict[str, Any]:
+    """A heart rate, as an EHR sends it with the chart: nothing any policy reads."""
+    obs = {
+        "resourceType": "Observation",
+        "id": c._id("hr"),
+        "status": "final",
+        "subject": c._subject(),
+        "category": [_concept((OBS_CATEGORY, "vital-signs", "Vital Signs"))],
+        "code": _concept((LOINC, "8867-4", "Heart rate")),
+        "effectiveDateTime": iso(at(c.days_before(3))),
+        "valueQuantity": {"value": 72, "unit": "/min"},
+    }
+    obs.update(changes)
+    c.resources["observations"].append(obs)
+    return obs
+
+
+def _after_bundling(c: Chart, obs: dict[str, Any], key: str) -> None:
+    """Drop `key` from the resource once the chart's Bundle has been built around it (the
+    builder names each entry's fullUrl from the resourceType and id)."""
+    bundle = c.bundle
+
+    def without(name: str) -> dict[str, Any]:
+        built = bundle(name)
+        if name == "observations":
+            obs.pop(key, None)
+        return built
+
+    c.bundle = without  # type: ignore[method-assign]
+
+
+def _typical() -> Chart:
+    return charts.build_chart(charts.SIZES["small"])
+
+
+# Each variant adds to a realistic chart (an implant after a morphine trial, Cigna) the odd
+# Observations an EHR really sends; each must be assessed and reported as the whole parse did.
+VARIANTS: dict[str, Callable[[Chart], None]] = {
+    "as sent": lambda c: None,
+    "a vital sign entered in error": lambda c: _vital(c, status="entered-in-error"),
+    "another patient's vital sign": lambda c: _vital(c, subject={"reference": "Patient/someone-else"}),
+    "another patient's pain score": lambda c: c.nrs(9, at(c.days_before(2))).update(
+        subject={"reference": "Patient/someone-else"}
+    ),
+    "a pain score entered in error": lambda c: c.nrs(2, at(c.days_before(1))).update(
+        status="entered-in-error"
+    ),
+    "a pain score that is not valid FHIR": lambda c: c.nrs(8, at(c.days_before(1))).update(
+        valueInteger="eight"
+    ),
+    "a code that is a string": lambda c: _vital(c, code="8867-4"),
+    "a coding that is a string": lambda c: _vital(c, code={"coding": ["8867-4"]}),
+    "a pain score with a non-string code": lambda c: c.nrs(1, at(c.days_before(1)))["code"]["coding"].append(
+        {"system": LOINC, "code": 72514}
+    ),
+    "an observation with no resourceType": lambda c: _after_bundling(c, _vital(c), "resourceType"),
+    "an observation with no id": lambda c: _after_bundling(c, _vital(c), "id"),
+    "an observation naming its patient as `patient`": lambda c: _vital(
+        c, patient={"reference": "Patient/someone-else"}
+    ),
+    "a subject that is a string": lambda c: _vital(c, subject="Patient/pat-1"),
+    "a condition sent among the observations": lambda c: c.resources["observations"].append(
+        deepcopy(c.resources["conditions"][0])
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_the_chart_taken_from_the_bytes_is_assessed_as_the_whole_parse_assesses_it(variant: str) -> None:
+    c = _typical()
+    VARIANTS[variant](c)
+    body = c.request("order-sign")
+    whole, whole_notes, _ = _assess(body, wire=False, dos=c.dos)
+    sent, sent_notes, _ = _assess(body, wire=True, dos=c.dos)
+    assert sent == whole
+    assert sorted(sent_notes) == sorted(whole_notes)
+
+
+def test_an_entry_that_is_not_an_object_is_reported_as_before() -> None:
+    c = _typical()
+    body = c.request("order-sign")
+    body["prefetch"]["observations"]["entry"].append(7)
+    body["prefetch"]["observations"]["entry"].append({"fullUrl": "urn:uuid:no-resource"})
+    whole, whole_notes, _ = _assess(body, wire=False, dos=c.dos)
+    sent, sent_notes, _ = _assess(body, wire=True, dos=c.dos)
+    assert sent == whole and sorted(sent_notes) == sorted(whole_notes)
+    assert sum("was not a FHIR resource" in n for n in sent_notes) == 2
+
+
+def test_every_policy_is_assessed_from_the_bytes_as_from_the_whole_parse() -> None:
+    c = _typical()
+    for cov in c.resources["coverage"]:  # a payer with no policy: every policy assessed
+        cov["payor"] = [{"display": "Acme Health Plan"}]
+        cov["class"] = []
+    body = c.request("order-sign")
+    whole, _, _ = _assess(body, wire=False, dos=c.dos)
+    sent, _, _ = _assess(body, wire=True, dos=c.dos)
+    assert len(sent) > 1 and sent == whole
+
+
+def test_an_observation_no_fact_reads_is_never_built() -> None:
+    c = _typical()
+    heart_rate = _vital(c)
+    _, _, record = _assess(c.request("order-sign"), wire=True, dos=c.dos)
+    held = {getattr(x, "ref", None) or f"Observation/{x['id']}": x for x in record.held("Observation")}
+    assert isinstance(held[f"Observation/{heart_rate['id']}"], Deferred)
+    pain = [
+        x
+        for x in record.held("Observation")
+        if isinstance(x, dict) and x["code"]["coding"][0]["code"] == "72514-3"
+    ]
+    assert pain, "the pain scores a criterion reads are built"
+    assert any(isinstance(x, Deferred) for x in record.held("Observation"))
+
+
+def test_another_patients_observation_is_dropped_and_reported_without_being_built() -> None:
+    c = _typical()
+    other = _vital(c, subject={"reference": "Patient/someone-else"})
+    _, notes, record = _assess(c.request("order-sign"), wire=True, dos=c.dos)
+    assert f"Observation/{other['id']} belongs to another patient and was ignored." in notes
+    ids = [x.id if isinstance(x, Deferred) else x["id"] for x in record.held("Observation")]
+    assert other["id"] not in ids
+
+
+def test_a_reference_builds_only_the_observation_it_names() -> None:
+    c = _typical()
+    first, second = _vital(c), _vital(c)
+    _, record = _record(c.request("order-sign"), wire=True)
+    (found,) = record.with_id("Observation", second["id"])
+    assert found == second
+    by_id = {x.id if isinstance(x, Deferred) else x["id"]: x for x in record.held("Observation")}
+    assert isinstance(by_id[first["id"]], Deferred) and by_id[second["id"]] is found
+
+
+def test_asking_for_every_observation_builds_them_all_in_the_records_order() -> None:
+    c = _typical()
+    _vital(c)
+    body = c.request("order-sign")
+    _, record = _record(body, wire=True)
+    assert record.resources("Observation") == [
+        e["resource"] for e in body["prefetch"]["observations"]["entry"]
+    ]
+    assert not any(isinstance(x, Deferred) for x in record.held("Observation"))
+
+
+def test_a_prefetched_observation_read_twice_is_one_dict_with_one_verdict() -> None:
+    c = _typical()
+    pain = c.nrs(6, at(c.days_before(1)))
+    _, record = _record(c.request("order-sign"), wire=True)
+    (one,) = record.with_id("Observation", pain["id"])
+    assert (
+        record.resources("Observation")[
+            [x.get("id") for x in record.resources("Observation")].index(pain["id"])
+        ]
+        is one
+    )
