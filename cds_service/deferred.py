@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import msgspec
-import orjson
+
+from .hook_body import build_json
 
 # Resource types left as bytes: the bulk of a chart, read by code alone (facts/base.py buckets them).
 DEFERRED_TYPES = frozenset({"Observation"})
@@ -79,8 +80,10 @@ class Deferred:
         self._head = head
 
     def build(self) -> Any:
-        """The resource as orjson builds it: what the whole-body parse would have given."""
-        return orjson.loads(memoryview(self.entry)).get("resource")
+        """The resource as orjson builds it: what the whole-body parse would have given
+        (hook_body.Unreadable when orjson refuses its bytes)."""
+        built = build_json(self.entry)
+        return built.get("resource") if isinstance(built, dict) else None
 
     @property
     def resource_type(self) -> str:
@@ -134,7 +137,7 @@ def bundle_entries(value: msgspec.Raw, entries: list[msgspec.Raw]) -> list[Any]:
         if resource is not None and _deferrable(resource):
             out.append(Deferred(raw, resource))
         else:
-            built = orjson.loads(memoryview(raw))
+            built = build_json(raw)
             out.append(built.get("resource") if isinstance(built, dict) else built)
     return out
 

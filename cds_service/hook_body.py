@@ -47,6 +47,19 @@ class _Top(msgspec.Struct):
     prefetch: dict[str, msgspec.Raw] | msgspec.UnsetType | None = _UNSET
 
 
+class Unreadable(ValueError):
+    """Bytes the scan accepted but orjson will not build (a number out of range, nesting too
+    deep): the whole-body parse would have refused the body as not valid JSON."""
+
+
+def build_json(raw: msgspec.Raw) -> Any:
+    """orjson's build of bytes the scan kept (Unreadable when it refuses them)."""
+    try:
+        return orjson.loads(memoryview(raw))
+    except orjson.JSONDecodeError as exc:
+        raise Unreadable(str(exc)) from None
+
+
 _top = msgspec.json.Decoder(_Top)
 _shape = msgspec.json.Decoder(_Shape | None)
 
@@ -68,7 +81,7 @@ class Prefetched:
 
     def build(self) -> Any:
         """The value as orjson builds it (a single resource such as the Patient)."""
-        return orjson.loads(memoryview(self.raw))
+        return build_json(self.raw)
 
 
 def _prefetched(raw: msgspec.Raw) -> Prefetched | None:

@@ -71,7 +71,10 @@ async def call_hook(service_id: str, request: Request, services: ServicesDep) ->
         audit.note_request(request, hook_body.for_audit(light or {}))  # the trail's summary, unbuilt
     if req.hook != hook:
         return operation_outcome(400, f"service {service_id} answers {hook}, not {req.hook}")
-    record = await gather_record(req, services.settings, services.fhir_transport)
+    try:
+        record = await gather_record(req, services.settings, services.fhir_transport)
+    except hook_body.Unreadable as exc:  # what the whole-body parse refused, refused the same way
+        return operation_outcome(400, f"request body is not valid JSON: {exc}")
     options = configuration(req.extension)
     base = services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
     smart = services.settings.smart_app_url or f"{base}/smart/launch"

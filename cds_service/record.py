@@ -16,11 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import msgspec
 import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from .deferred import Deferred
+from .hook_body import Unreadable
 
 # Resource types the assessment reads, and the prefetch key that carries each.
 CATEGORIES: dict[str, str] = {
@@ -116,7 +118,7 @@ class PatientRecord:
         if resource_type in self._deferred:
             for i, item in enumerate(items):
                 if isinstance(item, Deferred):
-                    items[i] = item.build()
+                    items[i] = self._built(item)
             self._deferred.discard(resource_type)
         return cast("list[dict[str, Any]]", items)
 
@@ -131,8 +133,27 @@ class PatientRecord:
         items = self.by_type[resource_type]
         item = items[position]
         if isinstance(item, Deferred):
-            item = items[position] = item.build()
+            item = items[position] = self._built(item)
         return item
+
+    def _built(self, item: Deferred) -> dict[str, Any]:
+        """The deferred resource built; bytes orjson refuses (the scan let them through: a
+        number out of range) are reported and stand as a stub no criterion can use."""
+        try:
+            built = item.build()
+        except Unreadable as exc:
+            built = None
+            why = str(exc)
+        else:
+            why = "not a JSON object"
+        if isinstance(built, dict):
+            return built
+        stub: dict[str, Any] = {"resourceType": item.resource_type}
+        if item.id is not msgspec.UNSET:
+            stub["id"] = item.id
+        self._validity[id(stub)] = False
+        self.issues.append(f"{item.ref} could not be read ({why[:120]}) and was ignored.")
+        return stub
 
     def with_id(self, resource_type: str, resource_id: Any) -> list[dict[str, Any]]:
         """The type's resources with that id, in the record's order, building only those."""

@@ -18,14 +18,17 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
 from bench import charts
 from cds_service import hook_body
+from cds_service.app import create_app
 from cds_service.deferred import Deferred
 from cds_service.hook_models import HookRequest
 from cds_service.pipeline import assess_hook
 from cds_service.prefetch import build_record
 from cds_service.record import PatientRecord
+from cds_service.services import Services
 from cds_service.settings import Settings
 
 from .chart import LOINC, OBS_CATEGORY, Chart, _concept, at, iso
@@ -212,3 +215,67 @@ def test_a_prefetched_observation_read_twice_is_one_dict_with_one_verdict() -> N
         ]
         is one
     )
+
+
+def test_an_observation_orjson_cannot_build_is_reported_and_never_decides() -> None:
+    c = _typical()
+    pain = c.nrs(0, at(c.days_before(1)))
+    body = orjson.dumps(c.request("order-sign"))
+    # A number out of range: valid JSON syntax the scan lets through, that orjson refuses to build.
+    body = body.replace(b'"valueInteger":0', b'"valueInteger":1e999', 1)
+    light = hook_body.light(body)
+    assert light is not None
+    req = HookRequest.model_validate(light)
+    record = asyncio.run(build_record(req, Settings()))
+    (stub,) = record.with_id("Observation", pain["id"])
+    assert not record.usable(stub)
+    assert f"Observation/{pain['id']} could not be read (number is infinity" in " ".join(record.issues)
+    terminology, store = services()
+    outcome = assess_hook(req, record, terminology, store, today=c.dos)
+    for a in outcome.every_assessment:
+        assert all(f"Observation/{pain['id']}" not in c.evidence for c in a.outcome.criteria)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    db = tmp_path_factory.mktemp("deferred") / "audit.sqlite"
+    with TestClient(create_app(Services.load(Settings(database_url=f"sqlite:///{db}")))) as c:
+        yield c
+
+
+def _post(client: Any, body: bytes) -> Any:
+    return client.post(
+        "/cds-services/idds-order-sign", content=body, headers={"Content-Type": "application/json"}
+    )
+
+
+def test_the_route_answers_a_chart_from_its_bytes_with_the_whole_parses_cards(client: Any) -> None:
+    c = _typical()
+    _vital(c, subject={"reference": "Patient/someone-else"})
+    body = c.request("order-sign")
+    answer = _post(client, orjson.dumps(body))
+    assert answer.status_code == 200
+    (card,) = answer.json()["cards"]
+    sent = card["extension"]["idds-cds.assessment"]
+    whole, _, _ = _assess(body, wire=False, dos=c.dos)
+    sent.pop("id")
+    assert [sent] == whole
+
+
+def test_a_condition_orjson_cannot_build_is_a_400_as_the_whole_parse_gave(client: Any) -> None:
+    c = _typical()
+    body = orjson.dumps(c.request("order-sign"))
+    body = body.replace(b'"resourceType":"Condition",', b'"resourceType":"Condition","x":1e999,', 1)
+    assert hook_body.light(body) is not None  # the scan lets it through
+    answer = _post(client, body)
+    assert answer.status_code == 400
+    assert "not valid JSON" in answer.text and "infinity" in answer.text
+
+
+def test_an_observation_orjson_cannot_build_is_a_note_on_the_card_not_a_500(client: Any) -> None:
+    c = _typical()
+    c.nrs(0, at(c.days_before(1)))
+    body = orjson.dumps(c.request("order-sign")).replace(b'"valueInteger":0', b'"valueInteger":1e999', 1)
+    answer = _post(client, body)
+    assert answer.status_code == 200
+    assert "could not be read (number is infinity" in answer.text
