@@ -48,7 +48,7 @@ test-fast: $(STAMP)
 FUZZ_REQUESTS ?= 20000
 fuzz: $(STAMP)
 	IDDS_FUZZ_PROFILE=long IDDS_FUZZ_REQUESTS=$(FUZZ_REQUESTS) timeout 2400 $(BIN)/python -m pytest -q -s \
-		tests/test_security_fuzz.py tests/test_fuzz.py
+		tests/test_security_fuzz.py tests/test_fuzz.py tests/test_deferred_chart.py
 
 check-policies: $(STAMP)
 	$(BIN)/idds-cds check-policies

@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench import charts
 from cds_service import hook_body
@@ -33,6 +35,7 @@ from cds_service.settings import Settings
 
 from .chart import LOINC, OBS_CATEGORY, Chart, _concept, at, iso
 from .helpers import services
+from .test_fuzz import SCALE
 
 
 def _record(body: dict[str, Any], wire: bool) -> tuple[HookRequest, PatientRecord]:
@@ -279,3 +282,53 @@ def test_an_observation_orjson_cannot_build_is_a_note_on_the_card_not_a_500(clie
     answer = _post(client, body)
     assert answer.status_code == 200
     assert "could not be read (number is infinity" in answer.text
+
+
+# -- any Observation, bent out of shape, is read the same both ways --------------------------
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.sampled_from(["", "final", "72514-3", LOINC, "Patient/pat-1"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["coding", "system", "code", "reference", "text"]), inner, max_size=3
+        )
+    ),
+    max_leaves=6,
+)
+_FIELDS = st.sampled_from(
+    [
+        "resourceType",
+        "id",
+        "status",
+        "code",
+        "subject",
+        "patient",
+        "effectiveDateTime",
+        "valueInteger",
+        "component",
+    ]
+)
+
+
+@settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(which=st.integers(0, 1_000), field=_FIELDS, value=_JSON, drop=st.booleans())
+def test_any_observation_bent_out_of_shape_is_read_as_the_whole_parse_reads_it(
+    which: int, field: str, value: Any, drop: bool
+) -> None:
+    c = _typical()
+    c.nrs(7, at(c.days_before(1)))
+    body = c.request("order-sign")
+    entries = body["prefetch"]["observations"]["entry"]
+    resource = entries[which % len(entries)]["resource"]
+    if drop:
+        resource.pop(field, None)
+    else:
+        resource[field] = value
+    whole, whole_notes, _ = _assess(body, wire=False, dos=c.dos)
+    sent, sent_notes, _ = _assess(body, wire=True, dos=c.dos)
+    assert sent == whole
+    assert sorted(sent_notes) == sorted(whole_notes)
