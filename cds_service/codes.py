@@ -182,6 +182,28 @@ class Terminology:
                     return True
         return False
 
+    def sets_of_concept(self, concept: Any) -> frozenset[str]:
+        """Every value set holding a coding of the concept (or of a list of them): `name in
+        sets_of_concept(c)` is `in_set(c, name)`, for asking about many sets at once."""
+        if isinstance(concept, list):
+            return frozenset().union(*(self.sets_of_concept(c) for c in concept))
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        if not isinstance(codings, list):
+            return _EMPTY
+        found = _EMPTY
+        memo = self._sets_of
+        for c in codings:
+            if not isinstance(c, dict):
+                continue
+            system, code = c.get("system"), c.get("code")
+            if isinstance(system, str) and isinstance(code, str) and code:
+                hit = memo.get((system, code))
+                if hit is None:
+                    hit = self.sets_of(system, code)
+                if hit:
+                    found = found | hit if found else hit
+        return found
+
     def idds_code(self, concept: Any) -> str | None:
         for alias, code in self.codings(concept):
             if alias == "idds" and code:

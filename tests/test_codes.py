@@ -201,3 +201,25 @@ def test_a_local_system_added_to_systems_yaml_is_then_matched(tmp_path):
     conditions.write_text(text)
     local = Terminology(d)
     assert local.in_set(concept(("http://example.org/local-dx", "MS-1")), "indication-spasticity")
+
+
+# -- asking about many sets at once --------------------------------------------------------------
+
+ODD_CONCEPTS = [
+    concept((SNOMED, "91251008"), (CPT, "97110")),  # physical therapy, two ways
+    concept((CPT, "98941")),  # chiropractic
+    [concept((ICD10, "M96.1")), concept((CPT, "97110"))],  # a list of concepts
+    concept((CPT, "97110"), text="therapeutic exercise"),
+    {"coding": [{"system": CPT, "code": 97110}, "97110", {"system": None, "code": "97110"}]},
+    {"coding": [{"system": CPT, "code": ""}]},
+    {"coding": "97110"},
+    {"text": "physical therapy"},
+    None,
+    "97110",
+]
+
+
+@pytest.mark.parametrize("given", ODD_CONCEPTS, ids=range(len(ODD_CONCEPTS)))
+def test_the_sets_of_a_concept_are_exactly_the_sets_in_set_answers_yes_for(t, given):
+    held = t.sets_of_concept(given)
+    assert {name for name in t.value_sets if t.in_set(given, name)} == held

@@ -81,7 +81,7 @@ def _candidates(ctx: FactContext) -> list[Candidate]:
 
 def _procedure_courses(ctx: FactContext) -> list[Candidate]:
     t = ctx.terminology
-    kinds = list(t.therapies.procedure_kinds)
+    kinds = [(k, f"therapy:{k}") for k in t.therapies.procedure_kinds]
     out: list[Candidate] = []
     for proc in ctx.record.resources("Procedure"):
         status = proc.get("status")
@@ -89,7 +89,8 @@ def _procedure_courses(ctx: FactContext) -> list[Candidate]:
             continue
         # A procedure may be of several kinds (therapeutic exercise is physical therapy
         # and active rehabilitative exercise): one course per kind.
-        found = frozenset(k for k in kinds if t.in_set(proc.get("code"), f"therapy:{k}"))
+        held = t.sets_of_concept(proc.get("code"))  # one lookup per coding, not one per kind
+        found = frozenset(k for k, value_set in kinds if value_set in held)
         if found:
             out.append(
                 (
@@ -200,7 +201,8 @@ def _routes(t: Terminology, stmt: dict[str, Any]) -> frozenset[str]:
     for d in dosages if isinstance(dosages, list) else ():
         route = d.get("route") if isinstance(d, dict) else None
         if route:
-            found |= {name for name in t.therapies.routes if t.in_set(route, f"route:{name}")}
+            held = t.sets_of_concept(route)  # one lookup per coding, not one per route name
+            found |= {name for name in t.therapies.routes if f"route:{name}" in held}
     return frozenset(found)
 
 
