@@ -44,7 +44,14 @@ class _Top(msgspec.Struct):
     fhirAuthorization: msgspec.Raw | msgspec.UnsetType = _UNSET
     context: msgspec.Raw | msgspec.UnsetType = _UNSET
     extension: msgspec.Raw | msgspec.UnsetType = _UNSET
-    prefetch: dict[str, msgspec.Raw] | msgspec.UnsetType | None = _UNSET
+    prefetch: dict[str, _Shape | None] | msgspec.UnsetType | None = _UNSET
+
+
+class _Values(msgspec.Struct):
+    """The body's prefetch values as their bytes, everything else skipped: a second pass, made
+    only for a chart that is assessed (the order no policy concerns needs just the shapes)."""
+
+    prefetch: dict[str, msgspec.Raw] | None = None
 
 
 class Unreadable(ValueError):
@@ -61,16 +68,37 @@ def build_json(raw: msgspec.Raw) -> Any:
 
 
 _top = msgspec.json.Decoder(_Top)
-_shape = msgspec.json.Decoder(_Shape | None)
+_values = msgspec.json.Decoder(_Values)
+
+
+class _Body:
+    """A request's bytes; each prefetch value's own bytes found on first use, for all at once."""
+
+    __slots__ = ("_found", "raw")
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+        self._found: dict[str, msgspec.Raw] | None = None
+
+    def value(self, key: str) -> msgspec.Raw:
+        if self._found is None:
+            self._found = _values.decode(self.raw).prefetch or {}
+        return self._found[key]
 
 
 @dataclass(slots=True, eq=False)
 class Prefetched:
-    """One prefetch value as sent, unbuilt: its bytes, its resourceType and, for a Bundle, its entries' bytes."""
+    """One prefetch value as sent, unbuilt: its resourceType, for a Bundle its entries' bytes,
+    and its own bytes when asked for (`raw`)."""
 
-    raw: msgspec.Raw
+    key: str
     resource_type: Any
     entries: list[msgspec.Raw] | None
+    body: _Body
+
+    @property
+    def raw(self) -> msgspec.Raw:
+        return self.body.value(self.key)
 
     def shape(self) -> dict[str, Any]:
         """What the audit summary reads: {resourceType, entry: [unbuilt…]}."""
@@ -82,11 +110,6 @@ class Prefetched:
     def build(self) -> Any:
         """The value as orjson builds it (a single resource such as the Patient)."""
         return build_json(self.raw)
-
-
-def _prefetched(raw: msgspec.Raw) -> Prefetched | None:
-    shape = _shape.decode(memoryview(raw))
-    return None if shape is None else Prefetched(raw, shape.resourceType, shape.entry)
 
 
 def for_audit(fields: Any) -> Any:
@@ -116,8 +139,14 @@ def light(raw: bytes) -> dict[str, Any] | None:
             if (value := getattr(top, name)) is not _UNSET
         }
         if top.prefetch is not _UNSET:
+            body = _Body(raw)
             fields["prefetch"] = (
-                None if top.prefetch is None else {k: _prefetched(v) for k, v in top.prefetch.items()}
+                None
+                if top.prefetch is None
+                else {
+                    k: None if v is None else Prefetched(k, v.resourceType, v.entry, body)
+                    for k, v in top.prefetch.items()
+                }
             )
     except (msgspec.ValidationError, msgspec.DecodeError, orjson.JSONDecodeError):
         return None
