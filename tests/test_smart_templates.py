@@ -68,3 +68,21 @@ def test_a_value_from_the_chart_or_the_query_is_escaped():
     assert "<script>x()" not in page and "&lt;script&gt;x()&lt;/script&gt; O&#39;Neil" in page
     assert "<b>note</b>" not in page and "&lt;b&gt;note&lt;/b&gt;" in page
     assert '"><img' not in page
+
+
+@pytest.mark.parametrize(
+    "path, status",
+    [("/policies/cigna-cmm-210/diff", 200), ("/policies/no-such-policy/diff", 404)],
+    ids=["diff", "diff 404"],
+)
+def test_the_policy_diff_pages_are_in_the_frame_of_every_page(client, path, status):
+    page = client.get(path)
+    assert page.status_code == status and "text/html" in page.headers["content-type"]
+    assert not INLINE.search(page.text), INLINE.search(page.text)
+    head = page.text.split("</head>")[0]
+    assert head.count("<title>") == 1 and head.count('<meta name="viewport"') == 1
+    assert '<link rel="stylesheet" href="/static/checklist.css">' in head
+    assert '<link rel="stylesheet" href="/static/policy_diff.css">' in head  # its own, after the frame's
+    assert head.index("checklist.css") < head.index("policy_diff.css")
+    assert '<a class="skip" href="#main">' in page.text and '<main id="main">' in page.text
+    assert page.text.count("<!doctype html>") == 1 and page.text.count("<body>") == 1
