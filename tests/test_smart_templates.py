@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
+from cds_service.policy_model import STATUS_WORDS, Status
 from cds_service.services import Services
 from cds_service.settings import Settings
 from cds_service.smart.html import View, checklist_page
@@ -86,3 +87,22 @@ def test_the_policy_diff_pages_are_in_the_frame_of_every_page(client, path, stat
     assert head.index("checklist.css") < head.index("policy_diff.css")
     assert '<a class="skip" href="#main">' in page.text and '<main id="main">' in page.text
     assert page.text.count("<!doctype html>") == 1 and page.text.count("<body>") == 1
+
+
+def _legend_words(page: str) -> list[str]:
+    """The words of the checklist's legend, its icons (aria-hidden spans) taken out."""
+    legend = re.search(r'<p class="legend">Status:(.*?)\. Each criterion', page, re.S)
+    assert legend, page
+    words = re.sub(r'<span aria-hidden="true">[^<]*</span>', "", legend.group(1))
+    return [w.strip() for w in words.split("·")]
+
+
+def test_the_checklist_legend_says_exactly_the_status_words():
+    page = checklist_page(View([], None, "p1"), False)
+    assert _legend_words(page) == list(STATUS_WORDS.values())
+
+
+def test_the_checklist_legend_follows_the_vocabulary_when_a_word_changes(monkeypatch):
+    monkeypatch.setitem(STATUS_WORDS, Status.UNKNOWN, "not yet in the record")
+    page = checklist_page(View([], None, "p1"), False)
+    assert _legend_words(page) == ["met", "not met", "not yet in the record"]
