@@ -101,8 +101,9 @@ def _reading_change(c: ReadingChange, width: int, names: tuple[str, str]) -> lis
     """A reading in both versions: the sentence it reads when that changed, then the reading."""
     lines = [_fill(c.after.topic, "  * ", width), f"      [paired by {c.paired_by}]"]
     if c.topic_changed:
-        lines += _quote(f"{names[0].rstrip(':')} interprets", c.before.topic, "      ", width)
-        lines += _quote(f"{names[1].rstrip(':')} interprets", c.after.topic, "      ", width)
+        # A topic is the service's own words around the sentence it quotes: shown as written.
+        lines.append(_fill(f"{names[0].rstrip(':')} interprets: {c.before.topic}", "      ", width))
+        lines.append(_fill(f"{names[1].rstrip(':')} interprets: {c.after.topic}", "      ", width))
     if c.reading_changed:
         lines.append(_fill(f"{names[0]} {c.before.reading}", "      ", width))
         lines.append(_fill(f"{names[1]} {c.after.reading}", "      ", width))

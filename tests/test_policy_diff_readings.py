@@ -106,7 +106,7 @@ def test_cigna_diff_text_lists_the_readings(capsys):
     assert "[paired by the sentence it reads]" in replacement.splitlines()[1]
     assert out.index("-- Readings changed") < out.index("  * Replacement")
     assert "  - Behavioural health attestation, opioid reduction, further surgery" in out
-    assert "2026-02-25 interprets \u201c'or any other injectates that are not in scope" in out
+    assert "2026-02-25 interprets: 'or any other injectates that are not in scope" in out
 
 
 def test_cigna_diff_page_and_json_show_the_readings(store):
