@@ -15,17 +15,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from cds_service.record import CATEGORIES
+
 from .asgi import InProcess
 
-TYPE_KEYS = {
-    "Coverage": "coverage",
-    "Condition": "conditions",
-    "Observation": "observations",
-    "MedicationStatement": "medications",
-    "Procedure": "procedures",
-    "Device": "devices",
-    "AllergyIntolerance": "allergies",
-}
+# The prefetch key of each resource type a query asks for: the service's own table (record.py),
+# so a category the service adds is answered with the chart's resources here too. The Patient is
+# a read, not a search (answer()).
+TYPE_KEYS = {rtype: key for rtype, key in CATEGORIES.items() if rtype != "Patient"}
 
 
 class _Server(ThreadingHTTPServer):

@@ -10,7 +10,8 @@
 `assess` runs the hook pipeline on a FHIR Bundle file with no server (cli_assess.py);
 `policy-diff` says what changed between two versions of a policy (policy_diff.py). Exit
 status: 0 done, 1 a policy file is unusable (check-policies), 2 bad input (a message on
-stderr, never a traceback). Each command imports what it needs when it runs, so
+stderr, never a traceback), 141 stdout closed before the output was written (`idds-cds … | head`:
+quiet, as a Unix tool killed by SIGPIPE). Each command imports what it needs when it runs, so
 `idds-cds --help` loads no policy and no FHIR model.
 """
 
@@ -170,14 +171,32 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# 128 + SIGPIPE: the status a shell shows for a Unix tool whose reader went away (`… | head`).
+CLOSED_STDOUT = 141
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away: say nothing more. stdout is pointed at /dev/null so the
+    interpreter's own flush at exit cannot raise the BrokenPipeError a second time (Python's
+    documented recipe; SIGPIPE itself stays ignored, or `serve` would die on a dropped socket)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return CLOSED_STDOUT
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
-        return run(args)
+        code = run(args)
+        sys.stdout.flush()  # inside the try: a short output is only written here
+        return code
     except BadInput as exc:
         print(f"idds-cds {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _stdout_closed()
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ the waiver, the grouping, the place), how the scope and the phase rules moved, a
 puts the two versions' sentences side by side, so the encoding of the change can be
 checked against the change in the text. `idds-cds policy-diff` prints it;
 `GET /policies/{id}/diff` shows it (policy_diff_routes.py). The criteria matching is
-in policy_diff_criteria.py, the phase rules in policy_diff_rules.py; the service's readings (the prose `readings:` of a file)
-are not compared, they are on each version's policy page.
+in policy_diff_criteria.py, the phase rules in policy_diff_rules.py, the service's readings
+(a file's `readings:`, each with the sentence it interprets) in policy_diff_readings.py.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import TypeVar
 from .policy_diff_criteria import changes, match, placed, restructured
 from .policy_diff_criteria import criterion as as_criterion
 from .policy_diff_model import FieldChange, PolicyDiff, Side
+from .policy_diff_readings import readings
 from .policy_diff_rules import refs, rules
 from .policy_diff_words import indication_words
 from .policy_model import Determination, ExcludedInjectates, ExcludedUses, Policy
@@ -103,6 +104,7 @@ def diff(a: Policy, b: Policy) -> PolicyDiff:
         changed=changed,
         restructured=restructured(pairs, removed, added),
         unchanged=same,
+        readings=readings(a, b),
     )
 
 

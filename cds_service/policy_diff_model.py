@@ -66,6 +66,52 @@ class Restructure(_Model):
     after_sources: list[str] = Field(serialization_alias="toSources")
 
 
+class ReadingEntry(_Model):
+    """One of a file's `readings:`: the sentence (or question) it interprets, and the reading encoded."""
+
+    topic: str
+    reading: str
+
+
+# How a reading in both versions was paired (policy_diff_readings.py), in the reviewer's words.
+READING_PAIRED_BY = {"topic": "the sentence it reads", "reading": "its reading", "label": "its label"}
+
+
+class ReadingChange(_Model):
+    """A reading in both versions, paired (policy_diff_readings.py): its interpreted sentence,
+    its reading text, or both differ."""
+
+    before: ReadingEntry = Field(serialization_alias="from")
+    after: ReadingEntry = Field(serialization_alias="to")
+    matched_by: str  # topic | reading | label
+
+    @property
+    def paired_by(self) -> str:
+        return READING_PAIRED_BY.get(self.matched_by, self.matched_by)
+
+    @property
+    def topic_changed(self) -> bool:
+        return self.before.topic != self.after.topic
+
+    @property
+    def reading_changed(self) -> bool:
+        return self.before.reading != self.after.reading
+
+
+class ReadingsDiff(_Model):
+    """How the two versions' readings differ: a reviewer checks the service still reads the new
+    text as the payer means it."""
+
+    added: list[ReadingEntry] = Field(default_factory=list)
+    removed: list[ReadingEntry] = Field(default_factory=list)
+    changed: list[ReadingChange] = Field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+
 class Side(_Model):
     version: str
     effective: date
@@ -87,6 +133,7 @@ class PolicyDiff(_Model):
     changed: list[CriterionChange] = Field(default_factory=list)
     restructured: list[Restructure] = Field(default_factory=list)
     unchanged: int = 0
+    readings: ReadingsDiff = Field(default_factory=ReadingsDiff)
 
     @property
     def empty(self) -> bool:
@@ -99,6 +146,7 @@ class PolicyDiff(_Model):
             or self.removed
             or self.changed
             or self.restructured
+            or not self.readings.empty
         )
 
     @property

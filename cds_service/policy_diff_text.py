@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .policy_diff_model import Criterion, FieldChange, PolicyDiff
+from .policy_diff_model import Criterion, FieldChange, PolicyDiff, ReadingChange, ReadingEntry
 
 
 def _fill(text: str, indent: str, width: int) -> str:
@@ -51,7 +51,7 @@ def render_text(d: PolicyDiff, width: int = 100) -> str:
         f"== {d.payer} {d.policy}: {a.version} (effective {a.effective}) -> {b.version} (effective {b.effective})",
     ]
     if d.empty:
-        lines.append("No differences: the two versions encode the same criteria, scope and rules.")
+        lines.append("No differences: the two versions encode the same criteria, scope, rules and readings.")
         return "\n".join(lines)
     sections: list[tuple[str, list[str]]] = [
         ("Policy", [line for c in d.header for line in _field(c, "  ", width, names)]),
@@ -65,11 +65,14 @@ def render_text(d: PolicyDiff, width: int = 100) -> str:
             "Criteria reworded only (same requirement)",
             _changed(d, substantive=False, width=width, names=names),
         ),
+        ("Readings changed", [line for c in d.readings.changed for line in _reading_change(c, width, names)]),
+        ("Readings added", [line for r in d.readings.added for line in _reading(r, width)]),
+        ("Readings removed", [line for r in d.readings.removed for line in _reading(r, width)]),
     ]
     for title, body in sections:
         if body:
             lines += ["", f"-- {title}", *body]
-    lines += ["", f"{d.unchanged} criteria unchanged."]
+    lines += ["", f"{d.unchanged} criteria unchanged, {d.readings.unchanged} readings unchanged."]
     return "\n".join(lines)
 
 
@@ -87,4 +90,23 @@ def _changed(d: PolicyDiff, substantive: bool, width: int, names: tuple[str, str
             if c.aspect == "text" and substantive:
                 continue  # the plain words follow the requirement; the sentences say the rest
             lines += _field(c, "      ", width, names)
+    return lines
+
+
+def _reading(r: ReadingEntry, width: int) -> list[str]:
+    return [_fill(r.topic, "  - ", width), _fill(f"reads: {r.reading}", "      ", width)]
+
+
+def _reading_change(c: ReadingChange, width: int, names: tuple[str, str]) -> list[str]:
+    """A reading in both versions: the sentence it reads when that changed, then the reading."""
+    lines = [_fill(c.after.topic, "  * ", width), f"      [paired by {c.paired_by}]"]
+    if c.topic_changed:
+        # A topic is the service's own words around the sentence it quotes: shown as written.
+        lines.append(_fill(f"{names[0].rstrip(':')} interprets: {c.before.topic}", "      ", width))
+        lines.append(_fill(f"{names[1].rstrip(':')} interprets: {c.after.topic}", "      ", width))
+    if c.reading_changed:
+        lines.append(_fill(f"{names[0]} {c.before.reading}", "      ", width))
+        lines.append(_fill(f"{names[1]} {c.after.reading}", "      ", width))
+    else:
+        lines.append(_fill(f"the same reading: {c.after.reading}", "      ", width))
     return lines

@@ -41,28 +41,35 @@ def chromium() -> Iterator[object]:
 
 
 @contextmanager
-def serve(app: object) -> Iterator[int]:
-    """An ASGI app under uvicorn in a thread of this process, on a free loopback port."""
+def serve(app: object, deadline: float = 120.0) -> Iterator[int]:
+    """An ASGI app under uvicorn in a thread of this process, on a loopback port of its own.
+
+    The socket is bound here and handed to uvicorn, so no other process can take the port
+    between choosing it and listening on it; the caller gets the port once uvicorn says it has
+    started (its lifespan done, the socket served), however slow the machine, and a clear error
+    if it stopped or did not start within `deadline` seconds."""
+    import socket
     import threading
     import time
 
-    import requests
     import uvicorn
 
-    from .helpers import free_port
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, daemon=True)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    for _ in range(150):
-        try:
-            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    until = time.monotonic() + deadline
     try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the service stopped before it started")
+            if time.monotonic() > until:
+                raise RuntimeError(f"the service did not start in {deadline:g} s")
+            time.sleep(0.05)  # polling a condition, not waiting a fixed time
         yield port
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()

@@ -14,8 +14,10 @@ from fastapi.testclient import TestClient
 
 from bench import charts
 from bench.asgi import InProcess
+from bench.fhir_delay import SlowFhir
 from bench.inprocess import SIGN, route_steps
 from cds_service.app import create_app
+from cds_service.record import CATEGORIES
 from cds_service.services import Services
 from cds_service.settings import Settings
 
@@ -57,3 +59,28 @@ def test_the_in_process_asgi_client_reaches_the_app(tmp_path):
 
     status, answer = asyncio.run(call())
     assert status == 200 and orjson.loads(answer)["cards"]
+
+
+def test_the_slow_fhir_server_answers_every_category_the_service_reads_with_the_charts_resources():
+    chart = charts.build_chart(30)
+    chart.resources["questionnaireResponses"].append(  # a clinician's earlier answers, one of each kind
+        {
+            "resourceType": "QuestionnaireResponse",
+            "id": "qr1",
+            "status": "completed",
+            "subject": {"reference": f"Patient/{chart.patient_id}"},
+            "item": [{"linkId": "psych-evaluation", "answer": [{"valueBoolean": True}]}],
+        }
+    )
+    assert all(chart.resources[key] for key in ("observations", "questionnaireResponses"))
+    slow = SlowFhir(chart, delay=0)
+    try:
+        for rtype, key in CATEGORIES.items():
+            answer = slow.answer(f"/fhir/{rtype}?patient={chart.patient_id}")
+            if rtype == "Patient":
+                assert answer == chart.patient
+            else:
+                assert answer["resourceType"] == "Bundle", rtype
+                assert [e["resource"] for e in answer.get("entry", [])] == chart.resources[key], rtype
+    finally:
+        slow.httpd.server_close()

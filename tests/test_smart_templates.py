@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
+from cds_service.policy_model import STATUS_WORDS, Status
 from cds_service.services import Services
 from cds_service.settings import Settings
 from cds_service.smart.html import View, checklist_page
@@ -68,3 +69,40 @@ def test_a_value_from_the_chart_or_the_query_is_escaped():
     assert "<script>x()" not in page and "&lt;script&gt;x()&lt;/script&gt; O&#39;Neil" in page
     assert "<b>note</b>" not in page and "&lt;b&gt;note&lt;/b&gt;" in page
     assert '"><img' not in page
+
+
+@pytest.mark.parametrize(
+    "path, status",
+    [("/policies/cigna-cmm-210/diff", 200), ("/policies/no-such-policy/diff", 404)],
+    ids=["diff", "diff 404"],
+)
+def test_the_policy_diff_pages_are_in_the_frame_of_every_page(client, path, status):
+    page = client.get(path)
+    assert page.status_code == status and "text/html" in page.headers["content-type"]
+    assert not INLINE.search(page.text), INLINE.search(page.text)
+    head = page.text.split("</head>")[0]
+    assert head.count("<title>") == 1 and head.count('<meta name="viewport"') == 1
+    assert '<link rel="stylesheet" href="/static/checklist.css">' in head
+    assert '<link rel="stylesheet" href="/static/policy_diff.css">' in head  # its own, after the frame's
+    assert head.index("checklist.css") < head.index("policy_diff.css")
+    assert '<a class="skip" href="#main">' in page.text and '<main id="main">' in page.text
+    assert page.text.count("<!doctype html>") == 1 and page.text.count("<body>") == 1
+
+
+def _legend_words(page: str) -> list[str]:
+    """The words of the checklist's legend, its icons (aria-hidden spans) taken out."""
+    legend = re.search(r'<p class="legend">Status:(.*?)\. Each criterion', page, re.S)
+    assert legend, page
+    words = re.sub(r'<span aria-hidden="true">[^<]*</span>', "", legend.group(1))
+    return [w.strip() for w in words.split("·")]
+
+
+def test_the_checklist_legend_says_exactly_the_status_words():
+    page = checklist_page(View([], None, "p1"), False)
+    assert _legend_words(page) == list(STATUS_WORDS.values())
+
+
+def test_the_checklist_legend_follows_the_vocabulary_when_a_word_changes(monkeypatch):
+    monkeypatch.setitem(STATUS_WORDS, Status.UNKNOWN, "not yet in the record")
+    page = checklist_page(View([], None, "p1"), False)
+    assert _legend_words(page) == ["met", "not met", "not yet in the record"]

@@ -24,7 +24,7 @@ from ..record import resource_ref
 from .base import Fact, FactContext, Trial
 from .catalogue import SCALE_LABEL
 from .scores import bool_value, numeric_value
-from .trial_scores import held_scores, hours_between, scores_around, window_hours_for, window_words
+from .trial_scores import Around, held_scores, hours_between, scores_around, window_hours_for, window_words
 
 
 def _documented(
@@ -61,12 +61,19 @@ def _drug_note(trial: Trial | None) -> str:
     return f" ({trial.describe()})"
 
 
+def _window(
+    ctx: FactContext, value_set: str, trial: Trial, hours: float | None, single_shot_window_hours: float
+) -> tuple[str, float, tuple[Around | None, str | None]]:
+    """What a computed relief and a score reduction both start from: the scale's label, the
+    trial's window (hours), and the scores around the trial in it (or why there are none)."""
+    window_hours = window_hours_for(hours, single_shot_window_hours)
+    return SCALE_LABEL[value_set], window_hours, scores_around(ctx, value_set, trial, window_hours)
+
+
 def _computed_relief(
     ctx: FactContext, value_set: str, trial: Trial, hours: float | None, single_shot_window_hours: float
 ) -> Fact:
-    label = SCALE_LABEL[value_set]
-    window_hours = window_hours_for(hours, single_shot_window_hours)
-    around, why = scores_around(ctx, value_set, trial, window_hours)
+    label, window_hours, (around, why) = _window(ctx, value_set, trial, hours, single_shot_window_hours)
     if around is None:
         return Fact.unknown(f"relief not documented and cannot be worked out: {why}", (trial.ref,))
     (_, base, base_obs), after, start = around.before, around.after, around.start
@@ -194,9 +201,7 @@ def trial_score_reduction(
 def _score_reduction(
     ctx: FactContext, value_set: str, trial: Trial, hours: float | None, single_shot_window_hours: float
 ) -> Fact:
-    label = SCALE_LABEL[value_set]
-    window_hours = window_hours_for(hours, single_shot_window_hours)
-    around, why = scores_around(ctx, value_set, trial, window_hours)
+    label, window_hours, (around, why) = _window(ctx, value_set, trial, hours, single_shot_window_hours)
     if around is None:
         return Fact.unknown(f"{label} reduction cannot be worked out: {why}")
     (_, base, base_obs), after = around.before, around.after

@@ -17,7 +17,7 @@ from typing import Any
 
 from fhir.resources.R4B.questionnaire import Questionnaire
 
-from ..policy_model import INDICATION_LABEL, Indication, Phase, Policy
+from ..policy_model import INDICATION_LABEL, PHASE_LABEL, Indication, Phase, Policy
 from ..policy_store import PolicyStore
 from .items import coding, enable_when, question_item
 from .spec import Spec, default_spec
@@ -77,7 +77,9 @@ def build_questionnaire(policy: Policy, indication: str, phase: str, spec: Spec)
     qid = questionnaire_id(policy, indication, phase)
     items = [question_item(spec, code, code_uses) for code, code_uses in by_code.items()]
     enable_when(items, uses, spec)
+    # A clinician reads the title and description (the EHR's form list): the labels, not the slugs.
     label = INDICATION_LABEL.get(indication, indication)
+    phase_label = PHASE_LABEL.get(phase, phase)
     resource = {
         "resourceType": "Questionnaire",
         "id": qid,
@@ -85,14 +87,14 @@ def build_questionnaire(policy: Policy, indication: str, phase: str, spec: Spec)
         "url": f"{CANONICAL_BASE}{qid}",
         "version": policy.version,
         "name": "".join(part.capitalize() for part in qid.replace(".", "-").split("-") if part),
-        "title": f"{policy.payer} {policy.title}: documentation for {label}, {phase}",
+        "title": f"{policy.payer} {policy.title}: documentation for {label}, {phase_label}",
         "status": "active",
         "subjectType": ["Patient"],
         "date": policy.effective.isoformat(),
         "publisher": "idds-cds",
         "description": (
             f"What {policy.payer} ({policy.title}, version {policy.version}) asks to be documented for "
-            f"an intrathecal drug delivery {phase} for {label} that a clinician can attest. "
+            f"an intrathecal drug delivery {phase_label} for {label} that a clinician can attest. "
             "Generated from the policy file; each question's help is the policy's own sentence."
         ),
         "code": [coding(spec, "intrathecal-trial")]

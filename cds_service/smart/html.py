@@ -154,6 +154,12 @@ def render(name: str, **context: Any) -> str:
     return templates.env.get_template(name).render(**WORDS, **context)
 
 
+def legend() -> list[tuple[str, str]]:
+    """The checklist's legend, (icon, word) per status: the words are STATUS_WORDS as they are
+    now, the one vocabulary, so the legend cannot say other words than the badges and the CLI."""
+    return [(icon, STATUS_WORDS[status]) for status, icon in STATUS_ICON.items()]
+
+
 def checklist_page(view: View, missing_only: bool) -> str:
     # What the documentation form must carry back: the open server, or this launch's session.
     form_keep = {
@@ -168,6 +174,7 @@ def checklist_page(view: View, missing_only: bool) -> str:
         who=who(view),
         hidden={k: v for k, v in view.params.items() if k != "missing"},
         missing_only=missing_only,
+        legend=legend(),
         summary_href=_href("/smart/summary", view.params),
         banners=list(dict.fromkeys(view.banners)),
         sheets=sheets,
