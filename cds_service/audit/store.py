@@ -3,7 +3,8 @@
 One writer thread per store (per process and database) owns the writes: each
 call hands its rows over and gets a future; the writer takes whatever has
 queued up meanwhile and writes it in one transaction with SQLAlchemy Core
-`insert()` (executemany), then resolves every future. Alone, a call is one
+`insert()` statements, compiled once and run with executemany on the transaction's DBAPI
+cursor (`prepared`), then resolves every future. Alone, a call is one
 short transaction; under load, the calls that arrived while the previous
 batch was committing share the next one. A batch that fails is retried record
 by record, so one bad record costs no other its place. A hook call's job can
@@ -35,13 +36,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from ..settings import Settings
 from .db import DEFAULT_SQLITE, database_url, make_engine
 from .models import AssessmentRow, Base, HookCall
+from .prepared import Prepared, prepared_insert
 from .rows import ASSESSMENT, FEEDBACK, HOOK_CALL, Extra, Job, JobRows, Row, settle
 
 __all__ = ["DEFAULT_SQLITE", "AuditStore", "database_url", "store_for"]
@@ -60,6 +63,11 @@ class AuditStore:
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
+        dialect = self.engine.dialect
+        self._inserts = tuple(
+            prepared_insert(c.table, c.names, dialect) for c in (HOOK_CALL, ASSESSMENT, FEEDBACK)
+        )
+        self._statements: dict[TextClause, Prepared] = {}
 
     def describe(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
@@ -200,14 +208,20 @@ class AuditStore:
         assessments = [r for j in jobs for r in j[1]]
         feedback = [r for j in jobs for r in j[2]]
         with self.engine.begin() as conn:
-            if calls:
-                conn.execute(insert(HOOK_CALL.table), calls)
-            if assessments:
-                conn.execute(insert(ASSESSMENT.table), assessments)
-            if feedback:
-                conn.execute(insert(FEEDBACK.table), feedback)
+            self._inserts[0].run(conn, calls)
+            self._inserts[1].run(conn, assessments)
+            self._inserts[2].run(conn, feedback)
             for statement, rows in extra or ():
-                conn.execute(statement, rows)
+                self._prepared(statement).run(conn, rows)
+
+    def _prepared(self, statement: TextClause) -> Prepared:
+        """The extra upserts' statements (a few, built once by the shared state), compiled once each."""
+        prepared = self._statements.get(statement)
+        if prepared is None:
+            if len(self._statements) >= 64:  # never more than a few; never unbounded either
+                self._statements.clear()
+            prepared = self._statements[statement] = Prepared(statement, self.engine.dialect)
+        return prepared
 
     def known_cards(self, ids: list[str]) -> set[str]:
         """The ids among `ids` that are cards this service answered (assessment rows)."""
