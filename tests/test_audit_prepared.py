@@ -9,6 +9,7 @@ IDDS_TEST_POSTGRES_URL names a database.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, text
 
+from cds_service.audit.db import json_text
 from cds_service.audit.prepared import Prepared, prepared_insert
 from cds_service.audit.rows import ASSESSMENT, FEEDBACK, HOOK_CALL, Columns
 from cds_service.audit.store import AuditStore, database_url
@@ -152,3 +154,13 @@ def test_the_links_upsert_prepared_inserts_and_then_updates_as_sqlalchemy_does(s
     assert _without(first[0], 0) == _without(first[1], 0)
     second = both(2e9 + 60, {"id": "x", "determination": "criteria-unknown"})  # the conflict: updated
     assert _without(second[0], 0) == _without(second[1], 0) != _without(first[0], 0)
+
+
+def test_json_columns_take_what_orjson_refuses_as_the_standard_library_did():
+    """orjson writes the JSON columns; an integer past 64 bits or a non-string key still encodes."""
+    odd = {"n": 2**70, "by_number": {1: "one"}}
+    assert json.loads(json_text(odd)) == json.loads(json.dumps(odd))
+    assert json.loads(json_text({"user": "Practitioner/ü-\U0001f489", "x": [1.5, None]})) == {
+        "user": "Practitioner/ü-\U0001f489",
+        "x": [1.5, None],
+    }
