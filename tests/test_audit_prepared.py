@@ -10,6 +10,7 @@ IDDS_TEST_POSTGRES_URL names a database.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy import insert, text
 
 from cds_service.audit.db import json_text
 from cds_service.audit.prepared import Prepared, prepared_insert
-from cds_service.audit.rows import ASSESSMENT, FEEDBACK, HOOK_CALL, Columns
+from cds_service.audit.rows import ASSESSMENT, FEEDBACK, HOOK_CALL, Columns, Job
 from cds_service.audit.store import AuditStore, database_url
 from cds_service.settings import Settings
 from cds_service.state.models import RecentAssessment
@@ -164,3 +165,25 @@ def test_json_columns_take_what_orjson_refuses_as_the_standard_library_did():
         "user": "Practitioner/ü-\U0001f489",
         "x": [1.5, None],
     }
+
+
+def _job(instance: str) -> Job:
+    return Job(_call(str(uuid.uuid4())) | {"hook_instance": instance}, [], [])
+
+
+def test_a_writer_connection_lost_between_calls_costs_no_record(store, caplog):
+    """The writer keeps its connection between transactions; lost under it (a database restarted),
+    the next record is still written, on a fresh connection, and nothing is logged as an error."""
+    first = [_job("first")]
+    store._write_batch(first)
+    kept = store._kept.conn
+    assert kept is not None and first[0].future.exception() is None
+    kept.connection.dbapi_connection.close()  # gone, as a server's restart leaves it
+    second = [_job("second")]
+    with caplog.at_level(logging.WARNING):
+        store._write_batch(second)
+    assert second[0].future.exception() is None and store._kept.conn is not kept
+    with store.engine.connect() as conn:
+        instances = conn.execute(text("SELECT hook_instance FROM hook_call")).scalars().all()
+    assert sorted(instances) == ["first", "second"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

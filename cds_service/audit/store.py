@@ -43,6 +43,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from ..settings import Settings
 from .db import DEFAULT_SQLITE, database_url, make_engine
+from .kept import KeptConnection
 from .models import AssessmentRow, Base, HookCall
 from .prepared import Prepared, prepared_insert
 from .rows import ASSESSMENT, FEEDBACK, HOOK_CALL, Extra, Job, JobRows, Row, settle
@@ -68,6 +69,7 @@ class AuditStore:
             prepared_insert(c.table, c.names, dialect) for c in (HOOK_CALL, ASSESSMENT, FEEDBACK)
         )
         self._statements: dict[TextClause, Prepared] = {}
+        self._kept = KeptConnection(self.engine)  # the writer's, from one transaction to the next
 
     def describe(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
@@ -207,7 +209,7 @@ class AuditStore:
         calls = [r for j in jobs for r in j[0]]
         assessments = [r for j in jobs for r in j[1]]
         feedback = [r for j in jobs for r in j[2]]
-        with self.engine.begin() as conn:
+        with self._kept.transaction() as conn:
             self._inserts[0].run(conn, calls)
             self._inserts[1].run(conn, assessments)
             self._inserts[2].run(conn, feedback)
@@ -248,6 +250,7 @@ class AuditStore:
                 self._queue.put(None)
         if writer is not None:
             writer.join(timeout=timeout)
+        self._kept.release()
         self.engine.dispose()
 
 
