@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -187,3 +188,36 @@ def test_a_writer_connection_lost_between_calls_costs_no_record(store, caplog):
         instances = conn.execute(text("SELECT hook_instance FROM hook_call")).scalars().all()
     assert sorted(instances) == ["first", "second"]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_the_writer_checkpoints_sqlite_itself_after_the_answers_not_inside_a_commit(store):
+    """SQLite copies its log back into the database inside the commit that takes it past 1,000
+    pages, and that call's answer waited for it; the writer's connection has automatic
+    checkpoints off and the writer runs the checkpoint after the batch's answers are released."""
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite's checkpoints")
+    store.CHECKPOINT_EVERY = 1
+    released, checkpoints = threading.Event(), []
+    checkpoint = store._kept.checkpoint
+
+    def held() -> None:  # a checkpoint that cannot finish before the test has its answer
+        checkpoints.append(released.wait(timeout=10))
+        checkpoint()
+
+    store._kept.checkpoint = held
+    try:
+        store.submit_call(_job("first").call, []).result(timeout=10)  # answered, the checkpoint pending
+        released.set()
+        store.submit_call(_job("second").call, []).result(timeout=10)
+    finally:
+        released.set()
+    assert checkpoints[:1] == [True]
+    with store._kept.transaction() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    store._kept.release()  # the writer's connection, with its own setting, is not handed to the pool
+    connections = [store.engine.connect() for _ in range(8)]
+    try:
+        assert {c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() for c in connections} == {1000}
+    finally:
+        for c in connections:
+            c.close()

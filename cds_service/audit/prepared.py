@@ -3,7 +3,7 @@
 Why: through `Connection.execute` each statement of each hook call paid SQLAlchemy's
 per-execution work again (the statement built, its cache key walked, an execution context
 made, every parameter processed through it): about three quarters of the writer's time for
-a small call, more than SQLite's own insert and commit (measured in process, bench/results.md).
+a small call, more than SQLite's own insert and commit (measured in process).
 Nothing else changes: the SQL is SQLAlchemy's, compiled for the dialect (SQLite, or
 PostgreSQL through psycopg with its casts and paramstyle); every value still passes its
 column type's own bind processor (JSON encoded with the engine's serializer, datetimes as

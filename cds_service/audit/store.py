@@ -57,6 +57,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 class AuditStore:
     MAX_BATCH = 256  # hook calls per transaction at most
+    # SQLite checkpoints by the writer (audit/kept.py): after this many transactions when no call
+    # is queued, after the second number whatever is queued (SQLite's own: 1,000 log pages, some
+    # forty transactions of a call at 30 resources).
+    CHECKPOINT_EVERY, CHECKPOINT_MOST = 32, 256
 
     def __init__(self, url: str):
         self.engine = make_engine(url)
@@ -70,6 +74,7 @@ class AuditStore:
         )
         self._statements: dict[TextClause, Prepared] = {}
         self._kept = KeptConnection(self.engine)  # the writer's, from one transaction to the next
+        self._since_checkpoint = 0
 
     def describe(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
@@ -155,6 +160,12 @@ class AuditStore:
             except BaseException as exc:  # never lose the writer thread: fail the batch's futures instead
                 for j in batch:
                     settle(j.future, exc)
+            self._since_checkpoint += 1
+            if self._since_checkpoint >= self.CHECKPOINT_MOST or (
+                self._since_checkpoint >= self.CHECKPOINT_EVERY and jobs.empty()
+            ):  # after the batch's answers are released; while nobody waits, unless the log grows long
+                self._since_checkpoint = 0
+                self._kept.checkpoint()
 
     def _write_batch(self, batch: list[Job]) -> None:
         ready: list[tuple[Job, JobRows]] = []
