@@ -221,3 +221,24 @@ def test_the_writer_checkpoints_sqlite_itself_after_the_answers_not_inside_a_com
     finally:
         for c in connections:
             c.close()
+
+
+def test_closing_the_store_never_waits_forever_for_a_writer_stuck_in_its_transaction(store):
+    inside, done = threading.Event(), threading.Event()
+
+    def stuck() -> None:  # a transaction that does not end (a database that stopped answering)
+        with store._kept.transaction():
+            inside.set()
+            done.wait(timeout=10)
+
+    writer = threading.Thread(target=stuck)
+    writer.start()
+    try:
+        assert inside.wait(timeout=10)
+        store._kept.release(timeout=0.05)  # returns; the connection is left to its writer
+        assert store._kept.conn is not None
+    finally:
+        done.set()
+        writer.join(timeout=10)
+    store._kept.release()
+    assert store._kept.conn is None

@@ -87,10 +87,16 @@ class KeptConnection:
                 log.exception("audit trail checkpoint failed; the log is kept for the next one")
                 self._release(discard=True)
 
-    def release(self) -> None:
-        """Closed (the store's close, before its engine is disposed)."""
-        with self._lock:
+    def release(self, timeout: float = 5.0) -> None:
+        """Closed (the store's close, before its engine is disposed). A writer still inside a
+        transaction past `timeout` (its thread did not stop in time) keeps it: shutdown never hangs."""
+        if not self._lock.acquire(timeout=timeout):
+            log.warning("the audit writer is still writing; its connection is left to it")
+            return
+        try:
             self._release()
+        finally:
+            self._lock.release()
 
     def _release(self, discard: bool = False) -> None:
         conn, self.conn = self.conn, None
