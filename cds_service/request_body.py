@@ -17,16 +17,21 @@ from fastapi.responses import JSONResponse
 from .errors import operation_outcome
 
 
+def _too_large(limit: int) -> JSONResponse:
+    # Built only for a refusal: a response rendered for every call and thrown away cost each
+    # hook call about 10 µs.
+    return operation_outcome(413, f"request body larger than {limit} bytes", "too-costly")
+
+
 async def read_body(request: Request, limit: int) -> bytes | JSONResponse:
-    too_large = operation_outcome(413, f"request body larger than {limit} bytes", "too-costly")
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
-        return too_large
+        return _too_large(limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            return too_large
+            return _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -81,6 +81,28 @@ def test_scrub_keeps_what_is_not_secret():
     assert scrub(line) == line
 
 
+@pytest.mark.parametrize(
+    ("line", "scrubbed"),
+    [
+        (
+            "hook order-sign instance=d1 patient=pat-1 orders=1",
+            "hook order-sign instance=d1 patient=[redacted] orders=1",
+        ),
+        ("GET /cb?ACCESS_TOKEN=abc&state=s", "GET /cb?ACCESS_TOKEN=[redacted]&state=s"),
+        ("auth: BEARER abc.def", "auth: Bearer [redacted]"),
+        ('body {"PatientId": "p-1"}', 'body {"PatientId": "[redacted]"}'),
+        # case-insensitive matching reaches beyond ASCII: such a line is searched by every pattern
+        ("form client_\u017fecret=abc", "form client_\u017fecret=[redacted]"),
+        ("form id_to\u212aen=abc \u00fc", "form id_to\u212aen=[redacted] \u00fc"),
+        # what one pattern leaves, the next still sees
+        (f"Bearer {JWT} patient=p-2", "Bearer [redacted] patient=[redacted]"),
+        (f"token {JWT} code=xyz", "token [redacted-jwt] code=[redacted]"),
+    ],
+)
+def test_scrub_redacts_in_any_case_whichever_patterns_a_line_needs(line, scrubbed):
+    assert scrub(line) == scrubbed
+
+
 @pytest.mark.slow  # the service in its own process
 def test_under_idds_cds_serve_every_line_is_json_the_idds_lines_included_without_the_token_or_the_patient(
     tmp_path,

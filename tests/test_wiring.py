@@ -49,6 +49,7 @@ def test_shutdown_stops_the_audit_writer_and_disposes_every_pooled_connection(lo
         assert c.get(f"/assessments/{c.get('/policies').json()[0]['id']}").status_code == 404
         assert store.writing and store.engine.pool.checkedin() > 0  # the call's record, the shared state
     assert not store.writing
+    assert store._kept.conn is None  # the writer's kept connection given back before the disposal
     assert store.engine.pool.checkedin() == 0  # the audit trail's and the shared state's one engine
 
 

@@ -7,9 +7,11 @@ same few lines of the store.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
@@ -39,15 +41,38 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def json_text(value: Any) -> str:
+    """JSON columns' text, by orjson: the audit writer encodes a call's request summary, its
+    criteria and its links' assessments on every call, and the standard library took about a
+    third of the writer's statement time for them. The same JSON (read back alike); what orjson
+    will not encode (an integer past 64 bits, a key that is not a string…) the standard library
+    still does, as before."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
-    """hide_parameters everywhere: a failed insert must not print a row (ids, codes) into the log."""
+    """hide_parameters everywhere: a failed insert must not print a row (ids, codes) into the log.
+    JSON columns written by `json_text`."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, hide_parameters=True, connect_args={"timeout": 30, "check_same_thread": False}
+            url,
+            hide_parameters=True,
+            json_serializer=json_text,
+            connect_args={"timeout": 30, "check_same_thread": False},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, hide_parameters=True, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(
+        url,
+        hide_parameters=True,
+        json_serializer=json_text,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+    )

@@ -3,7 +3,8 @@
 One writer thread per store (per process and database) owns the writes: each
 call hands its rows over and gets a future; the writer takes whatever has
 queued up meanwhile and writes it in one transaction with SQLAlchemy Core
-`insert()` (executemany), then resolves every future. Alone, a call is one
+`insert()` statements, compiled once and run with executemany on the transaction's DBAPI
+cursor (`prepared`), then resolves every future. Alone, a call is one
 short transaction; under load, the calls that arrived while the previous
 batch was committing share the next one. A batch that fails is retried record
 by record, so one bad record costs no other its place. A hook call's job can
@@ -35,13 +36,16 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from ..settings import Settings
 from .db import DEFAULT_SQLITE, database_url, make_engine
+from .kept import KeptConnection
 from .models import AssessmentRow, Base, HookCall
+from .prepared import Prepared, prepared_insert
 from .rows import ASSESSMENT, FEEDBACK, HOOK_CALL, Extra, Job, JobRows, Row, settle
 
 __all__ = ["DEFAULT_SQLITE", "AuditStore", "database_url", "store_for"]
@@ -53,6 +57,11 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 class AuditStore:
     MAX_BATCH = 256  # hook calls per transaction at most
+    # SQLite checkpoints by the writer (audit/kept.py), counted in records written since the last:
+    # after the first number when no call is queued (about as often as SQLite's own at 1,000 log
+    # pages: every forty-odd calls at 30 resources), after the second whatever is queued (the log
+    # stays within a few times SQLite's own bound under a load that never lets the writer idle).
+    CHECKPOINT_EVERY, CHECKPOINT_MOST = 48, 256
 
     def __init__(self, url: str):
         self.engine = make_engine(url)
@@ -60,6 +69,13 @@ class AuditStore:
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
+        dialect = self.engine.dialect
+        self._inserts = tuple(
+            prepared_insert(c.table, c.names, dialect) for c in (HOOK_CALL, ASSESSMENT, FEEDBACK)
+        )
+        self._statements: dict[TextClause, Prepared] = {}
+        self._kept = KeptConnection(self.engine)  # the writer's, from one transaction to the next
+        self._since_checkpoint = 0
 
     def describe(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
@@ -145,6 +161,12 @@ class AuditStore:
             except BaseException as exc:  # never lose the writer thread: fail the batch's futures instead
                 for j in batch:
                     settle(j.future, exc)
+            self._since_checkpoint += len(batch)
+            if self._since_checkpoint >= self.CHECKPOINT_MOST or (
+                self._since_checkpoint >= self.CHECKPOINT_EVERY and jobs.empty()
+            ):  # after the batch's answers are released; while nobody waits, unless the log grows long
+                self._since_checkpoint = 0
+                self._kept.checkpoint()
 
     def _write_batch(self, batch: list[Job]) -> None:
         ready: list[tuple[Job, JobRows]] = []
@@ -199,15 +221,21 @@ class AuditStore:
         calls = [r for j in jobs for r in j[0]]
         assessments = [r for j in jobs for r in j[1]]
         feedback = [r for j in jobs for r in j[2]]
-        with self.engine.begin() as conn:
-            if calls:
-                conn.execute(insert(HOOK_CALL.table), calls)
-            if assessments:
-                conn.execute(insert(ASSESSMENT.table), assessments)
-            if feedback:
-                conn.execute(insert(FEEDBACK.table), feedback)
+        with self._kept.transaction() as conn:
+            self._inserts[0].run(conn, calls)
+            self._inserts[1].run(conn, assessments)
+            self._inserts[2].run(conn, feedback)
             for statement, rows in extra or ():
-                conn.execute(statement, rows)
+                self._prepared(statement).run(conn, rows)
+
+    def _prepared(self, statement: TextClause) -> Prepared:
+        """The extra upserts' statements (a few, built once by the shared state), compiled once each."""
+        prepared = self._statements.get(statement)
+        if prepared is None:
+            if len(self._statements) >= 64:  # never more than a few; never unbounded either
+                self._statements.clear()
+            prepared = self._statements[statement] = Prepared(statement, self.engine.dialect)
+        return prepared
 
     def known_cards(self, ids: list[str]) -> set[str]:
         """The ids among `ids` that are cards this service answered (assessment rows)."""
@@ -234,6 +262,7 @@ class AuditStore:
                 self._queue.put(None)
         if writer is not None:
             writer.join(timeout=timeout)
+        self._kept.release()
         self.engine.dispose()
 
 
