@@ -115,22 +115,26 @@ def issue13_targets(r: Results) -> list[tuple[str, str, bool, str]]:
             ratio = m["peak_bytes"] / m["bytes"]
             parse = m.get("parse_peak_bytes")
             floor = (
-                f"; orjson.loads of the body alone peaks at {parse / m['bytes']:.1f}× ({_mib(parse)})"
+                f"orjson.loads of the body alone would peak at {parse / m['bytes']:.1f}× ({_mib(parse)}); "
                 if parse
                 else ""
+            )
+            why = (
+                "the chart is read from the body's bytes, each Observation built only when a fact reads it "
+                f"(cds_service/deferred.py): {floor}"
+                + (
+                    "at this size the call's own objects (the assessment and its cards, the audit record, "
+                    "the framework's request) outweigh the chart, about 100 KiB whatever its size"
+                    if m["bytes"] < 50_000
+                    else "what is left is the resources a fact reads, built, and the call's own objects"
+                )
             )
             rows.append(
                 (
                     f"peak memory per request ≤ {MEMORY:g}× the body, {size}",
                     f"{ratio:.1f}× ({_mib(m['peak_bytes'])} for {m['bytes'] / 1024:.0f} KiB)",
                     ratio <= MEMORY,
-                    "an assessed order needs the chart as Python objects, and a parsed chart is itself "
-                    f"several times its JSON bytes{floor}"
-                    + (
-                        f"; everything else the call holds at its peak is {(m['peak_bytes'] - parse) / m['bytes']:.1f}× the body"
-                        if parse
-                        else ""
-                    ),
+                    why,
                 )
             )
     return rows
@@ -170,14 +174,25 @@ NOTES = """### How the two paths work, and the JSON dependency
   missing Patient no longer turns such a call into a 412. Selections, the per-call cap (its card), the 400s (the same
   HookRequest model; anything the scan cannot take as it is, such as bytes that are not UTF-8 or a prefetch value that
   is not an object, goes to the old whole-body parse and its error) and the audit record before the answer are kept.
-- **Orders that are assessed** cost one extra scan (the msgspec pass, about a fifth of orjson.loads; the stage table's
-  first row) and then one orjson.loads of the whole body, as before: each byte is built once.
+- **Orders that are assessed are no longer parsed whole** (`cds_service/deferred.py`). The same scan leaves each
+  prefetch value as its bytes; a second skipping pass finds each value's own bytes; the values other than Observations
+  (the Patient, Coverage, Conditions, medications, procedures: a tenth of a typical chart's bytes) are built by orjson
+  as before. The observations Bundle is decoded only as far as each entry's head (id, codings: system and code only,
+  subject), and an Observation is built, the same dict orjson gave before, when something reads it: its code is in a
+  value set a fact reads (`FactContext.observations_by_set`), a reference names it (`PatientRecord.with_id`), or a caller
+  asks for every one (`PatientRecord.resources`). In the typical chart 47 of 261 Observations are built (the pain
+  scores); the vital signs and labs never are. A deciding resource is built and validated exactly as before; whatever
+  the head cannot take (a code or coding that is not an object, no resourceType, a `patient` element) is built at once
+  and handled as before; other patients' Observations are dropped and reported from their heads; bytes the scan
+  accepts and orjson refuses (a number out of range) are a 400 as before, or, in a deferred Observation, a note on
+  the card. `tests/test_deferred_chart.py` holds the two paths to the same assessments and notes (fourteen odd charts
+  and a property test over any Observation bent out of shape), and the whole policy suite now runs on the bytes path.
 - **Why msgspec**: it decodes straight into typed structs with unknown fields skipped and `Raw` for fields left as
   bytes (one pass, every byte still checked to be JSON), has no dependencies, ships wheels for the CPythons we run, and
   is among the 1,000 most downloaded packages on PyPI with releases through 2026 (0.22 in September, 0.23 since). The
   issue measured simdjson's on-demand pointer faster still on the body alone, but pysimdjson is far less used (rank
   about 4,300) with its last release in mid-2025, and its win over msgspec is a fraction of a millisecond next to the
-  app's fixed cost (routing, middleware, the audit record). orjson stays for the full parse and the answers.
+  app's fixed cost (routing, middleware, the audit record). orjson builds what is read, and the answers.
 - **Full assessment**: fhir.resources' verdict on a resource is remembered by a digest of its content
   (`record._content_key`, BLAKE2b of the sorted-key JSON, bounded memo), so the same chart sent with each order-select of a
   visit, and every policy, share one validation; a malformed deciding resource is reported every time (its note is
@@ -222,28 +237,42 @@ NOTES = """### How the two paths work, and the JSON dependency
   collections still ran while ten calls were alive (about 1 ms a call, timed with `gc.callbacks` in process, ten
   typical calls at once); at 100,000 (now) they hardly run, and the server's CPU per call was about 12 % lower under
   wrk in six alternating rounds (8.65 against 9.85 ms on the shared machine).
-- **Where a worker's CPU goes under wrk** (py-spy, `--gil`: only the thread holding the interpreter, so waiting
-  threads are not counted; the typical assessed order, ten connections, before the collector change): `orjson.loads`
+- **Where a worker's CPU went under wrk** (earlier today, before the chart was read from its bytes; py-spy, `--gil`:
+  only the thread holding the interpreter, so waiting threads are not counted; the typical assessed order, ten
+  connections, before the collector change): `orjson.loads`
   of the body about a third (with the young collections its allocations triggered), the assessment in the worker
   thread about a fifth (the fact extractors: therapy courses, the trial, observation candidates), uvicorn and the event
   loop about a seventh, the scan, the audit hand-over, the checklist links, the log line and the framework the rest.
 - **What the profile shows is left** (in process, one call at a time; the machine shared, so shares rather than times):
-  - *30 resources*: the call's own parts, timed one by one inside the whole app: the assessment with its cards about
-    0.75 ms, the audit record about 0.45 ms (the writer's insert and commit 0.29 ms of it, the rest waiting for that
-    thread), the checklist links' upsert and packet data 0.27 ms, the scan, the parse and the record 0.15 ms together;
-    routing, the middleware and the thread hop the rest. The 3× budget is 3 × json.loads of 18 KiB, about 0.4 ms: less
+  - *30 resources*: the call's own parts (this session, one call at a time, p50): the assessment about 0.63 ms and
+    its cards and actions 0.09 ms, the checklist links and packet data about 0.1 ms, the audit record about 0.35 ms
+    (the writer's insert and commit 0.21 ms of it), the scan and the record about 0.15 ms, the worker-thread round
+    trip about 0.15 ms, FastAPI's routing and dependencies about 0.13 ms, the middlewares a few µs each. The 3× budget is 3 × json.loads of 18 KiB, about 0.4 ms: less
     than the assessment alone, whose cost at this size is per policy and per criterion, not per resource. The target is
     out of reach at this size without dropping work the service must do (the audit commit before the answer, the links).
-  - *300 resources*: orjson.loads of the body about 0.65 ms, `assess_hook` about 1.6 ms, of which the therapy-course
-    facts about 40 %, the trial and its injectate about 20 %, the pain relief worked out from the trial window about 7 %;
-    about 270 value-set lookups (`Terminology.in_set`, 1.4 µs each) a call; gathering and finishing the record 0.12 ms.
-  - *Memory*: `orjson.loads` of the body alone peaks at about 16–17× the body (Python dicts and strings); the whole call
-    adds about 1× on top. Peak ≤ 4× would need the chart never materialised as Python objects (decoding the prefetch into
-    lean typed structs that keep only what the facts read), which every fact extractor, the validation and the packet
-    read as dicts today: not attempted. Decoding lazily per resource type would not get there: in the typical chart
-    Observations are 261 of the 300 resources and 77 % of the bytes, and the policies read Observations (pain and
-    function scores, the trial's outcome). It would take laziness per Observation: scan each entry's code and subject
-    only (msgspec, the rest left as raw bytes) and build just those whose codes fall in a value set some policy reads,
-    with the record's index, the validation, the packet and the fact extractors reading from that: a change across
-    record, prefetch and the facts, not a contained one.
+  - *300 resources* (this session, one call at a time, min of 300): the scan 0.15 ms; gathering the record 0.5 ms
+    (the values' pass 0.1, the Observations' heads 0.2, the other values built 0.1, the per-entry bookkeeping and the
+    performers' references the rest); finishing it 0.07 ms; `assess_hook` about 1.5 ms (the therapy courses, the
+    trial and its injectate, the observation buckets and the 47 pain scores built; the value-set lookups per
+    procedure and dosage route now one per coding); cards and actions 0.1 ms; the checklist links and packet data
+    0.3 ms.
+  - *Memory*: `orjson.loads` of the body alone peaks at about 16–17× the body (Python dicts and strings), which is
+    what an assessed call held before the chart was read from its bytes (18×). Now the typical and heavy calls peak
+    at about 3–3.5× (the body itself, the resources facts read, built, and the call's own objects). The small chart
+    (19 KiB) stays at about 8×: the call's own objects (the assessment, its cards, the audit record, the request in
+    the framework) are about 100 KiB whatever the chart's size. Deferring the other resource types too would not
+    change that, and the facts read every Condition, medication and procedure.
+- **Measured this session and left out**: building a pain score only when a caller reaches it (the candidates as a
+  lazy sequence, the status and time read from the head): the trial windows and outcome references reach nearly all
+  of them (5 fewer of 47 built in the typical chart) while every head grows by nine fields; no gain in `assess_hook`,
+  reverted. Merging the middlewares: security headers 1.9 µs, forwarded headers 1.0, metrics 5.2 and CORS 4.8 a call
+  (a micro-benchmark); removing three of them altogether was lost in the noise of the whole-app A/B.
+- **Around the assessment, this session** (whole app in process, the untouched morning tree against this one in
+  alternating rounds, the same minutes): the services and settings dependencies as coroutines (FastAPI ran each in
+  a worker thread: two thread hops a call); the audit writer's statements compiled once and run on its transaction's
+  DBAPI cursor, its JSON columns encoded by orjson, its connection kept between transactions (audit middleware to the
+  route 0.39 → 0.16 ms, the writer's insert and commit 0.46 → 0.21 ms, one call at a time, p50); on SQLite the writer
+  checkpoints the log after the answers of its batch have left (one call in forty used to wait about 4 ms for a
+  checkpoint inside its commit: the commit's p99 4.6 → 0.26 ms); the log scrubber runs only the patterns a line can
+  match. At 30 resources the whole app 2.3–2.8 → 1.8–1.9 ms p50.
 """

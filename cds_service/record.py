@@ -91,6 +91,8 @@ class PatientRecord:
     # walks the chart once, as one policy does.
     derived: dict[str, Any] = field(default_factory=dict, repr=False)
     _deferred: set[str] = field(default_factory=set, repr=False)  # types still holding a Deferred
+    # Per type: (the list indexed, its length then, id → positions): `with_id` answers from it.
+    _ids: dict[str, tuple[list[Any], int, dict[Any, list[int]]]] = field(default_factory=dict, repr=False)
 
     def add(self, resources: Iterable[Any], source: str) -> None:
         """Index resources by type; anything that is not a resource object is reported."""
@@ -156,12 +158,25 @@ class PatientRecord:
         return stub
 
     def with_id(self, resource_type: str, resource_id: Any) -> list[dict[str, Any]]:
-        """The type's resources with that id, in the record's order, building only those."""
-        return [
-            self.build(resource_type, i)
-            for i, item in enumerate(self.held(resource_type))
-            if (item.id if isinstance(item, Deferred) else item.get("id")) == resource_id
-        ]
+        """The type's resources with that id, in the record's order, building only those.
+
+        Every evidence reference of every assessment's packet, and every performer, is looked
+        up here: an index of the type's ids (rebuilt when its list changes) keeps that one
+        dict lookup each, not a walk of thousands of Observations."""
+        items = self.by_type.get(resource_type)
+        if not items:
+            return []
+        indexed = self._ids.get(resource_type)
+        if indexed is None or indexed[0] is not items or indexed[1] != len(items):
+            index: dict[Any, list[int]] = {}
+            for i, item in enumerate(items):
+                rid = item.id if isinstance(item, Deferred) else item.get("id")
+                if isinstance(rid, str):  # an id that is not a string is no reference's
+                    index.setdefault(rid, []).append(i)
+            indexed = self._ids[resource_type] = (items, len(items), index)
+        if not isinstance(resource_id, str):
+            return []
+        return [self.build(resource_type, i) for i in indexed[2].get(resource_id, ())]
 
     @property
     def patient(self) -> dict[str, Any] | None:

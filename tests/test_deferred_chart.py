@@ -332,3 +332,16 @@ def test_any_observation_bent_out_of_shape_is_read_as_the_whole_parse_reads_it(
     sent, sent_notes, _ = _assess(body, wire=True, dos=c.dos)
     assert sent == whole
     assert sorted(sent_notes) == sorted(whole_notes)
+
+
+def test_a_resource_added_after_a_lookup_by_id_is_found_by_the_next() -> None:
+    c = _typical()
+    _, record = _record(c.request("order-sign"), wire=True)
+    assert record.with_id("Observation", "added-later") == []
+    late = {"resourceType": "Observation", "id": "added-later", "status": "final", "code": {"text": "x"}}
+    record.add([late], "a test")
+    assert record.with_id("Observation", "added-later") == [late]
+    twin = dict(late)
+    record.add([twin], "a test")  # two resources sharing an id: both, in the record's order
+    assert [id(r) for r in record.with_id("Observation", "added-later")] == [id(late), id(twin)]
+    assert record.with_id("Observation", None) == [] and record.with_id("Nothing", "added-later") == []
