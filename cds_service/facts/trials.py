@@ -52,40 +52,49 @@ class TrialQueries:
         """
 
         def build() -> list[Trial]:
-            t = self.terminology
-            administered = self.memo("trial-administrations", self._administrations_by_procedure)
-            outcome_refs = self.memo("trial-outcome-refs", self._outcome_references)
-            found: list[Trial] = []
-            for proc in self.record.resources("Procedure"):
-                if proc.get("status") not in PERFORMED_STATUSES:
-                    continue
-                code = proc.get("code")
-                marked = t.in_set(code, "trial-procedure-marker")
-                if not marked and not t.in_set(code, "trial-procedure-cpt"):
-                    continue
-                ref = resource_ref(proc)
-                used = self._ingredients(proc.get("usedCode")) | administered.get(ref, set())
-                if not marked and any(t.drugs.classes(i) & t.drugs.epidural_steroid_classes for i in used):
-                    continue  # an epidural steroid injection, even with a local anaesthetic in it
-                drugs = {i for i in used if t.drugs.classes(i) & t.drugs.trial_injectate_classes}
-                if not (marked or drugs or ref in outcome_refs):
-                    continue  # a 62320-62327 without a trial drug
-                start = effective(proc)
-                if start is not None and start > self.cutoff:
-                    continue
-                if not self.record.usable(proc):
-                    continue
-                performed = proc.get("performedPeriod")
-                period: dict[str, Any] = performed if isinstance(performed, dict) else {}
-                end = _period_end(period.get("end")) if "performedDateTime" not in proc else None
-                ongoing = proc.get("status") == "in-progress" and end is None and bool(period)
-                classes = frozenset(c for d in drugs for c in t.drugs.classes(d))
-                found.append(Trial(proc, start, end, frozenset(drugs), classes, ongoing))
+            cutoff, usable = self.cutoff, self.record.usable
+            found = [
+                x
+                for x in self.memo("trial-procedures", self._trial_procedures)
+                if not (x.start is not None and x.start > cutoff) and usable(x.procedure)
+            ]
             dated = [(x.start, x) for x in found if x.start is not None]
             dated.sort(key=lambda pair: pair[0], reverse=True)  # stable: ties keep the record's order
             return [x for _, x in dated] + [x for x in found if x.start is None]
 
         return self.dated_memo("trials", build)
+
+    def _trial_procedures(self) -> list[Trial]:
+        """Every performed drug-trial Procedure, whatever its date, not yet validated: what does
+        not depend on the date of service, read once per request (each policy asks as of the
+        date of service and as of its trial); `trials` keeps those on or before its date and
+        validates only those, as it always did."""
+        t = self.terminology
+        administered = self.memo("trial-administrations", self._administrations_by_procedure)
+        outcome_refs = self.memo("trial-outcome-refs", self._outcome_references)
+        found: list[Trial] = []
+        for proc in self.record.resources("Procedure"):
+            if proc.get("status") not in PERFORMED_STATUSES:
+                continue
+            code = proc.get("code")
+            marked = t.in_set(code, "trial-procedure-marker")
+            if not marked and not t.in_set(code, "trial-procedure-cpt"):
+                continue
+            ref = resource_ref(proc)
+            used = self._ingredients(proc.get("usedCode")) | administered.get(ref, set())
+            if not marked and any(t.drugs.classes(i) & t.drugs.epidural_steroid_classes for i in used):
+                continue  # an epidural steroid injection, even with a local anaesthetic in it
+            drugs = {i for i in used if t.drugs.classes(i) & t.drugs.trial_injectate_classes}
+            if not (marked or drugs or ref in outcome_refs):
+                continue  # a 62320-62327 without a trial drug
+            start = effective(proc)
+            performed = proc.get("performedPeriod")
+            period: dict[str, Any] = performed if isinstance(performed, dict) else {}
+            end = _period_end(period.get("end")) if "performedDateTime" not in proc else None
+            ongoing = proc.get("status") == "in-progress" and end is None and bool(period)
+            classes = frozenset(c for d in drugs for c in t.drugs.classes(d))
+            found.append(Trial(proc, start, end, frozenset(drugs), classes, ongoing))
+        return found
 
     def trial(self, injectates: tuple[str, ...] | list[str] | None = None) -> tuple[Trial | None, str | None]:
         """The latest trial of one of the injectate classes (any trial drug when None), or why none.
