@@ -4,7 +4,8 @@ One router, every route behind the caller's JWT (`auth.verify_caller`, a no-op
 with authentication off). The hook route reads its own body (bounded,
 streamed; api_docs.py puts HookRequest in the OpenAPI document for it),
 answers an order no policy concerns from the draft orders alone, and runs the
-CPU-bound assessment in a worker thread.
+CPU-bound assessment in a worker thread (a small call, settings.inline_assessment_*, on
+the event loop: a few milliseconds, without the thread's hand-offs).
 """
 
 from __future__ import annotations
@@ -79,11 +80,14 @@ async def call_hook(service_id: str, request: Request, services: ServicesDep) ->
     base = services.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
     smart = services.settings.smart_app_url or f"{base}/smart/launch"
     try:
-        # CPU-bound (validation, the engine, rendering) and the shared database: one worker
-        # thread hop for all of it, so a call with a big chart never stalls discovery or the
-        # other calls on the event loop.
+        # CPU-bound (validation, the engine, rendering): one worker thread hop for all of it, so a
+        # call with a big chart never stalls discovery or the other calls on the event loop; a
+        # small one (`_on_the_loop`) is done here, as quickly as the hop alone would cost.
         carried = audit.carries_links(request)
-        done = await run_in_threadpool(_in_thread, req, record, services, base, smart, options, carried)
+        if _on_the_loop(services, len(raw), req, carried):
+            done = _assess_call(req, record, services, base, smart, options, carried)
+        else:
+            done = await run_in_threadpool(_assess_call, req, record, services, base, smart, options, carried)
     except PatientUnavailable as exc:  # the reason names the fetch's fault (deadline, size, refusal)
         return operation_outcome(
             412, f"the Patient resource is neither in prefetch nor retrievable ({exc})"[:500], "not-found"
@@ -141,7 +145,21 @@ async def feedback(service_id: str, request: Request, services: ServicesDep) -> 
     return JSONResponse({"accepted": len(fb.feedback)})
 
 
-def _in_thread(
+def _on_the_loop(services: Services, size: int, req: HookRequest, carried: bool) -> bool:
+    """A call small enough to assess on the event loop (settings.inline_assessment_*): a body and
+    a number of draft orders that bound its assessment to a few milliseconds, and its links
+    committed by the audit writer (`carried`), so it touches no database on the loop."""
+    settings = services.settings
+    entries = req.context.draftOrders.get("entry")
+    orders = len(entries) if isinstance(entries, list) else 0
+    return (
+        carried
+        and size <= settings.inline_assessment_max_bytes
+        and orders <= settings.inline_assessment_max_orders
+    )
+
+
+def _assess_call(
     req: HookRequest,
     record: PatientRecord,
     services: Services,
@@ -151,7 +169,8 @@ def _in_thread(
     carried: bool = False,
 ) -> tuple[Answer, list[Upsert]] | None:
     """The record finished (PatientUnavailable when it has no Patient), assessed, and what the cards'
-    links need kept: the route's one worker-thread hop. None when the assessment failed (the
+    links need kept: in the route's one worker-thread hop, or on the loop for a small call
+    (`_on_the_loop`). None when the assessment failed (the
     clinician gets the failure card, never a 500 mid-ordering). `carried`: the audit middleware
     commits the links' upserts with the call's record (one commit a call); they are collected
     and returned rather than written here."""
@@ -183,7 +202,8 @@ def answer(
     options: dict[str, Any],
     today: date | None = None,
 ) -> Answer:
-    """(outcome, the assessments shown, cards, system actions); run in a worker thread (`idds-cds assess`
+    """(outcome, the assessments shown, cards, system actions); CPU-bound, run off the event loop
+    unless the call is small (`_on_the_loop`; `idds-cds assess`
     gives its own date)."""
     today = today or date.today()
     cap = services.settings.max_orders_per_call

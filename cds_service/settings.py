@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 10_000_000  # a hook request body; reading stops at the limit (413)
     # Draft orders assessed per hook call; the rest are named on a card, not assessed.
     max_orders_per_call: int = Field(20, ge=1, le=1000)
+    # A hook call this small (body bytes and draft orders) is assessed on the event loop: its few
+    # milliseconds stall other calls no longer than a worker thread holding the interpreter would
+    # (sys.getswitchinterval, 5 ms), without the thread's hand-offs (about 1 ms of CPU a call under
+    # load, bench/results.md). Anything bigger runs in a worker thread. 0 and 0: always a thread.
+    inline_assessment_max_bytes: int = Field(262_144, ge=0)
+    inline_assessment_max_orders: int = Field(2, ge=0)
     # Card links (/assessments/{id}, the checklist's ?assessment=) stop working after this.
     assessment_ttl_seconds: int = Field(3600, ge=60)
     # Feedback: body size, outcomes per body, characters of an override comment.

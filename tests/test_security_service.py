@@ -118,9 +118,19 @@ def test_the_cap_applies_to_order_select_selections_too(client, loaded):
     assert any(c["summary"].startswith("5 more draft order(s) not assessed") for c in cards)
 
 
+def _threaded(loaded: Services) -> Services:
+    """The same services with every hook call assessed in a worker thread (none small enough
+    for the event loop)."""
+    s = loaded.settings.model_copy(
+        update={"inline_assessment_max_bytes": 0, "inline_assessment_max_orders": 0}
+    )
+    return replace(loaded, settings=s)
+
+
 @pytest.mark.slow  # a two-second assessment, on purpose
 def test_a_slow_assessment_does_not_stall_other_calls(loaded, monkeypatch):
-    """The assessment is CPU-bound; run on the event loop, a discovery call would wait for it."""
+    """The assessment is CPU-bound; run on the event loop, a discovery call would wait for it.
+    A call bigger than the event loop's share (settings.inline_assessment_*) runs in a thread."""
     real = hooks_module.assess_hook
 
     def slow(*args, **kw):
@@ -130,7 +140,7 @@ def test_a_slow_assessment_does_not_stall_other_calls(loaded, monkeypatch):
         return real(*args, **kw)
 
     monkeypatch.setattr(hooks_module, "assess_hook", slow)
-    with TestClient(create_app(loaded)) as c:
+    with TestClient(create_app(_threaded(loaded))) as c:
         result = {}
         t = threading.Thread(
             target=lambda: result.setdefault("hook", c.post(SIGN, json=replacement().request()))
@@ -152,7 +162,7 @@ def test_a_call_assessed_in_a_worker_thread_still_leaves_its_audit_record(loaded
     from cds_service.audit.models import AssessmentRow, HookCall
     from cds_service.audit.store import store_for
 
-    with TestClient(create_app(loaded)) as c:
+    with TestClient(create_app(_threaded(loaded))) as c:
         body = replacement().request()
         body["hookInstance"] = "4f1e9f8e-0000-4000-8000-threaded0001"
         r = c.post(SIGN, json=body)
@@ -163,6 +173,32 @@ def test_a_call_assessed_in_a_worker_thread_still_leaves_its_audit_record(loaded
             select(func.count()).select_from(AssessmentRow).where(AssessmentRow.hook_call_id == call.id)
         )
     assert call.status_code == 200 and call.cards == len(r.json()["cards"]) == n
+
+
+def _threads_used(loaded: Services, monkeypatch, body: dict) -> int:
+    used = []
+    real = hooks_module.run_in_threadpool
+
+    async def counting(fn, *args, **kw):
+        used.append(fn.__name__)
+        return await real(fn, *args, **kw)
+
+    monkeypatch.setattr(hooks_module, "run_in_threadpool", counting)
+    with TestClient(create_app(loaded)) as c:
+        r = c.post(SIGN, json=body)
+    assert r.status_code == 200 and r.json()["cards"]
+    return used.count("_assess_call")
+
+
+def test_a_small_call_is_assessed_on_the_event_loop_a_big_one_in_a_worker_thread(loaded, monkeypatch):
+    small = replacement().request()
+    assert _threads_used(loaded, monkeypatch, small) == 0
+    big = replacement()
+    for i in range(900):  # some 900 old pain scores, over half a MiB: past the event loop's share
+        big.nrs(3, big.days_before(400 + i))
+    assert _threads_used(loaded, monkeypatch, big.request()) == 1
+    many = _many_orders(3)  # three draft orders: past it too, whatever the size
+    assert _threads_used(loaded, monkeypatch, many) == 1
 
 
 # -- unreadable dates: said on a card, never dropped or a 412 ------------------------------------------
