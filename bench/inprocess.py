@@ -3,7 +3,7 @@
 Both are timed in this process, on the same bytes, in the same run, rounds
 interleaved, so the ratio between them does not depend on the machine or on
 what else it is doing. The handling is timed twice: the hook route's steps
-(scan → HookRequest → build_record → assess_hook → cards → serialise, the
+(scan → HookRequest → gather and finish the record → assess_hook → cards → serialise, the
 route's own functions in its order; the targets use this), and the whole app
 called through ASGI (bench/asgi.py), which adds routing and every middleware.
 The stage breakdown times the steps one by one.
@@ -24,7 +24,7 @@ from cds_service import hook_body
 from cds_service.cards import card, system_actions
 from cds_service.hook_models import HookRequest, HookResponse
 from cds_service.pipeline import assess_hook, concerns_no_policy
-from cds_service.prefetch import build_record
+from cds_service.prefetch import finish_record, gather_record
 from cds_service.services import Services
 
 from .asgi import InProcess
@@ -40,7 +40,8 @@ async def route_steps(services: Services, body: bytes) -> bytes:
     req = HookRequest.model_validate(light if light is not None else orjson.loads(body))
     if concerns_no_policy(req, services.terminology, services.settings.max_orders_per_call):
         return HookResponse().to_json()
-    record = await build_record(req, services.settings, services.fhir_transport)
+    record = await gather_record(req, services.settings, services.fhir_transport)
+    finish_record(record, req.context.patientId)  # in the route's one step off the event loop, or on it
     outcome = assess_hook(req, record, services.terminology, services.store, today)
     base = "http://127.0.0.1:8000"
     cards = [card(a, record, base, f"{base}/smart/launch") for a in outcome.assessments]
@@ -115,7 +116,7 @@ async def stages(services: Services, body: bytes, rounds: int = 20) -> dict[str,
 
     today = date.today()
     names = (
-        "build_record (prefetch from the scanned bytes, Observations deferred)",
+        "gather and finish the record (prefetch from the scanned bytes, Observations deferred)",
         "assess_hook",
         "cards and actions",
         "serialise response",
@@ -133,8 +134,9 @@ async def stages(services: Services, body: bytes, rounds: int = 20) -> dict[str,
                 times.setdefault(name, []).append(0.0)
             continue
         req = quick
-        record = await build_record(req, services.settings)
-        t = lap("build_record (prefetch from the scanned bytes, Observations deferred)", t)
+        record = await gather_record(req, services.settings)
+        finish_record(record, req.context.patientId)
+        t = lap("gather and finish the record (prefetch from the scanned bytes, Observations deferred)", t)
         outcome = assess_hook(req, record, services.terminology, services.store, today)
         t = lap("assess_hook", t)
         cards = [

@@ -91,7 +91,7 @@ def issue13_targets(r: Results) -> list[tuple[str, str, bool, str]]:
                     ratio <= FULL_JSON,
                     f"largest step: {worst[0]} {_ms(worst[1])} ms; the whole app costs "
                     f"{_ms(m['app_p50'] - m['p50'])} ms more than the route's steps (routing, middleware, "
-                    "the audit record and its commit, the checklist links' upsert, the thread hop), "
+                    "the audit record and its commit, the checklist links' upsert; a worker-thread hop for a big call), "
                     f"{_ms(m['floor']['json'] * FULL_JSON)} ms being the whole budget",
                 )
             )

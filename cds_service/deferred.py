@@ -100,6 +100,15 @@ class Deferred:
         code = self._head.code
         return ((c.system, c.code) for c in (code.coding or ())) if code is not None else iter(())
 
+    def coded(self, system: str, codes: frozenset[str]) -> bool:
+        """Whether a coding of its code is `system` with one of `codes` (a code that is not a
+        string matches nothing): the performers' scan asks this of every Observation."""
+        code = self._head.code
+        for c in (code.coding or ()) if code is not None else ():
+            if c.system == system and isinstance(c.code, str) and c.code in codes:
+                return True
+        return False
+
     @property
     def reference(self) -> Any:
         """The owner's reference, as prefetch._keep_patient_only reads a built resource's."""
