@@ -24,7 +24,8 @@ from .record import PatientRecord
 # coded with a neoplasm is reported as cancer-related first.
 ORDERED = (Indication.CANCER_PAIN, Indication.NONMALIGNANT_PAIN, Indication.SPASTICITY, Indication.DYSTONIA)
 PAIN = (Indication.NONMALIGNANT_PAIN, Indication.CANCER_PAIN)
-RELEVANT_SETS = (*tuple(f"indication-{i}" for i in ORDERED), "malignant-neoplasm", "pain-condition")
+INDICATION_SETS = tuple((i, f"indication-{i}") for i in ORDERED)
+RELEVANT_SETS = (*tuple(vs for _, vs in INDICATION_SETS), "malignant-neoplasm", "pain-condition")
 # Only these code systems are complete enough to say a reason is *outside* every indication
 # (ICD-10-CM categories are matched by prefix; our SNOMED lists are examples, not complete).
 DECIDING_SYSTEMS = ("icd10",)
@@ -35,11 +36,12 @@ assert set(ORDERED) == set(Indication)
 def _from_concepts(concepts: list[Any], terminology: Terminology, pain_context: bool) -> list[str]:
     found: list[str] = []
     for concept in concepts:
-        for indication in ORDERED:
-            if terminology.in_set(concept, f"indication-{indication}") and indication not in found:
+        held = terminology.sets_of_concept(concept)  # every value set at once: one lookup per coding
+        for indication, value_set in INDICATION_SETS:
+            if value_set in held and indication not in found:
                 found.append(indication)
         if (
-            terminology.in_set(concept, "malignant-neoplasm")
+            "malignant-neoplasm" in held
             and pain_context
             and Indication.CANCER_PAIN not in found
         ):
@@ -56,7 +58,8 @@ def names_other_condition(concept: Any, terminology: Terminology) -> bool:
     deciding = [(a, c) for a, c in terminology.codings(concept) if a in DECIDING_SYSTEMS and c]
     if not deciding:
         return False
-    return all(not terminology.in_set(concept, vs) for vs in (*RELEVANT_SETS, "order-reason-neutral"))
+    held = terminology.sets_of_concept(concept)
+    return all(vs not in held for vs in (*RELEVANT_SETS, "order-reason-neutral"))
 
 
 def _pain_injectate(order: Order, terminology: Terminology) -> bool:
@@ -87,11 +90,11 @@ def indications_for(order: Order, record: PatientRecord, terminology: Terminolog
         c
         for c in record.resources("Condition")
         if is_active_condition(c)
-        and any(t.in_set(c.get("code"), vs) for vs in RELEVANT_SETS)
+        and not t.sets_of_concept(c.get("code")).isdisjoint(RELEVANT_SETS)
         and record.usable(c)
     ]
     codes = [c.get("code") for c in conditions]
-    has_pain = any(t.in_set(c, "pain-condition") for c in codes)
+    has_pain = any("pain-condition" in t.sets_of_concept(c) for c in codes)
     from_problems = _from_concepts(codes, t, pain_context=has_pain or pain_injectate)
 
     implied: list[str] = []

@@ -223,3 +223,18 @@ ODD_CONCEPTS = [
 def test_the_sets_of_a_concept_are_exactly_the_sets_in_set_answers_yes_for(t, given):
     held = t.sets_of_concept(given)
     assert {name for name in t.value_sets if t.in_set(given, name)} == held
+
+
+def test_every_value_set_the_indication_and_the_therapies_ask_about_at_once_exists(t):
+    """Membership in `sets_of_concept` cannot say a name is misspelt (in_set raised): the names exist."""
+    from cds_service import indication
+
+    asked = (
+        {vs for _, vs in indication.INDICATION_SETS}
+        | set(indication.RELEVANT_SETS)
+        | {"order-reason-neutral"}
+    )
+    asked |= {f"therapy:{k}" for k in t.therapies.procedure_kinds} | {
+        f"route:{n}" for n in t.therapies.routes
+    }
+    assert asked <= set(t.value_sets)
