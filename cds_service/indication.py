@@ -40,11 +40,7 @@ def _from_concepts(concepts: list[Any], terminology: Terminology, pain_context: 
         for indication, value_set in INDICATION_SETS:
             if value_set in held and indication not in found:
                 found.append(indication)
-        if (
-            "malignant-neoplasm" in held
-            and pain_context
-            and Indication.CANCER_PAIN not in found
-        ):
+        if "malignant-neoplasm" in held and pain_context and Indication.CANCER_PAIN not in found:
             found.append(Indication.CANCER_PAIN)
     return found
 
