@@ -4,8 +4,9 @@ Both are timed in this process, on the same bytes, in the same run, rounds
 interleaved, so the ratio between them does not depend on the machine or on
 what else it is doing. The handling is timed twice: the hook route's steps
 (scan → HookRequest → gather and finish the record → assess_hook → cards → serialise, the
-route's own functions in its order; the targets use this), and the whole app
-called through ASGI (bench/asgi.py), which adds routing and every middleware.
+route's own functions in its order), and the whole app called through ASGI
+(bench/asgi.py), which adds routing, every middleware and the audit record: the
+targets use the whole app.
 The stage breakdown times the steps one by one.
 """
 
@@ -34,7 +35,7 @@ SIGN = "/cds-services/idds-order-sign"
 
 
 async def route_steps(services: Services, body: bytes) -> bytes:
-    """The hook route's steps, in its order, with its functions: the figure the targets use."""
+    """The hook route's steps, in its order, with its functions (the stage table's figure)."""
     today = date.today()
     light = hook_body.light(body)
     req = HookRequest.model_validate(light if light is not None else orjson.loads(body))
