@@ -163,24 +163,11 @@ class Terminology:
 
     def in_set(self, concept: Any, value_set: str) -> bool:
         """Whether a coding of the concept (or of a list of them) is in the value set. Called
-        for most resources a fact reads: one memo lookup per coding, no list built."""
+        for most resources a fact reads: one memo lookup per coding, no list built (a concept's
+        one coding's sets are the memo's own frozenset)."""
         if value_set not in self.value_sets:
             raise KeyError(value_set)
-        if isinstance(concept, list):
-            return any(self.in_set(c, value_set) for c in concept)
-        codings = concept.get("coding") if isinstance(concept, dict) else None
-        if not isinstance(codings, list):
-            return False
-        memo = self._sets_of
-        for c in codings:
-            if not isinstance(c, dict):
-                continue
-            system, code = c.get("system"), c.get("code")
-            if isinstance(system, str) and isinstance(code, str) and code:
-                hit = memo.get((system, code))
-                if value_set in (hit if hit is not None else self.sets_of(system, code)):
-                    return True
-        return False
+        return value_set in self.sets_of_concept(concept)
 
     def sets_of_concept(self, concept: Any) -> frozenset[str]:
         """Every value set holding a coding of the concept (or of a list of them): `name in

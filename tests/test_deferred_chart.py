@@ -62,6 +62,15 @@ def _assess(
     return found, list(record.issues), record
 
 
+def _read_alike(body: dict[str, Any], dos: Any) -> list[str]:
+    """Assert the chart read from the bytes gives the whole parse's assessments and notes; the notes."""
+    whole, whole_notes, _ = _assess(body, wire=False, dos=dos)
+    sent, sent_notes, _ = _assess(body, wire=True, dos=dos)
+    assert sent == whole
+    assert sorted(sent_notes) == sorted(whole_notes)
+    return sent_notes
+
+
 def _vital(c: Chart, **changes: Any) -> dict[str, Any]:
     """A heart rate, as an EHR sends it with the chart: nothing any policy reads."""
     obs = {
@@ -133,11 +142,7 @@ VARIANTS: dict[str, Callable[[Chart], None]] = {
 def test_the_chart_taken_from_the_bytes_is_assessed_as_the_whole_parse_assesses_it(variant: str) -> None:
     c = _typical()
     VARIANTS[variant](c)
-    body = c.request("order-sign")
-    whole, whole_notes, _ = _assess(body, wire=False, dos=c.dos)
-    sent, sent_notes, _ = _assess(body, wire=True, dos=c.dos)
-    assert sent == whole
-    assert sorted(sent_notes) == sorted(whole_notes)
+    _read_alike(c.request("order-sign"), c.dos)
 
 
 def test_an_entry_that_is_not_an_object_is_reported_as_before() -> None:
@@ -145,9 +150,7 @@ def test_an_entry_that_is_not_an_object_is_reported_as_before() -> None:
     body = c.request("order-sign")
     body["prefetch"]["observations"]["entry"].append(7)
     body["prefetch"]["observations"]["entry"].append({"fullUrl": "urn:uuid:no-resource"})
-    whole, whole_notes, _ = _assess(body, wire=False, dos=c.dos)
-    sent, sent_notes, _ = _assess(body, wire=True, dos=c.dos)
-    assert sent == whole and sorted(sent_notes) == sorted(whole_notes)
+    sent_notes = _read_alike(body, c.dos)
     assert sum("was not a FHIR resource" in n for n in sent_notes) == 2
 
 
@@ -328,10 +331,7 @@ def test_any_observation_bent_out_of_shape_is_read_as_the_whole_parse_reads_it(
         resource.pop(field, None)
     else:
         resource[field] = value
-    whole, whole_notes, _ = _assess(body, wire=False, dos=c.dos)
-    sent, sent_notes, _ = _assess(body, wire=True, dos=c.dos)
-    assert sent == whole
-    assert sorted(sent_notes) == sorted(whole_notes)
+    _read_alike(body, c.dos)
 
 
 def test_a_resource_added_after_a_lookup_by_id_is_found_by_the_next() -> None:
