@@ -81,6 +81,7 @@ class Terminology:
         # few dozen codings thousands of times, so each is tested against every set once.
         self._sets_of: dict[tuple[str, str], frozenset[str]] = {}
         self._observation_sets_of: dict[tuple[str, str], frozenset[str]] = {}
+        self._observation_sets_of_pairs: dict[Any, frozenset[str]] = {}
 
     def _combinations(self, conditions: schema.Conditions) -> dict[str, list[list[str]]]:
         for indication, groups in conditions.indication_combinations.items():
@@ -130,6 +131,18 @@ class Terminology:
         return self.observation_sets_of_codings(
             (c.get("system"), c.get("code")) for c in codings if isinstance(c, dict)
         )
+
+    def observation_sets_of_pairs(self, pairs: tuple[tuple[Any, Any], ...]) -> frozenset[str]:
+        """The same for a deferred Observation's codings (deferred.py), remembered by the whole
+        tuple: a chart's vital signs repeat a handful of codes hundreds of times."""
+        try:
+            hit = self._observation_sets_of_pairs.get(pairs)
+        except TypeError:  # a code that is not hashable (not a string): matches nothing
+            return self.observation_sets_of_codings(pairs)
+        if hit is None:
+            hit = self.observation_sets_of_codings(pairs)
+            _remember(self._observation_sets_of_pairs, pairs, hit)
+        return hit
 
     def observation_sets_of_codings(self, codings: Iterable[tuple[Any, Any]]) -> frozenset[str]:
         """The same for (system, code) pairs (a deferred Observation's codings, deferred.py)."""
@@ -211,9 +224,7 @@ class Terminology:
         return tuple(p.lower() for p in self.devices.implanted_pump_text.patterns)
 
 
-def _remember(
-    memo: dict[tuple[str, str], frozenset[str]], key: tuple[str, str], value: frozenset[str]
-) -> None:
+def _remember(memo: dict[Any, frozenset[str]], key: Any, value: frozenset[str]) -> None:
     if len(memo) >= MEMO_LIMIT:
         memo.clear()
     memo[key] = value

@@ -21,7 +21,6 @@ the body; unknown fields skipped).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -71,13 +70,22 @@ _entry_decoder = msgspec.json.Decoder(_Entry)
 
 
 class Deferred:
-    """A Bundle entry's resource, not yet built: its bytes and its head."""
+    """A Bundle entry's resource, not yet built: its bytes, and what its head says that every
+    request asks of every Observation (its type, id, codings and owner), read once here."""
 
-    __slots__ = ("_head", "entry")
+    __slots__ = ("codings", "entry", "id", "reference", "resource_type")
 
     def __init__(self, entry: msgspec.Raw, head: _Head):
         self.entry = entry  # the Bundle entry ({"resource": …, "fullUrl": …}) as sent
-        self._head = head
+        self.resource_type: str = head.resourceType
+        self.id: Any = head.id  # msgspec.UNSET when the resource has none
+        code = head.code
+        # (system, code) of each coding of its code, as sent (readers check the types)
+        self.codings: tuple[tuple[Any, Any], ...] = (
+            tuple((c.system, c.code) for c in code.coding) if code is not None and code.coding else ()
+        )
+        subject = head.subject  # the owner's reference, as prefetch._keep_patient_only reads a built one's
+        self.reference: Any = subject.reference if subject is not None else None
 
     def build(self) -> Any:
         """The resource as orjson builds it: what the whole-body parse would have given
@@ -85,40 +93,15 @@ class Deferred:
         built = build_json(self.entry)
         return built.get("resource") if isinstance(built, dict) else None
 
-    @property
-    def resource_type(self) -> str:
-        return self._head.resourceType
-
-    @property
-    def id(self) -> Any:
-        """The resource's id; msgspec.UNSET when it has none."""
-        return self._head.id
-
-    @property
-    def codings(self) -> Iterator[tuple[Any, Any]]:
-        """(system, code) of each coding of its code, as sent (callers check the types)."""
-        code = self._head.code
-        return ((c.system, c.code) for c in (code.coding or ())) if code is not None else iter(())
-
     def coded(self, system: str, codes: frozenset[str]) -> bool:
         """Whether a coding of its code is `system` with one of `codes` (a code that is not a
         string matches nothing): the performers' scan asks this of every Observation."""
-        code = self._head.code
-        for c in (code.coding or ()) if code is not None else ():
-            if c.system == system and isinstance(c.code, str) and c.code in codes:
-                return True
-        return False
-
-    @property
-    def reference(self) -> Any:
-        """The owner's reference, as prefetch._keep_patient_only reads a built resource's."""
-        subject = self._head.subject
-        return subject.reference if subject is not None else None
+        return any(s == system and isinstance(c, str) and c in codes for s, c in self.codings)
 
     @property
     def ref(self) -> str:
-        rid = "?" if self._head.id is msgspec.UNSET else self._head.id
-        return f"{self._head.resourceType}/{rid}"
+        rid = "?" if self.id is msgspec.UNSET else self.id
+        return f"{self.resource_type}/{rid}"
 
 
 def _deferrable(head: _Head | None) -> bool:

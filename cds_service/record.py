@@ -96,10 +96,13 @@ class PatientRecord:
 
     def add(self, resources: Iterable[Any], source: str) -> None:
         """Index resources by type; anything that is not a resource object is reported."""
+        kind, into = "", None  # a Bundle's entries are mostly of one type: its list looked up once
         for res in resources:
-            if isinstance(res, Deferred):
-                self.by_type.setdefault(res.resource_type, []).append(res)
-                self._deferred.add(res.resource_type)
+            if type(res) is Deferred:
+                if res.resource_type != kind or into is None:
+                    kind, into = res.resource_type, self.by_type.setdefault(res.resource_type, [])
+                    self._deferred.add(kind)
+                into.append(res)
                 continue
             if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
                 self.issues.append(f"An entry in {source} was not a FHIR resource and was ignored.")

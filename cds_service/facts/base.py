@@ -126,7 +126,7 @@ class FactContext(TrialQueries):
             buckets: dict[str, list[dict[str, Any]]] = {}
             for i, held in enumerate(record.held("Observation")):
                 names = (
-                    t.observation_sets_of_codings(held.codings)
+                    t.observation_sets_of_pairs(held.codings)
                     if isinstance(held, Deferred)
                     else t.observation_sets_of(held.get("code"))
                 )
