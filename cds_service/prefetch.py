@@ -239,13 +239,18 @@ def _readable_patient(record: PatientRecord, patient_id: str) -> None:
 
 def _keep_patient_only(record: PatientRecord, patient_id: str) -> None:
     """Drop resources about another patient, reporting them: never mix two charts."""
+    ours = f"Patient/{patient_id}"  # how nearly every resource names its patient: one comparison
     for rtype, resources in record.by_type.items():
         kept: list[dict[str, Any] | Deferred] = []
         keep = kept.append
         for res in resources:
             if isinstance(res, Deferred):  # its head holds the owner, read the same way
                 ref = res.reference
-                if ref is None or (isinstance(ref, str) and ref.rpartition("/")[2] == patient_id):
+                if (
+                    ref == ours
+                    or ref is None
+                    or (isinstance(ref, str) and ref.rpartition("/")[2] == patient_id)
+                ):
                     keep(res)
                 else:
                     record.issues.append(f"{res.ref} belongs to another patient and was ignored.")

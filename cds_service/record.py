@@ -91,8 +91,11 @@ class PatientRecord:
     # walks the chart once, as one policy does.
     derived: dict[str, Any] = field(default_factory=dict, repr=False)
     _deferred: set[str] = field(default_factory=set, repr=False)  # types still holding a Deferred
-    # Per type: (the list indexed, its length then, id → positions): `with_id` answers from it.
-    _ids: dict[str, tuple[list[Any], int, dict[Any, list[int]]]] = field(default_factory=dict, repr=False)
+    # Per type: (the list indexed, its length then, id → first position, id → later positions):
+    # `with_id` answers from it.
+    _ids: dict[str, tuple[list[Any], int, dict[str, int], dict[str, list[int]]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def add(self, resources: Iterable[Any], source: str) -> None:
         """Index resources by type; anything that is not a resource object is reported."""
@@ -171,15 +174,20 @@ class PatientRecord:
             return []
         indexed = self._ids.get(resource_type)
         if indexed is None or indexed[0] is not items or indexed[1] != len(items):
-            index: dict[Any, list[int]] = {}
+            first: dict[str, int] = {}
+            more: dict[str, list[int]] = {}  # ids sent more than once: rare, kept apart
             for i, item in enumerate(items):
                 rid = item.id if isinstance(item, Deferred) else item.get("id")
-                if isinstance(rid, str):  # an id that is not a string is no reference's
-                    index.setdefault(rid, []).append(i)
-            indexed = self._ids[resource_type] = (items, len(items), index)
-        if not isinstance(resource_id, str):
+                if type(rid) is str:  # an id that is not a string is no reference's
+                    if rid in first:
+                        more.setdefault(rid, []).append(i)
+                    else:
+                        first[rid] = i
+            indexed = self._ids[resource_type] = (items, len(items), first, more)
+        if not isinstance(resource_id, str) or resource_id not in indexed[2]:
             return []
-        return [self.build(resource_type, i) for i in indexed[2].get(resource_id, ())]
+        positions = [indexed[2][resource_id], *indexed[3].get(resource_id, ())]
+        return [self.build(resource_type, i) for i in positions]
 
     @property
     def patient(self) -> dict[str, Any] | None:
