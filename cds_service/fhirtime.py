@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 
@@ -15,6 +16,14 @@ def parse(value: Any) -> datetime | None:
     """A FHIR date or dateTime string as an aware datetime; None when unreadable."""
     if not isinstance(value, str) or len(value) < 4:
         return None
+    return _parse(value)
+
+
+@lru_cache(maxsize=65_536)
+def _parse(value: str) -> datetime | None:
+    """Remembered by the string (bounded): every policy and date of a request reads the same
+    timestamps, and the same chart comes with each order-select of a visit. The answer is an
+    immutable datetime, so sharing it is safe."""
     try:
         if len(value) == 4:
             return datetime(int(value), 1, 1, tzinfo=UTC)
