@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = tempfile.mkdtemp(prefix="idds-bench-")
     os.environ.setdefault("IDDS_DATABASE_URL", f"sqlite:///{scratch}/audit.sqlite")
 
-    from cds_service.app import create_app
+    from cds_service.app import COLLECTOR_THRESHOLDS, create_app
     from cds_service.services import Services
 
     built = {name: charts.build_chart(n) for name, n in charts.SIZES.items()}
@@ -169,7 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     print("in-process: floor and handling")
     _loop_policy()
     services = Services.load()
-    gc.freeze()  # as the app's lifespan does after loading (it skips that for injected services)
+    # As the app's real start does (app._start_process; an app given its services, as here, leaves
+    # the collector alone): the loaded policies frozen out of its reach, and its young threshold
+    # raised, so the in-process figures are the collector settings the server runs with.
+    gc.freeze()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
     results.inprocess = inprocess.run(create_app(services), services, bodies, args.quick)
     for name, r in results.inprocess.items():
         print(

@@ -37,6 +37,9 @@ from .web_security import ForwardedHeaders, SecurityHeaders
 log = logging.getLogger("idds")
 
 
+COLLECTOR_THRESHOLDS = (100_000, 10, 10)  # gc.set_threshold at a real start: why, below
+
+
 def _start_process() -> Services:
     """A real start, configured from the environment (an app given its services or settings, as
     tests give it, leaves the process's logging and collector alone): load, log, tune the collector."""
@@ -54,7 +57,7 @@ def _start_process() -> Services:
     # call, ten typical calls at once in process); at 100,000 they hardly run, and server CPU
     # per call was about 12 % lower under wrk (alternating rounds). Cyclic garbage waits at
     # most that many allocations; full collections still run.
-    gc.set_threshold(100_000, 10, 10)
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
     return services
 
 
