@@ -145,7 +145,8 @@ class Terminology:
         return hit
 
     def observation_sets_of_codings(self, codings: Iterable[tuple[Any, Any]]) -> frozenset[str]:
-        """The same for (system, code) pairs (a deferred Observation's codings, deferred.py)."""
+        """The same for (system, code) pairs, as sent (anything but a string system and a
+        non-empty string code matches nothing)."""
         found = _EMPTY
         memo = self._observation_sets_of
         for system, code in codings:

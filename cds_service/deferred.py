@@ -93,11 +93,6 @@ class Deferred:
         built = build_json(self.entry)
         return built.get("resource") if isinstance(built, dict) else None
 
-    def coded(self, system: str, codes: frozenset[str]) -> bool:
-        """Whether a coding of its code is `system` with one of `codes` (a code that is not a
-        string matches nothing): the performers' scan asks this of every Observation."""
-        return any(s == system and isinstance(c, str) and c in codes for s, c in self.codings)
-
     @property
     def ref(self) -> str:
         rid = "?" if self.id is msgspec.UNSET else self.id

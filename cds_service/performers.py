@@ -30,15 +30,17 @@ PROGRAMME_CODES = frozenset({"home-exercise-program"})
 
 def _coded(resource: dict[str, Any] | Deferred, codes: frozenset[str]) -> bool:
     """An idds-coded resource of one of the codes (a code that is not a string matches nothing)."""
+    pairs: Iterable[tuple[Any, Any]]
     if isinstance(resource, Deferred):  # its head keeps the codings (deferred.py)
-        return resource.coded(IDDS, codes)
-    concept = resource.get("code")
-    codings = concept.get("coding") if isinstance(concept, dict) else None
-    pairs: Iterable[tuple[Any, Any]] = (
-        (c.get("system"), c.get("code"))
-        for c in (codings if isinstance(codings, list) else ())
-        if isinstance(c, dict)
-    )
+        pairs = resource.codings
+    else:
+        concept = resource.get("code")
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        pairs = (
+            (c.get("system"), c.get("code"))
+            for c in (codings if isinstance(codings, list) else ())
+            if isinstance(c, dict)
+        )
     return any(system == IDDS and isinstance(code, str) and code in codes for system, code in pairs)
 
 

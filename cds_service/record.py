@@ -124,9 +124,8 @@ class PatientRecord:
         if items is None:
             return []
         if resource_type in self._deferred:
-            for i, item in enumerate(items):
-                if isinstance(item, Deferred):
-                    items[i] = self._built(item)
+            for i in range(len(items)):
+                self.build(resource_type, i)
             self._deferred.discard(resource_type)
         return cast("list[dict[str, Any]]", items)
 
@@ -178,7 +177,7 @@ class PatientRecord:
             more: dict[str, list[int]] = {}  # ids sent more than once: rare, kept apart
             for i, item in enumerate(items):
                 rid = item.id if isinstance(item, Deferred) else item.get("id")
-                if type(rid) is str:  # an id that is not a string is no reference's
+                if isinstance(rid, str):  # an id that is not a string is no reference's
                     if rid in first:
                         more.setdefault(rid, []).append(i)
                     else:
